@@ -1,0 +1,190 @@
+"""Model versions on disk, persisted with skops, with an atomically switched champion pointer.
+
+Layout under `root` (default <workdir>/models):
+    versions/<fingerprint>/model.skops     the fitted pipeline (skops, never pickle)
+    versions/<fingerprint>/metadata.json   params, metrics, data hash, means, sha256, versions
+    champion.json                          {"fingerprint": ..., "promoted_at": ...}
+    .lock                                  flock held while reading + switching the champion
+
+A version directory is built under a temp name and renamed into place, so it appears whole
+or not at all. Loading checks the file's sha256 against metadata before skops reads it, and
+skops only instantiates the types on TRUSTED_TYPES beyond its own safe defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import shutil
+import tempfile
+from contextlib import AbstractContextManager
+from datetime import datetime
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+
+from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, fsync_directory
+from churnguard.application.errors import ModelIntegrityError, ModelNotFound
+from churnguard.domain.model_version import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
+"""Types beyond skops' defaults that a stored model may contain; anything else is refused."""
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+CHAMPION_FILE = "champion.json"
+_LIBRARIES = ("scikit-learn", "numpy", "skops", "pandas")
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = package_metadata.version(name)
+        except package_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FilesystemModelStore:
+    def __init__(self, root: Path) -> None:
+        self._root = Path(root)
+        self._versions = self._root / "versions"
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def save(self, model: object, version: ModelVersion) -> ModelVersion:
+        target = self._versions / version.fingerprint
+        if (target / METADATA_FILE).exists():
+            logger.info("version already stored", extra={"model_version": version.short_id})
+            return self.get(version.fingerprint)
+        self._versions.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{version.fingerprint[:12]}.", dir=self._versions))
+        try:
+            model_path = staging / MODEL_FILE
+            sio.dump(model, model_path)
+            metadata = {
+                "fingerprint": version.fingerprint,
+                "created_at": version.created_at.isoformat(),
+                "data_hash": version.data_hash,
+                "params": dict(version.params),
+                "metrics": dict(version.metrics),
+                "feature_means": dict(version.feature_means),
+                "churn_rate": version.churn_rate,
+                "threshold": version.threshold,
+                "settings": dict(version.settings),
+                "model_file": MODEL_FILE,
+                "model_sha256": _sha256(model_path),
+                "libraries": _library_versions(),
+            }
+            atomic_write_text(staging / METADATA_FILE, json.dumps(metadata, indent=2, sort_keys=True))
+            staging.rename(target)
+            fsync_directory(self._versions)
+        except OSError:
+            if (target / METADATA_FILE).exists():  # a concurrent save of the same fingerprint won
+                shutil.rmtree(staging, ignore_errors=True)
+                return self.get(version.fingerprint)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return version
+
+    def _metadata(self, fingerprint: str) -> dict[str, Any]:
+        path = self._versions / fingerprint / METADATA_FILE
+        try:
+            loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return loaded
+        except FileNotFoundError:
+            raise ModelNotFound(f"no model version {fingerprint}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ModelIntegrityError(f"model {fingerprint[:12]}: metadata.json does not parse: {error}") from None
+
+    def _resolve(self, reference: str) -> str:
+        if (self._versions / reference / METADATA_FILE).exists():
+            return reference
+        matches = [path.name for path in self._stored_dirs() if path.name.startswith(reference)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise ModelNotFound(f"no model version matches {reference!r} in {self._root}")
+        raise ModelNotFound(f"{reference!r} is ambiguous: matches {len(matches)} versions")
+
+    def _stored_dirs(self) -> list[Path]:
+        if not self._versions.is_dir():
+            return []
+        return [p for p in self._versions.iterdir() if not p.name.startswith(".") and (p / METADATA_FILE).exists()]
+
+    def get(self, fingerprint: str) -> ModelVersion:
+        fingerprint = self._resolve(fingerprint)
+        meta = self._metadata(fingerprint)
+        try:
+            return ModelVersion(
+                fingerprint=meta["fingerprint"],
+                created_at=datetime.fromisoformat(meta["created_at"]),
+                data_hash=meta["data_hash"],
+                params=meta["params"],
+                metrics=meta["metrics"],
+                feature_means=meta["feature_means"],
+                churn_rate=float(meta["churn_rate"]),
+                threshold=float(meta["threshold"]),
+                settings=meta["settings"],
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelIntegrityError(f"model {fingerprint[:12]}: metadata.json is incomplete: {error!r}") from None
+
+    def load(self, fingerprint: str) -> object:
+        fingerprint = self._resolve(fingerprint)
+        meta = self._metadata(fingerprint)
+        model_path = self._versions / fingerprint / str(meta.get("model_file", MODEL_FILE))
+        expected = meta.get("model_sha256")
+        if not model_path.is_file():
+            raise ModelIntegrityError(f"model {fingerprint[:12]}: {model_path.name} is missing")
+        actual = _sha256(model_path)
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"model {fingerprint[:12]}: sha256 mismatch (metadata {expected}, file {actual}); refusing to load"
+            )
+        untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES))
+        if untrusted:
+            raise ModelIntegrityError(f"model {fingerprint[:12]}: holds types outside the allow-list: {untrusted}")
+        return sio.load(model_path, trusted=list(TRUSTED_TYPES))
+
+    def latest(self) -> ModelVersion | None:
+        versions = [self.get(path.name) for path in self._stored_dirs()]
+        return max(versions, key=lambda v: v.created_at, default=None)
+
+    def champion(self) -> ModelVersion | None:
+        pointer = self._root / CHAMPION_FILE
+        try:
+            data = json.loads(pointer.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError as error:
+            raise ModelIntegrityError(f"{pointer} does not parse: {error}") from None
+        return self.get(str(data["fingerprint"]))
+
+    def set_champion(self, fingerprint: str) -> None:
+        version = self.get(fingerprint)
+        pointer = {"fingerprint": version.fingerprint, "f1": version.f1}
+        atomic_write_text(self._root / CHAMPION_FILE, json.dumps(pointer, indent=2, sort_keys=True))
+
+    def lock(self) -> AbstractContextManager[None]:
+        return exclusive_lock(self._root / ".lock")

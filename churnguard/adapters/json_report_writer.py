@@ -1,0 +1,52 @@
+"""Evaluation reports as JSON files under reports/, written atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from churnguard.adapters.atomic_files import atomic_write_text
+from churnguard.application.ports import EvaluationReport
+
+EVAL_REPORT = "eval_report.json"
+
+
+def json_safe(value: Any) -> Any:
+    """NaN is not JSON; write null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def evaluation_report_json(report: EvaluationReport) -> dict[str, Any]:
+    evaluation = report.evaluation
+    return json_safe(
+        {
+            "model_fingerprint": report.fingerprint,
+            "evaluated_at": report.evaluated_at.isoformat(),
+            "data": {"location": report.data_location, "sha256": report.data_hash},
+            "holdout_rows": evaluation.holdout_rows,
+            "metrics": dict(evaluation.metrics),
+            "confusion_matrix": {"labels": ["stays", "churns"], "rows_true_columns_predicted": evaluation.confusion_matrix},
+            "classification_report": dict(evaluation.classification_report),
+            "same_data_as_training": report.same_data_as_training,
+            "matches_training_metrics": report.matches_training_metrics,
+            "training_metrics": dict(report.training_metrics),
+        }
+    )
+
+
+class JsonReportWriter:
+    def __init__(self, reports_dir: Path) -> None:
+        self._dir = Path(reports_dir)
+
+    def write_evaluation(self, report: EvaluationReport) -> str:
+        path = self._dir / EVAL_REPORT
+        atomic_write_text(path, json.dumps(evaluation_report_json(report), indent=2, sort_keys=True) + "\n")
+        return str(path)

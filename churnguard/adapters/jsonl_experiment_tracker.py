@@ -1,0 +1,81 @@
+"""The embedded experiment log until MLflow is wired in: one JSON line per event.
+
+Each event is a single O_APPEND write of one line, so concurrent runs never interleave
+half-lines. Training events also write the full CV table beside the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from churnguard.adapters.atomic_files import atomic_write_text
+from churnguard.adapters.json_report_writer import json_safe
+from churnguard.application.ports import Dataset, EvaluationReport, TrainedModel
+from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.quality_gate import GateDecision
+
+
+class JsonlExperimentTracker:
+    def __init__(self, runs_dir: Path) -> None:
+        self._dir = Path(runs_dir)
+
+    @property
+    def log_path(self) -> Path:
+        return self._dir / "runs.jsonl"
+
+    def _append(self, event: dict[str, Any]) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(json_safe(event), sort_keys=True, default=str) + "\n").encode("utf-8")
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> str | None:
+        run_id = uuid.uuid4().hex
+        atomic_write_text(
+            self._dir / f"cv_results_{run_id}.json", json.dumps(json_safe(list(trained.cv_results)), indent=1)
+        )
+        self._append(
+            {
+                "event": "training",
+                "run_id": run_id,
+                "fingerprint": version.fingerprint,
+                "created_at": version.created_at.isoformat(),
+                "data": {"location": dataset.location, "sha256": dataset.data_hash, "rows": dataset.rows},
+                "params": dict(version.params),
+                "settings": dict(version.settings),
+                "holdout_metrics": dict(trained.holdout_metrics),
+                "train_metrics": dict(trained.train_metrics),
+                "cv": dict(trained.cv_summary),
+                "search_seconds": trained.search_seconds,
+            }
+        )
+        return run_id
+
+    def record_evaluation(self, report: EvaluationReport) -> None:
+        self._append(
+            {
+                "event": "evaluation",
+                "fingerprint": report.fingerprint,
+                "evaluated_at": report.evaluated_at.isoformat(),
+                "metrics": dict(report.evaluation.metrics),
+                "matches_training_metrics": report.matches_training_metrics,
+            }
+        )
+
+    def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None:
+        self._append(
+            {
+                "event": "promotion",
+                "fingerprint": version.fingerprint,
+                "promoted": decision.promote,
+                "reasons": list(decision.reasons),
+            }
+        )

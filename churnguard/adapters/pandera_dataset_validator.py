@@ -1,0 +1,107 @@
+"""Strict schema check of a training table with Pandera, turned into readable violations."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import defaultdict
+from dataclasses import replace
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from churnguard.application.errors import InvalidDataset, Violation
+from churnguard.application.ports import Dataset
+from churnguard.domain.customer import FIELD_RULES, RAW_FIELDS, TARGET, FieldRule
+
+SAMPLE_SIZE = 20
+"""How many failing values and row numbers a violation shows."""
+
+
+def _checks(rule: FieldRule) -> list[pa.Check]:
+    if rule.allowed is not None:
+        return [pa.Check.isin(list(rule.allowed), error=rule.rule)]
+    checks = []
+    if rule.minimum is not None:
+        low = pa.Check.ge if rule.minimum_inclusive else pa.Check.gt
+        checks.append(low(rule.minimum, error=rule.rule))
+    if rule.maximum is not None:
+        high = pa.Check.le if rule.maximum_inclusive else pa.Check.lt
+        checks.append(high(rule.maximum, error=rule.rule))
+    return checks
+
+
+def build_schema(with_target: bool = True) -> pa.DataFrameSchema:
+    """One schema, derived from the domain's field rules; strict: no missing or extra columns."""
+    columns = {
+        rule.name: pa.Column("int64" if rule.is_integer else "float64", _checks(rule), coerce=not rule.is_integer)
+        for rule in FIELD_RULES
+    }
+    if with_target:
+        columns[TARGET] = pa.Column("int64", [pa.Check.isin([0, 1], error="must be one of {0, 1}")])
+    return pa.DataFrameSchema(columns, strict=True, name="customer table")
+
+
+_READABLE_CHECKS = {
+    "column_in_schema": "is not an expected column (no extra columns allowed)",
+    "column_in_dataframe": "is a required column but is missing",
+    "not_nullable": "must not be missing (empty cell)",
+}
+_DTYPE = re.compile(r"^(coerce_)?dtype\('(\w+)'\)$")
+
+
+def _readable(check: str) -> str:
+    if check in _READABLE_CHECKS:
+        return _READABLE_CHECKS[check]
+    match = _DTYPE.match(check)
+    if match:
+        return "must be an integer" if match.group(2).startswith("int") else "must be a number"
+    return check
+
+
+class PanderaDatasetValidator:
+    """Validates the 13 raw fields plus the churn label; on success returns canonical dtypes."""
+
+    def __init__(self, with_target: bool = True) -> None:
+        self._schema = build_schema(with_target)
+        self._column_order = [*RAW_FIELDS, TARGET] if with_target else list(RAW_FIELDS)
+
+    def validate(self, dataset: Dataset) -> Dataset:
+        table = dataset.table
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
+        if len(table) == 0:
+            raise InvalidDataset(dataset.location, [Violation("(table)", "must have at least one data row", (), (), 0)])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # pandas noise inside pandera's report builder
+                validated = self._schema.validate(table, lazy=True)
+        except SchemaErrors as errors:
+            raise InvalidDataset(dataset.location, self._violations(errors.failure_cases)) from None
+        return replace(dataset, table=validated[self._column_order].reset_index(drop=True))
+
+    def _violations(self, cases: pd.DataFrame) -> list[Violation]:
+        grouped: dict[tuple[str, str], list[tuple[object, object]]] = defaultdict(list)
+        for case in cases.itertuples(index=False):
+            check = str(case.check)
+            if check in ("column_in_schema", "column_in_dataframe"):
+                grouped[(str(case.failure_case), _readable(check))].append((None, None))
+                continue
+            column = str(case.column)
+            if case.index is None or pd.isna(case.index):
+                continue  # a check that could not run on a column whose type is already reported
+            grouped[(column, _readable(check))].append((case.failure_case, case.index))
+        order = {name: i for i, name in enumerate(self._column_order)}
+        violations = []
+        for (column, rule), failures in grouped.items():
+            located = [(value, int(index)) for value, index in failures if index is not None]  # type: ignore[call-overload]
+            values: list[str] = []
+            for value, _ in located:
+                text = "<empty>" if pd.isna(value) else str(value)  # type: ignore[call-overload]
+                if text not in values and len(values) < SAMPLE_SIZE:
+                    values.append(text)
+            rows = sorted({index + 1 for _, index in located})
+            violations.append(Violation(column, rule, tuple(values), tuple(rows[:SAMPLE_SIZE]), len(rows)))
+        violations.sort(key=lambda v: (order.get(v.column, len(order)), v.column, v.rule))
+        return violations

@@ -1,0 +1,1 @@
+"""Use-cases: each a plain class taking its ports in the constructor and exposing one verb."""

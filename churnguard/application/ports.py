@@ -1,0 +1,167 @@
+"""Ports: what the use-cases need from the world, as typing.Protocols, and the values that cross them.
+
+Tables (DataFrames in the adapters) cross these ports as opaque `Table` values: the
+application passes them between adapters and never looks inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.quality_gate import GateDecision
+
+
+class Table(Protocol):
+    """A tabular dataset, opaque to the application."""
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset and its identity: `data_hash` is the SHA-256 of the source bytes."""
+
+    table: Table
+    location: str
+    data_hash: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How to train: the search space, the split and the cross-validation."""
+
+    grid_name: str
+    param_grid: Mapping[str, Sequence[Any]]
+    test_size: float = 0.2
+    random_state: int = 42
+    cv_folds: int = 5
+    n_jobs: int = -1
+
+    @property
+    def candidate_count(self) -> int:
+        count = 1
+        for values in self.param_grid.values():
+            count *= len(values)
+        return count
+
+    def fingerprint_settings(self) -> dict[str, Any]:
+        """The settings that shape the trained model (n_jobs does not)."""
+        return {
+            "param_grid": {name: list(values) for name, values in sorted(self.param_grid.items())},
+            "test_size": self.test_size,
+            "random_state": self.random_state,
+            "cv_folds": self.cv_folds,
+        }
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted model and what the search learned about it."""
+
+    model: object
+    family: str
+    params: Mapping[str, Any]
+    holdout_metrics: Mapping[str, float]
+    train_metrics: Mapping[str, float]
+    cv_summary: Mapping[str, float]
+    cv_results: Sequence[Mapping[str, Any]]
+    feature_means: Mapping[str, float]
+    churn_rate: float
+    threshold: float
+    train_rows: int
+    holdout_rows: int
+    search_seconds: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of a model on the holdout split, recomputed from scratch."""
+
+    metrics: Mapping[str, float]
+    classification_report: Mapping[str, Any]
+    confusion_matrix: Sequence[Sequence[int]]
+    holdout_rows: int
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """What `evaluate` publishes: the evaluation plus which model and data it concerns."""
+
+    fingerprint: str
+    data_location: str
+    data_hash: str
+    evaluated_at: datetime
+    evaluation: Evaluation
+    same_data_as_training: bool
+    matches_training_metrics: bool
+    training_metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class DatasetSource(Protocol):
+    def load(self, location: str) -> Dataset:
+        """Read a dataset; raise DatasetUnreadable if it cannot be parsed at all."""
+        ...
+
+
+class DatasetValidator(Protocol):
+    def validate(self, dataset: Dataset) -> Dataset:
+        """Return the dataset with canonical types, or raise InvalidDataset listing every violation."""
+        ...
+
+
+class ModelTrainer(Protocol):
+    def train(self, table: Table, plan: TrainingPlan) -> TrainedModel: ...
+
+
+class ModelEvaluator(Protocol):
+    def evaluate(self, model: object, table: Table, test_size: float, random_state: int, threshold: float) -> Evaluation:
+        """Score the model on the same holdout split the trainer used for these settings."""
+        ...
+
+
+class ModelStore(Protocol):
+    def save(self, model: object, version: ModelVersion) -> ModelVersion: ...
+
+    def load(self, fingerprint: str) -> object:
+        """The fitted model, after verifying its integrity; raise ModelIntegrityError otherwise."""
+        ...
+
+    def get(self, fingerprint: str) -> ModelVersion:
+        """A version by full fingerprint or unique prefix; raise ModelNotFound otherwise."""
+        ...
+
+    def latest(self) -> ModelVersion | None: ...
+
+    def champion(self) -> ModelVersion | None: ...
+
+    def set_champion(self, fingerprint: str) -> None: ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Exclusive across processes: hold it to read the champion and switch it as one step."""
+        ...
+
+
+class ReportWriter(Protocol):
+    def write_evaluation(self, report: EvaluationReport) -> str:
+        """Persist the report atomically; return where it went."""
+        ...
+
+
+class ExperimentTracker(Protocol):
+    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> str | None:
+        """Record a training run; return the tracker's run id if it has one."""
+        ...
+
+    def record_evaluation(self, report: EvaluationReport) -> None: ...
+
+    def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None: ...

@@ -1,0 +1,66 @@
+"""Use-case: search hyper-parameters, fit the model, store it as a new version, track the run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from churnguard.application.ports import (
+    Clock,
+    Dataset,
+    ExperimentTracker,
+    ModelStore,
+    ModelTrainer,
+    TrainedModel,
+    TrainingPlan,
+)
+from churnguard.domain.model_version import ModelVersion, fingerprint
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    version: ModelVersion
+    trained: TrainedModel
+    run_id: str | None
+
+
+class TrainModel:
+    def __init__(
+        self,
+        trainer: ModelTrainer,
+        store: ModelStore,
+        tracker: ExperimentTracker,
+        clock: Clock,
+        plan: TrainingPlan,
+    ) -> None:
+        self._trainer = trainer
+        self._store = store
+        self._tracker = tracker
+        self._clock = clock
+        self._plan = plan
+
+    def __call__(self, dataset: Dataset) -> TrainingOutcome:
+        plan = self._plan
+        logger.info(
+            "training started",
+            extra={"grid": plan.grid_name, "candidates": plan.candidate_count, "folds": plan.cv_folds},
+        )
+        trained = self._trainer.train(dataset.table, plan)
+        settings = plan.fingerprint_settings()
+        version = ModelVersion(
+            fingerprint=fingerprint(dataset.data_hash, {"family": trained.family, **trained.params}, settings),
+            created_at=self._clock.now(),
+            data_hash=dataset.data_hash,
+            params={"family": trained.family, **trained.params},
+            metrics=dict(trained.holdout_metrics),
+            feature_means=dict(trained.feature_means),
+            churn_rate=trained.churn_rate,
+            threshold=trained.threshold,
+            settings={**settings, "grid_name": plan.grid_name, "data_location": dataset.location},
+        )
+        stored = self._store.save(trained.model, version)
+        run_id = self._tracker.record_training(stored, trained, dataset)
+        logger.info("model stored", extra={"model_version": stored.short_id, "f1": stored.f1})
+        return TrainingOutcome(version=stored, trained=trained, run_id=run_id)

@@ -1,0 +1,55 @@
+"""Leave-one-out attribution: how much each raw field moves one customer's churn probability."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
+from churnguard.domain.features import FloatArray, model_matrix
+
+BatchScorer = Callable[[FloatArray], npt.NDArray[np.floating]]
+"""Maps an (n, 16) model matrix to n churn probabilities."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """p(profile) - p(profile with `feature` set to its baseline); positive raises churn risk."""
+
+    feature: str
+    value: float
+    contribution: float
+
+
+def leave_one_out_rows(profile: CustomerProfile, baselines: Mapping[str, float]) -> FloatArray:
+    """The 14 model rows: the profile, then one row per raw field set to its baseline.
+
+    Derived features are recomputed from the substituted raw values, so replacing tenure
+    also moves total_charges and ticket_rate, as it would for a real customer.
+    """
+    values = profile.as_dict()
+    n_rows = 1 + len(RAW_FIELDS)
+    columns = {name: np.full(n_rows, float(values[name])) for name in RAW_FIELDS}
+    for row, name in enumerate(RAW_FIELDS, start=1):
+        columns[name][row] = float(baselines[name])
+    return model_matrix(columns)
+
+
+def leave_one_out(
+    score_batch: BatchScorer, profile: CustomerProfile, baselines: Mapping[str, float]
+) -> tuple[float, tuple[Contribution, ...]]:
+    """Score all 14 rows in one call; return p(profile) and contributions sorted by |size|."""
+    probabilities = np.asarray(score_batch(leave_one_out_rows(profile, baselines)), dtype=np.float64)
+    if probabilities.shape != (1 + len(RAW_FIELDS),):
+        raise ValueError(f"scorer returned shape {probabilities.shape}, expected ({1 + len(RAW_FIELDS)},)")
+    base = float(probabilities[0])
+    values = profile.as_dict()
+    contributions = [
+        Contribution(feature=name, value=float(values[name]), contribution=base - float(probabilities[row]))
+        for row, name in enumerate(RAW_FIELDS, start=1)
+    ]
+    contributions.sort(key=lambda item: abs(item.contribution), reverse=True)
+    return base, tuple(contributions)

@@ -1,0 +1,232 @@
+"""The `churnguard` command line: generate-data, validate, train, evaluate, promote, pipeline, settings.
+
+Exit codes: 0 ok, 1 the quality gate refused the model, 2 bad input or usage,
+3 a stored model failed an integrity check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dependency_injector.wiring import Provide, inject
+from pydantic import ValidationError
+
+from churnguard.adapters.csv_dataset_source import write_csv
+from churnguard.adapters.synthetic_population import Drift, generate_population
+from churnguard.application.errors import (
+    DatasetUnreadable,
+    EvaluationMismatch,
+    InvalidDataset,
+    ModelIntegrityError,
+    ModelNotFound,
+    Violation,
+)
+from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.promote_model import PromoteModel, PromotionOutcome
+from churnguard.application.run_pipeline import RunPipeline
+from churnguard.application.train_model import TrainingOutcome, TrainModel
+from churnguard.application.validate_dataset import ValidateDataset
+from churnguard.domain.errors import ChurnGuardError
+from churnguard.entrypoints.container import Container, build_container
+from churnguard.entrypoints.logging_setup import configure_logging
+from churnguard.entrypoints.settings import Settings
+
+EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTEGRITY = 0, 1, 2, 3
+logger = logging.getLogger("churnguard.cli")
+
+
+def violations_table(violations: Sequence[Violation]) -> str:
+    """A fixed-width table: column, rule, count, failing values and row numbers (first 20 each)."""
+    header = ("column", "rule", "count", "failing values", "rows")
+    rows = [
+        (v.column, v.rule, str(v.count), ", ".join(v.failing_values) or "-", ", ".join(map(str, v.rows)) or "-")
+        for v in violations
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    lines.insert(1, "  ".join("-" * width for width in widths) + "  " + "-" * len(header[-1]))
+    return "\n".join(lines)
+
+
+def _print_training(outcome: TrainingOutcome) -> None:
+    version, trained = outcome.version, outcome.trained
+    metrics = version.metrics
+    print(f"trained model {version.fingerprint}")
+    print(f"  params     {json.dumps(dict(trained.params), sort_keys=True)}")
+    print(
+        f"  cv F1      best {trained.cv_summary['cv_best_f1']:.4f} over {int(trained.cv_summary['cv_candidates'])} "
+        f"candidates x {version.settings['cv_folds']} folds in {trained.search_seconds:.1f}s"
+    )
+    print(
+        f"  holdout    F1 {metrics['f1']:.4f}  ROC-AUC {metrics['roc_auc']:.4f}  accuracy {metrics['accuracy']:.4f}  "
+        f"precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  ({trained.holdout_rows} rows)"
+    )
+
+
+def _print_promotion(outcome: PromotionOutcome) -> int:
+    decision = outcome.decision
+    print(f"quality gate for {outcome.candidate.short_id}: {decision.summary()}")
+    if decision.promote:
+        print(f"champion is now {outcome.candidate.fingerprint}")
+        return EXIT_OK
+    return EXIT_REFUSED
+
+
+@inject
+def cmd_validate(args: argparse.Namespace, validate: ValidateDataset = Provide[Container.validate_dataset]) -> int:
+    dataset = validate(str(args.data))
+    print(f"valid: {dataset.location}: {dataset.rows} rows, sha256 {dataset.data_hash}")
+    return EXIT_OK
+
+
+@inject
+def cmd_train(
+    args: argparse.Namespace,
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+    train: TrainModel = Provide[Container.train_model],
+) -> int:
+    _print_training(train(validate(str(args.data))))
+    return EXIT_OK
+
+
+@inject
+def cmd_evaluate(
+    args: argparse.Namespace,
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+    evaluate: EvaluateModel = Provide[Container.evaluate_model],
+) -> int:
+    report, location = evaluate(validate(str(args.data)), args.model)
+    metrics = report.evaluation.metrics
+    print(f"evaluated {report.fingerprint} on {report.evaluation.holdout_rows} holdout rows -> {location}")
+    print(f"  F1 {metrics['f1']:.4f}  ROC-AUC {metrics['roc_auc']:.4f}  accuracy {metrics['accuracy']:.4f}")
+    if report.same_data_as_training:
+        print("  matches the training run's holdout metrics exactly")
+    else:
+        print("  data differs from the model's training data: metrics are on this data's holdout split")
+    return EXIT_OK
+
+
+@inject
+def cmd_promote(args: argparse.Namespace, promote: PromoteModel = Provide[Container.promote_model]) -> int:
+    return _print_promotion(promote(args.model))
+
+
+@inject
+def cmd_pipeline(args: argparse.Namespace, pipeline: RunPipeline = Provide[Container.run_pipeline]) -> int:
+    outcome = pipeline(str(args.data))
+    _print_training(outcome.training)
+    print(f"evaluation report {outcome.report_location} (matches training: {outcome.report.matches_training_metrics})")
+    return _print_promotion(outcome.promotion)
+
+
+@inject
+def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
+    print(json.dumps(settings.effective(), indent=2))
+    return EXIT_OK
+
+
+def cmd_generate_data(args: argparse.Namespace) -> int:
+    drift = Drift.parse(args.drift or [])
+    table = generate_population(args.rows, args.seed, drift)
+    write_csv(table, Path(args.out))
+    print(f"wrote {len(table)} rows (seed {args.seed}, churn rate {table['churn'].mean():.3f}) to {args.out}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="churnguard", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def data_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--data", type=Path, help="training CSV (default: DATA_PATH or data/raw/churn.csv)")
+        sub.add_argument("--workdir", type=Path, help="holds models/, reports/ and mlflow.db (default: .)")
+
+    generate = command("generate-data", cmd_generate_data, "write a synthetic customer table")
+    generate.add_argument("--rows", type=int, default=2000)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--out", type=Path, default=Path("data/raw/churn.csv"))
+    generate.add_argument(
+        "--drift",
+        action="append",
+        metavar="NAME=VALUE",
+        help="shift the population: age_shift, charges_scale, fiber_share, new_customer_share, extra_tickets",
+    )
+
+    data_options(command("validate", cmd_validate, "check a CSV against the schema"))
+    for name, handler, text in (
+        ("train", cmd_train, "validate, search, fit and store a model version"),
+        ("pipeline", cmd_pipeline, "validate -> train -> evaluate -> promote"),
+    ):
+        sub = command(name, handler, text)
+        data_options(sub)
+        sub.add_argument("--grid", choices=["full", "fast"], help="hyper-parameter grid (default: GRID or full)")
+    evaluate = command("evaluate", cmd_evaluate, "recompute holdout metrics, write reports/eval_report.json")
+    data_options(evaluate)
+    evaluate.add_argument("--model", help="fingerprint or unique prefix (default: latest trained)")
+    promote = command("promote", cmd_promote, "apply the quality gate and switch the champion if it passes")
+    promote.add_argument("--workdir", type=Path)
+    promote.add_argument("--model", help="fingerprint or unique prefix (default: latest trained)")
+    settings = command("settings", cmd_settings, "print the effective settings (secrets masked)")
+    settings.add_argument("--workdir", type=Path)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    paths: dict[str, object] = {}
+    if getattr(args, "workdir", None) is not None:
+        paths["workdir"] = args.workdir
+    if getattr(args, "data", None) is not None:
+        paths["data_path"] = args.data
+    if paths:
+        settings = settings.with_overrides("paths", **paths)
+    if getattr(args, "grid", None) is not None:
+        settings = settings.with_overrides("training", grid=args.grid)
+    if hasattr(args, "data"):
+        args.data = settings.paths.data_path
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        container = build_container(_settings_from(args))
+        container.wire(modules=[__name__])
+        try:
+            return int(args.handler(args))
+        finally:
+            container.unwire()
+    except InvalidDataset as error:
+        print(f"error: {error}\n{violations_table(error.violations)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ModelIntegrityError, EvaluationMismatch) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INTEGRITY
+    except (DatasetUnreadable, ModelNotFound, ChurnGuardError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValidationError as error:
+        print(f"error: invalid settings:\n{error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

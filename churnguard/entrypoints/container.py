@@ -1,0 +1,78 @@
+"""The composition root: the only module that names concrete adapters.
+
+Tests and embedders swap any adapter with `container.<name>.override(fake)`.
+"""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+from churnguard.adapters.json_report_writer import JsonReportWriter
+from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
+from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
+from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
+from churnguard.adapters.sklearn_model_trainer import GRIDS, SklearnModelTrainer
+from churnguard.adapters.system_clock import SystemClock
+from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.ports import TrainingPlan
+from churnguard.application.promote_model import PromoteModel
+from churnguard.application.run_pipeline import RunPipeline
+from churnguard.application.train_model import TrainModel
+from churnguard.application.validate_dataset import ValidateDataset
+from churnguard.domain.quality_gate import QualityGate
+from churnguard.entrypoints.settings import Settings, TrainingSettings
+
+
+def training_plan(training: TrainingSettings) -> TrainingPlan:
+    return TrainingPlan(
+        grid_name=training.grid,
+        param_grid=GRIDS[training.grid],
+        test_size=training.test_size,
+        random_state=training.random_state,
+        cv_folds=training.cv_folds,
+        n_jobs=training.n_jobs,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    dataset_source = providers.Singleton(CsvDatasetSource)
+    dataset_validator = providers.Singleton(PanderaDatasetValidator)
+    model_trainer = providers.Singleton(SklearnModelTrainer)
+    model_evaluator = providers.Singleton(SklearnModelEvaluator)
+    model_store = providers.Singleton(FilesystemModelStore, root=settings.provided.paths.models_dir)
+    report_writer = providers.Singleton(JsonReportWriter, reports_dir=settings.provided.paths.reports_dir)
+    experiment_tracker = providers.Singleton(
+        JsonlExperimentTracker, runs_dir=settings.provided.paths.runs_dir
+    )
+
+    plan = providers.Factory(training_plan, training=settings.provided.training)
+    quality_gate = providers.Factory(
+        QualityGate, min_f1=settings.provided.gate.min_f1, tolerance=settings.provided.gate.f1_tolerance
+    )
+
+    validate_dataset = providers.Factory(ValidateDataset, source=dataset_source, validator=dataset_validator)
+    train_model = providers.Factory(
+        TrainModel, trainer=model_trainer, store=model_store, tracker=experiment_tracker, clock=clock, plan=plan
+    )
+    evaluate_model = providers.Factory(
+        EvaluateModel,
+        evaluator=model_evaluator,
+        store=model_store,
+        writer=report_writer,
+        tracker=experiment_tracker,
+        clock=clock,
+    )
+    promote_model = providers.Factory(PromoteModel, store=model_store, gate=quality_gate, tracker=experiment_tracker)
+    run_pipeline = providers.Factory(
+        RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    return container

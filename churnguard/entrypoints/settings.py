@@ -1,0 +1,85 @@
+"""One settings tree, read from the environment and a `.env` file with the original names.
+
+Each section is its own BaseSettings so the flat, historical variable names (MIN_F1,
+TEST_SIZE, MLFLOW_TRACKING_URI, ...) keep working, while providers receive typed sections.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ENV = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+
+
+class PathSettings(BaseSettings):
+    model_config = _ENV
+
+    workdir: Path = Field(Path("."), description="models/, reports/ and mlflow.db live under it (WORKDIR)")
+    data_path: Path = Field(Path("data/raw/churn.csv"), description="training CSV (DATA_PATH)")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.workdir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.workdir / "reports"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.reports_dir / "runs"
+
+
+class TrainingSettings(BaseSettings):
+    model_config = _ENV
+
+    test_size: float = Field(0.2, gt=0.0, lt=1.0, description="holdout share (TEST_SIZE)")
+    random_state: int = Field(42, description="seed for split, folds and model (RANDOM_STATE)")
+    cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds (CV_FOLDS)")
+    grid: Literal["full", "fast"] = Field("full", description="hyper-parameter grid (GRID)")
+    n_jobs: int = Field(-1, description="parallel fits, -1 = all cores (N_JOBS)")
+
+
+class GateSettings(BaseSettings):
+    model_config = _ENV
+
+    min_f1: float = Field(0.72, ge=0.0, le=1.0, description="holdout F1 floor for promotion (MIN_F1)")
+    f1_tolerance: float = Field(0.01, ge=0.0, le=1.0, description="allowed F1 drop vs champion (F1_TOLERANCE)")
+
+
+class MlflowSettings(BaseSettings):
+    model_config = _ENV
+
+    mlflow_tracking_uri: str = Field("sqlite:///mlflow.db", description="MLFLOW_TRACKING_URI")
+    mlflow_experiment_name: str = Field("churn-classifier", description="MLFLOW_EXPERIMENT_NAME")
+    mlflow_model_name: str = Field("churn-classifier", description="MLFLOW_MODEL_NAME")
+    mlflow_tracking_password: SecretStr | None = Field(None, description="MLFLOW_TRACKING_PASSWORD")
+
+
+class Settings(BaseModel):
+    paths: PathSettings = Field(default_factory=PathSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+
+    def with_overrides(self, section: str, **values: Any) -> Settings:
+        """A copy with some fields of one section replaced and re-validated (CLI flags)."""
+        current: BaseSettings = getattr(self, section)
+        updated = type(current).model_validate({**current.model_dump(), **values})
+        return self.model_copy(update={section: updated})
+
+    def effective(self) -> dict[str, dict[str, Any]]:
+        """Every value in force, secrets masked, for `churnguard settings`."""
+        return {
+            name: {key: str(value) if value is not None else None for key, value in section.model_dump().items()}
+            for name, section in (
+                ("paths", self.paths),
+                ("training", self.training),
+                ("gate", self.gate),
+                ("mlflow", self.mlflow),
+            )
+        }
