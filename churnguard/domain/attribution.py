@@ -47,8 +47,14 @@ def leave_one_out(
         raise ValueError(f"scorer returned shape {probabilities.shape}, expected ({1 + len(RAW_FIELDS)},)")
     base = float(probabilities[0])
     values = profile.as_dict()
+    # A field already at its baseline yields an identical row; its contribution is zero by
+    # definition, not whatever last-bit noise a vectorized scorer gives for a repeated row.
     contributions = [
-        Contribution(feature=name, value=float(values[name]), contribution=base - float(probabilities[row]))
+        Contribution(
+            feature=name,
+            value=float(values[name]),
+            contribution=0.0 if float(values[name]) == float(baselines[name]) else base - float(probabilities[row]),
+        )
         for row, name in enumerate(RAW_FIELDS, start=1)
     ]
     contributions.sort(key=lambda item: abs(item.contribution), reverse=True)

@@ -1,0 +1,65 @@
+# ChurnGuard task runner: the same targets serve developers, the README and CI.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+GRID   ?= full
+
+.PHONY: help install run pipeline test test-unit test-integration lint format bench data lock clean
+
+help:
+	@echo "make run        install, run the pipeline on the bundled data (full grid); serving lands with the API issue"
+	@echo "make pipeline   validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID))"
+	@echo "make test       install, then run the whole test suite"
+	@echo "make lint       ruff check, ruff format --check, mypy"
+	@echo "make bench      full-grid training benchmark (wall time, peak memory, holdout metrics)"
+	@echo "make data       regenerate data/raw/churn.csv from the synthetic generator"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ChurnGuard needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+pipeline: $(STAMP)
+	$(BIN)/churnguard pipeline --grid $(GRID)
+
+run: pipeline
+	@echo "Pipeline done; the champion is in models/. Serving (API + UI on http://127.0.0.1:8001) arrives with the inference API issue."
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train.py
+
+data: $(STAMP)
+	$(BIN)/churnguard generate-data --rows 2000 --seed 42 --out data/raw/churn.csv
+
+lock:
+	rm -rf /tmp/churnguard-lock && $(PYTHON) -m venv /tmp/churnguard-lock
+	/tmp/churnguard-lock/bin/pip install --quiet --upgrade pip
+	/tmp/churnguard-lock/bin/pip install --quiet -e ".[dev]"
+	(echo "# Exact versions tested together (pip freeze of a fresh venv). Refresh: make lock"; \
+	 /tmp/churnguard-lock/bin/pip freeze --exclude-editable | grep -v '^churnguard') > constraints.txt
+
+clean:
+	rm -rf models reports mlflow.db .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,179 @@
+"""Hand-written fakes for every port, so use-cases run from plain Python with no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from churnguard.application.errors import DatasetUnreadable, InvalidDataset, ModelNotFound, Violation
+from churnguard.application.ports import (
+    Dataset,
+    Evaluation,
+    EvaluationReport,
+    Table,
+    TrainedModel,
+    TrainingPlan,
+)
+from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.quality_gate import GateDecision
+
+HOLDOUT_METRICS = {"f1": 0.8, "accuracy": 0.85, "precision": 0.8, "recall": 0.8, "roc_auc": 0.9}
+
+
+class FakeTable(list[dict[str, Any]]):
+    """Rows as dicts: enough of a Table for use-cases, which never look inside."""
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self._now += timedelta(seconds=1)
+        return self._now
+
+
+class FakeDatasetSource:
+    def __init__(self, datasets: Mapping[str, Dataset] | None = None) -> None:
+        self.datasets = dict(datasets or {})
+
+    def load(self, location: str) -> Dataset:
+        if location not in self.datasets:
+            raise DatasetUnreadable(location, "no such file")
+        return self.datasets[location]
+
+
+class FakeDatasetValidator:
+    def __init__(self, violations: list[Violation] | None = None) -> None:
+        self.violations = violations or []
+        self.validated: list[str] = []
+
+    def validate(self, dataset: Dataset) -> Dataset:
+        self.validated.append(dataset.location)
+        if self.violations:
+            raise InvalidDataset(dataset.location, self.violations)
+        return dataset
+
+
+class FakeModelTrainer:
+    def __init__(self, holdout_metrics: Mapping[str, float] | None = None, params: Mapping[str, Any] | None = None):
+        self.holdout_metrics = dict(holdout_metrics or HOLDOUT_METRICS)
+        self.params = dict(params or {"max_depth": 3})
+        self.calls: list[TrainingPlan] = []
+
+    def train(self, table: Table, plan: TrainingPlan) -> TrainedModel:
+        self.calls.append(plan)
+        return TrainedModel(
+            model={"weights": [1.0, 2.0]},
+            family="fake",
+            params=self.params,
+            holdout_metrics=self.holdout_metrics,
+            train_metrics=self.holdout_metrics,
+            cv_summary={"cv_best_f1": 0.79, "cv_candidates": 1.0},
+            cv_results=[{"params": self.params, "mean_test_f1": 0.79}],
+            feature_means={"age": 45.0},
+            churn_rate=0.35,
+            threshold=0.5,
+            train_rows=len(table) * 4 // 5,
+            holdout_rows=len(table) // 5,
+            search_seconds=0.01,
+        )
+
+
+class FakeModelEvaluator:
+    def __init__(self, metrics: Mapping[str, float] | None = None) -> None:
+        self.metrics = dict(metrics or HOLDOUT_METRICS)
+        self.calls: list[tuple[object, float, int, float]] = []
+
+    def evaluate(self, model: object, table: Table, test_size: float, random_state: int, threshold: float) -> Evaluation:
+        self.calls.append((model, test_size, random_state, threshold))
+        return Evaluation(
+            metrics=self.metrics, classification_report={}, confusion_matrix=[[1, 0], [0, 1]], holdout_rows=2
+        )
+
+
+@dataclass
+class FakeModelStore:
+    models: dict[str, object] = field(default_factory=dict)
+    versions: dict[str, ModelVersion] = field(default_factory=dict)
+    champion_fingerprint: str | None = None
+    lock_held: bool = False
+    champion_switched_under_lock: list[bool] = field(default_factory=list)
+
+    def save(self, model: object, version: ModelVersion) -> ModelVersion:
+        self.models[version.fingerprint] = model
+        self.versions[version.fingerprint] = version
+        return version
+
+    def add(self, fingerprint: str, f1: float, created_second: int = 0) -> ModelVersion:
+        version = ModelVersion(
+            fingerprint=fingerprint,
+            created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=created_second),
+            data_hash="d" * 64,
+            params={},
+            metrics={**HOLDOUT_METRICS, "f1": f1},
+            settings={"test_size": 0.2, "random_state": 42},
+        )
+        return self.save(object(), version)
+
+    def load(self, fingerprint: str) -> object:
+        return self.models[self.get(fingerprint).fingerprint]
+
+    def get(self, fingerprint: str) -> ModelVersion:
+        matches = [fp for fp in self.versions if fp.startswith(fingerprint)]
+        if len(matches) != 1:
+            raise ModelNotFound(fingerprint)
+        return self.versions[matches[0]]
+
+    def latest(self) -> ModelVersion | None:
+        return max(self.versions.values(), key=lambda v: v.created_at, default=None)
+
+    def champion(self) -> ModelVersion | None:
+        return self.versions[self.champion_fingerprint] if self.champion_fingerprint else None
+
+    def set_champion(self, fingerprint: str) -> None:
+        self.champion_switched_under_lock.append(self.lock_held)
+        self.champion_fingerprint = self.get(fingerprint).fingerprint
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self.lock_held = True
+        try:
+            yield
+        finally:
+            self.lock_held = False
+
+
+class FakeReportWriter:
+    def __init__(self) -> None:
+        self.reports: list[EvaluationReport] = []
+
+    def write_evaluation(self, report: EvaluationReport) -> str:
+        self.reports.append(report)
+        return f"memory://report/{len(self.reports)}"
+
+
+class FakeExperimentTracker:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> str | None:
+        self.events.append(("training", version.fingerprint))
+        return "run-1"
+
+    def record_evaluation(self, report: EvaluationReport) -> None:
+        self.events.append(("evaluation", report.fingerprint))
+
+    def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None:
+        self.events.append(("promotion", (version.fingerprint, decision.promote)))
+
+
+def fake_dataset(location: str = "data.csv", rows: int = 100, data_hash: str = "d" * 64) -> Dataset:
+    return Dataset(table=FakeTable([{}] * rows), location=location, data_hash=data_hash, rows=rows)
+
+
+def with_hash(dataset: Dataset, data_hash: str) -> Dataset:
+    return replace(dataset, data_hash=data_hash)

@@ -1,0 +1,184 @@
+import pytest
+
+from churnguard.application.errors import (
+    DatasetUnreadable,
+    EvaluationMismatch,
+    InvalidDataset,
+    ModelNotFound,
+    Violation,
+)
+from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.ports import TrainingPlan
+from churnguard.application.promote_model import PromoteModel
+from churnguard.application.run_pipeline import RunPipeline
+from churnguard.application.train_model import TrainModel
+from churnguard.application.validate_dataset import ValidateDataset
+from churnguard.domain.model_version import fingerprint
+from churnguard.domain.quality_gate import QualityGate
+from tests.fakes import (
+    HOLDOUT_METRICS,
+    FakeClock,
+    FakeDatasetSource,
+    FakeDatasetValidator,
+    FakeExperimentTracker,
+    FakeModelEvaluator,
+    FakeModelStore,
+    FakeModelTrainer,
+    FakeReportWriter,
+    fake_dataset,
+    with_hash,
+)
+
+PLAN = TrainingPlan(grid_name="tiny", param_grid={"max_depth": [3]}, test_size=0.2, random_state=7)
+
+
+class World:
+    """Every port faked, and the use-cases wired to them."""
+
+    def __init__(self, trainer_metrics=None, evaluator_metrics=None, violations=None, min_f1=0.72):
+        self.dataset = fake_dataset("data.csv")
+        self.source = FakeDatasetSource({"data.csv": self.dataset})
+        self.validator = FakeDatasetValidator(violations)
+        self.trainer = FakeModelTrainer(trainer_metrics)
+        self.evaluator = FakeModelEvaluator(evaluator_metrics or trainer_metrics)
+        self.store = FakeModelStore()
+        self.writer = FakeReportWriter()
+        self.tracker = FakeExperimentTracker()
+        self.clock = FakeClock()
+        self.validate = ValidateDataset(self.source, self.validator)
+        self.train = TrainModel(self.trainer, self.store, self.tracker, self.clock, PLAN)
+        self.evaluate = EvaluateModel(self.evaluator, self.store, self.writer, self.tracker, self.clock)
+        self.promote = PromoteModel(self.store, QualityGate(min_f1=min_f1, tolerance=0.01), self.tracker)
+        self.pipeline = RunPipeline(self.validate, self.train, self.evaluate, self.promote)
+
+
+def test_validate_returns_the_dataset_the_validator_accepted():
+    world = World()
+    assert world.validate("data.csv") is world.dataset
+    assert world.validator.validated == ["data.csv"]
+
+
+def test_validate_raises_for_an_unreadable_location():
+    with pytest.raises(DatasetUnreadable, match="no such file"):
+        World().validate("missing.csv")
+
+
+def test_train_stores_a_version_fingerprinted_by_data_params_and_settings():
+    world = World()
+    outcome = world.train(world.dataset)
+    expected = fingerprint("d" * 64, {"family": "fake", "max_depth": 3}, PLAN.fingerprint_settings())
+    assert outcome.version.fingerprint == expected
+    assert world.store.versions[expected].metrics == HOLDOUT_METRICS
+    assert world.store.versions[expected].settings["random_state"] == 7
+    assert world.tracker.events == [("training", expected)]
+    assert world.trainer.calls == [PLAN]
+
+
+def test_evaluate_on_the_training_data_confirms_the_training_metrics():
+    world = World()
+    version = world.train(world.dataset).version
+    report, location = world.evaluate(world.dataset)
+    assert report.fingerprint == version.fingerprint
+    assert report.same_data_as_training and report.matches_training_metrics
+    assert location == "memory://report/1"
+    assert world.evaluator.calls[0][1:] == (0.2, 7, 0.5)
+
+
+def test_evaluate_refuses_metrics_that_differ_from_training_on_the_same_data():
+    world = World(trainer_metrics=HOLDOUT_METRICS, evaluator_metrics={**HOLDOUT_METRICS, "f1": 0.5})
+    world.train(world.dataset)
+    with pytest.raises(EvaluationMismatch, match="f1"):
+        world.evaluate(world.dataset)
+    assert world.writer.reports == []
+
+
+def test_evaluate_on_other_data_reports_without_claiming_a_match():
+    world = World(evaluator_metrics={**HOLDOUT_METRICS, "f1": 0.5})
+    world.evaluator.metrics = {**HOLDOUT_METRICS, "f1": 0.5}
+    world.train(world.dataset)
+    report, _ = world.evaluate(with_hash(world.dataset, "e" * 64))
+    assert not report.same_data_as_training
+    assert not report.matches_training_metrics
+    assert report.evaluation.metrics["f1"] == 0.5
+
+
+def test_evaluate_without_any_model_says_so():
+    world = World()
+    with pytest.raises(ModelNotFound, match="no trained model"):
+        world.evaluate(world.dataset)
+
+
+def test_promote_makes_the_first_good_model_champion_under_the_lock():
+    world = World()
+    world.store.add("aaa", f1=0.8)
+    outcome = world.promote()
+    assert outcome.decision.promote
+    assert world.store.champion_fingerprint == "aaa"
+    assert world.store.champion_switched_under_lock == [True]
+    assert world.tracker.events == [("promotion", ("aaa", True))]
+
+
+def test_promote_refuses_a_model_below_the_floor_and_keeps_no_champion():
+    world = World()
+    world.store.add("aaa", f1=0.70)
+    outcome = world.promote("aaa")
+    assert not outcome.decision.promote
+    assert world.store.champion_fingerprint is None
+
+
+def test_promote_refuses_a_candidate_worse_than_the_champion_and_keeps_the_champion():
+    world = World()
+    world.store.add("champ", f1=0.80)
+    world.store.champion_fingerprint = "champ"
+    world.store.add("worse", f1=0.77, created_second=5)
+    outcome = world.promote()
+    assert outcome.candidate.fingerprint == "worse"
+    assert outcome.previous_champion is not None and outcome.previous_champion.fingerprint == "champ"
+    assert not outcome.decision.promote
+    assert world.store.champion_fingerprint == "champ"
+
+
+def test_promote_replaces_the_champion_with_a_better_candidate():
+    world = World()
+    world.store.add("champ", f1=0.76)
+    world.store.champion_fingerprint = "champ"
+    world.store.add("better", f1=0.79, created_second=5)
+    assert world.promote("bet").decision.promote
+    assert world.store.champion_fingerprint == "better"
+
+
+def test_promoting_the_champion_again_changes_nothing():
+    world = World()
+    world.store.add("champ", f1=0.8)
+    world.store.champion_fingerprint = "champ"
+    outcome = world.promote("champ")
+    assert outcome.decision.promote
+    assert "already the champion" in outcome.decision.reasons
+    assert world.store.champion_switched_under_lock == []
+
+
+def test_pipeline_runs_every_step_and_promotes_a_good_model():
+    world = World()
+    outcome = world.pipeline("data.csv")
+    assert outcome.promotion.decision.promote
+    assert world.store.champion_fingerprint == outcome.training.version.fingerprint
+    assert [event for event, _ in world.tracker.events] == ["training", "evaluation", "promotion"]
+
+
+def test_pipeline_on_an_invalid_dataset_stops_before_training_and_stores_nothing():
+    violation = Violation("age", "must be an integer", ("abc",), (3,), 1)
+    world = World(violations=[violation])
+    with pytest.raises(InvalidDataset) as raised:
+        world.pipeline("data.csv")
+    assert raised.value.violations == [violation]
+    assert world.trainer.calls == []
+    assert world.store.versions == {}
+    assert world.tracker.events == []
+
+
+def test_pipeline_with_a_weak_model_stores_it_but_refuses_promotion():
+    world = World(trainer_metrics={**HOLDOUT_METRICS, "f1": 0.6})
+    outcome = world.pipeline("data.csv")
+    assert not outcome.promotion.decision.promote
+    assert len(world.store.versions) == 1
+    assert world.store.champion_fingerprint is None
