@@ -88,7 +88,9 @@ class FakeModelEvaluator:
         self.metrics = dict(metrics or HOLDOUT_METRICS)
         self.calls: list[tuple[object, float, int, float]] = []
 
-    def evaluate(self, model: object, table: Table, test_size: float, random_state: int, threshold: float) -> Evaluation:
+    def evaluate(
+        self, model: object, table: Table, test_size: float, random_state: int, threshold: float
+    ) -> Evaluation:
         self.calls.append((model, test_size, random_state, threshold))
         return Evaluation(
             metrics=self.metrics, classification_report={}, confusion_matrix=[[1, 0], [0, 1]], holdout_rows=2

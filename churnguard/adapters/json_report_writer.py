@@ -26,20 +26,24 @@ def json_safe(value: Any) -> Any:
 
 def evaluation_report_json(report: EvaluationReport) -> dict[str, Any]:
     evaluation = report.evaluation
-    return json_safe(
+    document: dict[str, Any] = json_safe(
         {
             "model_fingerprint": report.fingerprint,
             "evaluated_at": report.evaluated_at.isoformat(),
             "data": {"location": report.data_location, "sha256": report.data_hash},
             "holdout_rows": evaluation.holdout_rows,
             "metrics": dict(evaluation.metrics),
-            "confusion_matrix": {"labels": ["stays", "churns"], "rows_true_columns_predicted": evaluation.confusion_matrix},
+            "confusion_matrix": {
+                "labels": ["stays", "churns"],
+                "rows_true_columns_predicted": evaluation.confusion_matrix,
+            },
             "classification_report": dict(evaluation.classification_report),
             "same_data_as_training": report.same_data_as_training,
             "matches_training_metrics": report.matches_training_metrics,
             "training_metrics": dict(report.training_metrics),
         }
     )
+    return document
 
 
 class JsonReportWriter:

@@ -95,10 +95,13 @@ class PanderaDatasetValidator:
         order = {name: i for i, name in enumerate(self._column_order)}
         violations = []
         for (column, rule), failures in grouped.items():
-            located = [(value, int(index)) for value, index in failures if index is not None]  # type: ignore[call-overload]
+            located = sorted(
+                ((value, int(str(index))) for value, index in failures if index is not None),
+                key=lambda pair: pair[1],
+            )
             values: list[str] = []
             for value, _ in located:
-                text = "<empty>" if pd.isna(value) else str(value)  # type: ignore[call-overload]
+                text = "<empty>" if pd.isna(value) else str(value)
                 if text not in values and len(values) < SAMPLE_SIZE:
                     values.append(text)
             rows = sorted({index + 1 for _, index in located})

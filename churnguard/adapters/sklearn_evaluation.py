@@ -77,7 +77,9 @@ def churn_probability(model: Any, features: FloatArray) -> FloatArray:
 class SklearnModelEvaluator:
     """Recomputes holdout metrics for any fitted sklearn classifier over the model matrix."""
 
-    def evaluate(self, model: object, table: Table, test_size: float, random_state: int, threshold: float) -> Evaluation:
+    def evaluate(
+        self, model: object, table: Table, test_size: float, random_state: int, threshold: float
+    ) -> Evaluation:
         features, target = features_and_target(table)
         _, x_test, _, y_test = holdout_split(features, target, test_size, random_state)
         probability = churn_probability(model, x_test)

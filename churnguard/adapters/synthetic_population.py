@@ -79,14 +79,14 @@ class Drift:
 
 
 def _sigmoid(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return 1.0 / (1.0 + np.exp(-z))
+    return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
 
 def churn_logit(table: pd.DataFrame) -> npt.NDArray[np.float64]:
     """The true log-odds of churn for each row (step 9 of the module docstring)."""
 
     def col(name: str) -> npt.NDArray[np.float64]:
-        return table[name].to_numpy(dtype=np.float64)
+        return np.asarray(table[name].to_numpy(dtype=np.float64), dtype=np.float64)
 
     contract, internet = col("contract_type"), col("internet_service")
     return np.asarray(

@@ -51,9 +51,7 @@ class EvaluateModel:
             threshold=version.threshold,
         )
         same_data = dataset.data_hash == version.data_hash
-        matches = same_data and all(
-            evaluation.metrics.get(name) == value for name, value in version.metrics.items()
-        )
+        matches = same_data and all(evaluation.metrics.get(name) == value for name, value in version.metrics.items())
         if same_data and not matches:
             differing = {
                 name: (value, evaluation.metrics.get(name))

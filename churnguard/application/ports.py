@@ -124,7 +124,9 @@ class ModelTrainer(Protocol):
 
 
 class ModelEvaluator(Protocol):
-    def evaluate(self, model: object, table: Table, test_size: float, random_state: int, threshold: float) -> Evaluation:
+    def evaluate(
+        self, model: object, table: Table, test_size: float, random_state: int, threshold: float
+    ) -> Evaluation:
         """Score the model on the same holdout split the trainer used for these settings."""
         ...
 

@@ -32,10 +32,10 @@ class PromoteModel:
         Reading the champion and switching it happen under the store's lock, so two
         concurrent promotions are judged one after the other, each against the real champion.
         """
+        candidate = self._store.get(model_ref) if model_ref else self._store.latest()
+        if candidate is None:
+            raise ModelNotFound("no trained model in the store; run `churnguard train` first")
         with self._store.lock():
-            candidate = self._store.get(model_ref) if model_ref else self._store.latest()
-            if candidate is None:
-                raise ModelNotFound("no trained model in the store; run `churnguard train` first")
             champion = self._store.champion()
             if champion is not None and champion.fingerprint == candidate.fingerprint:
                 decision = self._gate.decide(candidate.f1, None)

@@ -50,7 +50,8 @@ class FeatureSpec:
     kind: FieldKind
 
 
-FEATURE_SPECS: tuple[FeatureSpec, ...] = tuple(FeatureSpec(rule.name, rule.kind) for rule in FIELD_RULES) + (
+FEATURE_SPECS: tuple[FeatureSpec, ...] = (
+    *(FeatureSpec(rule.name, rule.kind) for rule in FIELD_RULES),
     FeatureSpec("senior_citizen", FieldKind.BINARY),
     FeatureSpec("total_charges", FieldKind.NUMERIC),
     FeatureSpec("ticket_rate", FieldKind.NUMERIC),

@@ -46,9 +46,7 @@ class Container(containers.DeclarativeContainer):
     model_evaluator = providers.Singleton(SklearnModelEvaluator)
     model_store = providers.Singleton(FilesystemModelStore, root=settings.provided.paths.models_dir)
     report_writer = providers.Singleton(JsonReportWriter, reports_dir=settings.provided.paths.reports_dir)
-    experiment_tracker = providers.Singleton(
-        JsonlExperimentTracker, runs_dir=settings.provided.paths.runs_dir
-    )
+    experiment_tracker = providers.Singleton(JsonlExperimentTracker, runs_dir=settings.provided.paths.runs_dir)
 
     plan = providers.Factory(training_plan, training=settings.provided.training)
     quality_gate = providers.Factory(
@@ -74,5 +72,4 @@ class Container(containers.DeclarativeContainer):
 
 
 def build_container(settings: Settings) -> Container:
-    container = Container(settings=settings)
-    return container
+    return Container(settings=settings)

@@ -37,7 +37,7 @@ def test_gate_accepts_exactly_the_floor():
 
 @pytest.mark.parametrize("bad", [{"min_f1": 1.5}, {"min_f1": -0.1}, {"tolerance": -0.01}])
 def test_gate_settings_out_of_range_are_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be"):
         QualityGate(**bad)
 
 

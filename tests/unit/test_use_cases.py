@@ -79,7 +79,8 @@ def test_evaluate_on_the_training_data_confirms_the_training_metrics():
     version = world.train(world.dataset).version
     report, location = world.evaluate(world.dataset)
     assert report.fingerprint == version.fingerprint
-    assert report.same_data_as_training and report.matches_training_metrics
+    assert report.same_data_as_training
+    assert report.matches_training_metrics
     assert location == "memory://report/1"
     assert world.evaluator.calls[0][1:] == (0.2, 7, 0.5)
 
@@ -133,7 +134,8 @@ def test_promote_refuses_a_candidate_worse_than_the_champion_and_keeps_the_champ
     world.store.add("worse", f1=0.77, created_second=5)
     outcome = world.promote()
     assert outcome.candidate.fingerprint == "worse"
-    assert outcome.previous_champion is not None and outcome.previous_champion.fingerprint == "champ"
+    assert outcome.previous_champion is not None
+    assert outcome.previous_champion.fingerprint == "champ"
     assert not outcome.decision.promote
     assert world.store.champion_fingerprint == "champ"
 

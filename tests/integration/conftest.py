@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from churnguard.entrypoints import cli
+from tests.conftest import BUNDLED_DATA, ROOT
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Run the CLI in-process (fast) from a given directory; returns exit code and output."""
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CliResult:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = cli.main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def run_cli_process(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m churnguard.entrypoints.cli` as a separate process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "churnguard.entrypoints.cli", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workdir where the fast-grid pipeline ran once on the bundled data (shared, read-only)."""
+    workdir = tmp_path_factory.mktemp("trained")
+    result = run_cli_process("pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir))
+    assert result.returncode == 0, result.stderr
+    return workdir
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())

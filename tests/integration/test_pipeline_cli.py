@@ -1,0 +1,112 @@
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+from churnguard.adapters.sklearn_evaluation import churn_probability, features_and_target
+from tests.conftest import BUNDLED_DATA, SHARED_DATA
+from tests.integration.conftest import read_json, run_cli_process
+
+
+def test_pipeline_leaves_a_champion_whose_evaluation_matches_training_exactly(trained_workdir):
+    champion = read_json(trained_workdir / "models" / "champion.json")["fingerprint"]
+    metadata = read_json(trained_workdir / "models" / "versions" / champion / "metadata.json")
+    report = read_json(trained_workdir / "reports" / "eval_report.json")
+    assert report["model_fingerprint"] == champion
+    assert report["metrics"] == metadata["metrics"]
+    assert report["matches_training_metrics"] is True
+    assert report["holdout_rows"] == 400
+    assert set(report["classification_report"]) >= {"stays", "churns", "accuracy"}
+    assert metadata["metrics"]["f1"] >= 0.72
+    assert metadata["threshold"] == 0.5
+    assert metadata["libraries"]["scikit-learn"]
+    assert set(metadata["feature_means"]) == {
+        "gender", "age", "partner", "dependents", "tenure_months", "monthly_charges", "contract_type",
+        "payment_method", "paperless_billing", "internet_service", "online_security", "tech_support", "num_tickets",
+    }  # fmt: skip
+    assert 0.25 < metadata["churn_rate"] < 0.45
+
+
+def test_the_stored_champion_loads_and_scores_the_data(trained_workdir):
+    store = FilesystemModelStore(trained_workdir / "models")
+    champion = store.champion()
+    assert champion is not None
+    model = store.load(champion.fingerprint)
+    features, _ = features_and_target(pd.read_csv(BUNDLED_DATA))
+    probability = churn_probability(model, features)
+    assert probability.shape == (2000,)
+    assert np.all((probability > 0) & (probability < 1))
+
+
+def test_evaluate_from_a_separate_process_reproduces_the_training_metrics(trained_workdir, tmp_path):
+    workdir = tmp_path / "copy"
+    shutil.copytree(trained_workdir, workdir)
+    (workdir / "reports" / "eval_report.json").unlink()
+    result = run_cli_process("evaluate", "--data", str(BUNDLED_DATA), "--workdir", str(workdir))
+    assert result.returncode == 0, result.stderr
+    assert "matches the training run's holdout metrics exactly" in result.stdout
+    champion = read_json(workdir / "models" / "champion.json")["fingerprint"]
+    metadata = read_json(workdir / "models" / "versions" / champion / "metadata.json")
+    assert read_json(workdir / "reports" / "eval_report.json")["metrics"] == metadata["metrics"]
+
+
+def test_training_twice_gives_the_same_fingerprint_and_identical_probabilities(run_cli, tmp_path):
+    fingerprints, probabilities = [], []
+    for name in ("first", "second"):
+        workdir = tmp_path / name
+        result = run_cli("train", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir))
+        assert result.code == 0, result.err
+        store = FilesystemModelStore(workdir / "models")
+        version = store.latest()
+        assert version is not None
+        fingerprints.append(version.fingerprint)
+        features, _ = features_and_target(pd.read_csv(BUNDLED_DATA))
+        probabilities.append(churn_probability(store.load(version.fingerprint), features))
+    assert fingerprints[0] == fingerprints[1]
+    np.testing.assert_array_equal(probabilities[0], probabilities[1])
+
+
+def test_a_refused_model_exits_1_and_leaves_no_champion(run_cli, tmp_path):
+    result = run_cli(
+        "pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path), env={"MIN_F1": "0.99"}
+    )
+    assert result.code == 1
+    assert "REFUSE: candidate F1" in result.out
+    assert "< floor 0.9900" in result.out
+    assert not (tmp_path / "models" / "champion.json").exists()
+    assert len(list((tmp_path / "models" / "versions").iterdir())) == 1
+
+
+def test_promote_without_any_model_is_a_usage_error(run_cli, tmp_path):
+    result = run_cli("promote", "--workdir", str(tmp_path))
+    assert result.code == 2
+    assert "no trained model" in result.err
+    assert not (tmp_path / "models").exists()
+
+
+def test_invalid_settings_are_named_and_exit_2(run_cli, tmp_path):
+    result = run_cli("validate", "--data", str(BUNDLED_DATA), env={"TEST_SIZE": "1.5"})
+    assert result.code == 2
+    assert "test_size" in result.err
+
+
+def test_settings_prints_the_effective_values(run_cli, tmp_path):
+    result = run_cli("settings", "--workdir", str(tmp_path), env={"MIN_F1": "0.8"})
+    assert result.code == 0
+    values = json.loads(result.out)
+    assert values["gate"]["min_f1"] == "0.8"
+    assert values["paths"]["workdir"] == str(tmp_path)
+    assert values["mlflow"]["mlflow_tracking_uri"] == "sqlite:///mlflow.db"
+
+
+def test_the_pipeline_runs_on_the_original_dataset(run_cli, tmp_path):
+    if not SHARED_DATA.exists():
+        import pytest
+
+        pytest.skip("../shared/data/churn.csv is not beside this checkout")
+    result = run_cli("pipeline", "--grid", "fast", "--data", str(SHARED_DATA), "--workdir", str(tmp_path))
+    assert result.code == 0, result.err
+    report = read_json(tmp_path / "reports" / "eval_report.json")
+    assert report["metrics"]["roc_auc"] > 0.88
