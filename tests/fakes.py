@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import numpy as np
 
 from churnguard.application.errors import DatasetUnreadable, InvalidDataset, ModelNotFound, Violation
 from churnguard.application.ports import (
     Dataset,
     Evaluation,
     EvaluationReport,
+    HoldoutPredictions,
     Table,
     TrainedModel,
     TrainingPlan,
 )
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
+from churnguard.domain.uncertainty import Interval
 
 HOLDOUT_METRICS = {"f1": 0.8, "accuracy": 0.85, "precision": 0.8, "recall": 0.8, "roc_auc": 0.9}
 
@@ -72,11 +76,15 @@ class FakeModelTrainer:
             params=self.params,
             holdout_metrics=self.holdout_metrics,
             train_metrics=self.holdout_metrics,
-            cv_summary={"cv_best_f1": 0.79, "cv_candidates": 1.0},
-            cv_results=[{"params": self.params, "mean_test_f1": 0.79}],
+            cv_summary={"cv_best_log_loss": 0.4, "cv_candidates": 1.0},
+            cv_results=[{"params": self.params, "cv_log_loss": 0.4}],
+            family_table=[{"family": "fake", "cv_log_loss": 0.4}],
+            search_space={"fake": {"max_depth": [3]}},
+            calibration={"method": "none"},
+            threshold=0.4,
+            threshold_strategy="f1",
             feature_means={"age": 45.0},
             churn_rate=0.35,
-            threshold=0.5,
             train_rows=len(table) * 4 // 5,
             holdout_rows=len(table) // 5,
             search_seconds=0.01,
@@ -84,16 +92,38 @@ class FakeModelTrainer:
 
 
 class FakeModelEvaluator:
-    def __init__(self, metrics: Mapping[str, float] | None = None) -> None:
+    """Metrics as given; holdout predictions from a per-model table of probabilities."""
+
+    def __init__(
+        self,
+        metrics: Mapping[str, float] | None = None,
+        target: Sequence[int] = (1, 1, 0, 0),
+        probabilities: Mapping[int, Sequence[float]] | None = None,
+    ) -> None:
         self.metrics = dict(metrics or HOLDOUT_METRICS)
+        self.target = np.asarray(target, dtype=np.int64)
+        self.probabilities = dict(probabilities or {})
+        self.default_probability: Sequence[float] | None = None
         self.calls: list[tuple[object, float, int, float]] = []
+
+    def holdout_predictions(
+        self, model: object, table: Table, test_size: float, random_state: int
+    ) -> HoldoutPredictions:
+        default = self.default_probability or [0.9 if label else 0.1 for label in self.target]
+        probability = self.probabilities.get(id(model), default)
+        return HoldoutPredictions(self.target, np.asarray(probability, dtype=np.float64))
 
     def evaluate(
         self, model: object, table: Table, test_size: float, random_state: int, threshold: float
     ) -> Evaluation:
         self.calls.append((model, test_size, random_state, threshold))
         return Evaluation(
-            metrics=self.metrics, classification_report={}, confusion_matrix=[[1, 0], [0, 1]], holdout_rows=2
+            metrics=self.metrics,
+            intervals={"f1": Interval.exact(self.metrics["f1"])},
+            classification_report={},
+            confusion_matrix=[[1, 0], [0, 1]],
+            holdout_rows=2,
+            threshold=threshold,
         )
 
 
@@ -110,16 +140,17 @@ class FakeModelStore:
         self.versions[version.fingerprint] = version
         return version
 
-    def add(self, fingerprint: str, f1: float, created_second: int = 0) -> ModelVersion:
+    def add(self, fingerprint: str, f1: float, created_second: int = 0, model: object | None = None) -> ModelVersion:
         version = ModelVersion(
             fingerprint=fingerprint,
             created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=created_second),
             data_hash="d" * 64,
             params={},
             metrics={**HOLDOUT_METRICS, "f1": f1},
+            threshold=0.5,
             settings={"test_size": 0.2, "random_state": 42},
         )
-        return self.save(object(), version)
+        return self.save(model if model is not None else object(), version)
 
     def load(self, fingerprint: str) -> object:
         return self.models[self.get(fingerprint).fingerprint]

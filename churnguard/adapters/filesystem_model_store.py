@@ -33,7 +33,10 @@ from churnguard.domain.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
 
-TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
+TRUSTED_TYPES: tuple[str, ...] = (
+    "churnguard.adapters.churn_model.ChurnModel",
+    "sklearn.tree._tree.Tree",
+)
 """Types beyond skops' defaults that a stored model may contain; anything else is refused."""
 
 MODEL_FILE = "model.skops"

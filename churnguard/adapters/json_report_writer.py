@@ -32,7 +32,12 @@ def evaluation_report_json(report: EvaluationReport) -> dict[str, Any]:
             "evaluated_at": report.evaluated_at.isoformat(),
             "data": {"location": report.data_location, "sha256": report.data_hash},
             "holdout_rows": evaluation.holdout_rows,
+            "threshold": evaluation.threshold,
             "metrics": dict(evaluation.metrics),
+            "intervals": {
+                name: {"estimate": i.estimate, "low": i.low, "high": i.high, "level": i.level}
+                for name, i in evaluation.intervals.items()
+            },
             "confusion_matrix": {
                 "labels": ["stays", "churns"],
                 "rows_true_columns_predicted": evaluation.confusion_matrix,

@@ -42,6 +42,9 @@ class JsonlExperimentTracker:
         atomic_write_text(
             self._dir / f"cv_results_{run_id}.json", json.dumps(json_safe(list(trained.cv_results)), indent=1)
         )
+        atomic_write_text(
+            self._dir / f"family_table_{run_id}.json", json.dumps(json_safe(list(trained.family_table)), indent=1)
+        )
         self._append(
             {
                 "event": "training",
@@ -54,6 +57,10 @@ class JsonlExperimentTracker:
                 "holdout_metrics": dict(trained.holdout_metrics),
                 "train_metrics": dict(trained.train_metrics),
                 "cv": dict(trained.cv_summary),
+                "family": trained.family,
+                "threshold": trained.threshold,
+                "threshold_strategy": trained.threshold_strategy,
+                "calibration": {k: v for k, v in trained.calibration.items() if k != "curve_out_of_fold"},
                 "search_seconds": trained.search_seconds,
             }
         )

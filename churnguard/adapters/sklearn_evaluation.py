@@ -25,9 +25,10 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
-from churnguard.application.ports import Evaluation, Table
+from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
 from churnguard.domain.customer import RAW_FIELDS, TARGET
 from churnguard.domain.features import FloatArray, model_matrix
+from churnguard.domain.uncertainty import DEFAULT_ROUNDS, metric_intervals
 
 IntArray = npt.NDArray[np.int64]
 
@@ -75,21 +76,32 @@ def churn_probability(model: Any, features: FloatArray) -> FloatArray:
 
 
 class SklearnModelEvaluator:
-    """Recomputes holdout metrics for any fitted sklearn classifier over the model matrix."""
+    """Recomputes holdout metrics, with bootstrap intervals, for any model with predict_proba."""
+
+    def __init__(self, bootstrap_rounds: int = DEFAULT_ROUNDS) -> None:
+        self._rounds = bootstrap_rounds
+
+    def holdout_predictions(
+        self, model: object, table: Table, test_size: float, random_state: int
+    ) -> HoldoutPredictions:
+        features, target = features_and_target(table)
+        _, x_test, _, y_test = holdout_split(features, target, test_size, random_state)
+        return HoldoutPredictions(target=y_test, probability=churn_probability(model, x_test))
 
     def evaluate(
         self, model: object, table: Table, test_size: float, random_state: int, threshold: float
     ) -> Evaluation:
-        features, target = features_and_target(table)
-        _, x_test, _, y_test = holdout_split(features, target, test_size, random_state)
-        probability = churn_probability(model, x_test)
+        holdout = self.holdout_predictions(model, table, test_size, random_state)
+        y_test, probability = holdout.target, holdout.probability
         predicted = (probability >= threshold).astype(np.int64)
         report: Mapping[str, Any] = classification_report(
             y_test, predicted, labels=[0, 1], target_names=["stays", "churns"], output_dict=True, zero_division=0
         )
         return Evaluation(
             metrics=classification_metrics(y_test, probability, threshold),
+            intervals=metric_intervals(y_test, probability, threshold, self._rounds, seed=random_state),
             classification_report=report,
             confusion_matrix=confusion_matrix(y_test, predicted, labels=[0, 1]).tolist(),
             holdout_rows=len(y_test),
+            threshold=threshold,
         )

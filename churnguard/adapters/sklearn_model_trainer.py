@@ -1,28 +1,33 @@
-"""Gradient boosting with a parallel, observable grid search over (candidate, fold) fits.
+"""Training: search the model families, calibrate, choose the threshold, refit once.
 
-The search is GridSearchCV's: candidates in ParameterGrid order, StratifiedKFold without
-shuffling, F1 on each validation fold, best = highest mean (first on ties), refit on the whole
-training split. It is run through joblib directly so the parent sees each fit finish and can
-report progress (fits done, elapsed, best-so-far F1), which GridSearchCV cannot; a test
-proves both give the same CV scores.
+1. Cross-validated search (see sklearn_search) on the training split; the candidate with the
+   best CV log loss (or ROC-AUC) wins; F1 at 0.5 is reported, never used to select.
+2. Calibration on the winner's out-of-fold probabilities: none, sigmoid or isotonic, each
+   judged by the Brier score of cross-fitted calibrators on the same folds; a calibrator is
+   kept only if it lowers the Brier score.
+3. Threshold on the calibrated out-of-fold probabilities: max F1, or max expected value of a
+   retention campaign.
+4. One refit of the winner on the whole training split; the calibrator is fitted on all
+   out-of-fold probabilities (as CalibratedClassifierCV(ensemble=False) does).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.metrics import f1_score
-from sklearn.model_selection import ParameterGrid, StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.calibration import calibration_curve
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+from sklearn.model_selection import StratifiedKFold
 
+from churnguard.adapters.churn_model import ChurnModel, logit
+from churnguard.adapters.model_families import FAMILIES
 from churnguard.adapters.sklearn_evaluation import (
     IntArray,
     churn_probability,
@@ -30,96 +35,107 @@ from churnguard.adapters.sklearn_evaluation import (
     features_and_target,
     holdout_split,
 )
+from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
-from churnguard.domain.customer import RAW_FIELDS, FieldKind
-from churnguard.domain.features import FloatArray, feature_index, features_of_kind
+from churnguard.domain.customer import RAW_FIELDS
+from churnguard.domain.decision_threshold import choose_threshold
+from churnguard.domain.features import FloatArray
 
 logger = logging.getLogger(__name__)
 
-GRIDS: Mapping[str, Mapping[str, Sequence[Any]]] = {
-    "full": {
-        "n_estimators": [200, 300, 500],
-        "max_depth": [3, 5, 7],
-        "learning_rate": [0.05, 0.1],
-        "subsample": [0.8, 1.0],
-        "min_samples_leaf": [5, 10],
-    },
-    "fast": {
-        "n_estimators": [50, 100],
-        "max_depth": [3],
-        "learning_rate": [0.1],
-        "subsample": [1.0],
-        "min_samples_leaf": [10],
-    },
-}
-"""`full` is the original ChurnGuard's 72-candidate grid; `fast` is for tests and smoke runs."""
-
-DECISION_THRESHOLD = 0.5
+CALIBRATION_METHODS = ("sigmoid", "isotonic")
 
 
-def build_pipeline(params: Mapping[str, Any], random_state: int) -> Pipeline:
-    """Scale the numeric features, pass the rest through, then gradient boosting."""
-    scaled = feature_index(features_of_kind(FieldKind.NUMERIC))
-    preprocess = ColumnTransformer([("scale", StandardScaler(), scaled)], remainder="passthrough")
-    model = GradientBoostingClassifier(random_state=random_state, **params)
-    return Pipeline([("preprocess", preprocess), ("model", model)])
+def fit_calibrator(method: str, probability: FloatArray, target: IntArray) -> Any:
+    if method == "sigmoid":
+        return LogisticRegression(C=1e6, max_iter=1000).fit(logit(probability)[:, None], target)
+    if method == "isotonic":
+        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(probability, target)
+    raise ValueError(f"unknown calibration method {method!r}")
 
 
-def _fit_and_score(
-    candidate: int,
-    fold: int,
-    params: Mapping[str, Any],
-    features: FloatArray,
-    target: IntArray,
-    train_rows: IntArray,
-    test_rows: IntArray,
-    random_state: int,
-) -> tuple[int, int, float, float]:
-    started = time.perf_counter()
-    pipeline = build_pipeline(params, random_state).fit(features[train_rows], target[train_rows])
-    fit_seconds = time.perf_counter() - started
-    score = f1_score(target[test_rows], pipeline.predict(features[test_rows]), zero_division=0)
-    return candidate, fold, float(score), fit_seconds
+def _apply(method: str, calibrator: Any, probability: FloatArray) -> FloatArray:
+    return ChurnModel(None, "", method, calibrator).calibrate(probability)
 
 
-class _SearchProgress:
-    """Logs fits done / total, elapsed time and the best complete candidate so far."""
+@dataclass(frozen=True)
+class CalibrationChoice:
+    method: str
+    calibrator: Any
+    oof_probability: FloatArray
+    brier_by_method: dict[str, float]
 
-    def __init__(self, candidates: list[dict[str, Any]], folds: int, interval_seconds: float) -> None:
-        self._candidates = candidates
-        self._folds = folds
-        self._interval = interval_seconds
-        self._started = time.monotonic()
-        self._last_report = self._started
-        self.scores = np.full((len(candidates), folds), np.nan)
-        self.fit_seconds = np.full((len(candidates), folds), np.nan)
-        self._done = 0
+    def report(self, target: IntArray, raw: FloatArray) -> dict[str, Any]:
+        curve: dict[str, Any] = {}
+        for name, probability in (("uncalibrated", raw), ("calibrated", self.oof_probability)):
+            observed, predicted = calibration_curve(target, probability, n_bins=10, strategy="quantile")
+            curve[name] = {"predicted": predicted.tolist(), "observed": observed.tolist()}
+        return {
+            "method": self.method,
+            "brier_before": self.brier_by_method["none"],
+            "brier_after": self.brier_by_method[self.method],
+            "brier_by_method": self.brier_by_method,
+            "curve_out_of_fold": curve,
+        }
 
-    def record(self, candidate: int, fold: int, score: float, fit_seconds: float) -> None:
-        self.scores[candidate, fold] = score
-        self.fit_seconds[candidate, fold] = fit_seconds
-        self._done += 1
-        now = time.monotonic()
-        if now - self._last_report >= self._interval or self._done == self.scores.size:
-            self._last_report = now
-            self._report(now - self._started)
 
-    def _report(self, elapsed: float) -> None:
-        complete = ~np.isnan(self.scores).any(axis=1)
-        best = "n/a"
-        if complete.any():
-            means = np.where(complete, np.nan_to_num(self.scores.mean(axis=1), nan=-1.0), -1.0)
-            index = int(np.argmax(means))
-            best = f"{means[index]:.4f} {self._candidates[index]}"
-        logger.info(
-            "search %d/%d fits, %d/%d candidates, %.0fs elapsed, best-so-far CV F1 %s",
-            self._done,
-            self.scores.size,
-            int(complete.sum()),
-            len(self._candidates),
-            elapsed,
-            best,
+def choose_calibration(raw: FloatArray, target: IntArray, folds: Folds, mode: str) -> CalibrationChoice:
+    """Cross-fit each calibrator over the CV folds and keep the one with the lowest Brier score."""
+    brier = {"none": float(brier_score_loss(target, raw))}
+    calibrated_oof = {"none": raw}
+    if mode != "none":
+        for method in CALIBRATION_METHODS:
+            oof = np.empty_like(raw)
+            for train_rows, test_rows in folds:
+                calibrator = fit_calibrator(method, raw[train_rows], target[train_rows])
+                oof[test_rows] = _apply(method, calibrator, raw[test_rows])
+            calibrated_oof[method] = oof
+            brier[method] = float(brier_score_loss(target, oof))
+    method = min(brier, key=lambda name: (brier[name], name != "none"))
+    calibrator = None if method == "none" else fit_calibrator(method, raw, target)
+    return CalibrationChoice(method, calibrator, calibrated_oof[method], brier)
+
+
+def family_table(candidates: Sequence[Candidate], metric: str) -> list[dict[str, Any]]:
+    """One row per family: its best candidate's CV scores, how many it tried, its fit time."""
+    rows: list[dict[str, Any]] = []
+    for name in dict.fromkeys(c.family for c in candidates):
+        own = [c for c in candidates if c.family == name]
+        best = max(own, key=lambda c: c.score(metric))
+        rows.append(
+            {
+                "family": name,
+                "candidates": len(own),
+                "best_params": best.params,
+                "cv_log_loss": best.cv_log_loss,
+                "cv_roc_auc": best.cv_roc_auc,
+                "cv_f1_at_0_5": best.cv_f1,
+                "fit_seconds": float(sum(c.fit_seconds for c in own)),
+            }
         )
+    rows.sort(key=lambda row: float(row["cv_log_loss"]) if metric == "log_loss" else -float(row["cv_roc_auc"]))
+    return rows
+
+
+def cv_results(candidates: Sequence[Candidate], metric: str) -> list[dict[str, Any]]:
+    order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score(metric))
+    ranks = {index: rank for rank, index in enumerate(order, start=1)}
+    return [
+        {
+            "family": c.family,
+            "params": c.params,
+            "rank": ranks[i],
+            "cv_log_loss": c.cv_log_loss,
+            "cv_roc_auc": c.cv_roc_auc,
+            "cv_f1_at_0_5": c.cv_f1,
+            "std_log_loss": float(np.std(c.fold_log_loss)),
+            "split_log_loss": c.fold_log_loss.tolist(),
+            "split_f1_at_0_5": c.fold_f1.tolist(),
+            "fit_seconds": c.fit_seconds,
+            "rows_per_fold": c.rows_per_fold,
+        }
+        for i, c in enumerate(candidates)
+    ]
 
 
 class SklearnModelTrainer:
@@ -130,65 +146,51 @@ class SklearnModelTrainer:
         started = time.perf_counter()
         features, target = features_and_target(table)
         x_train, x_test, y_train, y_test = holdout_split(features, target, plan.test_size, plan.random_state)
-        candidates = [dict(params) for params in ParameterGrid(dict(plan.param_grid))]
-        folds = list(StratifiedKFold(n_splits=plan.cv_folds).split(x_train, y_train))
-        progress = _SearchProgress(candidates, len(folds), self._progress_interval)
-        tasks = (
-            delayed(_fit_and_score)(c, f, params, x_train, y_train, train_rows, test_rows, plan.random_state)
-            for c, params in enumerate(candidates)
-            for f, (train_rows, test_rows) in enumerate(folds)
-        )
-        for result in Parallel(n_jobs=plan.n_jobs, return_as="generator_unordered")(tasks):
-            progress.record(*result)
+        folds: Folds = list(StratifiedKFold(n_splits=plan.cv_folds).split(x_train, y_train))
+        search = CrossValidatedSearch(plan.selection_metric, plan.n_jobs, plan.random_state, self._progress_interval)
+        groups = search.groups(plan.families, plan.grid_size)
+        candidates = search.run(groups, x_train, y_train, folds, halving=plan.search == "halving")
+        best = search.select(candidates)
+        logger.info("selected %s %s", best.family, best.params, extra={"cv_log_loss": round(best.cv_log_loss, 4)})
 
-        mean_scores = progress.scores.mean(axis=1)
-        best = int(np.argmax(mean_scores))
-        model = build_pipeline(candidates[best], plan.random_state).fit(x_train, y_train)
+        calibration = choose_calibration(best.oof_probability, y_train, folds, plan.calibration)
+        threshold = choose_threshold(y_train, calibration.oof_probability, plan.threshold_strategy, plan.campaign)
+        pipeline = FAMILIES[best.family].build(best.params, plan.random_state).fit(x_train, y_train)
+        model = ChurnModel(pipeline, best.family, calibration.method, calibration.calibrator)
+
         holdout_probability = churn_probability(model, x_test)
         train_probability = churn_probability(model, x_train)
         raw_means = x_train[:, : len(RAW_FIELDS)].mean(axis=0)
+        scores = np.array([c.score(plan.selection_metric) for c in candidates])
         return TrainedModel(
             model=model,
-            family="gradient_boosting",
-            params=candidates[best],
-            holdout_metrics=classification_metrics(y_test, holdout_probability, DECISION_THRESHOLD),
-            train_metrics=classification_metrics(y_train, train_probability, DECISION_THRESHOLD),
-            cv_summary=_cv_summary(mean_scores, progress.scores[best], progress.fit_seconds),
-            cv_results=_cv_results(candidates, progress.scores, progress.fit_seconds),
+            family=best.family,
+            params=best.params,
+            holdout_metrics=classification_metrics(y_test, holdout_probability, threshold.threshold),
+            train_metrics=classification_metrics(y_train, train_probability, threshold.threshold),
+            cv_summary={
+                "cv_best_log_loss": best.cv_log_loss,
+                "cv_best_roc_auc": best.cv_roc_auc,
+                "cv_best_f1_at_0_5": best.cv_f1,
+                "cv_best_log_loss_std": float(np.std(best.fold_log_loss)),
+                "cv_oof_f1_at_threshold": threshold.score if plan.threshold_strategy.value == "f1" else float("nan"),
+                "cv_candidates": float(len(candidates)),
+                "cv_fit_groups": float(len(groups)),
+                "cv_mean_fit_seconds": float(np.mean([c.fit_seconds for c in candidates])),
+                "cv_score_spread": float(scores.max() - scores.min()),
+            },
+            cv_results=cv_results(candidates, plan.selection_metric),
+            family_table=family_table(candidates, plan.selection_metric),
+            search_space={
+                name: {key: list(values) for key, values in FAMILIES[name].grid(plan.grid_size).items()}
+                for name in plan.families
+            },
+            calibration=calibration.report(y_train, best.oof_probability),
+            threshold=threshold.threshold,
+            threshold_strategy=threshold.strategy.value,
             feature_means={name: float(value) for name, value in zip(RAW_FIELDS, raw_means, strict=True)},
             churn_rate=float(y_train.mean()),
-            threshold=DECISION_THRESHOLD,
             train_rows=len(y_train),
             holdout_rows=len(y_test),
             search_seconds=time.perf_counter() - started,
         )
-
-
-def _cv_summary(mean_scores: FloatArray, best_scores: FloatArray, fit_seconds: FloatArray) -> dict[str, float]:
-    return {
-        "cv_best_f1": float(mean_scores.max()),
-        "cv_best_f1_std": float(best_scores.std()),
-        "cv_mean_f1": float(mean_scores.mean()),
-        "cv_std_f1": float(mean_scores.std()),
-        "cv_worst_f1": float(mean_scores.min()),
-        "cv_candidates": float(len(mean_scores)),
-        "cv_mean_fit_seconds": float(fit_seconds.mean()),
-    }
-
-
-def _cv_results(candidates: list[dict[str, Any]], scores: FloatArray, fit_seconds: FloatArray) -> list[dict[str, Any]]:
-    means = scores.mean(axis=1)
-    order = np.argsort(-means, kind="stable")
-    ranks = np.empty(len(means), dtype=np.int64)
-    ranks[order] = np.arange(1, len(means) + 1)
-    return [
-        {
-            "params": params,
-            "mean_test_f1": float(means[i]),
-            "std_test_f1": float(scores[i].std()),
-            "split_test_f1": [float(value) for value in scores[i]],
-            "mean_fit_seconds": float(fit_seconds[i].mean()),
-            "rank": int(ranks[i]),
-        }
-        for i, params in enumerate(candidates)
-    ]

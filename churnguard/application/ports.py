@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
+from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
+from churnguard.domain.uncertainty import Interval
 
 
 class Table(Protocol):
@@ -34,35 +39,42 @@ class Dataset:
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """How to train: the search space, the split and the cross-validation."""
+    """How to train: which model families and grids, how to select, calibrate and threshold."""
 
-    grid_name: str
-    param_grid: Mapping[str, Sequence[Any]]
+    families: tuple[str, ...] = ("logistic", "hgb")
+    family_set: str = "default"
+    grid_size: str = "full"
+    search: str = "grid"
+    selection_metric: str = "log_loss"
+    calibration: str = "auto"
+    threshold_strategy: ThresholdStrategy = ThresholdStrategy.F1
+    campaign: RetentionCampaign = field(default_factory=RetentionCampaign)
     test_size: float = 0.2
     random_state: int = 42
     cv_folds: int = 5
     n_jobs: int = -1
 
-    @property
-    def candidate_count(self) -> int:
-        count = 1
-        for values in self.param_grid.values():
-            count *= len(values)
-        return count
-
     def fingerprint_settings(self) -> dict[str, Any]:
         """The settings that shape the trained model (n_jobs does not)."""
-        return {
-            "param_grid": {name: list(values) for name, values in sorted(self.param_grid.items())},
+        settings: dict[str, Any] = {
+            "families": list(self.families),
+            "grid_size": self.grid_size,
+            "search": self.search,
+            "selection_metric": self.selection_metric,
+            "calibration": self.calibration,
+            "threshold_strategy": self.threshold_strategy.value,
             "test_size": self.test_size,
             "random_state": self.random_state,
             "cv_folds": self.cv_folds,
         }
+        if self.threshold_strategy is ThresholdStrategy.EXPECTED_VALUE:
+            settings["campaign"] = asdict(self.campaign)
+        return settings
 
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted model and what the search learned about it."""
+    """A fitted model and what the search learned on the way."""
 
     model: object
     family: str
@@ -71,12 +83,24 @@ class TrainedModel:
     train_metrics: Mapping[str, float]
     cv_summary: Mapping[str, float]
     cv_results: Sequence[Mapping[str, Any]]
+    family_table: Sequence[Mapping[str, Any]]
+    search_space: Mapping[str, Any]
+    calibration: Mapping[str, Any]
+    threshold: float
+    threshold_strategy: str
     feature_means: Mapping[str, float]
     churn_rate: float
-    threshold: float
     train_rows: int
     holdout_rows: int
     search_seconds: float
+
+
+@dataclass(frozen=True)
+class HoldoutPredictions:
+    """A model's churn probabilities on the holdout rows of a split, with the true labels."""
+
+    target: npt.NDArray[np.int64]
+    probability: npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -84,9 +108,11 @@ class Evaluation:
     """Metrics of a model on the holdout split, recomputed from scratch."""
 
     metrics: Mapping[str, float]
+    intervals: Mapping[str, Interval]
     classification_report: Mapping[str, Any]
     confusion_matrix: Sequence[Sequence[int]]
     holdout_rows: int
+    threshold: float
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,12 @@ class ModelEvaluator(Protocol):
         self, model: object, table: Table, test_size: float, random_state: int, threshold: float
     ) -> Evaluation:
         """Score the model on the same holdout split the trainer used for these settings."""
+        ...
+
+    def holdout_predictions(
+        self, model: object, table: Table, test_size: float, random_state: int
+    ) -> HoldoutPredictions:
+        """The model's probabilities on that holdout split, for paired comparisons."""
         ...
 
 

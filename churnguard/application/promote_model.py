@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
+
 from churnguard.application.errors import ModelNotFound
-from churnguard.application.ports import ExperimentTracker, ModelStore
+from churnguard.application.ports import Dataset, ExperimentTracker, ModelEvaluator, ModelStore
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.quality_gate import GateDecision, QualityGate
+from churnguard.domain.quality_gate import ChampionComparison, GateDecision, QualityGate
+from churnguard.domain.uncertainty import DEFAULT_ROUNDS, f1_interval, f1_score, paired_f1_difference
 
 logger = logging.getLogger(__name__)
 
@@ -21,34 +24,76 @@ class PromotionOutcome:
 
 
 class PromoteModel:
-    def __init__(self, store: ModelStore, gate: QualityGate, tracker: ExperimentTracker) -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        evaluator: ModelEvaluator,
+        gate: QualityGate,
+        tracker: ExperimentTracker,
+        bootstrap_rounds: int = DEFAULT_ROUNDS,
+    ) -> None:
         self._store = store
+        self._evaluator = evaluator
         self._gate = gate
         self._tracker = tracker
+        self._rounds = bootstrap_rounds
 
-    def __call__(self, model_ref: str | None = None) -> PromotionOutcome:
+    def __call__(self, dataset: Dataset, model_ref: str | None = None) -> PromotionOutcome:
         """Decide on `model_ref` (default: the latest trained model) and switch the champion if allowed.
 
-        Reading the champion and switching it happen under the store's lock, so two
-        concurrent promotions are judged one after the other, each against the real champion.
+        Both models are scored on the candidate's holdout rows of `dataset`, so the champion
+        comparison is paired: the bootstrap resamples the same rows for both. Reading the
+        champion and switching it happen under the store's lock, so concurrent promotions
+        are judged one after the other, each against the real champion.
         """
         candidate = self._store.get(model_ref) if model_ref else self._store.latest()
         if candidate is None:
             raise ModelNotFound("no trained model in the store; run `churnguard train` first")
+        test_size = float(candidate.settings["test_size"])
+        random_state = int(candidate.settings["random_state"])
+        holdout = self._evaluator.holdout_predictions(
+            self._store.load(candidate.fingerprint), dataset.table, test_size, random_state
+        )
+        candidate_f1 = f1_interval(
+            holdout.target, holdout.probability >= candidate.threshold, self._rounds, seed=random_state
+        )
         with self._store.lock():
             champion = self._store.champion()
             if champion is not None and champion.fingerprint == candidate.fingerprint:
-                decision = self._gate.decide(candidate.f1, None)
+                decision = self._gate.decide(candidate_f1, None)
                 decision = GateDecision(
                     promote=decision.promote,
                     reasons=(*decision.reasons[:1], "already the champion"),
-                    candidate_f1=candidate.f1,
-                    champion_f1=champion.f1,
+                    candidate_f1=decision.candidate_f1,
+                    champion_f1=decision.candidate_f1,
                 )
             else:
-                decision = self._gate.decide(candidate.f1, champion.f1 if champion else None)
+                versus = None
+                if champion is not None:
+                    champion_probability = self._evaluator.holdout_predictions(
+                        self._store.load(champion.fingerprint), dataset.table, test_size, random_state
+                    ).probability
+                    versus = self._compare(
+                        holdout.target, holdout.probability, candidate, champion_probability, champion
+                    )
+                decision = self._gate.decide(candidate_f1, versus)
                 if decision.promote:
                     self._store.set_champion(candidate.fingerprint)
         self._tracker.record_promotion(candidate, decision)
         logger.info(decision.summary(), extra={"model_version": candidate.short_id})
         return PromotionOutcome(candidate=candidate, previous_champion=champion, decision=decision)
+
+    def _compare(
+        self,
+        target: np.ndarray,
+        candidate_probability: np.ndarray,
+        candidate: ModelVersion,
+        champion_probability: np.ndarray,
+        champion: ModelVersion,
+    ) -> ChampionComparison:
+        candidate_predicted = candidate_probability >= candidate.threshold
+        champion_predicted = champion_probability >= champion.threshold
+        difference = paired_f1_difference(
+            target, candidate_predicted, champion_predicted, self._rounds, seed=int(candidate.settings["random_state"])
+        )
+        return ChampionComparison(champion_f1=f1_score(target, champion_predicted), difference=difference)

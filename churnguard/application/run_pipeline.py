@@ -38,5 +38,5 @@ class RunPipeline:
         training = self._train(dataset)
         fingerprint = training.version.fingerprint
         report, report_location = self._evaluate(dataset, fingerprint)
-        promotion = self._promote(fingerprint)
+        promotion = self._promote(dataset, fingerprint)
         return PipelineOutcome(dataset, training, report, report_location, promotion)

@@ -45,20 +45,21 @@ class TrainModel:
         plan = self._plan
         logger.info(
             "training started",
-            extra={"grid": plan.grid_name, "candidates": plan.candidate_count, "folds": plan.cv_folds},
+            extra={"families": ",".join(plan.families), "grid": plan.grid_size, "folds": plan.cv_folds},
         )
         trained = self._trainer.train(dataset.table, plan)
-        settings = plan.fingerprint_settings()
+        settings = {**plan.fingerprint_settings(), "search_space": dict(trained.search_space)}
+        params = {"family": trained.family, **trained.params, "calibration": trained.calibration.get("method", "none")}
         version = ModelVersion(
-            fingerprint=fingerprint(dataset.data_hash, {"family": trained.family, **trained.params}, settings),
+            fingerprint=fingerprint(dataset.data_hash, params, settings),
             created_at=self._clock.now(),
             data_hash=dataset.data_hash,
-            params={"family": trained.family, **trained.params},
+            params=params,
             metrics=dict(trained.holdout_metrics),
             feature_means=dict(trained.feature_means),
             churn_rate=trained.churn_rate,
             threshold=trained.threshold,
-            settings={**settings, "grid_name": plan.grid_name, "data_location": dataset.location},
+            settings={**settings, "family_set": plan.family_set, "data_location": dataset.location},
         )
         stored = self._store.save(trained.model, version)
         run_id = self._tracker.record_training(stored, trained, dataset)

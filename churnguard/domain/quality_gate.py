@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from churnguard.domain.uncertainty import Interval
+
+
+@dataclass(frozen=True, slots=True)
+class ChampionComparison:
+    """The champion's holdout F1 and the paired F1 difference (candidate - champion) on the same rows."""
+
+    champion_f1: float
+    difference: Interval
+
 
 @dataclass(frozen=True, slots=True)
 class GateDecision:
@@ -21,8 +31,14 @@ class GateDecision:
 
 @dataclass(frozen=True, slots=True)
 class QualityGate:
-    """Promote only if holdout F1 >= min_f1 and, when a champion exists, the candidate's F1
-    is not lower than the champion's by more than `tolerance`.
+    """Promote only if holdout F1 >= `min_f1` and, when a champion exists, the candidate is
+    not worse than it by more than `tolerance`.
+
+    Against a champion the gate runs a non-inferiority test: the lower end of the confidence
+    interval of the paired F1 difference must stay above -tolerance. A candidate that only
+    looks better by noise, or only looks worse by noise within the margin, is judged on the
+    interval, not on the point estimate. With an exact difference (no interval) this is the
+    plain rule candidate_f1 >= champion_f1 - tolerance.
     """
 
     min_f1: float = 0.72
@@ -31,28 +47,33 @@ class QualityGate:
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_f1 <= 1.0:
             raise ValueError(f"min_f1 must be within [0, 1], got {self.min_f1}")
-        if self.tolerance < 0.0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance}")
+        if not 0.0 <= self.tolerance <= 1.0:
+            raise ValueError(f"tolerance must be within [0, 1], got {self.tolerance}")
 
-    def decide(self, candidate_f1: float, champion_f1: float | None = None) -> GateDecision:
-        reasons: list[str] = []
-        meets_floor = candidate_f1 >= self.min_f1
-        relation = ">=" if meets_floor else "<"
-        reasons.append(f"candidate F1 {candidate_f1:.4f} {relation} floor {self.min_f1:.4f}")
-        holds_against_champion = True
-        if champion_f1 is None:
+    def decide(self, candidate_f1: Interval | float, versus: ChampionComparison | None = None) -> GateDecision:
+        candidate = candidate_f1 if isinstance(candidate_f1, Interval) else Interval.exact(candidate_f1)
+        meets_floor = candidate.estimate >= self.min_f1
+        shown = str(candidate) if candidate.low != candidate.high else f"{candidate.estimate:.4f}"
+        reasons = [f"candidate F1 {shown} {'>=' if meets_floor else '<'} floor {self.min_f1:.4f}"]
+        not_worse = True
+        if versus is None:
             reasons.append("no champion yet")
         else:
-            holds_against_champion = candidate_f1 >= champion_f1 - self.tolerance
-            delta = candidate_f1 - champion_f1
-            verdict = "within" if holds_against_champion else "beyond"
+            difference = versus.difference
+            not_worse = difference.low >= -self.tolerance
+            interval = (
+                f"{difference.level:.0%} CI {difference.low:+.4f} to {difference.high:+.4f}"
+                if difference.low != difference.high
+                else "exact"
+            )
+            verdict = "not worse than" if not_worse else "may be worse than"
             reasons.append(
-                f"candidate F1 {candidate_f1:.4f} vs champion {champion_f1:.4f} "
-                f"(delta {delta:+.4f}, {verdict} tolerance {self.tolerance:.4f})"
+                f"vs champion F1 {versus.champion_f1:.4f}: difference {difference.estimate:+.4f} ({interval}); "
+                f"lower bound {'>=' if not_worse else '<'} -{self.tolerance:.4f}, {verdict} the champion"
             )
         return GateDecision(
-            promote=meets_floor and holds_against_champion,
+            promote=meets_floor and not_worse,
             reasons=tuple(reasons),
-            candidate_f1=candidate_f1,
-            champion_f1=champion_f1,
+            candidate_f1=candidate.estimate,
+            champion_f1=None if versus is None else versus.champion_f1,
         )

@@ -57,16 +57,29 @@ def violations_table(violations: Sequence[Violation]) -> str:
 
 def _print_training(outcome: TrainingOutcome) -> None:
     version, trained = outcome.version, outcome.trained
-    metrics = version.metrics
+    metrics, cv = version.metrics, trained.cv_summary
+    calibration = trained.calibration
     print(f"trained model {version.fingerprint}")
-    print(f"  params     {json.dumps(dict(trained.params), sort_keys=True)}")
+    print(f"  family     {trained.family} {json.dumps(dict(trained.params), sort_keys=True)}")
     print(
-        f"  cv F1      best {trained.cv_summary['cv_best_f1']:.4f} over {int(trained.cv_summary['cv_candidates'])} "
-        f"candidates x {version.settings['cv_folds']} folds in {trained.search_seconds:.1f}s"
+        f"  search     {int(cv['cv_candidates'])} candidates from {int(cv['cv_fit_groups'])} fits per fold "
+        f"x {version.settings['cv_folds']} folds in {trained.search_seconds:.1f}s; "
+        f"best CV log loss {cv['cv_best_log_loss']:.4f}, ROC-AUC {cv['cv_best_roc_auc']:.4f}"
     )
+    for row in trained.family_table:
+        print(
+            f"    {row['family']:<9} {row['candidates']:>3} candidates  CV log loss {row['cv_log_loss']:.4f}  "
+            f"ROC-AUC {row['cv_roc_auc']:.4f}  F1@0.5 {row['cv_f1_at_0_5']:.4f}  fits {row['fit_seconds']:.1f}s"
+        )
     print(
-        f"  holdout    F1 {metrics['f1']:.4f}  ROC-AUC {metrics['roc_auc']:.4f}  accuracy {metrics['accuracy']:.4f}  "
-        f"precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  ({trained.holdout_rows} rows)"
+        f"  calibrate  {calibration['method']} (CV Brier {calibration['brier_before']:.4f} -> "
+        f"{calibration['brier_after']:.4f})"
+    )
+    print(f"  threshold  {trained.threshold:.4f} ({trained.threshold_strategy}, chosen on out-of-fold predictions)")
+    print(
+        f"  holdout    F1 {metrics['f1']:.4f}  ROC-AUC {metrics['roc_auc']:.4f}  Brier {metrics['brier']:.4f}  "
+        f"accuracy {metrics['accuracy']:.4f}  precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  "
+        f"({trained.holdout_rows} rows)"
     )
 
 
@@ -103,9 +116,11 @@ def cmd_evaluate(
     evaluate: EvaluateModel = Provide[Container.evaluate_model],
 ) -> int:
     report, location = evaluate(validate(str(args.data)), args.model)
-    metrics = report.evaluation.metrics
-    print(f"evaluated {report.fingerprint} on {report.evaluation.holdout_rows} holdout rows -> {location}")
-    print(f"  F1 {metrics['f1']:.4f}  ROC-AUC {metrics['roc_auc']:.4f}  accuracy {metrics['accuracy']:.4f}")
+    evaluation = report.evaluation
+    print(f"evaluated {report.fingerprint} on {evaluation.holdout_rows} holdout rows -> {location}")
+    print(f"  threshold {evaluation.threshold:.4f}, accuracy {evaluation.metrics['accuracy']:.4f}")
+    for name, interval in evaluation.intervals.items():
+        print(f"  {name:<8} {interval}")
     if report.same_data_as_training:
         print("  matches the training run's holdout metrics exactly")
     else:
@@ -114,8 +129,12 @@ def cmd_evaluate(
 
 
 @inject
-def cmd_promote(args: argparse.Namespace, promote: PromoteModel = Provide[Container.promote_model]) -> int:
-    return _print_promotion(promote(args.model))
+def cmd_promote(
+    args: argparse.Namespace,
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+    promote: PromoteModel = Provide[Container.promote_model],
+) -> int:
+    return _print_promotion(promote(validate(str(args.data)), args.model))
 
 
 @inject
@@ -172,12 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = command(name, handler, text)
         data_options(sub)
-        sub.add_argument("--grid", choices=["full", "fast"], help="hyper-parameter grid (default: GRID or full)")
+        sub.add_argument("--grid", choices=["full", "fast"], help="grid size per family (default: GRID or full)")
+        sub.add_argument(
+            "--family",
+            choices=["default", "all", "gbm", "logistic", "hgb"],
+            help="model families (default: FAMILY or default = logistic + hgb; gbm = the original grid)",
+        )
+        sub.add_argument("--search", choices=["grid", "halving"], help="exhaustive grid or successive halving")
     evaluate = command("evaluate", cmd_evaluate, "recompute holdout metrics, write reports/eval_report.json")
     data_options(evaluate)
     evaluate.add_argument("--model", help="fingerprint or unique prefix (default: latest trained)")
     promote = command("promote", cmd_promote, "apply the quality gate and switch the champion if it passes")
-    promote.add_argument("--workdir", type=Path)
+    data_options(promote)
     promote.add_argument("--model", help="fingerprint or unique prefix (default: latest trained)")
     settings = command("settings", cmd_settings, "print the effective settings (secrets masked)")
     settings.add_argument("--workdir", type=Path)
@@ -193,8 +218,9 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         paths["data_path"] = args.data
     if paths:
         settings = settings.with_overrides("paths", **paths)
-    if getattr(args, "grid", None) is not None:
-        settings = settings.with_overrides("training", grid=args.grid)
+    training = {name: getattr(args, name) for name in ("grid", "family", "search") if getattr(args, name, None)}
+    if training:
+        settings = settings.with_overrides("training", **training)
     if hasattr(args, "data"):
         args.data = settings.paths.data_path
     return settings

@@ -11,9 +11,10 @@ from churnguard.adapters.csv_dataset_source import CsvDatasetSource
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.json_report_writer import JsonReportWriter
 from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
+from churnguard.adapters.model_families import FAMILY_SETS
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
-from churnguard.adapters.sklearn_model_trainer import GRIDS, SklearnModelTrainer
+from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
 from churnguard.adapters.system_clock import SystemClock
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.ports import TrainingPlan
@@ -21,14 +22,25 @@ from churnguard.application.promote_model import PromoteModel
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.train_model import TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
+from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.quality_gate import QualityGate
 from churnguard.entrypoints.settings import Settings, TrainingSettings
 
 
 def training_plan(training: TrainingSettings) -> TrainingPlan:
     return TrainingPlan(
-        grid_name=training.grid,
-        param_grid=GRIDS[training.grid],
+        families=FAMILY_SETS[training.family],
+        family_set=training.family,
+        grid_size=training.grid,
+        search=training.search,
+        selection_metric=training.selection_metric,
+        calibration=training.calibration,
+        threshold_strategy=ThresholdStrategy(training.threshold_strategy),
+        campaign=RetentionCampaign(
+            contact_cost=training.contact_cost,
+            retained_value=training.retained_value,
+            success_rate=training.offer_success_rate,
+        ),
         test_size=training.test_size,
         random_state=training.random_state,
         cv_folds=training.cv_folds,
@@ -43,7 +55,9 @@ class Container(containers.DeclarativeContainer):
     dataset_source = providers.Singleton(CsvDatasetSource)
     dataset_validator = providers.Singleton(PanderaDatasetValidator)
     model_trainer = providers.Singleton(SklearnModelTrainer)
-    model_evaluator = providers.Singleton(SklearnModelEvaluator)
+    model_evaluator = providers.Singleton(
+        SklearnModelEvaluator, bootstrap_rounds=settings.provided.gate.bootstrap_rounds
+    )
     model_store = providers.Singleton(FilesystemModelStore, root=settings.provided.paths.models_dir)
     report_writer = providers.Singleton(JsonReportWriter, reports_dir=settings.provided.paths.reports_dir)
     experiment_tracker = providers.Singleton(JsonlExperimentTracker, runs_dir=settings.provided.paths.runs_dir)
@@ -65,7 +79,14 @@ class Container(containers.DeclarativeContainer):
         tracker=experiment_tracker,
         clock=clock,
     )
-    promote_model = providers.Factory(PromoteModel, store=model_store, gate=quality_gate, tracker=experiment_tracker)
+    promote_model = providers.Factory(
+        PromoteModel,
+        store=model_store,
+        evaluator=model_evaluator,
+        gate=quality_gate,
+        tracker=experiment_tracker,
+        bootstrap_rounds=settings.provided.gate.bootstrap_rounds,
+    )
     run_pipeline = providers.Factory(
         RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model
     )

@@ -40,7 +40,17 @@ class TrainingSettings(BaseSettings):
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="holdout share (TEST_SIZE)")
     random_state: int = Field(42, description="seed for split, folds and model (RANDOM_STATE)")
     cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds (CV_FOLDS)")
-    grid: Literal["full", "fast"] = Field("full", description="hyper-parameter grid (GRID)")
+    family: Literal["default", "all", "gbm", "logistic", "hgb"] = Field(
+        "default", description="model families to search (FAMILY): default = logistic + hgb"
+    )
+    grid: Literal["full", "fast"] = Field("full", description="grid size per family (GRID)")
+    search: Literal["grid", "halving"] = Field("grid", description="exhaustive or successive halving (SEARCH)")
+    selection_metric: Literal["log_loss", "roc_auc"] = Field("log_loss", description="CV selection (SELECTION_METRIC)")
+    calibration: Literal["auto", "none"] = Field("auto", description="calibrate if it lowers Brier (CALIBRATION)")
+    threshold_strategy: Literal["f1", "expected_value"] = Field("f1", description="THRESHOLD_STRATEGY")
+    contact_cost: float = Field(10.0, ge=0.0, description="cost per contacted customer (CONTACT_COST)")
+    retained_value: float = Field(200.0, ge=0.0, description="value of a retained customer (RETAINED_VALUE)")
+    offer_success_rate: float = Field(0.3, ge=0.0, le=1.0, description="OFFER_SUCCESS_RATE")
     n_jobs: int = Field(-1, description="parallel fits, -1 = all cores (N_JOBS)")
 
 
@@ -49,6 +59,7 @@ class GateSettings(BaseSettings):
 
     min_f1: float = Field(0.72, ge=0.0, le=1.0, description="holdout F1 floor for promotion (MIN_F1)")
     f1_tolerance: float = Field(0.01, ge=0.0, le=1.0, description="allowed F1 drop vs champion (F1_TOLERANCE)")
+    bootstrap_rounds: int = Field(1000, ge=100, le=100_000, description="resamples for intervals (BOOTSTRAP_ROUNDS)")
 
 
 class MlflowSettings(BaseSettings):

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
-from churnguard.adapters.sklearn_model_trainer import build_pipeline
+from churnguard.adapters.model_families import gradient_boosting as build_pipeline
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.domain.model_version import ModelVersion
 

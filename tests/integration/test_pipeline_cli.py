@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.sklearn_evaluation import churn_probability, features_and_target
@@ -20,7 +21,14 @@ def test_pipeline_leaves_a_champion_whose_evaluation_matches_training_exactly(tr
     assert report["holdout_rows"] == 400
     assert set(report["classification_report"]) >= {"stays", "churns", "accuracy"}
     assert metadata["metrics"]["f1"] >= 0.72
-    assert metadata["threshold"] == 0.5
+    assert 0.1 < metadata["threshold"] < 0.9
+    assert report["threshold"] == metadata["threshold"]
+    assert metadata["params"]["family"] in ("logistic", "hgb")
+    assert metadata["params"]["calibration"] in ("none", "sigmoid", "isotonic")
+    for name in ("f1", "roc_auc", "brier"):
+        interval = report["intervals"][name]
+        assert interval["low"] <= interval["high"]
+        assert interval["estimate"] == pytest.approx(metadata["metrics"][name], rel=1e-12)
     assert metadata["libraries"]["scikit-learn"]
     assert set(metadata["feature_means"]) == {
         "gender", "age", "partner", "dependents", "tenure_months", "monthly_charges", "contract_type",

@@ -2,9 +2,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from churnguard.domain.quality_gate import QualityGate
+from churnguard.domain.quality_gate import ChampionComparison, QualityGate
+from churnguard.domain.uncertainty import Interval
 
 f1s = st.floats(0.0, 1.0, allow_nan=False)
+
+
+def versus(champion_f1: float, estimate: float, low: float | None = None, high: float | None = None):
+    low = estimate if low is None else low
+    high = estimate if high is None else high
+    return ChampionComparison(champion_f1, Interval(estimate, low, high))
 
 
 def test_gate_promotes_a_first_model_above_the_floor():
@@ -13,22 +20,37 @@ def test_gate_promotes_a_first_model_above_the_floor():
     assert decision.reasons == ("candidate F1 0.7500 >= floor 0.7200", "no champion yet")
 
 
+def test_gate_shows_the_candidates_interval():
+    decision = QualityGate(min_f1=0.72).decide(Interval(0.75, 0.70, 0.80))
+    assert decision.promote
+    assert decision.reasons[0] == "candidate F1 0.7500 (95% CI 0.7000 to 0.8000) >= floor 0.7200"
+
+
 def test_gate_refuses_a_candidate_below_the_floor():
     decision = QualityGate(min_f1=0.72).decide(0.70)
     assert not decision.promote
     assert "0.7000 < floor 0.7200" in decision.reasons[0]
 
 
-def test_gate_refuses_a_candidate_worse_than_the_champion_beyond_tolerance():
-    decision = QualityGate(min_f1=0.5, tolerance=0.01).decide(0.78, champion_f1=0.80)
+def test_gate_refuses_a_candidate_whose_difference_interval_reaches_below_the_tolerance():
+    decision = QualityGate(min_f1=0.5, tolerance=0.01).decide(0.80, versus(0.79, +0.01, -0.02, +0.04))
     assert not decision.promote
-    assert "delta -0.0200, beyond tolerance 0.0100" in decision.reasons[1]
+    assert decision.reasons[1] == (
+        "vs champion F1 0.7900: difference +0.0100 (95% CI -0.0200 to +0.0400); "
+        "lower bound < -0.0100, may be worse than the champion"
+    )
 
 
-def test_gate_accepts_a_candidate_slightly_worse_than_the_champion_within_tolerance():
-    decision = QualityGate(min_f1=0.5, tolerance=0.01).decide(0.795, champion_f1=0.80)
+def test_gate_accepts_a_candidate_whose_whole_interval_is_within_tolerance():
+    decision = QualityGate(min_f1=0.5, tolerance=0.01).decide(0.795, versus(0.80, -0.005, -0.009, 0.0))
     assert decision.promote
-    assert "within tolerance" in decision.summary()
+    assert "not worse than the champion" in decision.summary()
+
+
+def test_an_exact_difference_is_the_plain_rule():
+    gate = QualityGate(min_f1=0.5, tolerance=0.01)
+    assert gate.decide(0.795, versus(0.80, -0.005)).promote
+    assert not gate.decide(0.78, versus(0.80, -0.02)).promote
 
 
 def test_gate_accepts_exactly_the_floor():
@@ -41,24 +63,36 @@ def test_gate_settings_out_of_range_are_refused(bad):
         QualityGate(**bad)
 
 
-@given(f1s, f1s, st.one_of(st.none(), f1s), f1s, st.floats(0.0, 0.1))
-def test_gate_is_monotone_in_candidate_f1(low, high, champion, floor, tolerance):
+@given(f1s, f1s, f1s, st.floats(0.0, 0.1), st.floats(-1, 1), st.floats(0, 0.2))
+def test_gate_is_monotone_in_candidate_f1(low, high, floor, tolerance, difference, width):
     low, high = sorted((low, high))
     gate = QualityGate(min_f1=floor, tolerance=tolerance)
-    if gate.decide(low, champion).promote:
-        assert gate.decide(high, champion).promote
+    comparison = versus(0.8, difference, difference - width, difference + width)
+    if gate.decide(low, comparison).promote:
+        assert gate.decide(high, comparison).promote
+    if gate.decide(low).promote:
+        assert gate.decide(high).promote
 
 
-@given(f1s, f1s, f1s)
-def test_a_better_champion_never_makes_promotion_easier(candidate, weaker, stronger):
-    weaker, stronger = sorted((weaker, stronger))
+@given(f1s, st.floats(-1, 1), st.floats(-1, 1), st.floats(0, 0.2))
+def test_a_higher_difference_interval_never_makes_promotion_harder(candidate, a, b, width):
+    worse, better = sorted((a, b))
     gate = QualityGate(min_f1=0.0, tolerance=0.01)
-    if gate.decide(candidate, stronger).promote:
-        assert gate.decide(candidate, weaker).promote
+    if gate.decide(candidate, versus(0.8, worse, worse - width, worse + width)).promote:
+        assert gate.decide(candidate, versus(0.8, better, better - width, better + width)).promote
+
+
+@given(f1s, st.floats(-1, 1), st.floats(0.0, 0.2), st.floats(0.0, 0.2))
+def test_a_wider_interval_never_makes_promotion_easier(candidate, difference, narrow, extra):
+    gate = QualityGate(min_f1=0.0, tolerance=0.01)
+    wide = narrow + extra
+    if gate.decide(candidate, versus(0.8, difference, difference - wide, difference + wide)).promote:
+        assert gate.decide(candidate, versus(0.8, difference, difference - narrow, difference + narrow)).promote
 
 
 @given(f1s, st.one_of(st.none(), f1s))
 def test_gate_always_gives_its_reasons(candidate, champion):
-    decision = QualityGate().decide(candidate, champion)
+    comparison = None if champion is None else versus(champion, candidate - champion)
+    decision = QualityGate().decide(candidate, comparison)
     assert len(decision.reasons) == 2
     assert decision.summary().startswith("PROMOTE" if decision.promote else "REFUSE")

@@ -29,18 +29,18 @@ from tests.fakes import (
     with_hash,
 )
 
-PLAN = TrainingPlan(grid_name="tiny", param_grid={"max_depth": [3]}, test_size=0.2, random_state=7)
+PLAN = TrainingPlan(families=("fake",), grid_size="tiny", test_size=0.2, random_state=7)
 
 
 class World:
     """Every port faked, and the use-cases wired to them."""
 
-    def __init__(self, trainer_metrics=None, evaluator_metrics=None, violations=None, min_f1=0.72):
+    def __init__(self, trainer_metrics=None, evaluator_metrics=None, violations=None, min_f1=0.72, target=(1, 1, 0, 0)):
         self.dataset = fake_dataset("data.csv")
         self.source = FakeDatasetSource({"data.csv": self.dataset})
         self.validator = FakeDatasetValidator(violations)
         self.trainer = FakeModelTrainer(trainer_metrics)
-        self.evaluator = FakeModelEvaluator(evaluator_metrics or trainer_metrics)
+        self.evaluator = FakeModelEvaluator(evaluator_metrics or trainer_metrics, target=target)
         self.store = FakeModelStore()
         self.writer = FakeReportWriter()
         self.tracker = FakeExperimentTracker()
@@ -48,7 +48,8 @@ class World:
         self.validate = ValidateDataset(self.source, self.validator)
         self.train = TrainModel(self.trainer, self.store, self.tracker, self.clock, PLAN)
         self.evaluate = EvaluateModel(self.evaluator, self.store, self.writer, self.tracker, self.clock)
-        self.promote = PromoteModel(self.store, QualityGate(min_f1=min_f1, tolerance=0.01), self.tracker)
+        self.gate = QualityGate(min_f1=min_f1, tolerance=0.01)
+        self.promote = PromoteModel(self.store, self.evaluator, self.gate, self.tracker, bootstrap_rounds=500)
         self.pipeline = RunPipeline(self.validate, self.train, self.evaluate, self.promote)
 
 
@@ -66,7 +67,11 @@ def test_validate_raises_for_an_unreadable_location():
 def test_train_stores_a_version_fingerprinted_by_data_params_and_settings():
     world = World()
     outcome = world.train(world.dataset)
-    expected = fingerprint("d" * 64, {"family": "fake", "max_depth": 3}, PLAN.fingerprint_settings())
+    expected = fingerprint(
+        "d" * 64,
+        {"family": "fake", "max_depth": 3, "calibration": "none"},
+        {**PLAN.fingerprint_settings(), "search_space": {"fake": {"max_depth": [3]}}},
+    )
     assert outcome.version.fingerprint == expected
     assert world.store.versions[expected].metrics == HOLDOUT_METRICS
     assert world.store.versions[expected].settings["random_state"] == 7
@@ -82,7 +87,8 @@ def test_evaluate_on_the_training_data_confirms_the_training_metrics():
     assert report.same_data_as_training
     assert report.matches_training_metrics
     assert location == "memory://report/1"
-    assert world.evaluator.calls[0][1:] == (0.2, 7, 0.5)
+    assert world.evaluator.calls[0][1:] == (0.2, 7, 0.4)
+    assert world.store.versions[version.fingerprint].threshold == 0.4
 
 
 def test_evaluate_refuses_metrics_that_differ_from_training_on_the_same_data():
@@ -112,48 +118,88 @@ def test_evaluate_without_any_model_says_so():
 def test_promote_makes_the_first_good_model_champion_under_the_lock():
     world = World()
     world.store.add("aaa", f1=0.8)
-    outcome = world.promote()
+    outcome = world.promote(world.dataset)
     assert outcome.decision.promote
+    assert outcome.decision.candidate_f1 == 1.0
     assert world.store.champion_fingerprint == "aaa"
     assert world.store.champion_switched_under_lock == [True]
     assert world.tracker.events == [("promotion", ("aaa", True))]
 
 
-def test_promote_refuses_a_model_below_the_floor_and_keeps_no_champion():
+def test_promote_judges_f1_on_the_holdout_at_the_models_threshold():
     world = World()
-    world.store.add("aaa", f1=0.70)
-    outcome = world.promote("aaa")
+    model = object()
+    world.store.add("aaa", f1=0.9, model=model)
+    world.evaluator.probabilities[id(model)] = [0.6, 0.4, 0.1, 0.1]  # threshold 0.5: one of two churners found
+    outcome = world.promote(world.dataset, "aaa")
+    assert outcome.decision.candidate_f1 == 2 / 3
     assert not outcome.decision.promote
     assert world.store.champion_fingerprint is None
 
 
-def test_promote_refuses_a_candidate_worse_than_the_champion_and_keeps_the_champion():
-    world = World()
-    world.store.add("champ", f1=0.80)
+ROWS = 400
+TARGET = [1] * (ROWS // 2) + [0] * (ROWS // 2)
+
+
+def _probabilities(correct: int, first: int = 0) -> list[float]:
+    """Positives first..first+correct-1 scored 0.9, the other positives 0.1; negatives all 0.1."""
+    positives = [0.9 if first <= row < first + correct else 0.1 for row in range(ROWS // 2)]
+    return positives + [0.1] * (ROWS // 2)
+
+
+def _world_with_champion(champion_correct: int, candidate_correct: int, candidate_first: int = 0) -> World:
+    world = World(target=TARGET)
+    champion_model, candidate_model = object(), object()
+    world.store.add("champ", f1=0.8, model=champion_model)
     world.store.champion_fingerprint = "champ"
-    world.store.add("worse", f1=0.77, created_second=5)
-    outcome = world.promote()
-    assert outcome.candidate.fingerprint == "worse"
+    world.store.add("cand", f1=0.8, created_second=5, model=candidate_model)
+    world.evaluator.probabilities[id(champion_model)] = _probabilities(champion_correct)
+    world.evaluator.probabilities[id(candidate_model)] = _probabilities(candidate_correct, candidate_first)
+    return world
+
+
+def test_promote_refuses_a_candidate_clearly_worse_than_the_champion_on_the_same_rows():
+    world = _world_with_champion(champion_correct=190, candidate_correct=160)
+    outcome = world.promote(world.dataset)
+    assert outcome.candidate.fingerprint == "cand"
     assert outcome.previous_champion is not None
     assert outcome.previous_champion.fingerprint == "champ"
+    assert not outcome.decision.promote
+    assert "may be worse than the champion" in outcome.decision.reasons[1]
+    assert "95% CI" in outcome.decision.reasons[1]
+    assert world.store.champion_fingerprint == "champ"
+
+
+def test_promote_replaces_the_champion_with_a_clearly_better_candidate():
+    world = _world_with_champion(champion_correct=160, candidate_correct=190)
+    outcome = world.promote(world.dataset, "can")
+    assert outcome.decision.promote
+    assert outcome.decision.champion_f1 is not None
+    assert outcome.decision.champion_f1 < outcome.decision.candidate_f1
+    assert world.store.champion_fingerprint == "cand"
+
+
+def test_a_candidate_that_only_looks_better_by_noise_is_not_promoted():
+    # right on one more churner overall, but on a different set of 20 of them: noise
+    world = _world_with_champion(champion_correct=150, candidate_correct=151, candidate_first=20)
+    outcome = world.promote(world.dataset)
+    assert outcome.decision.candidate_f1 > outcome.decision.champion_f1  # type: ignore[operator]
     assert not outcome.decision.promote
     assert world.store.champion_fingerprint == "champ"
 
 
-def test_promote_replaces_the_champion_with_a_better_candidate():
-    world = World()
-    world.store.add("champ", f1=0.76)
-    world.store.champion_fingerprint = "champ"
-    world.store.add("better", f1=0.79, created_second=5)
-    assert world.promote("bet").decision.promote
-    assert world.store.champion_fingerprint == "better"
+def test_a_candidate_identical_to_the_champion_on_every_row_is_promoted():
+    world = _world_with_champion(champion_correct=180, candidate_correct=180)
+    outcome = world.promote(world.dataset)
+    assert outcome.decision.promote
+    assert "difference +0.0000 (exact)" in outcome.decision.reasons[1]
 
 
 def test_promoting_the_champion_again_changes_nothing():
     world = World()
     world.store.add("champ", f1=0.8)
     world.store.champion_fingerprint = "champ"
-    outcome = world.promote("champ")
+    outcome = world.promote(world.dataset, "champ")
     assert outcome.decision.promote
     assert "already the champion" in outcome.decision.reasons
     assert world.store.champion_switched_under_lock == []
@@ -180,6 +226,7 @@ def test_pipeline_on_an_invalid_dataset_stops_before_training_and_stores_nothing
 
 def test_pipeline_with_a_weak_model_stores_it_but_refuses_promotion():
     world = World(trainer_metrics={**HOLDOUT_METRICS, "f1": 0.6})
+    world.evaluator.default_probability = [0.9, 0.1, 0.9, 0.1]  # F1 0.5 at threshold 0.4
     outcome = world.pipeline("data.csv")
     assert not outcome.promotion.decision.promote
     assert len(world.store.versions) == 1

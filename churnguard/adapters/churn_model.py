@@ -1,0 +1,45 @@
+"""The fitted model every prediction path uses: a scikit-learn pipeline plus an optional calibrator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+_EPSILON = 1e-12
+
+
+def logit(probability: FloatArray) -> FloatArray:
+    clipped = np.clip(probability, _EPSILON, 1.0 - _EPSILON)
+    return np.asarray(np.log(clipped / (1.0 - clipped)), dtype=np.float64)
+
+
+class ChurnModel:
+    """`pipeline` maps the (n, 16) model matrix to raw probabilities; `calibrator`, when set, maps
+    those to calibrated ones: a LogisticRegression on their log-odds (sigmoid) or an
+    IsotonicRegression on the probabilities (isotonic).
+    """
+
+    def __init__(self, pipeline: Any, family: str, calibration: str = "none", calibrator: Any = None) -> None:
+        self.pipeline = pipeline
+        self.family = family
+        self.calibration = calibration
+        self.calibrator = calibrator
+
+    def uncalibrated_probability(self, features: FloatArray) -> FloatArray:
+        return np.asarray(self.pipeline.predict_proba(features)[:, 1], dtype=np.float64)
+
+    def calibrate(self, probability: FloatArray) -> FloatArray:
+        if self.calibration == "sigmoid":
+            return np.asarray(self.calibrator.predict_proba(logit(probability)[:, None])[:, 1], dtype=np.float64)
+        if self.calibration == "isotonic":
+            return np.asarray(self.calibrator.predict(probability), dtype=np.float64)
+        return probability
+
+    def predict_proba(self, features: FloatArray) -> FloatArray:
+        """(n, 2) like scikit-learn: P(stays), P(churns)."""
+        churn = self.calibrate(self.uncalibrated_probability(features))
+        return np.column_stack([1.0 - churn, churn])

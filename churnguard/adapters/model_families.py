@@ -1,0 +1,136 @@
+"""The model families the search can try, each declaring how it reads the feature kinds.
+
+Nominal fields (from the domain's feature spec) are one-hot encoded for the linear model,
+handed to HistGradientBoosting as native categories, and left as codes for the classic
+gradient boosting (trees split on them well enough, and that is the original model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from churnguard.domain.customer import FieldKind
+from churnguard.domain.features import feature_index, features_of_kind
+
+NUMERIC = feature_index(features_of_kind(FieldKind.NUMERIC))
+NOMINAL = feature_index(features_of_kind(FieldKind.NOMINAL))
+
+
+def gradient_boosting(params: Mapping[str, Any], random_state: int) -> Pipeline:
+    """The original model: scale the numeric features, pass the rest through, then GBM."""
+    preprocess = ColumnTransformer([("scale", StandardScaler(), NUMERIC)], remainder="passthrough")
+    return Pipeline(
+        [("preprocess", preprocess), ("model", GradientBoostingClassifier(random_state=random_state, **params))]
+    )
+
+
+def logistic_regression(params: Mapping[str, Any], random_state: int) -> Pipeline:
+    preprocess = ColumnTransformer(
+        [
+            ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False), NOMINAL),
+            ("scale", StandardScaler(), NUMERIC),
+        ],
+        remainder="passthrough",
+    )
+    model = LogisticRegression(max_iter=5000, random_state=random_state, **params)
+    return Pipeline([("preprocess", preprocess), ("model", model)])
+
+
+def hist_gradient_boosting(params: Mapping[str, Any], random_state: int) -> Pipeline:
+    model = HistGradientBoostingClassifier(
+        categorical_features=NOMINAL, early_stopping=False, random_state=random_state, **params
+    )
+    return Pipeline([("model", model)])
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A family's search space. `stage_param` (if any) is evaluated from one fit per setting of
+    the other params, read off staged predictions: stage k of one long fit is exactly the model
+    a fit with k stages would give.
+    """
+
+    name: str
+    build: Callable[[Mapping[str, Any], int], Pipeline]
+    grids: Mapping[str, Mapping[str, Sequence[Any]]]
+    stage_param: str | None = None
+
+    def grid(self, size: str) -> Mapping[str, Sequence[Any]]:
+        return self.grids[size]
+
+    def fit_groups(self, size: str) -> Iterator[tuple[dict[str, Any], tuple[Any, ...]]]:
+        """(params of one fit, stage values read from it) for every setting of the non-stage params."""
+        grid = self.grid(size)
+        names = sorted(name for name in grid if name != self.stage_param)
+        stages: tuple[Any, ...] = tuple(sorted(grid[self.stage_param])) if self.stage_param else (None,)
+        for values in product(*(grid[name] for name in names)):
+            params = dict(zip(names, values, strict=True))
+            if self.stage_param:
+                params[self.stage_param] = stages[-1]
+            yield params, stages
+
+
+FAMILIES: Mapping[str, ModelFamily] = {
+    "logistic": ModelFamily(
+        "logistic",
+        logistic_regression,
+        {
+            "full": {"C": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]},
+            "fast": {"C": [0.1, 1.0]},
+        },
+    ),
+    "hgb": ModelFamily(
+        "hgb",
+        hist_gradient_boosting,
+        {
+            "full": {
+                "learning_rate": [0.03, 0.1],
+                "max_leaf_nodes": [4, 8, 16],
+                "min_samples_leaf": [20, 50],
+                "l2_regularization": [1.0],
+                "max_iter": [50, 100, 200, 400],
+            },
+            "fast": {"learning_rate": [0.1], "max_leaf_nodes": [8], "min_samples_leaf": [20], "max_iter": [50, 100]},
+        },
+        stage_param="max_iter",
+    ),
+    "gbm": ModelFamily(
+        "gbm",
+        gradient_boosting,
+        {
+            "full": {
+                "n_estimators": [200, 300, 500],
+                "max_depth": [3, 5, 7],
+                "learning_rate": [0.05, 0.1],
+                "subsample": [0.8, 1.0],
+                "min_samples_leaf": [5, 10],
+            },
+            "fast": {
+                "n_estimators": [50, 100],
+                "max_depth": [3],
+                "learning_rate": [0.1],
+                "subsample": [1.0],
+                "min_samples_leaf": [10],
+            },
+        },
+        stage_param="n_estimators",
+    ),
+}
+"""`gbm` full is the original ChurnGuard's 72-candidate grid, kept for parity."""
+
+FAMILY_SETS: Mapping[str, tuple[str, ...]] = {
+    "default": ("logistic", "hgb"),
+    "all": ("logistic", "hgb", "gbm"),
+    "gbm": ("gbm",),
+    "logistic": ("logistic",),
+    "hgb": ("hgb",),
+}
