@@ -10,13 +10,21 @@ from typing import Any
 
 import numpy as np
 
-from churnguard.application.errors import DatasetUnreadable, InvalidDataset, ModelNotFound, Violation
+from churnguard.application.errors import (
+    DatasetUnreadable,
+    InvalidDataset,
+    ModelNotFound,
+    TrackingUnavailable,
+    Violation,
+)
 from churnguard.application.ports import (
     Dataset,
     Evaluation,
     EvaluationReport,
     HoldoutPredictions,
+    InferenceTrace,
     Table,
+    TrackedRun,
     TrainedModel,
     TrainingPlan,
 )
@@ -152,7 +160,7 @@ class FakeModelStore:
         )
         return self.save(model if model is not None else object(), version)
 
-    def load(self, fingerprint: str) -> object:
+    def load(self, fingerprint: str) -> Any:
         return self.models[self.get(fingerprint).fingerprint]
 
     def get(self, fingerprint: str) -> ModelVersion:
@@ -190,15 +198,21 @@ class FakeReportWriter:
 
 
 class FakeExperimentTracker:
-    def __init__(self) -> None:
+    def __init__(self, available: bool = True) -> None:
         self.events: list[tuple[str, Any]] = []
+        self.available = available
 
-    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> str | None:
+    def check_available(self) -> None:
+        self.events.append(("check", None))
+        if not self.available:
+            raise TrackingUnavailable("fake tracker is down")
+
+    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> TrackedRun:
         self.events.append(("training", version.fingerprint))
-        return "run-1"
+        return TrackedRun("run-1", "7")
 
     def record_evaluation(self, report: EvaluationReport) -> None:
-        self.events.append(("evaluation", report.fingerprint))
+        self.events.append(("evaluation", (report.fingerprint, report.run_id)))
 
     def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None:
         self.events.append(("promotion", (version.fingerprint, decision.promote)))
@@ -210,3 +224,28 @@ def fake_dataset(location: str = "data.csv", rows: int = 100, data_hash: str = "
 
 def with_hash(dataset: Dataset, data_hash: str) -> Dataset:
     return replace(dataset, data_hash=data_hash)
+
+
+class FakeInferenceTracer:
+    def __init__(self) -> None:
+        self.traces: list[InferenceTrace] = []
+
+    def record(self, trace: InferenceTrace) -> None:
+        self.traces.append(trace)
+
+    @property
+    def dropped_traces(self) -> int:
+        return 0
+
+
+class LinearChurnModel:
+    """A logistic model over the 16 features that counts its calls."""
+
+    def __init__(self, weights: Sequence[float] | None = None) -> None:
+        self.weights = np.asarray(weights if weights is not None else np.linspace(-0.05, 0.05, 16))
+        self.calls: list[tuple[int, ...]] = []
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        self.calls.append(features.shape)
+        churn = 1.0 / (1.0 + np.exp(-(features @ self.weights) / 10.0))
+        return np.column_stack([1.0 - churn, churn])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from churnguard.domain.features import model_matrix
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -23,11 +26,24 @@ class ChurnModel:
     IsotonicRegression on the probabilities (isotonic).
     """
 
-    def __init__(self, pipeline: Any, family: str, calibration: str = "none", calibrator: Any = None) -> None:
+    def __init__(
+        self,
+        pipeline: Any,
+        family: str,
+        calibration: str = "none",
+        calibrator: Any = None,
+        background: FloatArray | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.family = family
         self.calibration = calibration
         self.calibrator = calibrator
+        self.background = background
+        """A sample of training rows (model matrix), the reference distribution for SHAP."""
+
+    def raw_log_odds(self, features: FloatArray) -> FloatArray:
+        """The uncalibrated model's log-odds: what SHAP values add up to."""
+        return np.asarray(self.pipeline.decision_function(features), dtype=np.float64)
 
     def uncalibrated_probability(self, features: FloatArray) -> FloatArray:
         return np.asarray(self.pipeline.predict_proba(features)[:, 1], dtype=np.float64)
@@ -38,6 +54,15 @@ class ChurnModel:
         if self.calibration == "isotonic":
             return np.asarray(self.calibrator.predict(probability), dtype=np.float64)
         return probability
+
+    def predict(self, customers: Mapping[str, Any]) -> FloatArray:
+        """P(churn) (calibrated) from the 13 raw fields: a DataFrame or a mapping of columns.
+
+        This is the MLflow pyfunc entry point (`mlflow models serve`, spark_udf call `predict`
+        with a frame of raw customers), so unlike predict_proba it engineers the features
+        itself and returns probabilities, not labels.
+        """
+        return self.calibrate(self.uncalibrated_probability(model_matrix(customers)))
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
         """(n, 2) like scikit-learn: P(stays), P(churns)."""

@@ -29,13 +29,19 @@ import skops.io as sio
 
 from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, fsync_directory
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
+from churnguard.application.ports import ProbabilisticModel
 from churnguard.domain.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
 
 TRUSTED_TYPES: tuple[str, ...] = (
-    "churnguard.adapters.churn_model.ChurnModel",
-    "sklearn.tree._tree.Tree",
+    "churnguard.adapters.churn_model.ChurnModel",  # our pipeline + calibrator wrapper
+    "sklearn.tree._tree.Tree",  # GradientBoosting trees
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # HistGradientBoosting trees
+    # HistGradientBoosting's categorical preprocessor holds partial(check_array, ...); any other
+    # function wrapped in a partial would still have to be on this list to load.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 )
 """Types beyond skops' defaults that a stored model may contain; anything else is refused."""
 
@@ -92,6 +98,8 @@ class FilesystemModelStore:
                 "churn_rate": version.churn_rate,
                 "threshold": version.threshold,
                 "settings": dict(version.settings),
+                "run_id": version.run_id,
+                "registry_version": version.registry_version,
                 "model_file": MODEL_FILE,
                 "model_sha256": _sha256(model_path),
                 "libraries": _library_versions(),
@@ -149,11 +157,13 @@ class FilesystemModelStore:
                 churn_rate=float(meta["churn_rate"]),
                 threshold=float(meta["threshold"]),
                 settings=meta["settings"],
+                run_id=meta.get("run_id"),
+                registry_version=meta.get("registry_version"),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ModelIntegrityError(f"model {fingerprint[:12]}: metadata.json is incomplete: {error!r}") from None
 
-    def load(self, fingerprint: str) -> object:
+    def load(self, fingerprint: str) -> ProbabilisticModel:
         fingerprint = self._resolve(fingerprint)
         meta = self._metadata(fingerprint)
         model_path = self._versions / fingerprint / str(meta.get("model_file", MODEL_FILE))
@@ -168,7 +178,8 @@ class FilesystemModelStore:
         untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES))
         if untrusted:
             raise ModelIntegrityError(f"model {fingerprint[:12]}: holds types outside the allow-list: {untrusted}")
-        return sio.load(model_path, trusted=list(TRUSTED_TYPES))
+        model: ProbabilisticModel = sio.load(model_path, trusted=list(TRUSTED_TYPES))
+        return model
 
     def latest(self) -> ModelVersion | None:
         versions = [self.get(path.name) for path in self._stored_dirs()]

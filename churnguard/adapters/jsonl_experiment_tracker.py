@@ -14,7 +14,7 @@ from typing import Any
 
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.json_report_writer import json_safe
-from churnguard.application.ports import Dataset, EvaluationReport, TrainedModel
+from churnguard.application.ports import Dataset, EvaluationReport, TrackedRun, TrainedModel
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 
@@ -37,7 +37,10 @@ class JsonlExperimentTracker:
         finally:
             os.close(fd)
 
-    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> str | None:
+    def check_available(self) -> None:
+        """A local directory is always available; it is created on first write."""
+
+    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> TrackedRun:
         run_id = uuid.uuid4().hex
         atomic_write_text(
             self._dir / f"cv_results_{run_id}.json", json.dumps(json_safe(list(trained.cv_results)), indent=1)
@@ -64,7 +67,7 @@ class JsonlExperimentTracker:
                 "search_seconds": trained.search_seconds,
             }
         )
-        return run_id
+        return TrackedRun(run_id)
 
     def record_evaluation(self, report: EvaluationReport) -> None:
         self._append(
@@ -74,6 +77,7 @@ class JsonlExperimentTracker:
                 "evaluated_at": report.evaluated_at.isoformat(),
                 "metrics": dict(report.evaluation.metrics),
                 "matches_training_metrics": report.matches_training_metrics,
+                "run_id": report.run_id,
             }
         )
 

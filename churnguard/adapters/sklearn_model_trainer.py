@@ -44,6 +44,7 @@ from churnguard.domain.features import FloatArray
 logger = logging.getLogger(__name__)
 
 CALIBRATION_METHODS = ("sigmoid", "isotonic")
+SHAP_BACKGROUND_ROWS = 100
 
 
 def fit_calibrator(method: str, probability: FloatArray, target: IntArray) -> Any:
@@ -156,7 +157,12 @@ class SklearnModelTrainer:
         calibration = choose_calibration(best.oof_probability, y_train, folds, plan.calibration)
         threshold = choose_threshold(y_train, calibration.oof_probability, plan.threshold_strategy, plan.campaign)
         pipeline = FAMILIES[best.family].build(best.params, plan.random_state).fit(x_train, y_train)
-        model = ChurnModel(pipeline, best.family, calibration.method, calibration.calibrator)
+        background_rows = np.random.default_rng(plan.random_state).choice(
+            len(x_train), size=min(SHAP_BACKGROUND_ROWS, len(x_train)), replace=False
+        )
+        model = ChurnModel(
+            pipeline, best.family, calibration.method, calibration.calibrator, x_train[np.sort(background_rows)]
+        )
 
         holdout_probability = churn_probability(model, x_test)
         train_probability = churn_probability(model, x_train)

@@ -50,3 +50,11 @@ class ModelIntegrityError(ChurnGuardError):
 
 class EvaluationMismatch(ChurnGuardError):
     """Re-evaluating on the training data gave metrics different from the training run's."""
+
+
+class TrackingUnavailable(ChurnGuardError):
+    """The configured experiment tracker does not answer; raised before any training starts."""
+
+
+class ExplanationUnavailable(ChurnGuardError):
+    """The requested kind of explanation cannot be computed for this model."""

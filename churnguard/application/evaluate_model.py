@@ -68,6 +68,7 @@ class EvaluateModel:
             same_data_as_training=same_data,
             matches_training_metrics=matches,
             training_metrics=dict(version.metrics),
+            run_id=version.run_id,
         )
         location = self._writer.write_evaluation(report)
         self._tracker.record_evaluation(report)

@@ -127,6 +127,14 @@ class EvaluationReport:
     same_data_as_training: bool
     matches_training_metrics: bool
     training_metrics: Mapping[str, float] = field(default_factory=dict)
+    run_id: str | None = None
+    """The tracker's run of the training, which the evaluation is added to."""
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    run_id: str | None
+    registry_version: str | None = None
 
 
 class Clock(Protocol):
@@ -163,10 +171,16 @@ class ModelEvaluator(Protocol):
         ...
 
 
+class ProbabilisticModel(Protocol):
+    def predict_proba(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """(n, 2) probabilities of stays / churns for an (n, 16) model matrix."""
+        ...
+
+
 class ModelStore(Protocol):
     def save(self, model: object, version: ModelVersion) -> ModelVersion: ...
 
-    def load(self, fingerprint: str) -> object:
+    def load(self, fingerprint: str) -> ProbabilisticModel:
         """The fitted model, after verifying its integrity; raise ModelIntegrityError otherwise."""
         ...
 
@@ -192,10 +206,69 @@ class ReportWriter(Protocol):
 
 
 class ExperimentTracker(Protocol):
-    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> str | None:
-        """Record a training run; return the tracker's run id if it has one."""
+    def check_available(self) -> None:
+        """Raise TrackingUnavailable now, before a long training, if records could not be written."""
         ...
 
-    def record_evaluation(self, report: EvaluationReport) -> None: ...
+    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> TrackedRun:
+        """Record a training run (and register the model, if the tracker has a registry)."""
+        ...
 
-    def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None: ...
+    def record_evaluation(self, report: EvaluationReport) -> None:
+        """Add the evaluation to the training's run (`report.run_id`)."""
+        ...
+
+    def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None:
+        """Record the gate's decision (in a registry: the champion / challenger alias)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TraceSpan:
+    """One timed step of a prediction, with what went in and what came out."""
+
+    name: str
+    start_ns: int
+    end_ns: int
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InferenceTrace:
+    """A whole prediction call: its root timing, inputs, outputs and child spans."""
+
+    name: str
+    start_ns: int
+    end_ns: int
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    spans: Sequence[TraceSpan]
+    model_version: str
+
+
+class InferenceTracer(Protocol):
+    def record(self, trace: InferenceTrace) -> None:
+        """Hand a finished trace over for export; must return at once and never raise."""
+        ...
+
+    @property
+    def dropped_traces(self) -> int:
+        """Traces that could not be exported (queue full or tracking server down)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ShapExplanation:
+    """SHAP values of the uncalibrated log-odds: expected_value + sum(values) == log_odds."""
+
+    explainer: str
+    expected_value: float
+    log_odds: float
+    values: Mapping[str, float]
+
+
+class ModelExplainer(Protocol):
+    def explain(self, model: object, features: npt.NDArray[np.float64]) -> list[ShapExplanation]:
+        """Exact SHAP values for each row; raise ExplanationUnavailable if the family has none."""
+        ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from churnguard.application.ports import (
     Clock,
@@ -43,6 +43,7 @@ class TrainModel:
 
     def __call__(self, dataset: Dataset) -> TrainingOutcome:
         plan = self._plan
+        self._tracker.check_available()
         logger.info(
             "training started",
             extra={"families": ",".join(plan.families), "grid": plan.grid_size, "folds": plan.cv_folds},
@@ -61,7 +62,11 @@ class TrainModel:
             threshold=trained.threshold,
             settings={**settings, "family_set": plan.family_set, "data_location": dataset.location},
         )
+        tracked = self._tracker.record_training(version, trained, dataset)
+        version = replace(version, run_id=tracked.run_id, registry_version=tracked.registry_version)
         stored = self._store.save(trained.model, version)
-        run_id = self._tracker.record_training(stored, trained, dataset)
-        logger.info("model stored", extra={"model_version": stored.short_id, "f1": stored.f1})
-        return TrainingOutcome(version=stored, trained=trained, run_id=run_id)
+        logger.info(
+            "model stored",
+            extra={"model_version": stored.short_id, "f1": round(stored.f1, 4), "run_id": stored.run_id},
+        )
+        return TrainingOutcome(version=stored, trained=trained, run_id=stored.run_id)

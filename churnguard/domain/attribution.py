@@ -38,14 +38,14 @@ def leave_one_out_rows(profile: CustomerProfile, baselines: Mapping[str, float])
     return model_matrix(columns)
 
 
-def leave_one_out(
-    score_batch: BatchScorer, profile: CustomerProfile, baselines: Mapping[str, float]
-) -> tuple[float, tuple[Contribution, ...]]:
-    """Score all 14 rows in one call; return p(profile) and contributions sorted by |size|."""
-    probabilities = np.asarray(score_batch(leave_one_out_rows(profile, baselines)), dtype=np.float64)
-    if probabilities.shape != (1 + len(RAW_FIELDS),):
-        raise ValueError(f"scorer returned shape {probabilities.shape}, expected ({1 + len(RAW_FIELDS)},)")
-    base = float(probabilities[0])
+def contributions_from_scores(
+    profile: CustomerProfile, baselines: Mapping[str, float], probabilities: npt.ArrayLike
+) -> tuple[Contribution, ...]:
+    """Contributions from the 14 scores of `leave_one_out_rows`, sorted by |size|."""
+    scores = np.asarray(probabilities, dtype=np.float64)
+    if scores.shape != (1 + len(RAW_FIELDS),):
+        raise ValueError(f"expected {1 + len(RAW_FIELDS)} scores, got shape {scores.shape}")
+    base = float(scores[0])
     values = profile.as_dict()
     # A field already at its baseline yields an identical row; its contribution is zero by
     # definition, not whatever last-bit noise a vectorized scorer gives for a repeated row.
@@ -53,9 +53,17 @@ def leave_one_out(
         Contribution(
             feature=name,
             value=float(values[name]),
-            contribution=0.0 if float(values[name]) == float(baselines[name]) else base - float(probabilities[row]),
+            contribution=0.0 if float(values[name]) == float(baselines[name]) else base - float(scores[row]),
         )
         for row, name in enumerate(RAW_FIELDS, start=1)
     ]
     contributions.sort(key=lambda item: abs(item.contribution), reverse=True)
-    return base, tuple(contributions)
+    return tuple(contributions)
+
+
+def leave_one_out(
+    score_batch: BatchScorer, profile: CustomerProfile, baselines: Mapping[str, float]
+) -> tuple[float, tuple[Contribution, ...]]:
+    """Score all 14 rows in one call; return p(profile) and contributions sorted by |size|."""
+    probabilities = np.asarray(score_batch(leave_one_out_rows(profile, baselines)), dtype=np.float64)
+    return float(probabilities[0]), contributions_from_scores(profile, baselines, probabilities)

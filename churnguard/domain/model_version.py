@@ -41,6 +41,10 @@ class ModelVersion:
     churn_rate: float = 0.0
     threshold: float = 0.5
     settings: Mapping[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    """The experiment tracker's run that trained it, if one was recorded."""
+    registry_version: str | None = None
+    """Its version number in the model registry, if it was registered."""
 
     @property
     def short_id(self) -> str:

@@ -1,7 +1,7 @@
 """The `churnguard` command line: generate-data, validate, train, evaluate, promote, pipeline, settings.
 
 Exit codes: 0 ok, 1 the quality gate refused the model, 2 bad input or usage,
-3 a stored model failed an integrity check.
+3 a stored model failed an integrity check, 4 the tracking server does not answer.
 """
 
 from __future__ import annotations
@@ -24,20 +24,28 @@ from churnguard.application.errors import (
     InvalidDataset,
     ModelIntegrityError,
     ModelNotFound,
+    TrackingUnavailable,
     Violation,
 )
 from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.ports import InferenceTracer
+from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
-from churnguard.domain.errors import ChurnGuardError
+from churnguard.domain.customer import CustomerProfile
+from churnguard.domain.errors import ChurnGuardError, InvalidProfile
 from churnguard.entrypoints.container import Container, build_container
 from churnguard.entrypoints.logging_setup import configure_logging
 from churnguard.entrypoints.settings import Settings
 
-EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTEGRITY = 0, 1, 2, 3
+EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 logger = logging.getLogger("churnguard.cli")
+
+
+class UsageError(ChurnGuardError):
+    """A command-line argument or input file the command cannot use."""
 
 
 def violations_table(violations: Sequence[Violation]) -> str:
@@ -146,13 +154,91 @@ def cmd_pipeline(args: argparse.Namespace, pipeline: RunPipeline = Provide[Conta
 
 
 @inject
+def cmd_predict(
+    args: argparse.Namespace,
+    predict: PredictChurn = Provide[Container.predict_churn],
+    tracer: InferenceTracer = Provide[Container.inference_tracer],
+) -> int:
+    """Score customers given as a JSON object or a list of objects (a file, or - for stdin)."""
+    try:
+        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
+        payload = json.loads(text)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read --input {args.input}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--input is not valid JSON: {error}") from None
+    records = payload if isinstance(payload, list) else [payload]
+    profiles = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise UsageError(f"customer {index}: expected a JSON object with the 13 fields")
+        try:
+            profiles.append(CustomerProfile.from_mapping(record))
+        except InvalidProfile as error:
+            raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
+    predictions = predict(profiles, explain=not args.no_explain)
+    output = [
+        {
+            "churn_prediction": int(p.churns),
+            "churn_probability": round(p.probability, 6),
+            "threshold": p.threshold,
+            "model_version": p.model_version,
+            "churn_rate_baseline": p.churn_rate_baseline,
+            "feature_contributions": None
+            if p.contributions is None
+            else [
+                {"feature": c.feature, "value": c.value, "contribution": round(c.contribution, 6)}
+                for c in p.contributions
+            ],
+        }
+        for p in predictions
+    ]
+    print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
+    flush = getattr(tracer, "close", None)
+    if flush is not None:
+        flush()
+    return EXIT_OK
+
+
+@inject
 def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
     print(json.dumps(settings.effective(), indent=2))
     return EXIT_OK
 
 
+@inject
+def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
+    """Run the API with uvicorn; worker processes rebuild their settings from the environment."""
+    import os
+    import tempfile
+
+    import uvicorn
+
+    api = settings.api
+    host, port, workers = args.host or api.host, args.port or api.port, args.workers or api.workers
+    os.environ["WORKDIR"] = str(settings.paths.workdir.resolve())
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="churnguard-metrics-")
+    print(f"serving ChurnGuard on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''})", flush=True)
+    uvicorn.run(
+        "churnguard.entrypoints.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+    return EXIT_OK
+
+
 def cmd_generate_data(args: argparse.Namespace) -> int:
-    drift = Drift.parse(args.drift or [])
+    try:
+        drift = Drift.parse(args.drift or [])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.rows < 1:
+        raise UsageError(f"--rows must be >= 1, got {args.rows}")
     table = generate_population(args.rows, args.seed, drift)
     write_csv(table, Path(args.out))
     print(f"wrote {len(table)} rows (seed {args.seed}, churn rate {table['churn'].mean():.3f}) to {args.out}")
@@ -204,6 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
     promote = command("promote", cmd_promote, "apply the quality gate and switch the champion if it passes")
     data_options(promote)
     promote.add_argument("--model", help="fingerprint or unique prefix (default: latest trained)")
+    predict = command("predict", cmd_predict, "score customers with the champion (JSON in, JSON out)")
+    predict.add_argument("--input", default="-", help="JSON file with one customer or a list (default: stdin)")
+    predict.add_argument("--workdir", type=Path)
+    predict.add_argument("--no-explain", action="store_true", help="skip the leave-one-out contributions")
+    serve = command("serve", cmd_serve, "serve the API and UI with uvicorn")
+    serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 8001)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
+    serve.add_argument("--workdir", type=Path)
     settings = command("settings", cmd_settings, "print the effective settings (secrets masked)")
     settings.add_argument("--workdir", type=Path)
     return parser
@@ -243,13 +338,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelIntegrityError, EvaluationMismatch) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INTEGRITY
+    except TrackingUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except (DatasetUnreadable, ModelNotFound, ChurnGuardError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValidationError as error:
         print(f"error: invalid settings:\n{error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ValueError as error:
+    except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -11,20 +11,24 @@ from churnguard.adapters.csv_dataset_source import CsvDatasetSource
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.json_report_writer import JsonReportWriter
 from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
+from churnguard.adapters.mlflow_experiment_tracker import MlflowExperimentTracker, is_remote
+from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer, NullInferenceTracer
 from churnguard.adapters.model_families import FAMILY_SETS
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
+from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
 from churnguard.adapters.system_clock import SystemClock
 from churnguard.application.evaluate_model import EvaluateModel
-from churnguard.application.ports import TrainingPlan
+from churnguard.application.ports import ExperimentTracker, InferenceTracer, TrainingPlan
+from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.application.promote_model import PromoteModel
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.train_model import TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.quality_gate import QualityGate
-from churnguard.entrypoints.settings import Settings, TrainingSettings
+from churnguard.entrypoints.settings import MlflowSettings, PathSettings, Settings, TrainingSettings
 
 
 def training_plan(training: TrainingSettings) -> TrainingPlan:
@@ -48,6 +52,28 @@ def training_plan(training: TrainingSettings) -> TrainingPlan:
     )
 
 
+def tracking_uri(paths: PathSettings, mlflow: MlflowSettings) -> str:
+    """MLFLOW_TRACKING_URI, with a relative sqlite path placed under the workdir."""
+    uri = mlflow.mlflow_tracking_uri
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return f"sqlite:///{(paths.workdir / uri.removeprefix('sqlite:///')).resolve()}"
+    return uri
+
+
+def build_experiment_tracker(paths: PathSettings, mlflow: MlflowSettings) -> ExperimentTracker:
+    if not mlflow.enable_mlflow_tracking:
+        return JsonlExperimentTracker(paths.runs_dir)
+    uri = tracking_uri(paths, mlflow)
+    local_artifacts = None if is_remote(uri) else (paths.workdir / "mlartifacts").resolve().as_uri()
+    return MlflowExperimentTracker(uri, mlflow.mlflow_experiment_name, mlflow.mlflow_model_name, local_artifacts)
+
+
+def build_inference_tracer(paths: PathSettings, mlflow: MlflowSettings) -> InferenceTracer:
+    if not mlflow.enable_mlflow_tracing:
+        return NullInferenceTracer()
+    return MlflowInferenceTracer(tracking_uri(paths, mlflow), mlflow.mlflow_trace_experiment_name)
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
@@ -60,7 +86,9 @@ class Container(containers.DeclarativeContainer):
     )
     model_store = providers.Singleton(FilesystemModelStore, root=settings.provided.paths.models_dir)
     report_writer = providers.Singleton(JsonReportWriter, reports_dir=settings.provided.paths.reports_dir)
-    experiment_tracker = providers.Singleton(JsonlExperimentTracker, runs_dir=settings.provided.paths.runs_dir)
+    experiment_tracker = providers.Singleton(
+        build_experiment_tracker, paths=settings.provided.paths, mlflow=settings.provided.mlflow
+    )
 
     plan = providers.Factory(training_plan, training=settings.provided.training)
     quality_gate = providers.Factory(
@@ -87,6 +115,12 @@ class Container(containers.DeclarativeContainer):
         tracker=experiment_tracker,
         bootstrap_rounds=settings.provided.gate.bootstrap_rounds,
     )
+    inference_tracer = providers.Singleton(
+        build_inference_tracer, paths=settings.provided.paths, mlflow=settings.provided.mlflow
+    )
+    champion_cache = providers.Singleton(ChampionCache, store=model_store)
+    model_explainer = providers.Singleton(ShapExplainer)
+    predict_churn = providers.Factory(PredictChurn, champion=champion_cache, tracer=inference_tracer)
     run_pipeline = providers.Factory(
         RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model
     )

@@ -65,10 +65,27 @@ class GateSettings(BaseSettings):
 class MlflowSettings(BaseSettings):
     model_config = _ENV
 
-    mlflow_tracking_uri: str = Field("sqlite:///mlflow.db", description="MLFLOW_TRACKING_URI")
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///mlflow.db", description="MLFLOW_TRACKING_URI; a relative sqlite path lives under the workdir"
+    )
     mlflow_experiment_name: str = Field("churn-classifier", description="MLFLOW_EXPERIMENT_NAME")
-    mlflow_model_name: str = Field("churn-classifier", description="MLFLOW_MODEL_NAME")
+    mlflow_model_name: str = Field("churn-model", description="MLFLOW_MODEL_NAME")
+    enable_mlflow_tracking: bool = Field(True, description="log runs to MLflow (ENABLE_MLFLOW_TRACKING)")
+    enable_mlflow_tracing: bool = Field(False, description="trace predictions (ENABLE_MLFLOW_TRACING)")
+    mlflow_trace_experiment_name: str = Field("churn-inference", description="MLFLOW_TRACE_EXPERIMENT_NAME")
     mlflow_tracking_password: SecretStr | None = Field(None, description="MLFLOW_TRACKING_PASSWORD")
+
+
+class ApiSettings(BaseSettings):
+    model_config = _ENV
+
+    host: str = Field("127.0.0.1", description="bind address (HOST)")
+    port: int = Field(8001, ge=1, le=65535, description="port (PORT)")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes (WORKERS)")
+    model_poll_seconds: float = Field(10.0, ge=0.0, description="check for a new champion every N s, 0 = off")
+    batch_limit: int = Field(10_000, ge=1, description="most customers in one /predict/batch (BATCH_LIMIT)")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="largest request body, 413 beyond (MAX_BODY_BYTES)")
+    admin_api_key: SecretStr | None = Field(None, description="X-API-Key for /admin/*; unset disables them")
 
 
 class Settings(BaseModel):
@@ -76,6 +93,7 @@ class Settings(BaseModel):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     def with_overrides(self, section: str, **values: Any) -> Settings:
         """A copy with some fields of one section replaced and re-validated (CLI flags)."""
@@ -92,5 +110,6 @@ class Settings(BaseModel):
                 ("training", self.training),
                 ("gate", self.gate),
                 ("mlflow", self.mlflow),
+                ("api", self.api),
             )
         }

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from churnguard.entrypoints import cli
-from tests.conftest import BUNDLED_DATA, ROOT
+from tests.conftest import BUNDLED_DATA, FAST_DEFAULTS, ROOT
 
 
 @dataclass
@@ -56,7 +56,9 @@ def run_cli_process(
 def trained_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workdir where the fast-grid pipeline ran once on the bundled data (shared, read-only)."""
     workdir = tmp_path_factory.mktemp("trained")
-    result = run_cli_process("pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir))
+    result = run_cli_process(
+        "pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir), env=FAST_DEFAULTS
+    )
     assert result.returncode == 0, result.stderr
     return workdir
 

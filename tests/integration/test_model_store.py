@@ -119,3 +119,24 @@ def test_concurrent_champion_switches_always_leave_one_intact_champion(tmp_path,
     assert champion.fingerprint in fingerprints
     store.load(champion.fingerprint)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".champion")] == []
+
+
+@pytest.mark.parametrize("family", ["logistic", "hgb", "gbm"])
+@pytest.mark.parametrize("calibration", ["none", "sigmoid", "isotonic"])
+def test_every_family_and_calibration_round_trips_through_the_allow_list(tmp_path, family, calibration):
+    from churnguard.adapters.churn_model import ChurnModel
+    from churnguard.adapters.model_families import FAMILIES
+    from churnguard.adapters.sklearn_model_trainer import fit_calibrator
+
+    rng = np.random.default_rng(1)
+    features = np.column_stack([rng.integers(0, 3, size=(300, 13)), rng.random((300, 3))]).astype(float)
+    target = (features[:, 6] + rng.normal(size=300) > 1).astype(int)
+    small = {"logistic": {}, "hgb": {"max_iter": 5}, "gbm": {"n_estimators": 5}}[family]
+    pipeline = FAMILIES[family].build(small, 0).fit(features, target)
+    raw = pipeline.predict_proba(features)[:, 1]
+    calibrator = None if calibration == "none" else fit_calibrator(calibration, raw, target)
+    model = ChurnModel(pipeline, family, calibration, calibrator)
+    store = FilesystemModelStore(tmp_path)
+    store.save(model, _version("e" * 64))
+    loaded: Any = store.load("e" * 64)
+    np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))

@@ -118,3 +118,16 @@ def test_the_pipeline_runs_on_the_original_dataset(run_cli, tmp_path):
     assert result.code == 0, result.err
     report = read_json(tmp_path / "reports" / "eval_report.json")
     assert report["metrics"]["roc_auc"] > 0.88
+
+
+def test_the_expected_value_strategy_sets_a_campaign_threshold(run_cli, tmp_path):
+    env = {"THRESHOLD_STRATEGY": "expected_value", "CONTACT_COST": "50", "RETAINED_VALUE": "200"}
+    result = run_cli("train", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path), env=env)
+    assert result.code == 0, result.err
+    version = FilesystemModelStore(tmp_path / "models").latest()
+    assert version is not None
+    assert version.settings["threshold_strategy"] == "expected_value"
+    assert version.settings["campaign"] == {"contact_cost": 50.0, "retained_value": 200.0, "success_rate": 0.3}
+    # contacting pays only when P(churn) * 0.3 * 200 > 50, so the threshold sits near 0.83
+    assert 0.6 < version.threshold < 0.95
+    assert "(expected_value, chosen on out-of-fold predictions)" in result.out

@@ -5,6 +5,7 @@ from churnguard.application.errors import (
     EvaluationMismatch,
     InvalidDataset,
     ModelNotFound,
+    TrackingUnavailable,
     Violation,
 )
 from churnguard.application.evaluate_model import EvaluateModel
@@ -75,7 +76,9 @@ def test_train_stores_a_version_fingerprinted_by_data_params_and_settings():
     assert outcome.version.fingerprint == expected
     assert world.store.versions[expected].metrics == HOLDOUT_METRICS
     assert world.store.versions[expected].settings["random_state"] == 7
-    assert world.tracker.events == [("training", expected)]
+    assert world.tracker.events == [("check", None), ("training", expected)]
+    assert world.store.versions[expected].run_id == "run-1"
+    assert world.store.versions[expected].registry_version == "7"
     assert world.trainer.calls == [PLAN]
 
 
@@ -210,7 +213,8 @@ def test_pipeline_runs_every_step_and_promotes_a_good_model():
     outcome = world.pipeline("data.csv")
     assert outcome.promotion.decision.promote
     assert world.store.champion_fingerprint == outcome.training.version.fingerprint
-    assert [event for event, _ in world.tracker.events] == ["training", "evaluation", "promotion"]
+    assert [event for event, _ in world.tracker.events] == ["check", "training", "evaluation", "promotion"]
+    assert ("evaluation", (outcome.training.version.fingerprint, "run-1")) in world.tracker.events
 
 
 def test_pipeline_on_an_invalid_dataset_stops_before_training_and_stores_nothing():
@@ -231,3 +235,12 @@ def test_pipeline_with_a_weak_model_stores_it_but_refuses_promotion():
     assert not outcome.promotion.decision.promote
     assert len(world.store.versions) == 1
     assert world.store.champion_fingerprint is None
+
+
+def test_training_stops_before_the_search_when_the_tracker_is_down():
+    world = World()
+    world.tracker.available = False
+    with pytest.raises(TrackingUnavailable, match="down"):
+        world.train(world.dataset)
+    assert world.trainer.calls == []
+    assert world.store.versions == {}

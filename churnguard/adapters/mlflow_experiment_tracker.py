@@ -1,0 +1,228 @@
+"""MLflow 3 tracking: one run per training (params, 30+ metrics, artifacts, dataset lineage, the
+model registered as a new version), evaluation metrics added to the same run, and the gate's
+decision recorded on the registered version (aliases `champion` / `challenger` and tags).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import subprocess
+import tempfile
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import mlflow
+import pandas as pd
+import requests
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from churnguard.adapters.filesystem_model_store import TRUSTED_TYPES
+from churnguard.adapters.training_report import write_training_artifacts
+from churnguard.application.errors import TrackingUnavailable
+from churnguard.application.ports import Dataset, EvaluationReport, TrackedRun, TrainedModel
+from churnguard.domain.customer import RAW_FIELDS
+from churnguard.domain.features import MODEL_FEATURES
+from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.quality_gate import GateDecision
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PREFLIGHT_TIMEOUT_SECONDS = 10.0
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _version_of(package: str) -> str:
+    try:
+        return package_metadata.version(package)
+    except package_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def is_remote(tracking_uri: str) -> bool:
+    return urlparse(tracking_uri).scheme in ("http", "https")
+
+
+def check_tracking_server(tracking_uri: str, timeout: float = PREFLIGHT_TIMEOUT_SECONDS) -> None:
+    """Fail fast (before any training) if a remote tracking server does not answer."""
+    if not is_remote(tracking_uri):
+        return
+    try:
+        response = requests.get(tracking_uri.rstrip("/") + "/health", timeout=timeout)
+    except requests.RequestException as error:
+        raise TrackingUnavailable(f"MLflow tracking server {tracking_uri} does not answer: {error}") from None
+    if response.status_code != 200:
+        raise TrackingUnavailable(f"MLflow tracking server {tracking_uri} answered /health with {response.status_code}")
+
+
+class MlflowExperimentTracker:
+    def __init__(
+        self, tracking_uri: str, experiment_name: str, model_name: str, artifact_location: str | None = None
+    ) -> None:
+        self._uri = tracking_uri
+        self._experiment_name = experiment_name
+        self._model_name = model_name
+        self._artifact_location = artifact_location
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self._uri)
+
+    def check_available(self) -> None:
+        check_tracking_server(self._uri)
+
+    def _experiment_id(self) -> str:
+        client = self.client
+        experiment = client.get_experiment_by_name(self._experiment_name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        return str(client.create_experiment(self._experiment_name, artifact_location=self._artifact_location))
+
+    def record_training(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> TrackedRun:
+        mlflow.set_tracking_uri(self._uri)
+        table = dataset.table
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
+        settings = version.settings
+        with mlflow.start_run(experiment_id=self._experiment_id(), run_name=f"train-{version.short_id}") as run:
+            mlflow.set_tags(
+                {
+                    "churnguard.fingerprint": version.fingerprint,
+                    "churnguard.family": trained.family,
+                    "python_version": platform.python_version(),
+                    "sklearn_version": _version_of("scikit-learn"),
+                    "mlflow_version": _version_of("mlflow"),
+                    "os": platform.platform(),
+                    **({"git_commit": commit} if (commit := _git_commit()) else {}),
+                }
+            )
+            mlflow.log_params(self._params(version, trained, dataset))
+            mlflow.log_metrics(self._metrics(trained))
+            source = mlflow.data.from_pandas(  # type: ignore[attr-defined]
+                table, source=dataset.location, name="churn-training", targets="churn"
+            )
+            mlflow.log_input(source, context="training", tags={"sha256": dataset.data_hash})
+            with tempfile.TemporaryDirectory(prefix="churnguard-artifacts-") as directory:
+                write_training_artifacts(
+                    Path(directory), trained, table, float(settings["test_size"]), int(settings["random_state"])
+                )
+                mlflow.log_artifacts(directory, artifact_path="training")
+            example = table[list(RAW_FIELDS)].head(5)
+            signature = infer_signature(example, trained.model.predict(example))  # type: ignore[attr-defined]
+            info = mlflow.sklearn.log_model(
+                trained.model,
+                name="model",
+                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+                skops_trusted_types=list(TRUSTED_TYPES),
+                code_paths=[str(PACKAGE_DIR)],
+                input_example=example,
+                signature=signature,
+                # stated, not inferred: inference loads the model in a subprocess for seconds
+                pip_requirements=[
+                    f"{name}=={_version_of(name)}" for name in ("scikit-learn", "numpy", "pandas", "skops", "mlflow")
+                ],
+                registered_model_name=self._model_name,
+                metadata={"churnguard_fingerprint": version.fingerprint, "threshold": trained.threshold},
+            )
+            registry_version = None if info.registered_model_version is None else str(info.registered_model_version)
+            if registry_version is not None:
+                client = self.client
+                client.set_model_version_tag(self._model_name, registry_version, "fingerprint", version.fingerprint)
+                client.set_model_version_tag(self._model_name, registry_version, "threshold", str(trained.threshold))
+                client.set_model_version_tag(self._model_name, registry_version, "holdout_f1", str(version.f1))
+            return TrackedRun(run.info.run_id, registry_version)
+
+    def _params(self, version: ModelVersion, trained: TrainedModel, dataset: Dataset) -> dict[str, Any]:
+        settings = version.settings
+        params: dict[str, Any] = {
+            "fingerprint": version.fingerprint,
+            "family": trained.family,
+            "family_set": settings.get("family_set"),
+            "grid_size": settings.get("grid_size"),
+            "search": settings.get("search"),
+            "selection_metric": settings.get("selection_metric"),
+            "candidates": len(trained.cv_results),
+            "data_hash": dataset.data_hash,
+            "data_location": dataset.location,
+            "dataset_rows": dataset.rows,
+            "train_rows": trained.train_rows,
+            "holdout_rows": trained.holdout_rows,
+            "test_size": settings.get("test_size"),
+            "random_state": settings.get("random_state"),
+            "cv_folds": settings.get("cv_folds"),
+            "feature_count": len(MODEL_FEATURES),
+            "calibration": trained.calibration.get("method"),
+            "threshold": trained.threshold,
+            "threshold_strategy": trained.threshold_strategy,
+        }
+        params.update({f"chosen.{name}": value for name, value in trained.params.items()})
+        for family, grid in trained.search_space.items():
+            params.update({f"search.{family}.{name}": str(values) for name, values in grid.items()})
+        return params
+
+    def _metrics(self, trained: TrainedModel) -> dict[str, float]:
+        holdout, train = trained.holdout_metrics, trained.train_metrics
+        metrics = {name: float(value) for name, value in holdout.items()}
+        metrics.update({f"train_{name}": float(value) for name, value in train.items()})
+        metrics.update({f"gap_{name}": float(train[name] - holdout[name]) for name in ("f1", "accuracy", "roc_auc")})
+        metrics.update({name: float(value) for name, value in trained.cv_summary.items()})
+        f1s = pd.Series([row["cv_f1_at_0_5"] for row in trained.cv_results], dtype=float)
+        metrics.update(
+            {
+                "cv_mean_f1": float(f1s.mean()),
+                "cv_std_f1": float(f1s.std(ddof=0)),
+                "cv_best_f1": float(f1s.max()),
+                "cv_worst_f1": float(f1s.min()),
+                "calibration_brier_before": float(trained.calibration["brier_before"]),
+                "calibration_brier_after": float(trained.calibration["brier_after"]),
+                "threshold": float(trained.threshold),
+                "search_seconds": float(trained.search_seconds),
+            }
+        )
+        return {name: value for name, value in metrics.items() if value == value}  # MLflow refuses NaN
+
+    def record_evaluation(self, report: EvaluationReport) -> None:
+        run_id = report.run_id
+        if run_id is None:
+            return
+        client = self.client
+        for name, value in report.evaluation.metrics.items():
+            if value == value:
+                client.log_metric(run_id, f"eval_{name}", float(value))
+        for name, interval in report.evaluation.intervals.items():
+            client.log_metric(run_id, f"eval_{name}_ci_low", interval.low)
+            client.log_metric(run_id, f"eval_{name}_ci_high", interval.high)
+        client.set_tag(run_id, "eval.matches_training_metrics", str(report.matches_training_metrics))
+
+    def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None:
+        if version.registry_version is None:
+            return
+        client = self.client
+        name, number = self._model_name, version.registry_version
+        client.set_model_version_tag(name, number, "gate.decision", "promote" if decision.promote else "refuse")
+        client.set_model_version_tag(name, number, "gate.reasons", "; ".join(decision.reasons))
+        if decision.promote:
+            client.set_registered_model_alias(name, "champion", number)
+            try:
+                challenger = client.get_model_version_by_alias(name, "challenger")
+                if challenger.version == number:
+                    client.delete_registered_model_alias(name, "challenger")
+            except mlflow.exceptions.MlflowException:
+                pass  # no challenger alias set: nothing to clear
+        else:
+            client.set_registered_model_alias(name, "challenger", number)
+        if version.run_id:
+            client.set_tag(version.run_id, "gate.decision", "promote" if decision.promote else "refuse")

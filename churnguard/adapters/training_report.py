@@ -1,0 +1,226 @@
+"""The plots and tables a training run publishes: real matplotlib PNGs (Agg) and CSVs.
+
+Written into a directory by `write_training_artifacts`, which the MLflow tracker uploads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    PrecisionRecallDisplay,
+    RocCurveDisplay,
+    classification_report,
+    roc_auc_score,
+)
+from sklearn.model_selection import StratifiedKFold, learning_curve
+
+from churnguard.adapters.churn_model import ChurnModel
+from churnguard.adapters.model_families import FAMILIES
+from churnguard.adapters.sklearn_evaluation import churn_probability, features_and_target, holdout_split
+from churnguard.application.ports import Table, TrainedModel
+from churnguard.domain.features import MODEL_FEATURES
+
+logger = logging.getLogger(__name__)
+
+SHAP_SAMPLE = 300
+
+
+def _save(figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def write_training_artifacts(
+    directory: Path, trained: TrainedModel, table: Table, test_size: float, random_state: int
+) -> list[Path]:
+    """Every artifact of a training run; returns the files written."""
+    model = trained.model
+    if not isinstance(model, ChurnModel):
+        raise TypeError(f"expected a ChurnModel, got {type(model).__name__}")
+    features, target = features_and_target(table)
+    x_train, x_test, y_train, y_test = holdout_split(features, target, test_size, random_state)
+    probability = churn_probability(model, x_test)
+    predicted = (probability >= trained.threshold).astype(int)
+    written: list[Path] = []
+
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    ConfusionMatrixDisplay.from_predictions(
+        y_test, predicted, display_labels=["stays", "churns"], ax=axis, colorbar=False
+    )
+    axis.set_title(f"Confusion matrix (threshold {trained.threshold:.3f})")
+    written.append(_save(figure, directory / "confusion_matrix.png"))
+
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    RocCurveDisplay.from_predictions(y_test, probability, ax=axis, name=model.family)
+    axis.plot([0, 1], [0, 1], "k--", linewidth=0.8)
+    axis.set_title("ROC curve (holdout)")
+    written.append(_save(figure, directory / "roc_curve.png"))
+
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    PrecisionRecallDisplay.from_predictions(y_test, probability, ax=axis, name=model.family)
+    axis.set_title("Precision-recall (holdout)")
+    written.append(_save(figure, directory / "precision_recall.png"))
+
+    written.append(_calibration_plot(directory, trained, y_test, probability))
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.hist([probability[y_test == 0], probability[y_test == 1]], bins=25, stacked=True, label=["stays", "churns"])
+    axis.axvline(trained.threshold, color="k", linestyle="--", label=f"threshold {trained.threshold:.3f}")
+    axis.set_xlabel("predicted churn probability")
+    axis.set_ylabel("customers")
+    axis.legend()
+    axis.set_title("Predicted probabilities (holdout)")
+    written.append(_save(figure, directory / "probability_histogram.png"))
+
+    drops = _permutation_importance(model, x_test, y_test, repeats=5, random_state=random_state)
+    importances = pd.DataFrame(
+        {"feature": MODEL_FEATURES, "importance_mean": drops.mean(axis=1), "importance_std": drops.std(axis=1)}
+    ).sort_values("importance_mean", ascending=False)
+    importances.to_csv(directory / "feature_importances.csv", index=False)
+    written.append(directory / "feature_importances.csv")
+    figure, axis = plt.subplots(figsize=(6, 5))
+    ordered = importances.iloc[::-1]
+    axis.barh(ordered["feature"], ordered["importance_mean"], xerr=ordered["importance_std"])
+    axis.set_xlabel("drop in holdout ROC-AUC when shuffled")
+    axis.set_title("Permutation feature importance")
+    written.append(_save(figure, directory / "feature_importances.png"))
+
+    written.append(_learning_curve(directory, trained, x_train, y_train, random_state))
+    written.extend(_shap_plots(directory, model, x_train, random_state))
+
+    frame = pd.DataFrame(features, columns=list(MODEL_FEATURES)).assign(churn=target)
+    figure, axis = plt.subplots(figsize=(8, 7))
+    correlation = frame.corr()
+    image = axis.imshow(correlation, cmap="RdBu_r", vmin=-1, vmax=1)
+    axis.set_xticks(range(len(correlation)), correlation.columns, rotation=90, fontsize=7)
+    axis.set_yticks(range(len(correlation)), correlation.columns, fontsize=7)
+    figure.colorbar(image, ax=axis)
+    axis.set_title("Correlation matrix")
+    written.append(_save(figure, directory / "correlation_matrix.png"))
+
+    frame.describe().T.to_csv(directory / "feature_statistics.csv")
+    written.append(directory / "feature_statistics.csv")
+    pd.DataFrame(
+        [
+            {**{k: v for k, v in row.items() if k != "params"}, **{f"param_{k}": v for k, v in row["params"].items()}}
+            for row in trained.cv_results
+        ]
+    ).to_csv(directory / "cv_results.csv", index=False)
+    written.append(directory / "cv_results.csv")
+    pd.DataFrame(
+        [
+            {**{k: v for k, v in row.items() if k != "best_params"}, "best_params": json.dumps(row["best_params"])}
+            for row in trained.family_table
+        ]
+    ).to_csv(directory / "family_comparison.csv", index=False)
+    written.append(directory / "family_comparison.csv")
+    report = classification_report(y_test, predicted, target_names=["stays", "churns"], digits=4, zero_division=0)
+    (directory / "classification_report.txt").write_text(report)
+    written.append(directory / "classification_report.txt")
+    (directory / "calibration.json").write_text(json.dumps(dict(trained.calibration), indent=2))
+    written.append(directory / "calibration.json")
+    return written
+
+
+def _permutation_importance(model: ChurnModel, features: Any, target: Any, repeats: int, random_state: int) -> Any:
+    """(features, repeats) drops in holdout ROC-AUC when one column is shuffled."""
+    rng = np.random.default_rng(random_state)
+    baseline = roc_auc_score(target, churn_probability(model, features))
+    drops = np.empty((features.shape[1], repeats))
+    for column in range(features.shape[1]):
+        for repeat in range(repeats):
+            shuffled = features.copy()
+            shuffled[:, column] = rng.permutation(shuffled[:, column])
+            drops[column, repeat] = baseline - roc_auc_score(target, churn_probability(model, shuffled))
+    return drops
+
+
+def _calibration_plot(directory: Path, trained: TrainedModel, y_test: Any, probability: Any) -> Path:
+    from sklearn.calibration import calibration_curve
+
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    axis.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="perfect")
+    curve = trained.calibration.get("curve_out_of_fold", {})
+    for name, style in (("uncalibrated", "o-"), ("calibrated", "s-")):
+        if name in curve:
+            axis.plot(curve[name]["predicted"], curve[name]["observed"], style, label=f"CV {name}")
+    observed, predicted = calibration_curve(y_test, probability, n_bins=10, strategy="quantile")
+    axis.plot(predicted, observed, "^-", label="holdout (final)")
+    axis.set_xlabel("predicted probability")
+    axis.set_ylabel("observed churn rate")
+    method = trained.calibration.get("method", "none")
+    before, after = trained.calibration.get("brier_before"), trained.calibration.get("brier_after")
+    axis.set_title(f"Calibration ({method}); CV Brier {before:.4f} -> {after:.4f}", fontsize=9)
+    axis.legend(fontsize=8)
+    return _save(figure, directory / "calibration_curve.png")
+
+
+def _learning_curve(directory: Path, trained: TrainedModel, x_train: Any, y_train: Any, random_state: int) -> Path:
+    estimator = FAMILIES[trained.family].build(trained.params, random_state)
+    sizes, train_scores, test_scores = learning_curve(
+        estimator,
+        x_train,
+        y_train,
+        train_sizes=np.linspace(0.2, 1.0, 4),
+        cv=StratifiedKFold(3),
+        scoring="neg_log_loss",
+        n_jobs=-1,
+    )
+    figure, axis = plt.subplots(figsize=(5.5, 4.5))
+    for scores, label in ((train_scores, "training"), (test_scores, "cross-validation")):
+        mean, std = -scores.mean(axis=1), scores.std(axis=1)
+        axis.plot(sizes, mean, "o-", label=label)
+        axis.fill_between(sizes, mean - std, mean + std, alpha=0.2)
+    axis.set_xlabel("training rows")
+    axis.set_ylabel("log loss")
+    axis.set_title(f"Learning curve ({trained.family}, uncalibrated)")
+    axis.legend()
+    return _save(figure, directory / "learning_curve.png")
+
+
+def _shap_plots(directory: Path, model: ChurnModel, x_train: Any, random_state: int) -> list[Path]:
+    """SHAP of the uncalibrated model's log-odds: TreeExplainer for trees, LinearExplainer for linear."""
+    import shap
+
+    sample = x_train[
+        np.random.default_rng(random_state).choice(len(x_train), min(SHAP_SAMPLE, len(x_train)), replace=False)
+    ]
+    pipeline = model.pipeline
+    transformed = pipeline[:-1].transform(sample) if len(pipeline) > 1 else sample
+    estimator = pipeline[-1]
+    names = _transformed_names(pipeline)
+    if model.family == "logistic":
+        explainer: Any = shap.LinearExplainer(estimator, transformed)
+    else:
+        explainer = shap.TreeExplainer(estimator)
+    values = explainer(transformed)
+    values.feature_names = names
+    written = []
+    for kind, plot in (("bar", shap.plots.bar), ("beeswarm", shap.plots.beeswarm)):
+        plt.figure()
+        plot(values, max_display=16, show=False)
+        figure = plt.gcf()
+        figure.suptitle(f"SHAP ({type(explainer).__name__}, log-odds)", fontsize=9)
+        written.append(_save(figure, directory / f"shap_summary_{kind}.png"))
+    return written
+
+
+def _transformed_names(pipeline: Any) -> list[str]:
+    if len(pipeline) == 1:
+        return list(MODEL_FEATURES)
+    names = pipeline[:-1].get_feature_names_out([*MODEL_FEATURES])
+    return [str(name).split("__", 1)[-1] for name in names]

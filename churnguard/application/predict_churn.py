@@ -1,0 +1,156 @@
+"""Use-case: score customers with the champion and explain each score.
+
+The hot path builds one model matrix for the whole request (with explanations: the 14
+leave-one-out rows of every customer) and makes exactly one model call; no tables, no I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from churnguard.application.errors import ModelNotFound
+from churnguard.application.ports import InferenceTrace, InferenceTracer, ModelStore, ProbabilisticModel, TraceSpan
+from churnguard.domain.attribution import Contribution, contributions_from_scores, leave_one_out_rows
+from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
+from churnguard.domain.features import profiles_matrix
+from churnguard.domain.model_version import ModelVersion
+
+TRACE_NAME = "churn-prediction"
+
+
+@dataclass(frozen=True)
+class ChurnPrediction:
+    probability: float
+    churns: bool
+    threshold: float
+    model_version: str
+    churn_rate_baseline: float
+    contributions: tuple[Contribution, ...] | None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: ModelVersion
+    model: ProbabilisticModel
+
+    def score(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(matrix)[:, 1], dtype=np.float64)
+
+
+class ChampionCache:
+    """The champion, loaded once from the store and kept until `reload`."""
+
+    def __init__(self, store: ModelStore) -> None:
+        self._store = store
+        self._loaded: LoadedModel | None = None
+
+    def current(self) -> LoadedModel:
+        """The loaded champion (loading it on first use); raises ModelNotFound if there is none."""
+        loaded = self._loaded
+        if loaded is None:
+            loaded = self.reload()
+        return loaded
+
+    def peek(self) -> LoadedModel | None:
+        """The loaded champion, without trying to load one."""
+        return self._loaded
+
+    def reload(self) -> LoadedModel:
+        """Load and verify the store's champion, then swap it in with one reference assignment,
+        so a request sees either the old model or the new one, never a mix."""
+        champion = self._store.champion()
+        if champion is None:
+            raise ModelNotFound("no champion model yet; run `churnguard pipeline` first")
+        loaded = LoadedModel(champion, self._store.load(champion.fingerprint))
+        self._loaded = loaded
+        return loaded
+
+
+class PredictChurn:
+    def __init__(self, champion: ChampionCache, tracer: InferenceTracer) -> None:
+        self._champion = champion
+        self._tracer = tracer
+
+    def __call__(self, profiles: Sequence[CustomerProfile], explain: bool = True) -> list[ChurnPrediction]:
+        started = time.time_ns()
+        loaded = self._champion.current()  # one reference for the whole call: no mixed versions
+        version = loaded.version
+        baselines = version.feature_means
+
+        features_started = time.time_ns()
+        if explain:
+            rows = np.vstack([leave_one_out_rows(profile, baselines) for profile in profiles])
+        else:
+            rows = profiles_matrix(profiles)
+        features_ended = time.time_ns()
+
+        scores = loaded.score(rows)
+        inference_ended = time.time_ns()
+
+        per_profile = 1 + len(RAW_FIELDS) if explain else 1
+        predictions = []
+        for index, profile in enumerate(profiles):
+            block = scores[index * per_profile : (index + 1) * per_profile]
+            probability = float(block[0])
+            contributions = contributions_from_scores(profile, baselines, block) if explain else None
+            predictions.append(
+                ChurnPrediction(
+                    probability=probability,
+                    churns=probability >= version.threshold,
+                    threshold=version.threshold,
+                    model_version=version.fingerprint,
+                    churn_rate_baseline=version.churn_rate,
+                    contributions=contributions,
+                )
+            )
+        ended = time.time_ns()
+        self._trace(
+            profiles, predictions, version, len(rows), started, features_started, features_ended, inference_ended, ended
+        )
+        return predictions
+
+    def _trace(
+        self,
+        profiles: Sequence[CustomerProfile],
+        predictions: Sequence[ChurnPrediction],
+        version: ModelVersion,
+        matrix_rows: int,
+        started: int,
+        features_started: int,
+        features_ended: int,
+        inference_ended: int,
+        ended: int,
+    ) -> None:
+        inputs = {"customers": [profile.as_dict() for profile in profiles]}
+        outputs = {
+            "probabilities": [p.probability for p in predictions],
+            "predictions": [int(p.churns) for p in predictions],
+        }
+        explained = [
+            {c.feature: c.contribution for c in p.contributions} for p in predictions if p.contributions is not None
+        ]
+        self._tracer.record(
+            InferenceTrace(
+                name=TRACE_NAME,
+                start_ns=started,
+                end_ns=ended,
+                inputs=inputs,
+                outputs=outputs,
+                model_version=version.fingerprint,
+                spans=(
+                    TraceSpan("feature-engineering", features_started, features_ended, inputs, {"rows": matrix_rows}),
+                    TraceSpan("model-inference", features_ended, inference_ended, {"model": version.short_id}, outputs),
+                    TraceSpan(
+                        "explainability",
+                        inference_ended,
+                        ended,
+                        {"method": "leave-one-out"},
+                        {"contributions": explained},
+                    ),
+                ),
+            )
+        )

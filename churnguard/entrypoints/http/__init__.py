@@ -1,0 +1,1 @@
+"""The HTTP entrypoint: FastAPI app, request/response schemas, Prometheus metrics."""

@@ -1,0 +1,409 @@
+"""The FastAPI application: build it with `create_app()`; nothing happens at import time.
+
+Resources (the champion, the reload poller, the tracer) start and stop in the lifespan. The
+request path is: pydantic validation -> CustomerProfile -> one model matrix -> ONE model call
+-> a plain dict for the JSON response; no pandas, no per-row model calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+
+from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
+from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, PredictChurn
+from churnguard.domain.customer import CustomerProfile
+from churnguard.domain.errors import InvalidProfile
+from churnguard.domain.features import MODEL_FEATURES, profiles_matrix
+from churnguard.entrypoints.container import Container, build_container
+from churnguard.entrypoints.http.metrics import ServiceMetrics
+from churnguard.entrypoints.http.schemas import (
+    BatchIn,
+    BatchOut,
+    CustomerIn,
+    ErrorOut,
+    HealthOut,
+    ModelInfoOut,
+    PredictionOut,
+    ReadyOut,
+)
+from churnguard.entrypoints.settings import Settings
+
+logger = logging.getLogger("churnguard.api")
+
+RISK_BANDS = ((0.3, "low"), (0.6, "medium"))
+
+
+def risk_band(probability: float) -> str:
+    """low < 0.3 <= medium < 0.6 <= high."""
+    for upper, band in RISK_BANDS:
+        if probability < upper:
+            return band
+    return "high"
+
+
+def _echoable(value: Any) -> bool:
+    """Scalars we can safely echo back in JSON (NaN and Infinity are not JSON)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int | str | bool) and len(str(value)) <= 200
+
+
+def _readable_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    readable = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        readable.append(
+            {
+                "field": ".".join(location) or "(body)",
+                "rule": error.get("msg", ""),
+                "type": error.get("type", ""),
+                **({"input": error["input"]} if _echoable(error.get("input")) else {}),
+            }
+        )
+    return readable
+
+
+class BodySizeLimit:
+    """Answers 413 for bodies over `limit` bytes, by Content-Length or while streaming."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_large = JSONResponse(
+            {
+                "detail": f"request body over the {self.limit} byte limit",
+                "errors": [{"field": "(body)", "rule": f"at most {self.limit} bytes"}],
+            },
+            status_code=413,
+        )
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await too_large(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _prediction_body(prediction: ChurnPrediction, shap: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "churn_prediction": int(prediction.churns),
+        "churn_probability": prediction.probability,
+        "risk_band": risk_band(prediction.probability),
+        "threshold": prediction.threshold,
+        "model_version": prediction.model_version,
+        "churn_rate_baseline": prediction.churn_rate_baseline,
+        "feature_contributions": None
+        if prediction.contributions is None
+        else [
+            {"feature": c.feature, "value": c.value, "contribution": c.contribution} for c in prediction.contributions
+        ],
+    }
+    if shap is not None:
+        body["shap"] = shap
+    return body
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or Settings()
+    container = container or build_container(settings)
+    api = settings.api
+    metrics = ServiceMetrics()
+    champion: ChampionCache = container.champion_cache()
+    state: dict[str, Any] = {"poller": None}
+
+    def load_champion(reason: str) -> bool:
+        """Load and verify the store's champion; swap it in if it changed. True if swapped."""
+        try:
+            current = champion.peek()
+            latest = container.model_store().champion()
+            if latest is None or (current is not None and current.version.fingerprint == latest.fingerprint):
+                return False
+            loaded = champion.reload()
+        except ModelNotFound:
+            return False
+        except Exception:
+            metrics.reloads.labels("failed").inc()
+            logger.exception("champion reload failed; keeping the current model", extra={"reason": reason})
+            return False
+        version = loaded.version
+        metrics.reloads.labels("loaded").inc()
+        metrics.model_swapped(
+            version.fingerprint,
+            str(version.params.get("family", "")),
+            version.f1,
+            version.threshold,
+            version.churn_rate,
+        )
+        logger.info("champion loaded", extra={"model_version": version.short_id, "reason": reason})
+        return True
+
+    async def poll_for_new_champion() -> None:
+        while True:
+            await asyncio.sleep(api.model_poll_seconds)
+            await asyncio.to_thread(load_champion, "poll")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(load_champion, "startup")
+        if api.model_poll_seconds > 0:
+            state["poller"] = asyncio.create_task(poll_for_new_champion())
+        yield
+        if state["poller"] is not None:
+            state["poller"].cancel()
+        tracer = container.inference_tracer()
+        close = getattr(tracer, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+
+    app = FastAPI(
+        title="ChurnGuard",
+        version="1.0",
+        description="Churn prediction for telecom customers, with per-prediction explanations.",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.container = container
+    predict_churn: PredictChurn = container.predict_churn()
+    explainer = container.model_explainer()
+    tracer = container.inference_tracer()
+    dropped_seen = {"count": 0}
+    worker_pid = str(os.getpid())
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        elapsed = time.perf_counter() - started
+        metrics.http_requests.labels(request.method, template, str(response.status_code)).inc()
+        metrics.http_latency.labels(request.method, template).observe(elapsed)
+        response.headers["x-request-id"] = request_id
+        response.headers["x-worker-pid"] = worker_pid
+        dropped = tracer.dropped_traces
+        if dropped > dropped_seen["count"]:
+            metrics.dropped_traces.inc(dropped - dropped_seen["count"])
+            dropped_seen["count"] = dropped
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        metrics.prediction_errors.labels("invalid_input").inc()
+        errors = _readable_errors(list(error.errors()))
+        summary = "; ".join(f"{e['field']}: {e['rule']}" for e in errors[:5])
+        return JSONResponse({"detail": f"invalid request: {summary}", "errors": errors}, status_code=422)
+
+    @app.exception_handler(ModelNotFound)
+    async def no_model(_: Request, error: ModelNotFound) -> JSONResponse:
+        metrics.prediction_errors.labels("no_model").inc()
+        return JSONResponse({"detail": str(error), "errors": []}, status_code=503)
+
+    @app.exception_handler(ExplanationUnavailable)
+    async def no_explanation(_: Request, error: ExplanationUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(error), "errors": [{"field": "explain", "rule": str(error)}]}, status_code=422
+        )
+
+    def profile_of(customer: Any) -> CustomerProfile:
+        return CustomerProfile.from_mapping(customer.model_dump())
+
+    def record(predictions: list[ChurnPrediction], profiles: list[CustomerProfile]) -> None:
+        metrics.observe_inputs(profiles)
+        for prediction in predictions:
+            metrics.predictions.labels("churn" if prediction.churns else "no_churn").inc()
+            metrics.churn_probability.observe(prediction.probability)
+
+    @app.post(
+        "/predict",
+        response_model=None,
+        responses={200: {"model": PredictionOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+        summary="Churn probability, decision and explanation for one customer",
+    )
+    def predict(
+        customer: CustomerIn,
+        explain: Annotated[
+            Literal["loo", "shap", "none"],
+            Query(
+                description="loo: leave-one-out contributions (default); shap: also exact SHAP; none: no attribution"
+            ),
+        ] = "loo",
+    ) -> JSONResponse:
+        profiles = [profile_of(customer)]
+        started = time.perf_counter()
+        prediction = predict_churn(profiles, explain=explain != "none")[0]
+        metrics.model_latency.observe(time.perf_counter() - started)
+        shap = None
+        if explain == "shap":
+            loaded = champion.current()
+            (explanation,) = explainer.explain(loaded.model, profiles_matrix(profiles))
+            shap = {
+                "explainer": explanation.explainer,
+                "output": "log_odds_uncalibrated",
+                "note": "SHAP values explain the model's raw log-odds before calibration; "
+                "expected_value + sum(values) = log_odds.",
+                "expected_value": explanation.expected_value,
+                "log_odds": explanation.log_odds,
+                "values": dict(explanation.values),
+            }
+        record([prediction], profiles)
+        return JSONResponse(_prediction_body(prediction, shap))
+
+    @app.post(
+        "/predict/batch",
+        response_model=None,
+        responses={200: {"model": BatchOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+        summary="Score many customers in one model call; invalid rows are reported by index",
+    )
+    def predict_batch(
+        batch: BatchIn,
+        explain: Annotated[Literal["loo", "none"], Query()] = "none",
+    ) -> JSONResponse:
+        if len(batch.customers) > api.batch_limit:
+            metrics.prediction_errors.labels("batch_too_large").inc()
+            return JSONResponse(
+                {
+                    "detail": f"batch of {len(batch.customers)} customers is over the limit of {api.batch_limit}",
+                    "errors": [{"field": "customers", "rule": f"at most {api.batch_limit} items"}],
+                },
+                status_code=413,
+            )
+        profiles: list[CustomerProfile] = []
+        positions: list[int] = []
+        errors: list[dict[str, Any]] = []
+        for index, raw in enumerate(batch.customers):
+            try:
+                profiles.append(profile_of(CustomerIn.model_validate(raw)))
+                positions.append(index)
+            except ValidationError as error:
+                errors.append({"index": index, "errors": _readable_errors(list(error.errors()))})
+            except InvalidProfile as error:
+                errors.append({"index": index, "errors": [{"field": error.field, "rule": error.rule}]})
+        if errors:
+            metrics.prediction_errors.labels("invalid_row").inc(len(errors))
+        metrics.batch_size.observe(len(batch.customers))
+        loaded = champion.current()
+        predictions = predict_churn(profiles, explain=explain == "loo") if profiles else []
+        record(predictions, profiles)
+        bodies: list[dict[str, Any] | None] = [None] * len(batch.customers)
+        for position, prediction in zip(positions, predictions, strict=True):
+            bodies[position] = _prediction_body(prediction)
+        return JSONResponse(
+            {
+                "model_version": loaded.version.fingerprint,
+                "threshold": loaded.version.threshold,
+                "predictions": bodies,
+                "errors": errors,
+                "scored": len(predictions),
+                "rejected": len(errors),
+            }
+        )
+
+    @app.get("/health", response_model=HealthOut, summary="Liveness: 200 while the process runs")
+    def health() -> dict[str, Any]:
+        loaded = champion.peek()
+        return {
+            "status": "healthy",
+            "model_loaded": loaded is not None,
+            "model_version": None if loaded is None else loaded.version.fingerprint,
+        }
+
+    @app.get(
+        "/ready",
+        response_model=ReadyOut,
+        responses={503: {"model": ErrorOut}},
+        summary="Readiness: 503 until a verified champion is loaded",
+    )
+    def ready() -> Any:
+        loaded = champion.peek()
+        if loaded is None:
+            return JSONResponse({"detail": "no verified champion loaded yet", "errors": []}, status_code=503)
+        return {"status": "ready", "model_version": loaded.version.fingerprint}
+
+    @app.get("/model-info", response_model=ModelInfoOut, responses={503: {"model": ErrorOut}})
+    def model_info() -> dict[str, Any]:
+        version = champion.current().version
+        return {
+            "model_version": version.fingerprint,
+            "registry_version": version.registry_version,
+            "run_id": version.run_id,
+            "trained_at": version.created_at.isoformat(),
+            "family": version.params.get("family"),
+            "params": dict(version.params),
+            "metrics": {k: v for k, v in version.metrics.items() if v == v},
+            "threshold": version.threshold,
+            "churn_rate": version.churn_rate,
+            "data_hash": version.data_hash,
+            "features": list(MODEL_FEATURES),
+        }
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    @app.post(
+        "/admin/reload",
+        summary="Load the store's current champion now (needs X-API-Key)",
+        responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    )
+    async def admin_reload(x_api_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+        configured = api.admin_api_key.get_secret_value() if api.admin_api_key else ""
+        if not configured:
+            return JSONResponse({"detail": "admin endpoints are disabled (no ADMIN_API_KEY)", "errors": []}, 404)
+        if x_api_key is None or not secrets.compare_digest(x_api_key, configured):
+            return JSONResponse({"detail": "missing or wrong X-API-Key", "errors": []}, 401)
+        swapped = await asyncio.to_thread(load_champion, "admin")
+        loaded = champion.peek()
+        return JSONResponse(
+            {"reloaded": swapped, "model_version": None if loaded is None else loaded.version.fingerprint}
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return (
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>ChurnGuard API</title></head>"
+            "<body><h1>ChurnGuard API</h1><p>The web UI arrives with its own issue. Meanwhile: "
+            '<a href="/docs">interactive API docs</a>, <a href="/model-info">model info</a>, '
+            '<a href="/metrics">metrics</a>.</p></body></html>'
+        )
+
+    app.add_middleware(BodySizeLimit, limit=api.max_body_bytes)
+    return app

@@ -1,0 +1,145 @@
+"""Prometheus metrics of the inference service (prometheus-client).
+
+Naming follows Prometheus conventions (base units, `_total`, `_seconds`). With several
+uvicorn workers `churnguard serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start, every
+worker writes its samples there, and /metrics aggregates them with the MultiProcessCollector.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+from churnguard.domain.customer import CustomerProfile
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+MODEL_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+CONTRACTS = {0: "month_to_month", 1: "one_year", 2: "two_year"}
+INTERNET = {0: "none", 1: "dsl", 2: "fiber_optic"}
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "churnguard_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.http_latency = Histogram(
+            "churnguard_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter("churnguard_predictions_total", "Predictions by outcome", ["outcome"], registry=r)
+        self.prediction_errors = Counter(
+            "churnguard_prediction_errors_total", "Rejected or failed predictions", ["reason"], registry=r
+        )
+        self.model_latency = Histogram(
+            "churnguard_model_inference_seconds", "Model-only latency per call", buckets=MODEL_BUCKETS, registry=r
+        )
+        self.churn_probability = Histogram(
+            "churnguard_churn_probability",
+            "Predicted churn probabilities",
+            buckets=tuple(i / 10 for i in range(1, 11)),
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "churnguard_batch_size_customers",
+            "Customers per batch request",
+            buckets=(1, 10, 100, 1000, 10000),
+            registry=r,
+        )
+        self.input_age = Histogram(
+            "churnguard_input_age_years", "Customer age", buckets=(25, 35, 45, 55, 65, 75, 100), registry=r
+        )
+        self.input_tenure = Histogram(
+            "churnguard_input_tenure_months", "Customer tenure", buckets=(1, 6, 12, 24, 48, 72, 120), registry=r
+        )
+        self.input_charges = Histogram(
+            "churnguard_input_monthly_charges", "Monthly charges", buckets=(20, 40, 60, 80, 100, 120, 500), registry=r
+        )
+        self.input_tickets = Histogram(
+            "churnguard_input_support_tickets", "Support tickets", buckets=(0, 1, 2, 3, 5, 8, 13, 50), registry=r
+        )
+        self.input_contract = Counter(
+            "churnguard_input_contract_type_total", "Customers by contract type", ["contract_type"], registry=r
+        )
+        self.input_internet = Counter(
+            "churnguard_input_internet_service_total", "Customers by internet service", ["internet_service"], registry=r
+        )
+        self.model_info = Gauge(
+            "churnguard_model_info",
+            "The serving model (value 1)",
+            ["model_version", "family"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.model_f1 = Gauge(
+            "churnguard_model_holdout_f1", "Holdout F1 of the serving model", registry=r, multiprocess_mode="max"
+        )
+        self.model_threshold = Gauge(
+            "churnguard_model_threshold", "Decision threshold of the serving model", registry=r, multiprocess_mode="max"
+        )
+        self.model_loaded = Gauge(
+            "churnguard_model_loaded", "1 when a verified champion is loaded", registry=r, multiprocess_mode="max"
+        )
+        self.training_churn_rate = Gauge(
+            "churnguard_training_churn_rate",
+            "Churn rate of the serving model's training data",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.start_time = Gauge(
+            "churnguard_start_time_seconds", "Service start (unix time)", registry=r, multiprocess_mode="min"
+        )
+        self.reloads = Counter("churnguard_model_reloads_total", "Model reloads by result", ["result"], registry=r)
+        self.dropped_traces = Counter(
+            "churnguard_dropped_traces_total", "Inference traces that could not be exported", registry=r
+        )
+        self._model_labels: tuple[str, str] | None = None
+        self.start_time.set(time.time())
+        self.model_loaded.set(0)
+
+    def observe_inputs(self, profiles: list[CustomerProfile]) -> None:
+        for profile in profiles:
+            self.input_age.observe(profile.age)
+            self.input_tenure.observe(profile.tenure_months)
+            self.input_charges.observe(profile.monthly_charges)
+            self.input_tickets.observe(profile.num_tickets)
+            self.input_contract.labels(CONTRACTS[profile.contract_type]).inc()
+            self.input_internet.labels(INTERNET[profile.internet_service]).inc()
+
+    def model_swapped(self, version: str, family: str, f1: float, threshold: float, churn_rate: float) -> None:
+        # zero the old label rather than clear(): in multiprocess mode its file sample would stay at 1
+        if self._model_labels is not None:
+            self.model_info.labels(*self._model_labels).set(0)
+        self._model_labels = (version[:12], family)
+        self.model_info.labels(*self._model_labels).set(1)
+        self.model_f1.set(f1)
+        self.model_threshold.set(threshold)
+        self.training_churn_rate.set(churn_rate)
+        self.model_loaded.set(1)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition; aggregated over every worker in multiprocess mode."""
+        if multiprocess_dir():
+            registry = CollectorRegistry()
+            prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

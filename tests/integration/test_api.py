@@ -1,0 +1,255 @@
+"""The inference API over real HTTP: uvicorn on a free loopback port, httpx as the client."""
+
+import json
+import shutil
+import threading
+import time
+
+import httpx
+import pytest
+
+from churnguard.adapters.churn_model import logit
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+from churnguard.domain.attribution import leave_one_out
+from churnguard.domain.customer import CustomerProfile
+from churnguard.domain.features import profiles_matrix
+from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
+from tests.conftest import BUNDLED_DATA
+from tests.integration.api_server import ApiServer
+from tests.integration.conftest import run_cli_process
+
+KEY = "test-admin-key"
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory):
+    """A models/ dir with two trained versions (seeds 1 and 2) and the first as champion."""
+    workdir = tmp_path_factory.mktemp("two-versions")
+    for seed in ("1", "2"):
+        result = run_cli_process(
+            "train", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir),
+            env={"RANDOM_STATE": seed, "ENABLE_MLFLOW_TRACKING": "false"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    store = FilesystemModelStore(workdir / "models")
+    versions = [store.get(path.name) for path in (workdir / "models" / "versions").iterdir()]
+    return workdir, [v.fingerprint for v in sorted(versions, key=lambda v: v.created_at)]
+
+
+@pytest.fixture
+def api(two_versions, tmp_path):
+    source, fingerprints = two_versions
+    shutil.copytree(source / "models", tmp_path / "models")
+    FilesystemModelStore(tmp_path / "models").set_champion(fingerprints[0])
+    server = ApiServer(tmp_path, env={"ADMIN_API_KEY": KEY, "MODEL_POLL_SECONDS": "0", "BATCH_LIMIT": "50"}).start()
+    yield server, fingerprints
+    server.stop()
+
+
+def test_predict_answers_with_decision_explanation_and_version(api):
+    server, fingerprints = api
+    response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == fingerprints[0]
+    assert 0 < body["churn_probability"] < 1
+    assert body["churn_prediction"] == int(body["churn_probability"] >= body["threshold"])
+    assert body["risk_band"] in ("low", "medium", "high")
+    assert len(body["feature_contributions"]) == 13
+    sizes = [abs(c["contribution"]) for c in body["feature_contributions"]]
+    assert sizes == sorted(sizes, reverse=True)
+    assert 0 < body["churn_rate_baseline"] < 1
+    assert response.headers["x-request-id"]
+    assert (
+        httpx.post(server.url + "/predict?explain=none", json=EXAMPLE_CUSTOMER).json()["feature_contributions"] is None
+    )
+
+
+def test_the_returned_attribution_is_the_domain_functions(api):
+    server, fingerprints = api
+    store = FilesystemModelStore(server.workdir / "models")
+    version, model = store.get(fingerprints[0]), store.load(fingerprints[0])
+    profile = CustomerProfile.from_mapping(EXAMPLE_CUSTOMER)
+    probability, contributions = leave_one_out(
+        lambda matrix: model.predict_proba(matrix)[:, 1], profile, version.feature_means
+    )
+    body = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER).json()
+    assert body["churn_probability"] == pytest.approx(probability, abs=1e-12)
+    assert [c["feature"] for c in body["feature_contributions"]] == [c.feature for c in contributions]
+    assert [c["contribution"] for c in body["feature_contributions"]] == pytest.approx(
+        [c.contribution for c in contributions], abs=1e-12
+    )
+
+
+def test_shap_values_add_up_to_the_raw_log_odds(api):
+    server, fingerprints = api
+    body = httpx.post(server.url + "/predict?explain=shap", json=EXAMPLE_CUSTOMER).json()
+    shap = body["shap"]
+    assert shap["output"] == "log_odds_uncalibrated"
+    assert shap["expected_value"] + sum(shap["values"].values()) == pytest.approx(shap["log_odds"], abs=1e-6)
+    model = FilesystemModelStore(server.workdir / "models").load(fingerprints[0])
+    matrix = profiles_matrix([CustomerProfile.from_mapping(EXAMPLE_CUSTOMER)])
+    raw = model.uncalibrated_probability(matrix)  # type: ignore[attr-defined]
+    assert shap["log_odds"] == pytest.approx(float(logit(raw)[0]), abs=1e-6)
+
+
+def test_health_ready_model_info_and_metrics(api):
+    server, fingerprints = api
+    health = httpx.get(server.url + "/health").json()
+    assert health == {"status": "healthy", "model_loaded": True, "model_version": fingerprints[0]}
+    assert httpx.get(server.url + "/ready").json() == {"status": "ready", "model_version": fingerprints[0]}
+    info = httpx.get(server.url + "/model-info").json()
+    assert info["model_version"] == fingerprints[0]
+    assert info["family"] in ("logistic", "hgb")
+    assert 0 < info["metrics"]["f1"] <= 1
+    assert len(info["features"]) == 16
+    for _ in range(3):
+        httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
+    text = httpx.get(server.url + "/metrics").text
+    series = {line.split(" ")[2] for line in text.splitlines() if line.startswith("# TYPE churnguard_")}
+    assert len(series) >= 15, series
+    assert 'churnguard_http_requests_total{method="POST",route="/predict",status="200"} 3.0' in text
+    assert 'churnguard_input_contract_type_total{contract_type="month_to_month"} 3.0' in text
+    assert "churnguard_model_loaded 1.0" in text
+    openapi = httpx.get(server.url + "/openapi.json").json()
+    assert {"/predict", "/predict/batch", "/health", "/ready", "/model-info", "/metrics", "/admin/reload"} <= set(
+        openapi["paths"]
+    )
+
+
+def test_a_batch_is_scored_with_per_row_errors(api):
+    server, _ = api
+    customers = [EXAMPLE_CUSTOMER, {**EXAMPLE_CUSTOMER, "age": 5}, {**EXAMPLE_CUSTOMER, "tenure_months": 40}]
+    response = httpx.post(server.url + "/predict/batch", json={"customers": customers})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["scored"] == 2
+    assert body["rejected"] == 1
+    assert body["predictions"][1] is None
+    assert body["errors"][0]["index"] == 1
+    assert body["errors"][0]["errors"][0]["field"] == "age"
+    single = httpx.post(server.url + "/predict?explain=none", json=customers[2]).json()
+    assert body["predictions"][2]["churn_probability"] == pytest.approx(single["churn_probability"], abs=1e-12)
+    over = httpx.post(server.url + "/predict/batch", json={"customers": [EXAMPLE_CUSTOMER] * 51})
+    assert over.status_code == 413
+    assert "limit of 50" in over.json()["detail"]
+
+
+MALFORMED = [
+    ("missing field", {k: v for k, v in EXAMPLE_CUSTOMER.items() if k != "age"}, 422, "age"),
+    ("wrong type", {**EXAMPLE_CUSTOMER, "age": "old"}, 422, "age"),
+    ("2.7 children", {**EXAMPLE_CUSTOMER, "dependents": 2.7}, 422, "dependents"),
+    ("out of range", {**EXAMPLE_CUSTOMER, "tenure_months": 500}, 422, "tenure_months"),
+    ("unknown category", {**EXAMPLE_CUSTOMER, "contract_type": 7}, 422, "contract_type"),
+    ("boolean for a code", {**EXAMPLE_CUSTOMER, "gender": True}, 422, "gender"),
+    ("extra field", {**EXAMPLE_CUSTOMER, "shoe_size": 44}, 422, "shoe_size"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "field"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_json_bodies_are_4xx_naming_the_field(api, case, body, status, field):
+    server, _ = api
+    response = httpx.post(server.url + "/predict", json=body)
+    assert response.status_code == status, case
+    assert field in response.json()["detail"]
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("case", "raw", "status", "fragment"),
+    [
+        ("NaN", json.dumps(EXAMPLE_CUSTOMER).replace("98.53", "NaN"), 422, "monthly_charges"),
+        ("Infinity", json.dumps(EXAMPLE_CUSTOMER).replace("98.53", "Infinity"), 422, "monthly_charges"),
+        ("empty body", "", 422, "body"),
+        ("not JSON", "{this is not json", 422, "JSON"),
+        ("5 MiB body", "[" + "1," * (5 << 19) + "1]", 413, "limit"),
+    ],
+)
+def test_raw_bodies_that_are_not_a_customer_are_4xx(api, case, raw, status, fragment):
+    server, _ = api
+    response = httpx.post(server.url + "/predict", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == status, (case, response.text)
+    assert fragment.lower() in response.text.lower()
+    assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_admin_reload_needs_the_key(api):
+    server, _ = api
+    assert httpx.post(server.url + "/admin/reload").status_code == 401
+    assert httpx.post(server.url + "/admin/reload", headers={"X-API-Key": "wrong"}).status_code == 401
+    ok = httpx.post(server.url + "/admin/reload", headers={"X-API-Key": KEY})
+    assert ok.status_code == 200
+    assert ok.json()["reloaded"] is False
+
+
+def test_hot_reload_under_load_fails_no_request_and_mixes_no_versions(api):
+    server, fingerprints = api
+    seen: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            while not stop.is_set():
+                response = client.post("/predict", json=EXAMPLE_CUSTOMER)
+                seen.append((response.status_code, response.json().get("model_version")))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    FilesystemModelStore(server.workdir / "models").set_champion(fingerprints[1])
+    reloaded = httpx.post(server.url + "/admin/reload", headers={"X-API-Key": KEY}, timeout=30).json()
+    time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert reloaded == {"reloaded": True, "model_version": fingerprints[1]}
+    assert len(seen) > 20
+    assert {status for status, _ in seen} == {200}
+    versions = [version for _, version in seen]
+    assert set(versions) == set(fingerprints)
+    switch = versions.index(fingerprints[1])
+    assert fingerprints[0] not in versions[switch + 8 :]  # in-flight requests may finish on the old model
+
+
+def test_without_a_champion_predict_is_503_until_one_is_promoted(two_versions, tmp_path):
+    source, fingerprints = two_versions
+    server = ApiServer(tmp_path, env={"MODEL_POLL_SECONDS": "0.3"}).start()
+    try:
+        assert httpx.get(server.url + "/health").json()["model_loaded"] is False
+        assert httpx.get(server.url + "/ready").status_code == 503
+        response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
+        assert response.status_code == 503
+        assert "no champion" in response.json()["detail"]
+        shutil.copytree(source / "models", tmp_path / "models")
+        FilesystemModelStore(tmp_path / "models").set_champion(fingerprints[1])
+        deadline = time.monotonic() + 10
+        while httpx.get(server.url + "/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert httpx.get(server.url + "/ready").json()["model_version"] == fingerprints[1]
+        assert httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_metrics_are_aggregated_over_several_workers(two_versions, tmp_path):
+    source, fingerprints = two_versions
+    shutil.copytree(source / "models", tmp_path / "models")
+    FilesystemModelStore(tmp_path / "models").set_champion(fingerprints[0])
+    server = ApiServer(tmp_path, workers=2).start()
+    try:
+        pids = set()
+        for _ in range(40):
+            with httpx.Client() as client:  # a new connection each time, to reach both workers
+                assert client.post(server.url + "/predict", json=EXAMPLE_CUSTOMER).status_code == 200
+                pids.add(client.get(server.url + "/health").headers.get("x-worker-pid"))
+        text = httpx.get(server.url + "/metrics").text
+        total = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("churnguard_predictions_total{")
+        )
+        assert total == 40.0
+        assert len(pids) == 2, "both workers should have answered"
+    finally:
+        server.stop()

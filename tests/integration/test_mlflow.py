@@ -1,0 +1,183 @@
+"""MLflow tracking, registry and tracing, against a real `mlflow server` and the embedded sqlite store."""
+
+import json
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer
+from churnguard.application.predict_churn import ChampionCache, PredictChurn
+from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
+from tests.conftest import BUNDLED_DATA
+from tests.integration.conftest import read_json
+from tests.integration.mlflow_server import MlflowServer, free_port
+
+CUSTOMER = {
+    "gender": 0, "age": 47, "partner": 0, "dependents": 0, "tenure_months": 2, "monthly_charges": 98.5,
+    "contract_type": 0, "payment_method": 2, "paperless_billing": 1, "internet_service": 2,
+    "online_security": 0, "tech_support": 0, "num_tickets": 4,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["server", "embedded"])
+def tracked(request, tmp_path, run_cli):
+    """The fast pipeline run against a tracking store, then one traced prediction."""
+    if request.param == "server":
+        uri = request.getfixturevalue("mlflow_server").uri
+        suffix = f"-{tmp_path.name}"  # the server outlives one test
+    else:
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        suffix = ""
+    model_name, trace_experiment = f"churn-model{suffix}", f"churn-inference{suffix}"
+    env = {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_MODEL_NAME": model_name,
+        "MLFLOW_TRACE_EXPERIMENT_NAME": trace_experiment,
+        "ENABLE_MLFLOW_TRACING": "true",
+        "ENABLE_MLFLOW_TRACKING": "true",
+    }
+    result = run_cli("pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path), env=env)
+    assert result.code == 0, result.err
+    customer = tmp_path / "customer.json"
+    customer.write_text(json.dumps(CUSTOMER))
+    predicted = run_cli("predict", "--input", str(customer), "--workdir", str(tmp_path), env=env)
+    assert predicted.code == 0, predicted.err
+    return {
+        "uri": uri,
+        "workdir": tmp_path,
+        "model_name": model_name,
+        "trace_experiment": trace_experiment,
+        "prediction": json.loads(predicted.out),
+    }
+
+
+def test_a_training_run_is_fully_tracked(tracked):
+    client = MlflowClient(tracked["uri"])
+    workdir = tracked["workdir"]
+    champion = read_json(workdir / "models" / "champion.json")["fingerprint"]
+    metadata = read_json(workdir / "models" / "versions" / champion / "metadata.json")
+    run = client.get_run(metadata["run_id"])
+    metrics = run.data.metrics
+    assert len(metrics) >= 30, sorted(metrics)
+    for name in ("f1", "accuracy", "precision", "recall", "roc_auc", "balanced_accuracy", "average_precision",
+                 "train_f1", "train_roc_auc", "eval_f1"):  # fmt: skip
+        assert 0.0 <= metrics[name] <= 1.0, name
+    assert metrics["f1"] == pytest.approx(metadata["metrics"]["f1"])
+    assert metrics["eval_f1"] == pytest.approx(metadata["metrics"]["f1"])
+    assert metrics["gap_f1"] == pytest.approx(metrics["train_f1"] - metrics["f1"])
+    assert 0.0 < metrics["brier"] < 0.25
+    params = run.data.params
+    assert params["fingerprint"] == champion
+    assert params["data_hash"] == metadata["data_hash"]
+    assert params["feature_count"] == "16"
+    assert params["dataset_rows"] == "2000"
+    assert float(params["threshold"]) == pytest.approx(metadata["threshold"])
+    assert "search.logistic.C" in params
+    assert run.data.tags["sklearn_version"]
+    assert run.data.tags["python_version"]
+
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "training")}
+    pngs = {p for p in artifacts if p.endswith(".png")}
+    assert len(artifacts) >= 10, artifacts
+    for expected in ("confusion_matrix", "roc_curve", "precision_recall", "calibration_curve", "feature_importances",
+                     "learning_curve", "shap_summary_bar", "shap_summary_beeswarm", "probability_histogram",
+                     "correlation_matrix"):  # fmt: skip
+        assert f"training/{expected}.png" in pngs
+    for expected in ("feature_importances.csv", "feature_statistics.csv", "cv_results.csv", "family_comparison.csv"):
+        assert f"training/{expected}" in artifacts
+    local = Path(client.download_artifacts(run.info.run_id, "training/roc_curve.png", str(workdir)))
+    assert local.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert run.inputs is not None
+    inputs = run.inputs.dataset_inputs
+    assert len(inputs) == 1
+    assert inputs[0].dataset.name == "churn-training"
+    assert inputs[0].tags[0].value == "training"
+
+
+def test_the_promoted_model_is_the_registrys_champion_and_scores_like_our_adapter(tracked):
+    client = MlflowClient(tracked["uri"])
+    name = tracked["model_name"]
+    champion = client.get_model_version_by_alias(name, "champion")
+    assert champion.tags["gate.decision"] == "promote"
+    assert "floor" in champion.tags["gate.reasons"]
+    fingerprint = read_json(tracked["workdir"] / "models" / "champion.json")["fingerprint"]
+    assert champion.tags["fingerprint"] == fingerprint
+
+    mlflow.set_tracking_uri(tracked["uri"])
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    frame = pd.read_csv(BUNDLED_DATA)[list(RAW_FIELDS)].head(200)
+    theirs = np.asarray(pyfunc.predict(frame), dtype=float)
+    store = FilesystemModelStore(tracked["workdir"] / "models")
+    from churnguard.adapters.sklearn_evaluation import features_and_target
+
+    features, _ = features_and_target(pd.read_csv(BUNDLED_DATA).head(200))
+    ours = store.load(fingerprint).predict_proba(features)[:, 1]
+    np.testing.assert_allclose(theirs, ours, rtol=0, atol=1e-12)
+    assert tracked["prediction"]["churn_probability"] == pytest.approx(
+        float(pyfunc.predict(pd.DataFrame([CUSTOMER]))[0]), abs=1e-6
+    )
+
+
+def test_a_prediction_leaves_a_trace_with_the_three_spans(tracked):
+    client = MlflowClient(tracked["uri"])
+    experiment = client.get_experiment_by_name(tracked["trace_experiment"])
+    assert experiment is not None
+    traces = client.search_traces(locations=[experiment.experiment_id])
+    assert len(traces) == 1
+    spans = {span.name: span for span in traces[0].data.spans}
+    assert set(spans) == {"churn-prediction", "feature-engineering", "model-inference", "explainability"}
+    root = spans["churn-prediction"]
+    assert root.inputs["customers"][0]["age"] == CUSTOMER["age"]
+    assert root.outputs["probabilities"][0] == pytest.approx(tracked["prediction"]["churn_probability"], abs=1e-6)
+    for child in ("feature-engineering", "model-inference", "explainability"):
+        assert spans[child].parent_id == root.span_id
+        assert root.start_time_ns <= spans[child].start_time_ns <= spans[child].end_time_ns <= root.end_time_ns
+
+
+def test_training_against_a_tracking_server_that_does_not_answer_fails_fast(run_cli, tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_cli(
+        "pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path),
+        env={"MLFLOW_TRACKING_URI": uri, "ENABLE_MLFLOW_TRACKING": "true"},
+    )  # fmt: skip
+    assert time.monotonic() - started < 15
+    assert result.code == 4
+    assert f"MLflow tracking server {uri} does not answer" in result.err
+    assert not (tmp_path / "models").exists()
+
+
+def test_a_prediction_still_answers_when_the_tracking_server_dies(trained_workdir, tmp_path):
+    server = MlflowServer(tmp_path / "doomed").start()
+    tracer = MlflowInferenceTracer(server.uri, "churn-inference")
+    predict = PredictChurn(ChampionCache(FilesystemModelStore(trained_workdir / "models")), tracer)
+    customer = CustomerProfile.from_mapping(CUSTOMER)
+    try:
+        predict([customer])
+        assert tracer.flush(30)
+        assert tracer.exported_traces == 1
+        assert tracer.dropped_traces == 0
+    finally:
+        server.stop()
+    started = time.monotonic()
+    after = predict([customer])
+    assert time.monotonic() - started < 1.0
+    assert 0.0 < after[0].probability < 1.0
+    assert tracer.flush(30)
+    assert tracer.dropped_traces == 1
+    assert tracer.exported_traces == 1
+    tracer.close()

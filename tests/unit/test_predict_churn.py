@@ -1,0 +1,83 @@
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from churnguard.application.errors import ModelNotFound
+from churnguard.application.predict_churn import ChampionCache, PredictChurn
+from churnguard.domain.attribution import leave_one_out
+from churnguard.domain.customer import RAW_FIELDS
+from churnguard.domain.features import profiles_matrix
+from churnguard.domain.model_version import ModelVersion
+from tests.fakes import FakeInferenceTracer, FakeModelStore, LinearChurnModel
+from tests.strategies import profiles
+
+MEANS = dict.fromkeys(RAW_FIELDS, 1.0) | {"age": 45.0, "tenure_months": 30.0, "monthly_charges": 60.0}
+
+
+def _world(threshold=0.5):
+    store = FakeModelStore()
+    model = LinearChurnModel()
+    version = ModelVersion(
+        fingerprint="f" * 64,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        data_hash="d" * 64,
+        params={},
+        metrics={"f1": 0.8},
+        feature_means=MEANS,
+        churn_rate=0.3,
+        threshold=threshold,
+    )
+    store.save(model, version)
+    store.champion_fingerprint = version.fingerprint
+    tracer = FakeInferenceTracer()
+    return PredictChurn(ChampionCache(store), tracer), model, tracer
+
+
+@settings(max_examples=25)
+@given(st.lists(profiles, min_size=1, max_size=8))
+def test_a_batch_with_explanations_costs_exactly_one_model_call(batch):
+    predict, model, _ = _world()
+    predictions = predict(batch, explain=True)
+    assert model.calls == [(14 * len(batch), 16)]
+    expected = model.predict_proba(profiles_matrix(batch))[:, 1]
+    np.testing.assert_allclose([p.probability for p in predictions], expected, rtol=1e-12)
+    for profile, prediction in zip(batch, predictions, strict=True):
+        _, contributions = leave_one_out(lambda m: model.predict_proba(m)[:, 1], profile, MEANS)
+        assert prediction.contributions is not None
+        assert [c.feature for c in prediction.contributions] == [c.feature for c in contributions]
+        assert [c.contribution for c in prediction.contributions] == pytest.approx(
+            [c.contribution for c in contributions], abs=1e-12
+        )
+
+
+@given(profiles, st.floats(0.05, 0.95))
+def test_the_champions_threshold_decides_the_prediction(profile, threshold):
+    predict, _, _ = _world(threshold)
+    prediction = predict([profile], explain=False)[0]
+    assert prediction.threshold == threshold
+    assert prediction.churns == (prediction.probability >= threshold)
+    assert prediction.contributions is None
+    assert prediction.churn_rate_baseline == 0.3
+
+
+def test_every_prediction_is_traced_with_its_three_steps():
+    predict, _, tracer = _world()
+    from churnguard.domain.customer import CustomerProfile
+    from tests.unit.test_customer_profile import VALID
+
+    prediction = predict([CustomerProfile.from_mapping(VALID)])[0]
+    (trace,) = tracer.traces
+    assert trace.name == "churn-prediction"
+    assert [span.name for span in trace.spans] == ["feature-engineering", "model-inference", "explainability"]
+    assert trace.outputs["probabilities"] == [prediction.probability]
+    assert trace.inputs["customers"][0]["age"] == VALID["age"]
+    assert trace.start_ns <= trace.spans[0].start_ns <= trace.spans[-1].end_ns <= trace.end_ns
+
+
+def test_without_a_champion_prediction_says_so():
+    predict = PredictChurn(ChampionCache(FakeModelStore()), FakeInferenceTracer())
+    with pytest.raises(ModelNotFound, match="no champion"):
+        predict([])
