@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 GRID   ?= full
 FAMILY ?= default
 
-.PHONY: help install run pipeline test test-unit test-integration lint format bench data lock clean
+.PHONY: help install run pipeline serve bench-serve bench-score test test-unit test-integration lint format bench data lock clean
 
 help:
-	@echo "make run        install, run the pipeline on the bundled data; serving lands with the API issue"
+	@echo "make run        install, run the pipeline on the bundled data, then serve API + UI on http://127.0.0.1:8001"
+	@echo "make serve      serve the current champion on http://127.0.0.1:8001"
 	@echo "make pipeline   validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
 	@echo "make test       install, then run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy"
@@ -28,8 +29,10 @@ install: $(STAMP)
 pipeline: $(STAMP)
 	$(BIN)/churnguard pipeline --grid $(GRID) --family $(FAMILY)
 
-run: pipeline
-	@echo "Pipeline done; the champion is in models/. Serving (API + UI on http://127.0.0.1:8001) arrives with the inference API issue."
+run: pipeline serve
+
+serve: $(STAMP)
+	$(BIN)/churnguard serve --host 127.0.0.1 --port 8001
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -51,6 +54,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train.py
+
+bench-serve: $(STAMP)
+	$(BIN)/python benchmarks/serve.py
+
+bench-score: $(STAMP)
+	$(BIN)/python benchmarks/score.py
 
 data: $(STAMP)
 	$(BIN)/churnguard generate-data --rows 2000 --seed 42 --out data/raw/churn.csv

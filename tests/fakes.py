@@ -227,6 +227,8 @@ def with_hash(dataset: Dataset, data_hash: str) -> Dataset:
 
 
 class FakeInferenceTracer:
+    enabled = True
+
     def __init__(self) -> None:
         self.traces: list[InferenceTrace] = []
 

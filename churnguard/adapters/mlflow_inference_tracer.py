@@ -55,6 +55,8 @@ HEALTH_TIMEOUT_SECONDS = 1.0
 class NullInferenceTracer:
     """Tracing switched off: nothing is recorded, nothing is dropped."""
 
+    enabled = False
+
     def record(self, trace: InferenceTrace) -> None:
         return None
 
@@ -64,6 +66,8 @@ class NullInferenceTracer:
 
 
 class MlflowInferenceTracer:
+    enabled = True
+
     def __init__(self, tracking_uri: str, experiment_name: str, queue_size: int = 1000) -> None:
         self._uri = tracking_uri
         self._experiment_name = experiment_name

@@ -53,6 +53,7 @@ class ShapExplainer:
             return explainer, names
 
     def explain(self, model: object, features: FloatArray) -> list[ShapExplanation]:
+        model = getattr(model, "original", model)  # a serving twin explains through its original
         if not isinstance(model, ChurnModel):
             raise ExplanationUnavailable(f"cannot explain a {type(model).__name__}")
         explainer, names = self._explainer_for(model)

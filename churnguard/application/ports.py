@@ -248,6 +248,9 @@ class InferenceTrace:
 
 
 class InferenceTracer(Protocol):
+    enabled: bool
+    """False when traces are not kept, so callers can skip assembling them."""
+
     def record(self, trace: InferenceTrace) -> None:
         """Hand a finished trace over for export; must return at once and never raise."""
         ...

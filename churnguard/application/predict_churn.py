@@ -7,7 +7,7 @@ leave-one-out rows of every customer) and makes exactly one model call; no table
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,10 +42,17 @@ class LoadedModel:
 
 
 class ChampionCache:
-    """The champion, loaded once from the store and kept until `reload`."""
+    """The champion, loaded once from the store and kept until `reload`.
 
-    def __init__(self, store: ModelStore) -> None:
+    `prepare` turns the verified model into the object that serves it (e.g. a faster twin
+    with the same arithmetic); by default the model itself.
+    """
+
+    def __init__(
+        self, store: ModelStore, prepare: Callable[[ProbabilisticModel], ProbabilisticModel] | None = None
+    ) -> None:
         self._store = store
+        self._prepare = prepare or (lambda model: model)
         self._loaded: LoadedModel | None = None
 
     def current(self) -> LoadedModel:
@@ -65,7 +72,7 @@ class ChampionCache:
         champion = self._store.champion()
         if champion is None:
             raise ModelNotFound("no champion model yet; run `churnguard pipeline` first")
-        loaded = LoadedModel(champion, self._store.load(champion.fingerprint))
+        loaded = LoadedModel(champion, self._prepare(self._store.load(champion.fingerprint)))
         self._loaded = loaded
         return loaded
 
@@ -108,6 +115,8 @@ class PredictChurn:
                 )
             )
         ended = time.time_ns()
+        if not self._tracer.enabled:
+            return predictions
         self._trace(
             profiles, predictions, version, len(rows), started, features_started, features_ended, inference_ended, ended
         )

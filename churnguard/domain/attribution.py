@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
-from churnguard.domain.features import FloatArray, model_matrix
+from churnguard.domain.features import FloatArray, raw_model_matrix
 
 BatchScorer = Callable[[FloatArray], npt.NDArray[np.floating]]
 """Maps an (n, 16) model matrix to n churn probabilities."""
@@ -30,12 +30,12 @@ def leave_one_out_rows(profile: CustomerProfile, baselines: Mapping[str, float])
     Derived features are recomputed from the substituted raw values, so replacing tenure
     also moves total_charges and ticket_rate, as it would for a real customer.
     """
-    values = profile.as_dict()
-    n_rows = 1 + len(RAW_FIELDS)
-    columns = {name: np.full(n_rows, float(values[name])) for name in RAW_FIELDS}
-    for row, name in enumerate(RAW_FIELDS, start=1):
-        columns[name][row] = float(baselines[name])
-    return model_matrix(columns)
+    fields = len(RAW_FIELDS)
+    raw = np.empty((1 + fields, fields), dtype=np.float64)
+    raw[:] = [getattr(profile, name) for name in RAW_FIELDS]
+    diagonal = np.arange(fields)
+    raw[diagonal + 1, diagonal] = [baselines[name] for name in RAW_FIELDS]
+    return raw_model_matrix(raw)
 
 
 def contributions_from_scores(
@@ -46,7 +46,7 @@ def contributions_from_scores(
     if scores.shape != (1 + len(RAW_FIELDS),):
         raise ValueError(f"expected {1 + len(RAW_FIELDS)} scores, got shape {scores.shape}")
     base = float(scores[0])
-    values = profile.as_dict()
+    values = {name: getattr(profile, name) for name in RAW_FIELDS}
     # A field already at its baseline yields an identical row; its contribution is zero by
     # definition, not whatever last-bit noise a vectorized scorer gives for a repeated row.
     contributions = [

@@ -79,9 +79,31 @@ def engineer(columns: Mapping[str, Column]) -> dict[str, FloatArray]:
 
 def model_matrix(columns: Mapping[str, Column]) -> FloatArray:
     """(n, 16) float64 matrix in MODEL_FEATURES order from the 13 raw columns."""
-    raw = {name: np.atleast_1d(np.asarray(columns[name], dtype=np.float64)) for name in RAW_FIELDS}
-    derived = engineer(raw)
-    return np.column_stack([raw[name] for name in RAW_FIELDS] + [derived[name] for name in DERIVED_FEATURES])
+    return raw_model_matrix(
+        np.column_stack([np.atleast_1d(np.asarray(columns[name], dtype=np.float64)) for name in RAW_FIELDS])
+    )
+
+
+_AGE, _TENURE, _CHARGES, _TICKETS = (
+    RAW_FIELDS.index(n) for n in ("age", "tenure_months", "monthly_charges", "num_tickets")
+)
+
+
+def raw_model_matrix(raw: FloatArray) -> FloatArray:
+    """(n, 16) model matrix from an (n, 13) matrix of raw fields in RAW_FIELDS order."""
+    derived = engineer(
+        {
+            "age": raw[:, _AGE],
+            "tenure_months": raw[:, _TENURE],
+            "monthly_charges": raw[:, _CHARGES],
+            "num_tickets": raw[:, _TICKETS],
+        }
+    )
+    matrix = np.empty((raw.shape[0], len(MODEL_FEATURES)), dtype=np.float64)
+    matrix[:, : len(RAW_FIELDS)] = raw
+    for offset, name in enumerate(DERIVED_FEATURES, start=len(RAW_FIELDS)):
+        matrix[:, offset] = derived[name]
+    return matrix
 
 
 def profiles_matrix(profiles: Sequence[CustomerProfile]) -> FloatArray:
@@ -89,4 +111,4 @@ def profiles_matrix(profiles: Sequence[CustomerProfile]) -> FloatArray:
     raw = np.array([[getattr(p, name) for name in RAW_FIELDS] for p in profiles], dtype=np.float64).reshape(
         len(profiles), len(RAW_FIELDS)
     )
-    return model_matrix({name: raw[:, i] for i, name in enumerate(RAW_FIELDS)})
+    return raw_model_matrix(raw)

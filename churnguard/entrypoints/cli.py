@@ -32,6 +32,7 @@ from churnguard.application.ports import InferenceTracer
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.run_pipeline import RunPipeline
+from churnguard.application.score_customers import ScoreCustomers
 from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.customer import CustomerProfile
@@ -207,6 +208,25 @@ def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Containe
 
 
 @inject
+def cmd_score(args: argparse.Namespace, score: ScoreCustomers = Provide[Container.score_customers]) -> int:
+    from churnguard.adapters.file_scoring import FileScoredWriter, read_customer_batches
+
+    writer = FileScoredWriter(Path(args.out))
+    try:
+        summary = score(read_customer_batches(Path(args.input), args.chunk_rows), writer, explain=args.explain)
+    except BaseException:
+        writer.abort()
+        raise
+    rate = summary.scored / summary.seconds if summary.seconds else 0.0
+    print(
+        f"scored {summary.scored} customers ({rate:,.0f} rows/s) with model {summary.model_version[:12]} -> {args.out}"
+    )
+    if summary.rejected:
+        print(f"rejected {summary.rejected} rows, with reasons, -> {writer.rejects_path}")
+    return EXIT_OK
+
+
+@inject
 def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
     """Run the API with uvicorn; worker processes rebuild their settings from the environment."""
     import os
@@ -294,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", default="-", help="JSON file with one customer or a list (default: stdin)")
     predict.add_argument("--workdir", type=Path)
     predict.add_argument("--no-explain", action="store_true", help="skip the leave-one-out contributions")
+    score = command("score", cmd_score, "score a CSV or Parquet file of customers in chunks")
+    score.add_argument("--in", dest="input", required=True, help="customers .csv or .parquet")
+    score.add_argument("--out", required=True, help="scored .csv or .parquet (rejects go beside it)")
+    score.add_argument("--explain", action="store_true", help="add the 13 leave-one-out contributions")
+    score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
+    score.add_argument("--workdir", type=Path)
     serve = command("serve", cmd_serve, "serve the API and UI with uvicorn")
     serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 8001)")

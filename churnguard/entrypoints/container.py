@@ -13,17 +13,20 @@ from churnguard.adapters.json_report_writer import JsonReportWriter
 from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
 from churnguard.adapters.mlflow_experiment_tracker import MlflowExperimentTracker, is_remote
 from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer, NullInferenceTracer
+from churnguard.adapters.mlflow_model_store import MlflowModelStore
 from churnguard.adapters.model_families import FAMILY_SETS
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
+from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
 from churnguard.adapters.system_clock import SystemClock
 from churnguard.application.evaluate_model import EvaluateModel
-from churnguard.application.ports import ExperimentTracker, InferenceTracer, TrainingPlan
+from churnguard.application.ports import ExperimentTracker, InferenceTracer, ModelStore, TrainingPlan
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.application.promote_model import PromoteModel
 from churnguard.application.run_pipeline import RunPipeline
+from churnguard.application.score_customers import ScoreCustomers
 from churnguard.application.train_model import TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
@@ -68,6 +71,12 @@ def build_experiment_tracker(paths: PathSettings, mlflow: MlflowSettings) -> Exp
     return MlflowExperimentTracker(uri, mlflow.mlflow_experiment_name, mlflow.mlflow_model_name, local_artifacts)
 
 
+def build_model_store(paths: PathSettings, mlflow: MlflowSettings) -> ModelStore:
+    if mlflow.model_store == "mlflow":
+        return MlflowModelStore(tracking_uri(paths, mlflow), mlflow.mlflow_model_name, paths.models_dir / ".lock")
+    return FilesystemModelStore(paths.models_dir)
+
+
 def build_inference_tracer(paths: PathSettings, mlflow: MlflowSettings) -> InferenceTracer:
     if not mlflow.enable_mlflow_tracing:
         return NullInferenceTracer()
@@ -84,7 +93,7 @@ class Container(containers.DeclarativeContainer):
     model_evaluator = providers.Singleton(
         SklearnModelEvaluator, bootstrap_rounds=settings.provided.gate.bootstrap_rounds
     )
-    model_store = providers.Singleton(FilesystemModelStore, root=settings.provided.paths.models_dir)
+    model_store = providers.Singleton(build_model_store, paths=settings.provided.paths, mlflow=settings.provided.mlflow)
     report_writer = providers.Singleton(JsonReportWriter, reports_dir=settings.provided.paths.reports_dir)
     experiment_tracker = providers.Singleton(
         build_experiment_tracker, paths=settings.provided.paths, mlflow=settings.provided.mlflow
@@ -118,9 +127,10 @@ class Container(containers.DeclarativeContainer):
     inference_tracer = providers.Singleton(
         build_inference_tracer, paths=settings.provided.paths, mlflow=settings.provided.mlflow
     )
-    champion_cache = providers.Singleton(ChampionCache, store=model_store)
+    champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(PredictChurn, champion=champion_cache, tracer=inference_tracer)
+    score_customers = providers.Factory(ScoreCustomers, champion=champion_cache)
     run_pipeline = providers.Factory(
         RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model
     )

@@ -74,6 +74,9 @@ class MlflowSettings(BaseSettings):
     enable_mlflow_tracing: bool = Field(False, description="trace predictions (ENABLE_MLFLOW_TRACING)")
     mlflow_trace_experiment_name: str = Field("churn-inference", description="MLFLOW_TRACE_EXPERIMENT_NAME")
     mlflow_tracking_password: SecretStr | None = Field(None, description="MLFLOW_TRACKING_PASSWORD")
+    model_store: Literal["filesystem", "mlflow"] = Field(
+        "filesystem", description="MODEL_STORE: filesystem (models/) or mlflow (the registry, champion alias)"
+    )
 
 
 class ApiSettings(BaseSettings):

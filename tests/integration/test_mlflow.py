@@ -181,3 +181,28 @@ def test_a_prediction_still_answers_when_the_tracking_server_dies(trained_workdi
     assert tracer.dropped_traces == 1
     assert tracer.exported_traces == 1
     tracer.close()
+
+
+def test_the_registry_can_be_the_model_store_the_gate_and_serving_read(run_cli, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {"MLFLOW_TRACKING_URI": uri, "ENABLE_MLFLOW_TRACKING": "true", "MODEL_STORE": "mlflow"}
+    first = run_cli("pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path), env=env)
+    assert first.code == 0, first.err
+    assert not (tmp_path / "models" / "versions").exists()
+    client = MlflowClient(uri)
+    champion = client.get_model_version_by_alias("churn-model", "champion")
+    assert str(champion.version) == "1"
+
+    second = run_cli(
+        "pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path),
+        env={**env, "RANDOM_STATE": "7"},
+    )  # fmt: skip
+    assert second.code in (0, 1), second.err
+    assert "vs champion F1" in second.out  # the gate read the champion from the registry
+
+    customer = tmp_path / "customer.json"
+    customer.write_text(json.dumps(CUSTOMER))
+    predicted = run_cli("predict", "--input", str(customer), "--workdir", str(tmp_path), env=env)
+    assert predicted.code == 0, predicted.err
+    serving = client.get_model_version_by_alias("churn-model", "champion")
+    assert json.loads(predicted.out)["model_version"] == serving.tags["fingerprint"]

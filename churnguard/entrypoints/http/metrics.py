@@ -113,17 +113,22 @@ class ServiceMetrics:
             "churnguard_dropped_traces_total", "Inference traces that could not be exported", registry=r
         )
         self._model_labels: tuple[str, str] | None = None
+        # labelled children resolved once: labels() costs a lock and a dict lookup per call
+        self._contract_children = {code: self.input_contract.labels(name) for code, name in CONTRACTS.items()}
+        self._internet_children = {code: self.input_internet.labels(name) for code, name in INTERNET.items()}
+        self.outcome = {True: self.predictions.labels("churn"), False: self.predictions.labels("no_churn")}
         self.start_time.set(time.time())
         self.model_loaded.set(0)
 
     def observe_inputs(self, profiles: list[CustomerProfile]) -> None:
+        contracts, internet = self._contract_children, self._internet_children
         for profile in profiles:
             self.input_age.observe(profile.age)
             self.input_tenure.observe(profile.tenure_months)
             self.input_charges.observe(profile.monthly_charges)
             self.input_tickets.observe(profile.num_tickets)
-            self.input_contract.labels(CONTRACTS[profile.contract_type]).inc()
-            self.input_internet.labels(INTERNET[profile.internet_service]).inc()
+            contracts[profile.contract_type].inc()
+            internet[profile.internet_service].inc()
 
     def model_swapped(self, version: str, family: str, f1: float, threshold: float, churn_rate: float) -> None:
         # zero the old label rather than clear(): in multiprocess mode its file sample would stay at 1

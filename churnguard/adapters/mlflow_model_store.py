@@ -1,0 +1,157 @@
+"""The MLflow model registry as the ModelStore: versions of MLFLOW_MODEL_NAME, champion = alias.
+
+Selected with MODEL_STORE=mlflow (the filesystem store is the default). A model enters the
+registry when the MLflow tracker logs its training run; `save` then records our metadata
+(fingerprint, metrics, threshold, feature means, ...) as version tags, with the sha256 of the
+skops file. `load` downloads the version's artifacts, checks that sha256, and reads the file
+with skops against the same trusted-type allow-list as the filesystem store. The champion
+is the `champion` alias, switched by MLflow in one call; the lock serializes promotions from
+this machine (a file lock under the workdir).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from churnguard.adapters.atomic_files import exclusive_lock
+from churnguard.adapters.filesystem_model_store import TRUSTED_TYPES
+from churnguard.application.errors import ModelIntegrityError, ModelNotFound
+from churnguard.application.ports import ProbabilisticModel
+from churnguard.domain.model_version import ModelVersion
+
+METADATA_TAG = "churnguard.metadata"
+SHA_TAG = "churnguard.model_sha256"
+CHAMPION = "champion"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class MlflowModelStore:
+    def __init__(self, tracking_uri: str, model_name: str, lock_path: Path) -> None:
+        self._client = MlflowClient(tracking_uri)
+        self._name = model_name
+        self._lock_path = lock_path
+
+    def _model_file(self, registry_version: str, directory: Path) -> Path:
+        local = Path(self._client.download_artifacts(self._run_of(registry_version), "model", str(directory)))
+        candidates = list(local.rglob("*.skops"))
+        if len(candidates) != 1:
+            raise ModelIntegrityError(
+                f"registry version {registry_version}: expected one skops file, found {candidates}"
+            )
+        return candidates[0]
+
+    def _run_of(self, registry_version: str) -> str:
+        run_id = self._client.get_model_version(self._name, registry_version).run_id
+        if not run_id:
+            raise ModelIntegrityError(f"registry version {registry_version} has no run")
+        return str(run_id)
+
+    def save(self, model: object, version: ModelVersion) -> ModelVersion:
+        if version.registry_version is None:
+            raise ModelNotFound(
+                "MODEL_STORE=mlflow needs the MLflow tracker to register models (ENABLE_MLFLOW_TRACKING)"
+            )
+        with tempfile.TemporaryDirectory(prefix="churnguard-registry-") as directory:
+            sha = _sha256(self._model_file(version.registry_version, Path(directory)))
+        metadata = {
+            "fingerprint": version.fingerprint,
+            "created_at": version.created_at.isoformat(),
+            "data_hash": version.data_hash,
+            "params": dict(version.params),
+            "metrics": dict(version.metrics),
+            "feature_means": dict(version.feature_means),
+            "churn_rate": version.churn_rate,
+            "threshold": version.threshold,
+            "settings": dict(version.settings),
+            "run_id": version.run_id,
+        }
+        self._client.set_model_version_tag(self._name, version.registry_version, SHA_TAG, sha)
+        self._client.set_model_version_tag(
+            self._name, version.registry_version, METADATA_TAG, json.dumps(metadata, sort_keys=True, default=str)
+        )
+        return version
+
+    def _versions(self) -> list[Any]:
+        try:
+            return [v for v in self._client.search_model_versions(f"name='{self._name}'") if METADATA_TAG in v.tags]
+        except MlflowException:
+            return []
+
+    def _to_version(self, registered: Any) -> ModelVersion:
+        try:
+            meta = json.loads(registered.tags[METADATA_TAG])
+            return ModelVersion(
+                fingerprint=meta["fingerprint"],
+                created_at=datetime.fromisoformat(meta["created_at"]),
+                data_hash=meta["data_hash"],
+                params=meta["params"],
+                metrics=meta["metrics"],
+                feature_means=meta["feature_means"],
+                churn_rate=float(meta["churn_rate"]),
+                threshold=float(meta["threshold"]),
+                settings=meta["settings"],
+                run_id=meta.get("run_id"),
+                registry_version=str(registered.version),
+            )
+        except (KeyError, ValueError, TypeError) as error:
+            raise ModelIntegrityError(f"registry version {registered.version}: bad metadata tag: {error!r}") from None
+
+    def get(self, fingerprint: str) -> ModelVersion:
+        matches = [
+            v for v in self._versions() if json.loads(v.tags[METADATA_TAG])["fingerprint"].startswith(fingerprint)
+        ]
+        if not matches:
+            raise ModelNotFound(f"no version of {self._name} matches {fingerprint!r}")
+        newest = max(matches, key=lambda v: int(v.version))  # a retrain of the same fingerprint
+        if len({json.loads(v.tags[METADATA_TAG])["fingerprint"] for v in matches}) > 1:
+            raise ModelNotFound(f"{fingerprint!r} is ambiguous in {self._name}")
+        return self._to_version(newest)
+
+    def load(self, fingerprint: str) -> ProbabilisticModel:
+        version = self.get(fingerprint)
+        assert version.registry_version is not None
+        expected = self._client.get_model_version(self._name, version.registry_version).tags.get(SHA_TAG)
+        with tempfile.TemporaryDirectory(prefix="churnguard-registry-") as directory:
+            path = self._model_file(version.registry_version, Path(directory))
+            actual = _sha256(path)
+            if actual != expected:
+                raise ModelIntegrityError(
+                    f"registry version {version.registry_version}: sha256 mismatch; refusing to load"
+                )
+            untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+            if untrusted:
+                raise ModelIntegrityError(f"registry version {version.registry_version}: untrusted types {untrusted}")
+            model: ProbabilisticModel = sio.load(path, trusted=list(TRUSTED_TYPES))
+        return model
+
+    def latest(self) -> ModelVersion | None:
+        versions = [self._to_version(v) for v in self._versions()]
+        return max(versions, key=lambda v: (v.created_at, int(v.registry_version or 0)), default=None)
+
+    def champion(self) -> ModelVersion | None:
+        try:
+            registered = self._client.get_model_version_by_alias(self._name, CHAMPION)
+        except MlflowException:
+            return None
+        return self._to_version(registered)
+
+    def set_champion(self, fingerprint: str) -> None:
+        version = self.get(fingerprint)
+        assert version.registry_version is not None
+        self._client.set_registered_model_alias(self._name, CHAMPION, version.registry_version)
+
+    def lock(self) -> AbstractContextManager[None]:
+        return exclusive_lock(self._lock_path)

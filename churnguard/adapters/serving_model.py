@@ -1,0 +1,163 @@
+"""A serving-speed twin of a ChurnModel: the same arithmetic, without scikit-learn's per-call
+overhead (a ColumnTransformer costs ~2.5 ms on 14 rows; the numpy below costs microseconds).
+
+The preprocessing (StandardScaler, OneHotEncoder with known categories, passthrough) and a
+linear final step are replayed in numpy from the fitted attributes; tree ensembles keep their
+own predict_proba on the replayed features. Calibration is replayed too. At compile time the
+twin is checked against the original on the model's background rows; if they differ by more
+than 1e-9 the original is served instead. Training, evaluation and promotion keep using the
+original model, so their metrics stay bit-identical.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from churnguard.adapters.churn_model import ChurnModel, logit
+from churnguard.application.ports import ProbabilisticModel
+from churnguard.domain.features import FloatArray
+
+logger = logging.getLogger(__name__)
+
+TOLERANCE = 1e-9
+Step = Callable[[FloatArray], FloatArray]
+
+
+def _columns(spec: Any, width: int) -> np.ndarray:
+    indices = np.arange(width)[spec]
+    return np.asarray(indices, dtype=np.intp)
+
+
+def _transformer_step(transformer: Any, columns: np.ndarray) -> Step:
+    if isinstance(transformer, StandardScaler):
+        mean = transformer.mean_ if transformer.with_mean else np.zeros(len(columns))
+        scale = transformer.scale_ if transformer.with_std else np.ones(len(columns))
+        return lambda x: (x[:, columns] - mean) / scale
+    if isinstance(transformer, OneHotEncoder):
+        if transformer.drop is not None:
+            raise NotImplementedError("OneHotEncoder with drop")
+        categories = [np.asarray(c, dtype=np.float64) for c in transformer.categories_]
+
+        def one_hot(x: FloatArray) -> FloatArray:
+            return np.hstack(
+                [
+                    (x[:, [col]] == cats[None, :]).astype(np.float64)
+                    for col, cats in zip(columns, categories, strict=True)
+                ]
+            )
+
+        return one_hot
+    if isinstance(transformer, str) and transformer == "passthrough":
+        return lambda x: x[:, columns]
+    if isinstance(transformer, FunctionTransformer) and transformer.func is None:  # how remainder passes through
+        return lambda x: x[:, columns]
+    raise NotImplementedError(type(transformer).__name__)
+
+
+def _preprocess_step(preprocess: ColumnTransformer, width: int) -> Step:
+    steps = [
+        _transformer_step(transformer, _columns(columns, width))
+        for _, transformer, columns in preprocess.transformers_
+        if not (isinstance(transformer, str) and transformer == "drop") and len(_columns(columns, width))
+    ]
+    return lambda x: np.hstack([step(x) for step in steps])
+
+
+def _fused_linear(preprocess: ColumnTransformer, final: LogisticRegression, width: int) -> Step:
+    """Scaling and passthrough folded into one weight vector over the raw columns, one-hot
+    blocks into per-code weight lookups: z = b + x @ w + sum_f W_f[x_f]."""
+    weights = final.coef_[0].astype(np.float64)
+    dense = np.zeros(width)
+    intercept = float(final.intercept_[0])
+    lookups: list[tuple[int, np.ndarray, np.ndarray]] = []
+    offset = 0
+    for _, transformer, spec in preprocess.transformers_:
+        columns = _columns(spec, width)
+        if (isinstance(transformer, str) and transformer == "drop") or not len(columns):
+            continue
+        if isinstance(transformer, OneHotEncoder):
+            for column, categories in zip(columns, transformer.categories_, strict=True):
+                block = weights[offset : offset + len(categories)]
+                lookups.append((int(column), np.asarray(categories, dtype=np.float64), block))
+                offset += len(categories)
+            continue
+        block = weights[offset : offset + len(columns)]
+        if isinstance(transformer, StandardScaler):
+            scale = transformer.scale_ if transformer.with_std else np.ones(len(columns))
+            mean = transformer.mean_ if transformer.with_mean else np.zeros(len(columns))
+            dense[columns] += block / scale
+            intercept -= float(np.sum(block * mean / scale))
+        else:
+            _transformer_step(transformer, columns)  # raises for anything but passthrough
+            dense[columns] += block
+        offset += len(columns)
+    if offset != len(weights):
+        raise NotImplementedError("unexpected transformed width")
+
+    def probability(x: FloatArray) -> FloatArray:
+        z = x @ dense + intercept
+        for column, categories, block in lookups:
+            z += (x[:, column, None] == categories) @ block
+        return 1.0 / (1.0 + np.exp(-z))
+
+    return probability
+
+
+def _raw_probability(model: ChurnModel, width: int) -> Step:
+    pipeline = model.pipeline
+    steps = list(pipeline.named_steps.values())
+    final = steps[-1]
+    if isinstance(final, LogisticRegression) and len(steps) == 2 and isinstance(steps[0], ColumnTransformer):
+        return _fused_linear(steps[0], final, width)
+    preprocess: Step = (lambda x: x) if len(steps) == 1 else _preprocess_step(steps[0], width)
+    return lambda x: np.asarray(final.predict_proba(preprocess(x))[:, 1], dtype=np.float64)
+
+
+def _calibration(model: ChurnModel) -> Step:
+    if model.calibration == "sigmoid":
+        slope, offset = float(model.calibrator.coef_[0, 0]), float(model.calibrator.intercept_[0])
+        return lambda p: 1.0 / (1.0 + np.exp(-(slope * logit(p) + offset)))
+    if model.calibration == "isotonic":
+        xs, ys = model.calibrator.X_thresholds_, model.calibrator.y_thresholds_
+        return lambda p: np.interp(p, xs, ys)
+    return lambda p: p
+
+
+class ServingModel:
+    """predict_proba over the (n, 16) model matrix, like the ChurnModel it was compiled from."""
+
+    def __init__(self, original: ChurnModel, raw: Step, calibrate: Step) -> None:
+        self.original = original
+        self._raw = raw
+        self._calibrate = calibrate
+
+    def predict_proba(self, features: FloatArray) -> FloatArray:
+        churn = self._calibrate(self._raw(np.asarray(features, dtype=np.float64)))
+        return np.column_stack([1.0 - churn, churn])
+
+    def __getattr__(self, name: str) -> Any:  # family, pipeline, background... for explainers
+        return getattr(self.original, name)
+
+
+def compile_for_serving(model: ProbabilisticModel) -> ProbabilisticModel:
+    """The fast twin when it reproduces the model on its background rows; the model otherwise."""
+    if not isinstance(model, ChurnModel) or getattr(model, "background", None) is None:
+        return model
+    background = np.asarray(model.background, dtype=np.float64)
+    try:
+        twin = ServingModel(model, _raw_probability(model, background.shape[1]), _calibration(model))
+        difference = float(np.max(np.abs(twin.predict_proba(background) - model.predict_proba(background))))
+    except (NotImplementedError, AttributeError, ValueError) as error:
+        logger.warning("serving the model as is: cannot compile it (%s)", error)
+        return model
+    if difference > TOLERANCE:
+        logger.warning("serving the model as is: compiled twin differs by %.3g", difference)
+        return model
+    return twin

@@ -1,0 +1,55 @@
+"""The HTTP input contract and response helpers, without a server."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from churnguard.domain.customer import FIELD_RULES
+from churnguard.entrypoints.http.app import _readable_errors, risk_band
+from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER, CustomerIn
+from tests.strategies import profiles
+
+
+@given(profiles)
+def test_every_valid_profile_passes_the_api_schema(profile):
+    assert CustomerIn.model_validate(profile.as_dict()).model_dump() == profile.as_dict()
+
+
+@pytest.mark.parametrize("rule", FIELD_RULES, ids=lambda r: r.name)
+def test_each_field_rejects_a_value_outside_its_rule_and_names_the_field(rule):
+    bad = (max(rule.allowed) + 1) if rule.allowed is not None else (rule.maximum or 0) + 1000
+    with pytest.raises(ValidationError) as raised:
+        CustomerIn.model_validate({**EXAMPLE_CUSTOMER, rule.name: bad})
+    assert _readable_errors(raised.value.errors())[0]["field"] == rule.name
+
+
+@pytest.mark.parametrize("value", [2.7, 1.0, True, "1", None, math.nan])
+def test_integer_fields_take_integers_only(value):
+    with pytest.raises(ValidationError):
+        CustomerIn.model_validate({**EXAMPLE_CUSTOMER, "dependents": value})
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 0, 500])
+def test_monthly_charges_must_be_a_finite_amount_in_range(value):
+    with pytest.raises(ValidationError):
+        CustomerIn.model_validate({**EXAMPLE_CUSTOMER, "monthly_charges": value})
+
+
+def test_extra_fields_are_refused():
+    with pytest.raises(ValidationError) as raised:
+        CustomerIn.model_validate({**EXAMPLE_CUSTOMER, "shoe_size": 44})
+    assert _readable_errors(raised.value.errors())[0]["field"] == "shoe_size"
+
+
+@given(st.floats(0, 1))
+def test_risk_bands_cover_the_unit_interval_in_order(probability):
+    band = risk_band(probability)
+    assert band == ("low" if probability < 0.3 else "medium" if probability < 0.6 else "high")
+
+
+def test_nan_is_not_echoed_back_in_errors():
+    errors = _readable_errors([{"loc": ("body", "monthly_charges"), "msg": "finite", "type": "x", "input": math.nan}])
+    assert errors == [{"field": "monthly_charges", "rule": "finite", "type": "x"}]
