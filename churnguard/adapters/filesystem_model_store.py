@@ -61,12 +61,64 @@ def _library_versions() -> dict[str, str]:
     return versions
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def version_metadata(version: ModelVersion) -> dict[str, Any]:
+    """The JSON form of a ModelVersion, as metadata.json and registry tags hold it."""
+    return {
+        "fingerprint": version.fingerprint,
+        "created_at": version.created_at.isoformat(),
+        "data_hash": version.data_hash,
+        "params": dict(version.params),
+        "metrics": dict(version.metrics),
+        "feature_means": dict(version.feature_means),
+        "churn_rate": version.churn_rate,
+        "threshold": version.threshold,
+        "settings": dict(version.settings),
+        "run_id": version.run_id,
+        "registry_version": version.registry_version,
+    }
+
+
+def version_from_metadata(meta: dict[str, Any], label: str) -> ModelVersion:
+    try:
+        return ModelVersion(
+            fingerprint=meta["fingerprint"],
+            created_at=datetime.fromisoformat(meta["created_at"]),
+            data_hash=meta["data_hash"],
+            params=meta["params"],
+            metrics=meta["metrics"],
+            feature_means=meta["feature_means"],
+            churn_rate=float(meta["churn_rate"]),
+            threshold=float(meta["threshold"]),
+            settings=meta["settings"],
+            run_id=meta.get("run_id"),
+            registry_version=meta.get("registry_version"),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelIntegrityError(f"{label}: metadata is incomplete: {error!r}") from None
+
+
+def load_verified(model_path: Path, expected_sha256: str | None, label: str) -> ProbabilisticModel:
+    """Check the file's sha256, then let skops build only allow-listed types."""
+    if not model_path.is_file():
+        raise ModelIntegrityError(f"{label}: {model_path.name} is missing")
+    actual = file_sha256(model_path)
+    if actual != expected_sha256:
+        raise ModelIntegrityError(
+            f"{label}: sha256 mismatch (metadata {expected_sha256}, file {actual}); refusing to load"
+        )
+    untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise ModelIntegrityError(f"{label}: holds types outside the allow-list: {untrusted}")
+    model: ProbabilisticModel = sio.load(model_path, trusted=list(TRUSTED_TYPES))
+    return model
 
 
 class FilesystemModelStore:
@@ -89,19 +141,9 @@ class FilesystemModelStore:
             model_path = staging / MODEL_FILE
             sio.dump(model, model_path)
             metadata = {
-                "fingerprint": version.fingerprint,
-                "created_at": version.created_at.isoformat(),
-                "data_hash": version.data_hash,
-                "params": dict(version.params),
-                "metrics": dict(version.metrics),
-                "feature_means": dict(version.feature_means),
-                "churn_rate": version.churn_rate,
-                "threshold": version.threshold,
-                "settings": dict(version.settings),
-                "run_id": version.run_id,
-                "registry_version": version.registry_version,
+                **version_metadata(version),
                 "model_file": MODEL_FILE,
-                "model_sha256": _sha256(model_path),
+                "model_sha256": file_sha256(model_path),
                 "libraries": _library_versions(),
             }
             atomic_write_text(staging / METADATA_FILE, json.dumps(metadata, indent=2, sort_keys=True))
@@ -145,41 +187,13 @@ class FilesystemModelStore:
 
     def get(self, fingerprint: str) -> ModelVersion:
         fingerprint = self._resolve(fingerprint)
-        meta = self._metadata(fingerprint)
-        try:
-            return ModelVersion(
-                fingerprint=meta["fingerprint"],
-                created_at=datetime.fromisoformat(meta["created_at"]),
-                data_hash=meta["data_hash"],
-                params=meta["params"],
-                metrics=meta["metrics"],
-                feature_means=meta["feature_means"],
-                churn_rate=float(meta["churn_rate"]),
-                threshold=float(meta["threshold"]),
-                settings=meta["settings"],
-                run_id=meta.get("run_id"),
-                registry_version=meta.get("registry_version"),
-            )
-        except (KeyError, TypeError, ValueError) as error:
-            raise ModelIntegrityError(f"model {fingerprint[:12]}: metadata.json is incomplete: {error!r}") from None
+        return version_from_metadata(self._metadata(fingerprint), f"model {fingerprint[:12]}")
 
     def load(self, fingerprint: str) -> ProbabilisticModel:
         fingerprint = self._resolve(fingerprint)
         meta = self._metadata(fingerprint)
         model_path = self._versions / fingerprint / str(meta.get("model_file", MODEL_FILE))
-        expected = meta.get("model_sha256")
-        if not model_path.is_file():
-            raise ModelIntegrityError(f"model {fingerprint[:12]}: {model_path.name} is missing")
-        actual = _sha256(model_path)
-        if actual != expected:
-            raise ModelIntegrityError(
-                f"model {fingerprint[:12]}: sha256 mismatch (metadata {expected}, file {actual}); refusing to load"
-            )
-        untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES))
-        if untrusted:
-            raise ModelIntegrityError(f"model {fingerprint[:12]}: holds types outside the allow-list: {untrusted}")
-        model: ProbabilisticModel = sio.load(model_path, trusted=list(TRUSTED_TYPES))
-        return model
+        return load_verified(model_path, meta.get("model_sha256"), f"model {fingerprint[:12]}")
 
     def latest(self) -> ModelVersion | None:
         versions = [self.get(path.name) for path in self._stored_dirs()]

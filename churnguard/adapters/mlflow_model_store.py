@@ -11,20 +11,22 @@ this machine (a file lock under the workdir).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from contextlib import AbstractContextManager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.atomic_files import exclusive_lock
-from churnguard.adapters.filesystem_model_store import TRUSTED_TYPES
+from churnguard.adapters.filesystem_model_store import (
+    file_sha256,
+    load_verified,
+    version_from_metadata,
+    version_metadata,
+)
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel
 from churnguard.domain.model_version import ModelVersion
@@ -32,10 +34,6 @@ from churnguard.domain.model_version import ModelVersion
 METADATA_TAG = "churnguard.metadata"
 SHA_TAG = "churnguard.model_sha256"
 CHAMPION = "champion"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class MlflowModelStore:
@@ -65,19 +63,8 @@ class MlflowModelStore:
                 "MODEL_STORE=mlflow needs the MLflow tracker to register models (ENABLE_MLFLOW_TRACKING)"
             )
         with tempfile.TemporaryDirectory(prefix="churnguard-registry-") as directory:
-            sha = _sha256(self._model_file(version.registry_version, Path(directory)))
-        metadata = {
-            "fingerprint": version.fingerprint,
-            "created_at": version.created_at.isoformat(),
-            "data_hash": version.data_hash,
-            "params": dict(version.params),
-            "metrics": dict(version.metrics),
-            "feature_means": dict(version.feature_means),
-            "churn_rate": version.churn_rate,
-            "threshold": version.threshold,
-            "settings": dict(version.settings),
-            "run_id": version.run_id,
-        }
+            sha = file_sha256(self._model_file(version.registry_version, Path(directory)))
+        metadata = version_metadata(version)
         self._client.set_model_version_tag(self._name, version.registry_version, SHA_TAG, sha)
         self._client.set_model_version_tag(
             self._name, version.registry_version, METADATA_TAG, json.dumps(metadata, sort_keys=True, default=str)
@@ -91,23 +78,12 @@ class MlflowModelStore:
             return []
 
     def _to_version(self, registered: Any) -> ModelVersion:
+        label = f"registry version {registered.version}"
         try:
             meta = json.loads(registered.tags[METADATA_TAG])
-            return ModelVersion(
-                fingerprint=meta["fingerprint"],
-                created_at=datetime.fromisoformat(meta["created_at"]),
-                data_hash=meta["data_hash"],
-                params=meta["params"],
-                metrics=meta["metrics"],
-                feature_means=meta["feature_means"],
-                churn_rate=float(meta["churn_rate"]),
-                threshold=float(meta["threshold"]),
-                settings=meta["settings"],
-                run_id=meta.get("run_id"),
-                registry_version=str(registered.version),
-            )
-        except (KeyError, ValueError, TypeError) as error:
-            raise ModelIntegrityError(f"registry version {registered.version}: bad metadata tag: {error!r}") from None
+        except (KeyError, ValueError) as error:
+            raise ModelIntegrityError(f"{label}: bad metadata tag: {error!r}") from None
+        return version_from_metadata({**meta, "registry_version": str(registered.version)}, label)
 
     def get(self, fingerprint: str) -> ModelVersion:
         matches = [
@@ -126,16 +102,7 @@ class MlflowModelStore:
         expected = self._client.get_model_version(self._name, version.registry_version).tags.get(SHA_TAG)
         with tempfile.TemporaryDirectory(prefix="churnguard-registry-") as directory:
             path = self._model_file(version.registry_version, Path(directory))
-            actual = _sha256(path)
-            if actual != expected:
-                raise ModelIntegrityError(
-                    f"registry version {version.registry_version}: sha256 mismatch; refusing to load"
-                )
-            untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
-            if untrusted:
-                raise ModelIntegrityError(f"registry version {version.registry_version}: untrusted types {untrusted}")
-            model: ProbabilisticModel = sio.load(path, trusted=list(TRUSTED_TYPES))
-        return model
+            return load_verified(path, expected, f"registry version {version.registry_version}")
 
     def latest(self) -> ModelVersion | None:
         versions = [self._to_version(v) for v in self._versions()]

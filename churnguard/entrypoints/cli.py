@@ -39,6 +39,7 @@ from churnguard.domain.customer import CustomerProfile
 from churnguard.domain.errors import ChurnGuardError, InvalidProfile
 from churnguard.entrypoints.container import Container, build_container
 from churnguard.entrypoints.logging_setup import configure_logging
+from churnguard.entrypoints.presenters import prediction_json
 from churnguard.entrypoints.settings import Settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
@@ -178,22 +179,7 @@ def cmd_predict(
         except InvalidProfile as error:
             raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
     predictions = predict(profiles, explain=not args.no_explain)
-    output = [
-        {
-            "churn_prediction": int(p.churns),
-            "churn_probability": round(p.probability, 6),
-            "threshold": p.threshold,
-            "model_version": p.model_version,
-            "churn_rate_baseline": p.churn_rate_baseline,
-            "feature_contributions": None
-            if p.contributions is None
-            else [
-                {"feature": c.feature, "value": c.value, "contribution": round(c.contribution, 6)}
-                for c in p.contributions
-            ],
-        }
-        for p in predictions
-    ]
+    output = [prediction_json(prediction) for prediction in predictions]
     print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
     flush = getattr(tracer, "close", None)
     if flush is not None:

@@ -40,19 +40,10 @@ from churnguard.entrypoints.http.schemas import (
     PredictionOut,
     ReadyOut,
 )
+from churnguard.entrypoints.presenters import prediction_json
 from churnguard.entrypoints.settings import Settings
 
 logger = logging.getLogger("churnguard.api")
-
-RISK_BANDS = ((0.3, "low"), (0.6, "medium"))
-
-
-def risk_band(probability: float) -> str:
-    """low < 0.3 <= medium < 0.6 <= high."""
-    for upper, band in RISK_BANDS:
-        if probability < upper:
-            return band
-    return "high"
 
 
 def _echoable(value: Any) -> bool:
@@ -136,19 +127,7 @@ class ObserveRequests:
 
 
 def _prediction_body(prediction: ChurnPrediction, shap: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "churn_prediction": int(prediction.churns),
-        "churn_probability": prediction.probability,
-        "risk_band": risk_band(prediction.probability),
-        "threshold": prediction.threshold,
-        "model_version": prediction.model_version,
-        "churn_rate_baseline": prediction.churn_rate_baseline,
-        "feature_contributions": None
-        if prediction.contributions is None
-        else [
-            {"feature": c.feature, "value": c.value, "contribution": c.contribution} for c in prediction.contributions
-        ],
-    }
+    body = prediction_json(prediction)
     if shap is not None:
         body["shap"] = shap
     return body
