@@ -121,6 +121,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=ROOT)
+    parser.add_argument("--prediction-log", choices=["on", "off"], default="on", help="PREDICTION_LOG_ENABLED")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -142,7 +143,12 @@ def main() -> int:
             str(workdir),
         ],
         cwd=ROOT,
-        env={**os.environ, "ENABLE_MLFLOW_TRACING": "false"},
+        env={
+            **os.environ,
+            "ENABLE_MLFLOW_TRACING": "false",
+            "PREDICTION_LOG_ENABLED": "true" if args.prediction_log == "on" else "false",
+            "PREDICTION_LOG_PATH": str(Path(tempfile.mkdtemp(prefix="churnguard-bench-log-")) / "predictions.db"),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -159,7 +165,12 @@ def main() -> int:
             raise RuntimeError("the API did not become ready")
         for _ in range(200):  # warm up
             httpx.post(base + "/predict", json=EXAMPLE)
-        results: dict[str, Any] = {"workers": args.workers, "seconds": args.seconds, "scenarios": {}}
+        results: dict[str, Any] = {
+            "workers": args.workers,
+            "seconds": args.seconds,
+            "prediction_log": args.prediction_log,
+            "scenarios": {},
+        }
         for name, path, body in (
             ("predict (leave-one-out)", "/predict", EXAMPLE),
             ("predict ?explain=none", "/predict?explain=none", EXAMPLE),

@@ -275,3 +275,30 @@ class ModelExplainer(Protocol):
     def explain(self, model: object, features: npt.NDArray[np.float64]) -> list[ShapExplanation]:
         """Exact SHAP values for each row; raise ExplanationUnavailable if the family has none."""
         ...
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One served prediction, as the prediction log keeps it."""
+
+    timestamp: float
+    """Unix time (seconds, UTC)."""
+    request_id: str
+    model_version: str
+    inputs: tuple[float, ...]
+    """The 13 raw fields in RAW_FIELDS order."""
+    probability: float
+    prediction: int
+
+
+class PredictionLog(Protocol):
+    def record(self, records: Sequence[PredictionRecord]) -> None:
+        """Queue records for writing; must return at once (full queue: drop and count)."""
+        ...
+
+    @property
+    def dropped_records(self) -> int: ...
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        ...

@@ -213,6 +213,52 @@ def cmd_score(args: argparse.Namespace, score: ScoreCustomers = Provide[Containe
 
 
 @inject
+def cmd_predictions(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
+    """Export or prune the prediction log (the API writes it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from churnguard.adapters.csv_dataset_source import write_csv
+    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog, read_predictions
+
+    path = settings.prediction_log_path
+    if args.action == "prune":
+        days = (
+            args.older_than_days
+            if args.older_than_days is not None
+            else settings.prediction_log.prediction_retention_days
+        )
+        log = SqlitePredictionLog(path, retention_days=0)
+        removed = log.prune((datetime.now(UTC) - timedelta(days=days)).timestamp())
+        log.close()
+        print(f"pruned {removed} predictions older than {days:g} days from {path}")
+        return EXIT_OK
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise UsageError(
+            f"--since {args.since!r} is not an ISO date or time (e.g. 2026-11-01 or 2026-11-01T12:00)"
+        ) from None
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError("--out must end in .csv or .parquet")
+    frame = read_predictions(path, since=since)
+    if out.suffix.lower() == ".parquet":
+        import io
+
+        from churnguard.adapters.atomic_files import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        atomic_write_bytes(out, buffer.getvalue())
+    else:
+        write_csv(frame, out)
+    print(f"exported {len(frame)} predictions from {path} to {out}")
+    return EXIT_OK
+
+
+@inject
 def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
     """Run the API with uvicorn; worker processes rebuild their settings from the environment."""
     import os
@@ -306,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--explain", action="store_true", help="add the 13 leave-one-out contributions")
     score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
     score.add_argument("--workdir", type=Path)
+    predictions = command("predictions", cmd_predictions, "export or prune the prediction log")
+    predictions.add_argument("action", choices=["export", "prune"])
+    predictions.add_argument("--since", help="export: ISO date/time (UTC unless given), default all")
+    predictions.add_argument("--out", default="predictions.parquet", help="export: .parquet or .csv")
+    predictions.add_argument("--older-than-days", type=float, help="prune: default PREDICTION_RETENTION_DAYS")
+    predictions.add_argument("--workdir", type=Path)
     serve = command("serve", cmd_serve, "serve the API and UI with uvicorn")
     serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 8001)")

@@ -5,6 +5,8 @@ Tests and embedders swap any adapter with `container.<name>.override(fake)`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dependency_injector import containers, providers
 
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
@@ -20,9 +22,17 @@ from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
+from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog
 from churnguard.adapters.system_clock import SystemClock
 from churnguard.application.evaluate_model import EvaluateModel
-from churnguard.application.ports import ExperimentTracker, InferenceTracer, ModelStore, TrainingPlan
+from churnguard.application.ports import (
+    ExperimentTracker,
+    InferenceTracer,
+    ModelStore,
+    PredictionLog,
+    PredictionRecord,
+    TrainingPlan,
+)
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.application.promote_model import PromoteModel
 from churnguard.application.run_pipeline import RunPipeline
@@ -83,6 +93,30 @@ def build_inference_tracer(paths: PathSettings, mlflow: MlflowSettings) -> Infer
     return MlflowInferenceTracer(tracking_uri(paths, mlflow), mlflow.mlflow_trace_experiment_name)
 
 
+class NullPredictionLog:
+    """Prediction logging switched off (PREDICTION_LOG_ENABLED=false)."""
+
+    dropped_records = 0
+
+    def record(self, records: Sequence[PredictionRecord]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def build_prediction_log(settings: Settings) -> PredictionLog:
+    config = settings.prediction_log
+    if not config.prediction_log_enabled:
+        return NullPredictionLog()
+    return SqlitePredictionLog(
+        settings.prediction_log_path,
+        flush_interval=config.prediction_log_flush_seconds,
+        queue_size=config.prediction_log_queue_size,
+        retention_days=config.prediction_retention_days,
+    )
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
@@ -127,6 +161,7 @@ class Container(containers.DeclarativeContainer):
     inference_tracer = providers.Singleton(
         build_inference_tracer, paths=settings.provided.paths, mlflow=settings.provided.mlflow
     )
+    prediction_log = providers.Singleton(build_prediction_log, settings=settings)
     champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(PredictChurn, champion=champion_cache, tracer=inference_tracer)

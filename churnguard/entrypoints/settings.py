@@ -91,12 +91,27 @@ class ApiSettings(BaseSettings):
     admin_api_key: SecretStr | None = Field(None, description="X-API-Key for /admin/*; unset disables them")
 
 
+class PredictionLogSettings(BaseSettings):
+    model_config = _ENV
+
+    prediction_log_enabled: bool = Field(True, description="log every served prediction (PREDICTION_LOG_ENABLED)")
+    prediction_log_path: Path | None = Field(None, description="SQLite file (default <workdir>/predictions.db)")
+    prediction_log_flush_seconds: float = Field(1.0, gt=0.0, le=60.0, description="PREDICTION_LOG_FLUSH_SECONDS")
+    prediction_log_queue_size: int = Field(100_000, ge=100, description="PREDICTION_LOG_QUEUE_SIZE")
+    prediction_retention_days: float = Field(90.0, ge=0.0, description="prune older rows; 0 keeps all")
+
+
 class Settings(BaseModel):
     paths: PathSettings = Field(default_factory=PathSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    prediction_log: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
+
+    @property
+    def prediction_log_path(self) -> Path:
+        return self.prediction_log.prediction_log_path or self.paths.workdir / "predictions.db"
 
     def with_overrides(self, section: str, **values: Any) -> Settings:
         """A copy with some fields of one section replaced and re-validated (CLI flags)."""
@@ -114,5 +129,6 @@ class Settings(BaseModel):
                 ("gate", self.gate),
                 ("mlflow", self.mlflow),
                 ("api", self.api),
+                ("prediction_log", self.prediction_log),
             )
         }

@@ -111,6 +111,9 @@ def test_health_ready_model_info_and_metrics(api):
     assert 'churnguard_http_requests_total{method="POST",route="/predict",status="200"} 3.0' in text
     assert 'churnguard_input_contract_type_total{contract_type="month_to_month"} 3.0' in text
     assert "churnguard_model_loaded 1.0" in text
+    index = httpx.get(server.url + "/")
+    assert index.status_code == 200
+    assert '<a href="/docs">' in index.text
     openapi = httpx.get(server.url + "/openapi.json").json()
     assert {"/predict", "/predict/batch", "/health", "/ready", "/model-info", "/metrics", "/admin/reload"} <= set(
         openapi["paths"]

@@ -24,8 +24,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
 from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
+from churnguard.application.ports import PredictionRecord
 from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, PredictChurn
-from churnguard.domain.customer import CustomerProfile
+from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
 from churnguard.domain.errors import InvalidProfile
 from churnguard.domain.features import MODEL_FEATURES, profiles_matrix
 from churnguard.entrypoints.container import Container, build_container
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         close = getattr(tracer, "close", None)
         if close is not None:
             await asyncio.to_thread(close)
+        await asyncio.to_thread(container.prediction_log().close)  # flush what is queued
 
     app = FastAPI(
         title="ChurnGuard",
@@ -197,6 +199,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     explainer = container.model_explainer()
     tracer = container.inference_tracer()
     dropped_seen = {"count": 0}
+    dropped_log_seen = {"count": 0}
+    prediction_log = container.prediction_log()
     worker_pid = str(os.getpid())
 
     async def observe(scope: dict[str, Any], receive: Any, send: Any, inner: Any) -> None:
@@ -204,6 +208,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         started = time.perf_counter()
         status = {"code": 500}
         request_id = next((v.decode() for k, v in scope.get("headers", ()) if k == b"x-request-id"), uuid.uuid4().hex)
+        scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -247,7 +252,26 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     def profile_of(customer: Any) -> CustomerProfile:
         return CustomerProfile.from_mapping(customer.model_dump())
 
-    def record(predictions: list[ChurnPrediction], profiles: list[CustomerProfile]) -> None:
+    def record(predictions: list[ChurnPrediction], profiles: list[CustomerProfile], request: Request) -> None:
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        now = time.time()
+        prediction_log.record(
+            [
+                PredictionRecord(
+                    now,
+                    request_id,
+                    prediction.model_version,
+                    tuple(float(getattr(profile, name)) for name in RAW_FIELDS),
+                    prediction.probability,
+                    int(prediction.churns),
+                )
+                for prediction, profile in zip(predictions, profiles, strict=True)
+            ]
+        )
+        dropped = prediction_log.dropped_records
+        if dropped > dropped_log_seen["count"]:
+            metrics.dropped_predictions.inc(dropped - dropped_log_seen["count"])
+            dropped_log_seen["count"] = dropped
         metrics.observe_inputs(profiles)
         for prediction in predictions:
             metrics.outcome[prediction.churns].inc()
@@ -299,7 +323,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 "log_odds": explanation.log_odds,
                 "values": dict(explanation.values),
             }
-        record([prediction], profiles)
+        record([prediction], profiles, request)
         return JSONResponse(_prediction_body(prediction, shap))
 
     @app.post(
@@ -310,6 +334,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     def predict_batch(
         batch: BatchIn,
+        request: Request,
         explain: Annotated[Literal["loo", "none"], Query()] = "none",
     ) -> JSONResponse:
         if len(batch.customers) > api.batch_limit:
@@ -337,7 +362,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         metrics.batch_size.observe(len(batch.customers))
         loaded = champion.current()
         predictions = predict_churn(profiles, explain=explain == "loo") if profiles else []
-        record(predictions, profiles)
+        record(predictions, profiles, request)
         bodies: list[dict[str, Any] | None] = [None] * len(batch.customers)
         for position, prediction in zip(positions, predictions, strict=True):
             bodies[position] = _prediction_body(prediction)

@@ -117,6 +117,9 @@ class ServiceMetrics:
         self._contract_children = {code: self.input_contract.labels(name) for code, name in CONTRACTS.items()}
         self._internet_children = {code: self.input_internet.labels(name) for code, name in INTERNET.items()}
         self.outcome = {True: self.predictions.labels("churn"), False: self.predictions.labels("no_churn")}
+        self.dropped_predictions = Counter(
+            "churnguard_prediction_log_dropped_total", "Predictions not logged (queue full or write failed)", registry=r
+        )
         self.start_time.set(time.time())
         self.model_loaded.set(0)
 
