@@ -19,6 +19,7 @@ from churnguard.application.errors import (
 )
 from churnguard.application.ports import (
     Dataset,
+    DriftReport,
     Evaluation,
     EvaluationReport,
     HoldoutPredictions,
@@ -142,9 +143,15 @@ class FakeModelStore:
     champion_fingerprint: str | None = None
     lock_held: bool = False
     champion_switched_under_lock: list[bool] = field(default_factory=list)
+    references: dict[str, Any] = field(default_factory=dict)
 
-    def save(self, model: object, version: ModelVersion) -> ModelVersion:
+    def reference(self, fingerprint: str) -> Any:
+        return self.references[self.get(fingerprint).fingerprint]
+
+    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
         self.models[version.fingerprint] = model
+        if reference is not None:
+            self.references[version.fingerprint] = reference
         self.versions[version.fingerprint] = version
         return version
 
@@ -216,6 +223,9 @@ class FakeExperimentTracker:
 
     def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None:
         self.events.append(("promotion", (version.fingerprint, decision.promote)))
+
+    def record_drift(self, report: DriftReport, files: Sequence[str]) -> None:
+        self.events.append(("drift", report.verdict.drifted))
 
 
 def fake_dataset(location: str = "data.csv", rows: int = 100, data_hash: str = "d" * 64) -> Dataset:

@@ -25,11 +25,12 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import skops.io as sio
 
 from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, fsync_directory
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
-from churnguard.application.ports import ProbabilisticModel
+from churnguard.application.ports import ProbabilisticModel, Table
 from churnguard.domain.model_version import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 CHAMPION_FILE = "champion.json"
+REFERENCE_FILE = "reference.parquet"
 _LIBRARIES = ("scikit-learn", "numpy", "skops", "pandas")
 
 
@@ -130,7 +132,7 @@ class FilesystemModelStore:
     def root(self) -> Path:
         return self._root
 
-    def save(self, model: object, version: ModelVersion) -> ModelVersion:
+    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
         target = self._versions / version.fingerprint
         if (target / METADATA_FILE).exists():
             logger.info("version already stored", extra={"model_version": version.short_id})
@@ -140,6 +142,8 @@ class FilesystemModelStore:
         try:
             model_path = staging / MODEL_FILE
             sio.dump(model, model_path)
+            if isinstance(reference, pd.DataFrame):
+                reference.to_parquet(staging / REFERENCE_FILE, index=False)
             metadata = {
                 **version_metadata(version),
                 "model_file": MODEL_FILE,
@@ -216,3 +220,11 @@ class FilesystemModelStore:
 
     def lock(self) -> AbstractContextManager[None]:
         return exclusive_lock(self._root / ".lock")
+
+    def reference(self, fingerprint: str) -> Table:
+        fingerprint = self._resolve(fingerprint)
+        path = self._versions / fingerprint / REFERENCE_FILE
+        if not path.is_file():
+            raise ModelNotFound(f"model {fingerprint[:12]} was stored without a training snapshot; retrain it")
+        snapshot: Table = pd.read_parquet(path)
+        return snapshot

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.json_report_writer import json_safe
-from churnguard.application.ports import Dataset, EvaluationReport, TrackedRun, TrainedModel
+from churnguard.application.ports import Dataset, DriftReport, EvaluationReport, TrackedRun, TrainedModel
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 
@@ -88,5 +89,18 @@ class JsonlExperimentTracker:
                 "fingerprint": version.fingerprint,
                 "promoted": decision.promote,
                 "reasons": list(decision.reasons),
+            }
+        )
+
+    def record_drift(self, report: DriftReport, files: Sequence[str]) -> None:
+        self._append(
+            {
+                "event": "drift",
+                "fingerprint": report.model_version,
+                "checked_at": report.checked_at.isoformat(),
+                "dataset_drift": report.verdict.drifted,
+                "drift_share": report.verdict.drift_share,
+                "drifted_features": list(report.verdict.drifted_features),
+                "files": list(files),
             }
         )

@@ -9,6 +9,7 @@ import logging
 import platform
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from mlflow.tracking import MlflowClient
 from churnguard.adapters.filesystem_model_store import TRUSTED_TYPES
 from churnguard.adapters.training_report import write_training_artifacts
 from churnguard.application.errors import TrackingUnavailable
-from churnguard.application.ports import Dataset, EvaluationReport, TrackedRun, TrainedModel
+from churnguard.application.ports import Dataset, DriftReport, EvaluationReport, TrackedRun, TrainedModel
 from churnguard.domain.customer import RAW_FIELDS
 from churnguard.domain.features import MODEL_FEATURES
 from churnguard.domain.model_version import ModelVersion
@@ -226,3 +227,28 @@ class MlflowExperimentTracker:
             client.set_registered_model_alias(name, "challenger", number)
         if version.run_id:
             client.set_tag(version.run_id, "gate.decision", "promote" if decision.promote else "refuse")
+
+    def record_drift(self, report: DriftReport, files: Sequence[str]) -> None:
+        """A `drift` run: share, verdict and per-feature statistics as metrics, the reports as artifacts."""
+        mlflow.set_tracking_uri(self._uri)
+        with mlflow.start_run(experiment_id=self._experiment_id(), run_name="drift") as run:
+            mlflow.set_tags(
+                {
+                    "churnguard.run_type": "drift",
+                    "churnguard.fingerprint": report.model_version,
+                    "drift.current_source": report.current_source,
+                    "drift.drifted_features": ",".join(report.verdict.drifted_features),
+                }
+            )
+            metrics = {
+                "drift_share": report.verdict.drift_share,
+                "dataset_drift": float(report.verdict.drifted),
+                "drifted_features": float(len(report.verdict.drifted_features)),
+                "current_rows": float(report.current_rows),
+                "reference_rows": float(report.reference_rows),
+            }
+            metrics.update({f"drift_{f.feature}": f.statistic for f in report.features if f.statistic == f.statistic})
+            mlflow.log_metrics(metrics)
+            for path in files:
+                mlflow.log_artifact(path, artifact_path="drift")
+            logger.info("drift run logged", extra={"run_id": run.info.run_id})

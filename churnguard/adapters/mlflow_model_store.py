@@ -17,18 +17,20 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.atomic_files import exclusive_lock
 from churnguard.adapters.filesystem_model_store import (
+    REFERENCE_FILE,
     file_sha256,
     load_verified,
     version_from_metadata,
     version_metadata,
 )
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
-from churnguard.application.ports import ProbabilisticModel
+from churnguard.application.ports import ProbabilisticModel, Table
 from churnguard.domain.model_version import ModelVersion
 
 METADATA_TAG = "churnguard.metadata"
@@ -57,7 +59,7 @@ class MlflowModelStore:
             raise ModelIntegrityError(f"registry version {registry_version} has no run")
         return str(run_id)
 
-    def save(self, model: object, version: ModelVersion) -> ModelVersion:
+    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
         if version.registry_version is None:
             raise ModelNotFound(
                 "MODEL_STORE=mlflow needs the MLflow tracker to register models (ENABLE_MLFLOW_TRACKING)"
@@ -65,6 +67,11 @@ class MlflowModelStore:
         with tempfile.TemporaryDirectory(prefix="churnguard-registry-") as directory:
             sha = file_sha256(self._model_file(version.registry_version, Path(directory)))
         metadata = version_metadata(version)
+        if isinstance(reference, pd.DataFrame) and version.run_id:
+            with tempfile.TemporaryDirectory(prefix="churnguard-reference-") as directory:
+                path = Path(directory) / REFERENCE_FILE
+                reference.to_parquet(path, index=False)
+                self._client.log_artifact(version.run_id, str(path), "churnguard")
         self._client.set_model_version_tag(self._name, version.registry_version, SHA_TAG, sha)
         self._client.set_model_version_tag(
             self._name, version.registry_version, METADATA_TAG, json.dumps(metadata, sort_keys=True, default=str)
@@ -122,3 +129,15 @@ class MlflowModelStore:
 
     def lock(self) -> AbstractContextManager[None]:
         return exclusive_lock(self._lock_path)
+
+    def reference(self, fingerprint: str) -> Table:
+        version = self.get(fingerprint)
+        if not version.run_id:
+            raise ModelNotFound(f"registry version {version.registry_version} has no run with a training snapshot")
+        with tempfile.TemporaryDirectory(prefix="churnguard-reference-") as directory:
+            try:
+                path = self._client.download_artifacts(version.run_id, f"churnguard/{REFERENCE_FILE}", directory)
+            except MlflowException:
+                raise ModelNotFound(f"registry version {version.registry_version} has no training snapshot") from None
+            snapshot: Table = pd.read_parquet(path)
+        return snapshot

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -198,5 +199,6 @@ class SklearnModelTrainer:
             churn_rate=float(y_train.mean()),
             train_rows=len(y_train),
             holdout_rows=len(y_test),
+            reference=pd.DataFrame(x_train[:, : len(RAW_FIELDS)], columns=list(RAW_FIELDS)),
             search_seconds=time.perf_counter() - started,
         )

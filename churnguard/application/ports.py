@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
+from churnguard.domain.drift_policy import DriftVerdict, FeatureDrift
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 from churnguard.domain.uncertainty import Interval
@@ -93,6 +94,8 @@ class TrainedModel:
     train_rows: int
     holdout_rows: int
     search_seconds: float
+    reference: Table | None = None
+    """The training split's raw features: the drift reference stored with the version."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,9 @@ class ProbabilisticModel(Protocol):
 
 
 class ModelStore(Protocol):
-    def save(self, model: object, version: ModelVersion) -> ModelVersion: ...
+    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
+        """Store the model, its record and (for drift) its training snapshot."""
+        ...
 
     def load(self, fingerprint: str) -> ProbabilisticModel:
         """The fitted model, after verifying its integrity; raise ModelIntegrityError otherwise."""
@@ -196,6 +201,10 @@ class ModelStore(Protocol):
 
     def lock(self) -> AbstractContextManager[None]:
         """Exclusive across processes: hold it to read the champion and switch it as one step."""
+        ...
+
+    def reference(self, fingerprint: str) -> Table:
+        """The version's training snapshot (raw features), the reference for drift."""
         ...
 
 
@@ -220,6 +229,10 @@ class ExperimentTracker(Protocol):
 
     def record_promotion(self, version: ModelVersion, decision: GateDecision) -> None:
         """Record the gate's decision (in a registry: the champion / challenger alias)."""
+        ...
+
+    def record_drift(self, report: DriftReport, files: Sequence[str]) -> None:
+        """Record a drift check, its metrics and its report files."""
         ...
 
 
@@ -301,4 +314,33 @@ class PredictionLog(Protocol):
 
     def close(self) -> None:
         """Write what is queued, then stop."""
+        ...
+
+
+@dataclass(frozen=True)
+class DriftAnalysis:
+    """What a drift detector measured, and its own rendering of it."""
+
+    features: Sequence[FeatureDrift]
+    html: str
+
+
+class DriftDetector(Protocol):
+    def compare(self, reference: Table, current: Table) -> DriftAnalysis: ...
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    model_version: str
+    checked_at: datetime
+    reference_rows: int
+    current_rows: int
+    current_source: str
+    features: Sequence[FeatureDrift]
+    verdict: DriftVerdict
+
+
+class DriftReportWriter(Protocol):
+    def write(self, report: DriftReport, html: str) -> list[str]:
+        """Write the report files atomically; return their paths."""
         ...

@@ -11,13 +11,16 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from pydantic import ValidationError
 
 from churnguard.adapters.csv_dataset_source import write_csv
 from churnguard.adapters.synthetic_population import Drift, generate_population
+from churnguard.application.detect_drift import DetectDrift
 from churnguard.application.errors import (
     DatasetUnreadable,
     EvaluationMismatch,
@@ -258,6 +261,105 @@ def cmd_predictions(args: argparse.Namespace, settings: Settings = Provide[Conta
     return EXIT_OK
 
 
+def _duration_seconds(text: str) -> float:
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise UsageError(f"--schedule {text!r}: expected a duration like 30s, 15m, 1h or 1d") from None
+
+
+@inject
+def cmd_drift(
+    args: argparse.Namespace,
+    settings: Settings = Provide[Container.settings],
+    detect: DetectDrift = Provide[Container.detect_drift],
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+) -> int:
+    """Drift of the current data (prediction log window, --current CSV or --split) vs the reference."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+    from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
+    from churnguard.adapters.sqlite_prediction_log import read_predictions
+    from churnguard.domain.customer import RAW_FIELDS
+    from churnguard.domain.drift_policy import NotEnoughRows
+
+    def current_and_reference() -> tuple[Any, str, Any]:
+        if args.split:
+            table = validate(str(args.data)).table
+            assert isinstance(table, pd.DataFrame)
+            shuffled = table[list(RAW_FIELDS)].sample(frac=1.0, random_state=settings.training.random_state)
+            cut = int(len(shuffled) * 0.75)
+            return shuffled.iloc[cut:], f"{args.data} (last 25 % of a shuffled split)", shuffled.iloc[:cut]
+        if args.current:
+            dataset = CsvDatasetSource().load(str(args.current))
+            table = dataset.table
+            assert isinstance(table, pd.DataFrame)
+            dataset = replace(dataset, table=table.drop(columns=["churn"], errors="ignore"))
+            checked = PanderaDatasetValidator(with_target=False).validate(dataset)
+            return checked.table, str(args.current), None
+        log_path = settings.prediction_log_path
+        if args.last:
+            frame = read_predictions(log_path, last=args.last)
+            source = f"prediction log {log_path}, last {args.last}"
+        else:
+            days = args.days or settings.drift.drift_window_days
+            frame = read_predictions(log_path, since=datetime.now(UTC) - timedelta(days=days))
+            source = f"prediction log {log_path}, last {days:g} days"
+        return frame[list(RAW_FIELDS)], source, None
+
+    interval = _duration_seconds(args.schedule) if args.schedule else None
+    while True:
+        current, source, reference = current_and_reference()
+        try:
+            outcome = detect(current, source, reference)
+        except NotEnoughRows as error:
+            if interval is None:
+                raise UsageError(f"{error} (current data: {source})") from None
+            print(f"skipped: {error}", flush=True)
+        else:
+            verdict = outcome.report.verdict
+            print(f"{'DRIFT' if verdict.drifted else 'no drift'}: " + "; ".join(verdict.reasons), flush=True)
+            print("reports: " + ", ".join(outcome.files), flush=True)
+            if interval is None:
+                return EXIT_REFUSED if verdict.drifted else EXIT_OK
+        assert interval is not None
+        time.sleep(interval)
+
+
+def cmd_simulate_traffic(args: argparse.Namespace) -> int:
+    """Send generated customers to a running API through /predict/batch."""
+    import httpx
+
+    from churnguard.domain.customer import RAW_FIELDS
+
+    try:
+        drift = Drift.parse(args.drift or [])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    table = generate_population(args.rows, args.seed, drift)[list(RAW_FIELDS)]
+    records = table.to_dict(orient="records")
+    scored = rejected = 0
+    with httpx.Client(base_url=args.url, timeout=60) as client:
+        for start in range(0, len(records), args.batch_size):
+            chunk = records[start : start + args.batch_size]
+            try:
+                response = client.post("/predict/batch", json={"customers": chunk})
+            except httpx.HTTPError as error:
+                raise UsageError(f"cannot reach {args.url}: {error}") from None
+            if response.status_code != 200:
+                raise UsageError(f"{args.url}/predict/batch answered {response.status_code}: {response.text[:300]}")
+            body = response.json()
+            scored += body["scored"]
+            rejected += body["rejected"]
+    print(f"sent {len(records)} customers to {args.url}: {scored} scored, {rejected} rejected")
+    return EXIT_OK
+
+
 @inject
 def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
     """Run the API with uvicorn; worker processes rebuild their settings from the environment."""
@@ -358,6 +460,19 @@ def build_parser() -> argparse.ArgumentParser:
     predictions.add_argument("--out", default="predictions.parquet", help="export: .parquet or .csv")
     predictions.add_argument("--older-than-days", type=float, help="prune: default PREDICTION_RETENTION_DAYS")
     predictions.add_argument("--workdir", type=Path)
+    drift = command("drift", cmd_drift, "compare current data with the champion's training data (exit 1 on drift)")
+    data_options(drift)
+    drift.add_argument("--current", type=Path, help="a CSV of customers instead of the prediction log")
+    drift.add_argument("--last", type=int, help="the last N logged predictions instead of a time window")
+    drift.add_argument("--days", type=float, help="time window of the prediction log (default: DRIFT_WINDOW_DAYS)")
+    drift.add_argument("--split", action="store_true", help="the original's mode: 75/25 split of --data")
+    drift.add_argument("--schedule", help="rerun every interval (30s, 15m, 1h, 1d) until stopped")
+    traffic = command("simulate-traffic", cmd_simulate_traffic, "send generated customers to a running API")
+    traffic.add_argument("--url", default="http://127.0.0.1:8001")
+    traffic.add_argument("--rows", type=int, default=2000)
+    traffic.add_argument("--seed", type=int, default=1)
+    traffic.add_argument("--batch-size", type=int, default=200)
+    traffic.add_argument("--drift", action="append", metavar="NAME=VALUE", help="shift the generated population")
     serve = command("serve", cmd_serve, "serve the API and UI with uvicorn")
     serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 8001)")

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dependency_injector import containers, providers
 
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+from churnguard.adapters.drift_report_writer import FileDriftReportWriter
+from churnguard.adapters.evidently_drift_detector import EvidentlyDriftDetector
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.json_report_writer import JsonReportWriter
 from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
@@ -24,6 +26,7 @@ from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
 from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog
 from churnguard.adapters.system_clock import SystemClock
+from churnguard.application.detect_drift import DetectDrift
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.ports import (
     ExperimentTracker,
@@ -40,6 +43,7 @@ from churnguard.application.score_customers import ScoreCustomers
 from churnguard.application.train_model import TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
+from churnguard.domain.drift_policy import DriftPolicy
 from churnguard.domain.quality_gate import QualityGate
 from churnguard.entrypoints.settings import MlflowSettings, PathSettings, Settings, TrainingSettings
 
@@ -162,6 +166,18 @@ class Container(containers.DeclarativeContainer):
         build_inference_tracer, paths=settings.provided.paths, mlflow=settings.provided.mlflow
     )
     prediction_log = providers.Singleton(build_prediction_log, settings=settings)
+    drift_policy = providers.Factory(
+        DriftPolicy, drift_share=settings.provided.drift.drift_share, min_rows=settings.provided.drift.drift_min_rows
+    )
+    detect_drift = providers.Factory(
+        DetectDrift,
+        detector=providers.Singleton(EvidentlyDriftDetector),
+        store=model_store,
+        writer=providers.Singleton(FileDriftReportWriter, reports_dir=settings.provided.paths.reports_dir),
+        tracker=experiment_tracker,
+        clock=clock,
+        policy=drift_policy,
+    )
     champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(PredictChurn, champion=champion_cache, tracer=inference_tracer)

@@ -101,6 +101,14 @@ class PredictionLogSettings(BaseSettings):
     prediction_retention_days: float = Field(90.0, ge=0.0, description="prune older rows; 0 keeps all")
 
 
+class DriftSettings(BaseSettings):
+    model_config = _ENV
+
+    drift_share: float = Field(0.5, gt=0.0, le=1.0, description="share of drifted features for dataset drift")
+    drift_min_rows: int = Field(100, ge=1, description="fewest current rows a drift check accepts")
+    drift_window_days: float = Field(7.0, gt=0.0, description="default current window of the prediction log")
+
+
 class Settings(BaseModel):
     paths: PathSettings = Field(default_factory=PathSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
@@ -108,6 +116,7 @@ class Settings(BaseModel):
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     prediction_log: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     @property
     def prediction_log_path(self) -> Path:
@@ -130,5 +139,6 @@ class Settings(BaseModel):
                 ("mlflow", self.mlflow),
                 ("api", self.api),
                 ("prediction_log", self.prediction_log),
+                ("drift", self.drift),
             )
         }

@@ -417,6 +417,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     def prometheus_metrics() -> Response:
+        metrics.refresh_drift(settings.paths.reports_dir / "drift_report.json")
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 

@@ -7,8 +7,12 @@ worker writes its samples there, and /metrics aggregates them with the MultiProc
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
+from datetime import datetime
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,6 +25,8 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prometheus_multiprocess
 
 from churnguard.domain.customer import CustomerProfile
+
+logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 MODEL_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
@@ -120,6 +126,32 @@ class ServiceMetrics:
         self.dropped_predictions = Counter(
             "churnguard_prediction_log_dropped_total", "Predictions not logged (queue full or write failed)", registry=r
         )
+        self.drift_share = Gauge(
+            "churnguard_drift_share",
+            "Share of drifted features in the latest check",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.drift_detected = Gauge(
+            "churnguard_drift_detected",
+            "1 if the latest check found dataset drift",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.drift_feature_score = Gauge(
+            "churnguard_drift_feature_score",
+            "Latest drift statistic per feature (distance, or p-value for p-value tests)",
+            ["feature", "test"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.drift_last_check = Gauge(
+            "churnguard_drift_last_check_timestamp_seconds",
+            "When the latest drift check ran (unix time)",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self._drift_seen: float | None = None
         self.start_time.set(time.time())
         self.model_loaded.set(0)
 
@@ -151,3 +183,26 @@ class ServiceMetrics:
             prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def refresh_drift(self, report_path: Path) -> None:
+        """Mirror the latest drift_report.json into the drift gauges (re-read only when it changed)."""
+        try:
+            modified = report_path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if modified == self._drift_seen:
+            return
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+            self.drift_share.set(float(report["drift_share"]))
+            self.drift_detected.set(1.0 if report["dataset_drift"] else 0.0)
+            for feature in report["features"]:
+                if feature["statistic"] is not None:
+                    self.drift_feature_score.labels(feature["feature"], feature["test"]).set(
+                        float(feature["statistic"])
+                    )
+            self.drift_last_check.set(datetime.fromisoformat(report["checked_at"]).timestamp())
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logger.warning("drift report %s unreadable (%s); keeping the last values", report_path, error)
+            return
+        self._drift_seen = modified

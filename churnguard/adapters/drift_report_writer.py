@@ -1,0 +1,52 @@
+"""reports/drift_report.html (Evidently's report) and reports/drift_report.json, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from churnguard.adapters.atomic_files import atomic_write_text
+from churnguard.adapters.json_report_writer import json_safe
+from churnguard.application.ports import DriftReport
+
+HTML_FILE = "drift_report.html"
+JSON_FILE = "drift_report.json"
+
+
+def drift_report_json(report: DriftReport) -> dict[str, Any]:
+    document: dict[str, Any] = json_safe(
+        {
+            "checked_at": report.checked_at.isoformat(),
+            "model_version": report.model_version,
+            "reference_rows": report.reference_rows,
+            "current_rows": report.current_rows,
+            "current_source": report.current_source,
+            "dataset_drift": report.verdict.drifted,
+            "drift_share": report.verdict.drift_share,
+            "drifted_features": list(report.verdict.drifted_features),
+            "reasons": list(report.verdict.reasons),
+            "features": [
+                {
+                    "feature": f.feature,
+                    "test": f.test,
+                    "statistic": f.statistic,
+                    "threshold": f.threshold,
+                    "drifted": f.drifted,
+                }
+                for f in report.features
+            ],
+        }
+    )
+    return document
+
+
+class FileDriftReportWriter:
+    def __init__(self, reports_dir: Path) -> None:
+        self._dir = Path(reports_dir)
+
+    def write(self, report: DriftReport, html: str) -> list[str]:
+        html_path, json_path = self._dir / HTML_FILE, self._dir / JSON_FILE
+        atomic_write_text(html_path, html)
+        atomic_write_text(json_path, json.dumps(drift_report_json(report), indent=2) + "\n")
+        return [str(html_path), str(json_path)]

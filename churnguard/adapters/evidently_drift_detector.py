@@ -1,0 +1,59 @@
+"""Feature drift with Evidently 0.7 (`evidently.Report` + `evidently.presets.DataDriftPreset`).
+
+Evidently picks the test per column (K-S or chi-square p-values on small samples, Wasserstein
+or Jensen-Shannon distances on large ones) and renders the HTML report; the dataset verdict
+is left to the domain's DriftPolicy. Column kinds come from the domain's feature spec.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+from churnguard.application.ports import DriftAnalysis, Table
+from churnguard.domain.customer import RAW_FIELDS, RULES_BY_FIELD, FieldKind
+from churnguard.domain.drift_policy import FeatureDrift
+
+_VALUE_DRIFT = re.compile(
+    r"ValueDrift\(column=(?P<column>[^,]+),method=(?P<method>[^,]+),threshold=(?P<threshold>[^)]+)\)"
+)
+
+
+def _definition() -> DataDefinition:
+    numeric = [name for name in RAW_FIELDS if RULES_BY_FIELD[name].kind is FieldKind.NUMERIC]
+    return DataDefinition(numerical_columns=numeric, categorical_columns=[n for n in RAW_FIELDS if n not in numeric])
+
+
+def _frame(table: Table) -> pd.DataFrame:
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
+    return table[list(RAW_FIELDS)].astype("float64").reset_index(drop=True)
+
+
+class EvidentlyDriftDetector:
+    def compare(self, reference: Table, current: Table) -> DriftAnalysis:
+        definition = _definition()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            evaluation = Report([DataDriftPreset()]).run(
+                Dataset.from_pandas(_frame(current), data_definition=definition),
+                Dataset.from_pandas(_frame(reference), data_definition=definition),
+            )
+        features = [self._feature(metric) for metric in evaluation.dict()["metrics"]]
+        found = [f for f in features if f is not None]
+        return DriftAnalysis(features=found, html=evaluation.get_html_str(as_iframe=False))
+
+    @staticmethod
+    def _feature(metric: dict[str, Any]) -> FeatureDrift | None:
+        match = _VALUE_DRIFT.match(metric.get("metric_name", ""))
+        if match is None:
+            return None
+        method, threshold, value = match["method"], float(match["threshold"]), float(metric["value"])
+        is_p_value = "p_value" in method.lower() or "p-value" in method.lower()
+        drifted = value < threshold if is_p_value else value >= threshold
+        return FeatureDrift(match["column"], method, value, threshold, drifted)
