@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 GRID   ?= full
 FAMILY ?= default
 
-.PHONY: help install run pipeline serve bench-serve bench-score test test-unit test-integration lint format bench data lock clean
+.PHONY: help install browser run pipeline serve bench-serve bench-score test test-unit test-integration lint format bench data lock clean
 
 help:
 	@echo "make run        install, run the pipeline on the bundled data, then serve API + UI on http://127.0.0.1:8001"
@@ -14,6 +14,7 @@ help:
 	@echo "make pipeline   validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
 	@echo "make test       install, then run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy"
+	@echo "make browser    install Debian's chromium + chromedriver (root) for the UI test"
 	@echo "make bench      training benchmark: default and gbm searches, on the original data and against the oracle"
 	@echo "make data       regenerate data/raw/churn.csv from the synthetic generator"
 
@@ -25,6 +26,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then echo "chromium and chromedriver present"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; fi
 
 pipeline: $(STAMP)
 	$(BIN)/churnguard pipeline --grid $(GRID) --family $(FAMILY)

@@ -221,8 +221,9 @@ class MlflowExperimentTracker:
                 challenger = client.get_model_version_by_alias(name, "challenger")
                 if challenger.version == number:
                     client.delete_registered_model_alias(name, "challenger")
-            except mlflow.exceptions.MlflowException:
-                pass  # no challenger alias set: nothing to clear
+            except mlflow.exceptions.MlflowException as error:
+                if error.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                    raise  # only "no challenger alias" means there is nothing to clear
         else:
             client.set_registered_model_alias(name, "challenger", number)
         if version.run_id:

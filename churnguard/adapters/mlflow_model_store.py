@@ -38,6 +38,11 @@ SHA_TAG = "churnguard.model_sha256"
 CHAMPION = "champion"
 
 
+def _absent(error: MlflowException) -> bool:
+    """MLflow's way of saying "no such model or alias", as opposed to a failure."""
+    return error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
 class MlflowModelStore:
     def __init__(self, tracking_uri: str, model_name: str, lock_path: Path) -> None:
         self._client = MlflowClient(tracking_uri)
@@ -81,8 +86,10 @@ class MlflowModelStore:
     def _versions(self) -> list[Any]:
         try:
             return [v for v in self._client.search_model_versions(f"name='{self._name}'") if METADATA_TAG in v.tags]
-        except MlflowException:
-            return []
+        except MlflowException as error:
+            if _absent(error):
+                return []
+            raise
 
     def _to_version(self, registered: Any) -> ModelVersion:
         label = f"registry version {registered.version}"
@@ -118,8 +125,10 @@ class MlflowModelStore:
     def champion(self) -> ModelVersion | None:
         try:
             registered = self._client.get_model_version_by_alias(self._name, CHAMPION)
-        except MlflowException:
-            return None
+        except MlflowException as error:
+            if _absent(error):
+                return None  # no champion alias yet
+            raise
         return self._to_version(registered)
 
     def set_champion(self, fingerprint: str) -> None:

@@ -1,7 +1,7 @@
 """The prediction log in SQLite (WAL), written by a background thread so requests never wait.
 
-`record` puts records on a bounded queue; the writer thread inserts them in one transaction
-per batch, at least every `flush_interval` seconds. A full queue drops records and counts
+`record` appends records to a bounded in-memory queue; the writer thread inserts them in one
+transaction per batch, every `flush_interval` seconds. A full queue drops records and counts
 them. `close` flushes what is queued. After a kill -9 at most the last unflushed interval is
 lost; WAL keeps the database itself consistent. The writer also prunes rows older than the
 retention period, once an hour.
@@ -10,10 +10,10 @@ retention period, once an hour.
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +53,9 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class SqlitePredictionLog:
+    """Requests append to an in-memory deque (no lock, no thread wake-up per record); the
+    writer thread wakes once per flush interval, drains it and writes one transaction."""
+
     def __init__(
         self,
         path: Path,
@@ -62,10 +65,14 @@ class SqlitePredictionLog:
     ) -> None:
         self.path = Path(path)
         self._flush_interval = flush_interval
+        self._queue_size = queue_size
         self._retention_seconds = retention_days * 86400.0
-        self._queue: queue.Queue[PredictionRecord | None] = queue.Queue(maxsize=queue_size)
+        self._buffer: deque[PredictionRecord] = deque()
         self._dropped = 0
         self._written = 0
+        self._writing = False
+        self._stopping = False
+        self._wake = threading.Event()
         self._last_warning = -WARNING_INTERVAL_SECONDS
         self._lock = threading.Lock()
         self._connection = connect(self.path)
@@ -81,60 +88,52 @@ class SqlitePredictionLog:
         return self._written
 
     def record(self, records: Sequence[PredictionRecord]) -> None:
-        for item in records:
-            try:
-                self._queue.put_nowait(item)
-            except queue.Full:
-                with self._lock:
-                    self._dropped += 1
-                    now = time.monotonic()
-                    if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
-                        self._last_warning = now
-                        logger.warning("prediction log queue full: dropping records", extra={"dropped": self._dropped})
+        room = self._queue_size - len(self._buffer)
+        if room >= len(records):
+            self._buffer.extend(records)
+            return
+        if room > 0:
+            self._buffer.extend(records[:room])
+        with self._lock:
+            self._dropped += len(records) - max(room, 0)
+            now = time.monotonic()
+            if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
+                self._last_warning = now
+                logger.warning("prediction log queue full: dropping records", extra={"dropped": self._dropped})
 
     def flush(self, timeout: float = 10.0) -> bool:
+        """Write everything queued now; False if that did not finish within `timeout`."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+        self._wake.set()
+        while (self._buffer or self._writing) and time.monotonic() < deadline:
+            self._wake.set()
             time.sleep(0.01)
-        return not self._queue.unfinished_tasks
+        return not (self._buffer or self._writing)
 
     def close(self, timeout: float = 30.0) -> None:
-        self._queue.put(None)
+        self._stopping = True
+        self._wake.set()
         self._worker.join(timeout)
         self._connection.close()
 
     def _run(self) -> None:
-        pending: list[PredictionRecord] = []
-        deadline = time.monotonic() + self._flush_interval
         next_prune = time.monotonic()
-        stop = False
-        while not stop:
+        while True:
+            self._wake.wait(self._flush_interval)
+            self._wake.clear()
+            stopping = self._stopping
+            self._writing = True
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                if item is None:
-                    stop = True
-                else:
-                    pending.append(item)
-                # drain what is already queued without waiting
-                while len(pending) < 10_000 and not stop:
-                    item = self._queue.get_nowait()
-                    if item is None:
-                        stop = True
-                    else:
-                        pending.append(item)
-            except queue.Empty:
-                pass
-            if pending and (stop or time.monotonic() >= deadline or len(pending) >= 10_000):
-                self._write(pending)
-                for _ in pending:
-                    self._queue.task_done()
-                pending = []
-            if time.monotonic() >= deadline:
-                deadline = time.monotonic() + self._flush_interval
-            if time.monotonic() >= next_prune and self._retention_seconds > 0:
-                self.prune(time.time() - self._retention_seconds)
-                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-        self._queue.task_done()  # the stop marker
+                while self._buffer:
+                    batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), 10_000))]
+                    self._write(batch)
+                if time.monotonic() >= next_prune and self._retention_seconds > 0:
+                    self.prune(time.time() - self._retention_seconds)
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+            finally:
+                self._writing = False
+            if stopping:
+                return
 
     def _write(self, records: list[PredictionRecord]) -> None:
         rows = [(r.timestamp, r.request_id, r.model_version, *r.inputs, r.probability, r.prediction) for r in records]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
@@ -16,11 +17,13 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
@@ -45,6 +48,7 @@ from churnguard.entrypoints.presenters import prediction_json
 from churnguard.entrypoints.settings import Settings
 
 logger = logging.getLogger("churnguard.api")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def _echoable(value: Any) -> bool:
@@ -413,6 +417,11 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "churn_rate": version.churn_rate,
             "data_hash": version.data_hash,
             "features": list(MODEL_FEATURES),
+            "quality_gate": {
+                "min_f1": settings.gate.min_f1,
+                "tolerance": settings.gate.f1_tolerance,
+                "holdout_f1": version.f1,
+            },
         }
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -438,15 +447,39 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             {"reloaded": swapped, "model_version": None if loaded is None else loaded.version.fingerprint}
         )
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        return (
-            "<!doctype html><html lang=en><head><meta charset=utf-8><title>ChurnGuard API</title></head>"
-            "<body><h1>ChurnGuard API</h1><p>The web UI arrives with its own issue. Meanwhile: "
-            '<a href="/docs">interactive API docs</a>, <a href="/model-info">model info</a>, '
-            '<a href="/metrics">metrics</a>.</p></body></html>'
-        )
+    @app.get("/monitoring/summary", summary="Request and prediction totals and the latest drift check, for the UI")
+    async def monitoring_summary() -> dict[str, Any]:
+        totals = metrics.totals()
+        drift = None
+        report_path = settings.paths.reports_dir / "drift_report.json"
+        if report_path.is_file():
+            try:
+                report = json.loads(report_path.read_text(encoding="utf-8"))
+                drift = {
+                    "dataset_drift": report["dataset_drift"],
+                    "drift_share": report["drift_share"],
+                    "drifted_features": report["drifted_features"],
+                    "features": len(report["features"]),
+                    "checked_at": report["checked_at"],
+                }
+            except (OSError, ValueError, KeyError) as error:
+                logger.warning("drift report unreadable: %s", error)
+        links = {name: url for name, url in (("MLflow", api.mlflow_ui_url), ("Grafana", api.grafana_url)) if url}
+        return {
+            "requests_total": int(totals["requests_total"]),
+            "predictions_total": int(totals["churn"] + totals["no_churn"]),
+            "churn_predictions": int(totals["churn"]),
+            "no_churn_predictions": int(totals["no_churn"]),
+            "model_version": None if champion.peek() is None else champion.peek().version.fingerprint,  # type: ignore[union-attr]
+            "drift": drift,
+            "links": links,
+        }
 
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(ObserveRequests, observe=observe)
     app.add_middleware(BodySizeLimit, limit=api.max_body_bytes)
     return app

@@ -206,3 +206,18 @@ class ServiceMetrics:
             logger.warning("drift report %s unreadable (%s); keeping the last values", report_path, error)
             return
         self._drift_seen = modified
+
+    def totals(self) -> dict[str, float]:
+        """Request and prediction totals from the collected samples (all workers in multiprocess mode)."""
+        registry = self.registry
+        if multiprocess_dir():
+            registry = CollectorRegistry()
+            prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        totals = {"requests_total": 0.0, "churn": 0.0, "no_churn": 0.0}
+        for family in registry.collect():
+            for sample in family.samples:
+                if sample.name == "churnguard_http_requests_total":
+                    totals["requests_total"] += sample.value
+                elif sample.name == "churnguard_predictions_total":
+                    totals[sample.labels["outcome"]] += sample.value
+        return totals

@@ -128,6 +128,7 @@ class ModelInfoOut(BaseModel):
     churn_rate: float
     data_hash: str
     features: list[str]
+    quality_gate: dict[str, float]
 
 
 class ErrorOut(BaseModel):
