@@ -241,18 +241,35 @@ def test_metrics_are_aggregated_over_several_workers(two_versions, tmp_path):
     FilesystemModelStore(tmp_path / "models").set_champion(fingerprints[0])
     server = ApiServer(tmp_path, workers=2).start()
     try:
-        pids = set()
-        for _ in range(40):
-            with httpx.Client() as client:  # a new connection each time, to reach both workers
-                assert client.post(server.url + "/predict", json=EXAMPLE_CUSTOMER).status_code == 200
-                pids.add(client.get(server.url + "/health").headers.get("x-worker-pid"))
+        pids: set[str] = set()
+        sent = 0
+        lock = threading.Lock()
+
+        def send(n: int) -> None:
+            nonlocal sent
+            for _ in range(n):
+                with httpx.Client() as client:  # a new connection each time, so both workers get some
+                    response = client.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
+                assert response.status_code == 200
+                with lock:
+                    sent += 1
+                    pids.add(response.headers["x-worker-pid"])
+
+        for _ in range(10):  # concurrent bursts keep both workers accepting
+            burst = [threading.Thread(target=send, args=(10,)) for _ in range(8)]
+            for thread in burst:
+                thread.start()
+            for thread in burst:
+                thread.join()
+            if len(pids) == 2:
+                break
         text = httpx.get(server.url + "/metrics").text
         total = sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
             if line.startswith("churnguard_predictions_total{")
         )
-        assert total == 40.0
+        assert total == float(sent)
         assert len(pids) == 2, "both workers should have answered"
     finally:
         server.stop()
