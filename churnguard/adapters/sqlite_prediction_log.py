@@ -40,6 +40,7 @@ CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
 """
 INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 PRUNE_EVERY_SECONDS = 3600.0
+WRITE_SLICE = 64
 WARNING_INTERVAL_SECONDS = 60.0
 
 
@@ -124,9 +125,8 @@ class SqlitePredictionLog:
             stopping = self._stopping
             self._writing = True
             try:
-                while self._buffer:
-                    batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), 10_000))]
-                    self._write(batch)
+                batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
+                self._write(batch)
                 if time.monotonic() >= next_prune and self._retention_seconds > 0:
                     self.prune(time.time() - self._retention_seconds)
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
@@ -143,8 +143,8 @@ class SqlitePredictionLog:
             self._written += len(rows)
         except sqlite3.Error:
             with self._lock:
-                self._dropped += len(rows)
-            logger.exception("prediction log write failed; records dropped", extra={"records": len(rows)})
+                self._dropped += len(records)
+            logger.exception("prediction log write failed; records dropped", extra={"records": len(records)})
 
     def prune(self, older_than: float) -> int:
         with self._connection:
