@@ -116,17 +116,7 @@ def model_floor(workdir: Path) -> dict[str, float]:
     return result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--workdir", type=Path, default=ROOT)
-    parser.add_argument("--prediction-log", choices=["on", "off"], default="on", help="PREDICTION_LOG_ENABLED")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
-        return 2
-    workdir = _ensure_champion(args.workdir)
+def start_server(workdir: Path, workers: int, prediction_log: bool) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -138,7 +128,7 @@ def main() -> int:
             "--port",
             str(port),
             "--workers",
-            str(args.workers),
+            str(workers),
             "--workdir",
             str(workdir),
         ],
@@ -146,25 +136,68 @@ def main() -> int:
         env={
             **os.environ,
             "ENABLE_MLFLOW_TRACING": "false",
-            "PREDICTION_LOG_ENABLED": "true" if args.prediction_log == "on" else "false",
+            "PREDICTION_LOG_ENABLED": "true" if prediction_log else "false",
             "PREDICTION_LOG_PATH": str(Path(tempfile.mkdtemp(prefix="churnguard-bench-log-")) / "predictions.db"),
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    try:
-        for _ in range(300):
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        raise RuntimeError("the API did not become ready")
+    for _ in range(200):  # warm up
+        httpx.post(base + "/predict", json=EXAMPLE)
+    return server, base
+
+
+def compare_prediction_log(workdir: Path, seconds: int, repeats: int) -> int:
+    """Alternate log-on and log-off servers; explained /predict at c=8; median p99 of each."""
+    runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    for _ in range(repeats):
+        for setting in ("on", "off"):
+            server, base = start_server(workdir, 1, setting == "on")
             try:
-                if httpx.get(base + "/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("the API did not become ready")
-        for _ in range(200):  # warm up
-            httpx.post(base + "/predict", json=EXAMPLE)
+                runs[setting].append(run_wrk(base + "/predict", 8, seconds, EXAMPLE))
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
+            print(setting, json.dumps(runs[setting][-1]), flush=True)
+    summary: dict[str, Any] = {
+        setting: {
+            "p99_ms_runs": [round(r["p99_ms"], 2) for r in rows],
+            "median_p99_ms": statistics.median(r["p99_ms"] for r in rows),
+            "median_requests_per_second": statistics.median(r["requests_per_second"] for r in rows),
+        }
+        for setting, rows in runs.items()
+    }
+    summary["p99_ratio_on_over_off"] = summary["on"]["median_p99_ms"] / summary["off"]["median_p99_ms"]
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=ROOT)
+    parser.add_argument("--prediction-log", choices=["on", "off"], default="on", help="PREDICTION_LOG_ENABLED")
+    parser.add_argument("--compare-log", type=int, metavar="REPEATS", help="alternate log on/off REPEATS times")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    workdir = _ensure_champion(args.workdir)
+    if args.compare_log:
+        return compare_prediction_log(workdir, args.seconds, args.compare_log)
+    server, base = start_server(workdir, args.workers, args.prediction_log == "on")
+    try:
         results: dict[str, Any] = {
             "workers": args.workers,
             "seconds": args.seconds,
