@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import mlflow
 import pandas as pd
 import requests
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
@@ -51,6 +52,11 @@ def _version_of(package: str) -> str:
         return package_metadata.version(package)
     except package_metadata.PackageNotFoundError:
         return "unknown"
+
+
+def is_absent(error: MlflowException) -> bool:
+    """MLflow's way of saying "no such model or alias", as opposed to a failure."""
+    return error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 
 
 def is_remote(tracking_uri: str) -> bool:
@@ -221,8 +227,8 @@ class MlflowExperimentTracker:
                 challenger = client.get_model_version_by_alias(name, "challenger")
                 if challenger.version == number:
                     client.delete_registered_model_alias(name, "challenger")
-            except mlflow.exceptions.MlflowException as error:
-                if error.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            except MlflowException as error:
+                if not is_absent(error):
                     raise  # only "no challenger alias" means there is nothing to clear
         else:
             client.set_registered_model_alias(name, "challenger", number)

@@ -19,10 +19,10 @@ import time
 from typing import Any
 
 import mlflow
-import requests
 from mlflow.tracking import MlflowClient
 
-from churnguard.adapters.mlflow_experiment_tracker import is_remote
+from churnguard.adapters.mlflow_experiment_tracker import check_tracking_server, is_remote
+from churnguard.application.errors import TrackingUnavailable
 from churnguard.application.ports import InferenceTrace
 
 logger = logging.getLogger(__name__)
@@ -144,8 +144,9 @@ class MlflowInferenceTracer:
         if now < self._healthy_until:
             return True
         try:
-            ok = requests.get(self._uri.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_SECONDS).status_code == 200
-        except requests.RequestException:
+            check_tracking_server(self._uri, timeout=HEALTH_TIMEOUT_SECONDS)
+            ok = True
+        except TrackingUnavailable:
             ok = False
         if ok:
             self._healthy_until = now + HEALTH_CACHE_SECONDS

@@ -29,6 +29,7 @@ from churnguard.adapters.filesystem_model_store import (
     version_from_metadata,
     version_metadata,
 )
+from churnguard.adapters.mlflow_experiment_tracker import is_absent
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, Table
 from churnguard.domain.model_version import ModelVersion
@@ -36,11 +37,6 @@ from churnguard.domain.model_version import ModelVersion
 METADATA_TAG = "churnguard.metadata"
 SHA_TAG = "churnguard.model_sha256"
 CHAMPION = "champion"
-
-
-def _absent(error: MlflowException) -> bool:
-    """MLflow's way of saying "no such model or alias", as opposed to a failure."""
-    return error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 
 
 class MlflowModelStore:
@@ -87,7 +83,7 @@ class MlflowModelStore:
         try:
             return [v for v in self._client.search_model_versions(f"name='{self._name}'") if METADATA_TAG in v.tags]
         except MlflowException as error:
-            if _absent(error):
+            if is_absent(error):
                 return []
             raise
 
@@ -126,7 +122,7 @@ class MlflowModelStore:
         try:
             registered = self._client.get_model_version_by_alias(self._name, CHAMPION)
         except MlflowException as error:
-            if _absent(error):
+            if is_absent(error):
                 return None  # no champion alias yet
             raise
         return self._to_version(registered)

@@ -40,7 +40,6 @@ CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
 """
 INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 PRUNE_EVERY_SECONDS = 3600.0
-WRITE_SLICE = 64
 WARNING_INTERVAL_SECONDS = 60.0
 
 
@@ -70,8 +69,6 @@ class SqlitePredictionLog:
         self._retention_seconds = retention_days * 86400.0
         self._buffer: deque[PredictionRecord] = deque()
         self._dropped = 0
-        self._written = 0
-        self._writing = False
         self._stopping = False
         self._wake = threading.Event()
         self._last_warning = -WARNING_INTERVAL_SECONDS
@@ -83,10 +80,6 @@ class SqlitePredictionLog:
     @property
     def dropped_records(self) -> int:
         return self._dropped
-
-    @property
-    def written_records(self) -> int:
-        return self._written
 
     def record(self, records: Sequence[PredictionRecord]) -> None:
         room = self._queue_size - len(self._buffer)
@@ -102,15 +95,6 @@ class SqlitePredictionLog:
                 self._last_warning = now
                 logger.warning("prediction log queue full: dropping records", extra={"dropped": self._dropped})
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything queued now; False if that did not finish within `timeout`."""
-        deadline = time.monotonic() + timeout
-        self._wake.set()
-        while (self._buffer or self._writing) and time.monotonic() < deadline:
-            self._wake.set()
-            time.sleep(0.01)
-        return not (self._buffer or self._writing)
-
     def close(self, timeout: float = 30.0) -> None:
         self._stopping = True
         self._wake.set()
@@ -123,15 +107,12 @@ class SqlitePredictionLog:
             self._wake.wait(self._flush_interval)
             self._wake.clear()
             stopping = self._stopping
-            self._writing = True
-            try:
-                batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
+            batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
+            if batch:
                 self._write(batch)
-                if time.monotonic() >= next_prune and self._retention_seconds > 0:
-                    self.prune(time.time() - self._retention_seconds)
-                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-            finally:
-                self._writing = False
+            if time.monotonic() >= next_prune and self._retention_seconds > 0:
+                self.prune(time.time() - self._retention_seconds)
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             if stopping:
                 return
 
@@ -140,7 +121,6 @@ class SqlitePredictionLog:
         try:
             with self._connection:
                 self._connection.executemany(INSERT, rows)
-            self._written += len(rows)
         except sqlite3.Error:
             with self._lock:
                 self._dropped += len(records)

@@ -82,9 +82,13 @@ class PredictChurn:
         self._champion = champion
         self._tracer = tracer
 
-    def __call__(self, profiles: Sequence[CustomerProfile], explain: bool = True) -> list[ChurnPrediction]:
+    def __call__(
+        self, profiles: Sequence[CustomerProfile], explain: bool = True, model: LoadedModel | None = None
+    ) -> list[ChurnPrediction]:
+        """Score with `model` if given (so a caller can use the same model for more work), else the
+        current champion, taken once for the whole call: no mixed versions within a batch."""
         started = time.time_ns()
-        loaded = self._champion.current()  # one reference for the whole call: no mixed versions
+        loaded = model or self._champion.current()
         version = loaded.version
         baselines = version.feature_means
 

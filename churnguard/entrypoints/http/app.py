@@ -316,12 +316,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         except ValidationError as error:
             raise RequestValidationError(error.errors()) from None
         profiles = [profile_of(customer)]
+        loaded = champion.current()  # one model for the prediction and its SHAP values
         started = time.perf_counter()
-        prediction = predict_churn(profiles, explain=explain != "none")[0]
+        prediction = predict_churn(profiles, explain=explain != "none", model=loaded)[0]
         metrics.model_latency.observe(time.perf_counter() - started)
         shap = None
         if explain == "shap":
-            loaded = champion.current()
             (explanation,) = explainer.explain(loaded.model, profiles_matrix(profiles))
             shap = {
                 "explainer": explanation.explainer,
@@ -370,7 +370,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             metrics.prediction_errors.labels("invalid_row").inc(len(errors))
         metrics.batch_size.observe(len(batch.customers))
         loaded = champion.current()
-        predictions = predict_churn(profiles, explain=explain == "loo") if profiles else []
+        predictions = predict_churn(profiles, explain=explain == "loo", model=loaded) if profiles else []
         record(predictions, profiles, request)
         bodies: list[dict[str, Any] | None] = [None] * len(batch.customers)
         for position, prediction in zip(positions, predictions, strict=True):
