@@ -380,7 +380,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        timeout_worker_healthcheck=api.worker_healthcheck_seconds,
+        log_level=args.log_level.lower(),  # uvicorn says when each worker has started
         access_log=False,
     )
     return EXIT_OK

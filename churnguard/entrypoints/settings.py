@@ -85,6 +85,11 @@ class ApiSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="bind address (HOST)")
     port: int = Field(8001, ge=1, le=65535, description="port (PORT)")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes (WORKERS)")
+    worker_healthcheck_seconds: int = Field(
+        30,
+        ge=1,
+        description="restart a worker silent this long; uvicorn's 5 s killed workers still importing on a busy host",
+    )
     model_poll_seconds: float = Field(10.0, ge=0.0, description="check for a new champion every N s, 0 = off")
     batch_limit: int = Field(10_000, ge=1, description="most customers in one /predict/batch (BATCH_LIMIT)")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest request body, 413 beyond (MAX_BODY_BYTES)")

@@ -25,7 +25,8 @@ class ApiServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> ApiServer:
-        log = (self.workdir / f"api-{self.port}.log").open("wb")
+        log_path = self.workdir / f"api-{self.port}.log"
+        log = log_path.open("wb")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -48,12 +49,16 @@ class ApiServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError((self.workdir / f"api-{self.port}.log").read_text()[-3000:])
+                raise RuntimeError(log_path.read_text()[-3000:])
+            # Every worker must have finished its startup, not just the first to answer: a
+            # test that needs both workers would otherwise race the second one's imports.
+            started = log_path.read_text(errors="replace").count("Application startup complete")
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
+                healthy = httpx.get(self.url + "/health", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
+                healthy = False
+            if healthy and started >= self.workers:
+                return self
             time.sleep(0.2)
         self.stop()
         raise RuntimeError("the API did not answer in time")
