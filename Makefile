@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+COMPOSE_VENV  := .venv-compose
+COMPOSE_STAMP := $(COMPOSE_VENV)/.installed
 GRID   ?= full
 FAMILY ?= default
 
-.PHONY: help install browser run pipeline serve bench-serve bench-score test test-unit test-integration lint format bench data lock clean
+.PHONY: help install tools browser run pipeline serve bench-serve bench-score test test-unit test-integration lint format bench data lock clean
 
 help:
 	@echo "make run        install, run the pipeline on the bundled data, then serve API + UI on http://127.0.0.1:8001"
@@ -14,7 +16,7 @@ help:
 	@echo "make pipeline   validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
 	@echo "make test       install, then run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy"
-	@echo "make browser    install Debian's chromium + chromedriver (root) for the UI test"
+	@echo "make tools      install (root) the Debian packages the tests drive: chromium, prometheus, alertmanager"
 	@echo "make bench      training benchmark: default and gbm searches, on the original data and against the oracle"
 	@echo "make data       regenerate data/raw/churn.csv from the synthetic generator"
 
@@ -27,9 +29,27 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-browser:
-	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then echo "chromium and chromedriver present"; \
-	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; fi
+# Debian packages the tests drive for real: chromium + chromedriver (UI), prometheus + promtool and
+# alertmanager's amtool (monitoring). Installed once (root), skipped when present.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/chromedriver /usr/bin/prometheus /usr/bin/promtool /usr/bin/amtool
+SYSTEM_PACKAGES := chromium chromium-driver prometheus prometheus-alertmanager
+
+tools: $(COMPOSE_STAMP)
+	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -x $$tool ] || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then echo "system tools present"; \
+	else echo "installing$$missing"; apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); fi
+
+browser: tools
+
+# `docker compose config` needs the compose plugin; where the docker client has none (this
+# machine's kind), the Python docker-compose 1.29 in its own venv validates the same file.
+$(COMPOSE_STAMP):
+	@if docker compose version >/dev/null 2>&1; then mkdir -p $(COMPOSE_VENV) && touch $(COMPOSE_STAMP); else \
+	test -x $(COMPOSE_VENV)/bin/python || $(PYTHON) -m venv $(COMPOSE_VENV); \
+	$(COMPOSE_VENV)/bin/pip install --quiet "cython<3" wheel setuptools && \
+	$(COMPOSE_VENV)/bin/pip install --quiet --no-build-isolation "pyyaml==5.4.1" && \
+	$(COMPOSE_VENV)/bin/pip install --quiet "docker-compose==1.29.2" && touch $(COMPOSE_STAMP); fi
 
 pipeline: $(STAMP)
 	$(BIN)/churnguard pipeline --grid $(GRID) --family $(FAMILY)
@@ -39,13 +59,13 @@ run: pipeline serve
 serve: $(STAMP)
 	$(BIN)/churnguard serve --host 127.0.0.1 --port 8001
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) tools
 	$(BIN)/python -m pytest tests/integration
 
 lint: $(STAMP)
@@ -72,8 +92,8 @@ data: $(STAMP)
 lock:
 	rm -rf /tmp/churnguard-lock && $(PYTHON) -m venv /tmp/churnguard-lock
 	/tmp/churnguard-lock/bin/pip install --quiet --upgrade pip
-	/tmp/churnguard-lock/bin/pip install --quiet -e ".[dev]"
-	(echo "# Exact versions tested together (pip freeze of a fresh venv). Refresh: make lock"; \
+	/tmp/churnguard-lock/bin/pip install --quiet -e ".[dev,postgres]"
+	(printf "# Exact versions tested together (pip freeze of a fresh .venv). Install with: pip install -c constraints.txt -e '.[dev]'\n# Refresh: make lock\n"; \
 	 /tmp/churnguard-lock/bin/pip freeze --exclude-editable | grep -v '^churnguard') > constraints.txt
 
 clean:

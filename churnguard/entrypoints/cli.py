@@ -269,6 +269,19 @@ def _duration_seconds(text: str) -> float:
         raise UsageError(f"--schedule {text!r}: expected a duration like 30s, 15m, 1h or 1d") from None
 
 
+def _prediction_logs(patterns: list[str]) -> list[Path]:
+    """--log values: files or glob patterns (one log per API replica, e.g. /data/predictions/*.db)."""
+    import glob
+
+    paths = sorted(
+        {Path(match) for pattern in patterns for match in glob.glob(pattern)}
+        | {Path(pattern) for pattern in patterns if not glob.has_magic(pattern) and Path(pattern).exists()}
+    )
+    if not paths:
+        raise UsageError(f"--log {' '.join(patterns)}: no prediction log matches")
+    return paths
+
+
 @inject
 def cmd_drift(
     args: argparse.Namespace,
@@ -302,14 +315,19 @@ def cmd_drift(
             dataset = replace(dataset, table=table.drop(columns=["churn"], errors="ignore"))
             checked = PanderaDatasetValidator(with_target=False).validate(dataset)
             return checked.table, str(args.current), None
-        log_path = settings.prediction_log_path
+        logs = _prediction_logs(args.log) if args.log else [settings.prediction_log_path]
+        shown = ", ".join(str(path) for path in logs)
         if args.last:
-            frame = read_predictions(log_path, last=args.last)
-            source = f"prediction log {log_path}, last {args.last}"
+            frames = [read_predictions(path, last=args.last) for path in logs]
+            source = f"prediction log {shown}, last {args.last}"
         else:
             days = args.days or settings.drift.drift_window_days
-            frame = read_predictions(log_path, since=datetime.now(UTC) - timedelta(days=days))
-            source = f"prediction log {log_path}, last {days:g} days"
+            since = datetime.now(UTC) - timedelta(days=days)
+            frames = [read_predictions(path, since=since) for path in logs]
+            source = f"prediction log {shown}, last {days:g} days"
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True).sort_values("timestamp")
+        if args.last:
+            frame = frame.tail(args.last)
         return frame[list(RAW_FIELDS)], source, None
 
     interval = _duration_seconds(args.schedule) if args.schedule else None
@@ -464,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     drift = command("drift", cmd_drift, "compare current data with the champion's training data (exit 1 on drift)")
     data_options(drift)
     drift.add_argument("--current", type=Path, help="a CSV of customers instead of the prediction log")
+    drift.add_argument(
+        "--log",
+        action="append",
+        metavar="PATH",
+        help="prediction log file or glob, repeatable (default: PREDICTION_LOG_PATH); one per API replica",
+    )
     drift.add_argument("--last", type=int, help="the last N logged predictions instead of a time window")
     drift.add_argument("--days", type=float, help="time window of the prediction log (default: DRIFT_WINDOW_DAYS)")
     drift.add_argument("--split", action="store_true", help="the original's mode: 75/25 split of --data")
