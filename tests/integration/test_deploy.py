@@ -51,8 +51,11 @@ def test_the_main_alerts_fire_on_synthetic_series():
 
 
 def test_every_alert_rule_is_unit_tested_and_documented():
-    rules = [rule for group in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
-             for rule in group["rules"]]
+    rules = [
+        rule
+        for group in yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+    ]
     tests = yaml.safe_load((DEPLOY / "prometheus" / "alerts.test.yml").read_text())["tests"]
     tested = {case["alertname"] for test in tests for case in test["alert_rule_test"] if case["exp_alerts"]}
     readme = (ROOT / "README.md").read_text()
@@ -102,7 +105,8 @@ def test_the_dockerfile_is_multi_stage_non_root_with_a_healthcheck_and_no_secret
     assert stages == ["builder", "runtime"]
     runtime = text.split("AS runtime", 1)[1]
     assert re.search(r"^USER 10001", runtime, flags=re.MULTILINE)
-    assert "HEALTHCHECK" in runtime and "/health" in runtime
+    assert "HEALTHCHECK" in runtime
+    assert "/health" in runtime
     assert "COPY --from=builder /wheels" in runtime
     assert not re.search(r"(?i)(password|secret|token|api_key)\s*=", text)
     ignored = (ROOT / ".dockerignore").read_text().split()
@@ -110,7 +114,7 @@ def test_the_dockerfile_is_multi_stage_non_root_with_a_healthcheck_and_no_secret
 
 
 def k8s_documents() -> list[dict]:
-    documents = []
+    documents: list[dict] = []
     for path in sorted(K8S.glob("*.yaml")):
         if path.name == "kustomization.yaml":
             continue
@@ -215,8 +219,11 @@ def exported_names() -> set[str]:
 def test_every_metric_a_panel_or_alert_names_is_exported_by_the_api():
     exported = exported_names()
     expressions = [target["expr"] for panel in panels() for target in panel["targets"]]
-    expressions += [rule["expr"] for group in yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text())["groups"]
-                    for rule in group["rules"]]
+    expressions += [
+        rule["expr"]
+        for group in yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+    ]
     used = {name for expr in expressions for name in re.findall(r"\bchurnguard_[a-z0-9_]+", expr)}
     assert len(used) >= 20
     missing = used - exported
