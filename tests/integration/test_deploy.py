@@ -228,3 +228,18 @@ def test_every_metric_a_panel_or_alert_names_is_exported_by_the_api():
     assert len(used) >= 20
     missing = used - exported
     assert not missing, f"not exported by the API: {sorted(missing)}"
+
+
+def test_the_github_workflow_runs_every_gate():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    steps = {
+        name: " ".join(str(step.get("run", step.get("uses", ""))) for step in job["steps"])
+        for name, job in workflow["jobs"].items()
+    }
+    assert set(steps) == {"lint", "test", "pipeline", "image"}
+    assert "ruff check" in steps["lint"]
+    assert "mypy" in steps["lint"]
+    assert "make test" in steps["test"]
+    assert "make pipeline" in steps["pipeline"]
+    for gate in ("docker/build-push-action", "aquasecurity/trivy-action", "/predict", "compose"):
+        assert gate in steps["image"], gate

@@ -86,3 +86,18 @@ def test_the_originals_split_mode_and_a_current_csv(run_cli, trained_workdir, tm
     shutil.copytree(trained_workdir / "models", tmp_path / "models")
     current = run_cli("drift", "--current", str(BUNDLED_DATA), "--workdir", str(tmp_path))
     assert current.code == 0, current.err
+
+
+def test_the_logs_of_several_replicas_are_read_together(run_cli, trained_workdir, tmp_path):
+    _serve_traffic(run_cli, trained_workdir, tmp_path)
+    replicas = tmp_path / "predictions"
+    replicas.mkdir()
+    for name in ("api-0.db", "api-1.db"):
+        shutil.copy(tmp_path / "predictions.db", replicas / name)
+    result = run_cli("drift", "--workdir", str(tmp_path), "--log", str(replicas / "*.db"), "--last", "5000")
+    assert result.code == 0, result.err
+    report = json.loads((tmp_path / "reports" / "drift_report.json").read_text())
+    assert report["current_rows"] == 4000
+    missing = run_cli("drift", "--workdir", str(tmp_path), "--log", str(tmp_path / "nowhere" / "*.db"))
+    assert missing.code == 2
+    assert "no prediction log matches" in missing.err
