@@ -72,6 +72,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r churnguard -q
 
 format: $(STAMP)
 	$(BIN)/ruff format .

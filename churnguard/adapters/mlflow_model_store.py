@@ -106,13 +106,18 @@ class MlflowModelStore:
             raise ModelNotFound(f"{fingerprint!r} is ambiguous in {self._name}")
         return self._to_version(newest)
 
-    def load(self, fingerprint: str) -> ProbabilisticModel:
+    def _registry_version(self, fingerprint: str) -> str:
         version = self.get(fingerprint)
-        assert version.registry_version is not None
-        expected = self._client.get_model_version(self._name, version.registry_version).tags.get(SHA_TAG)
+        if version.registry_version is None:
+            raise ModelIntegrityError(f"{fingerprint[:12]}: registry metadata without a version number")
+        return version.registry_version
+
+    def load(self, fingerprint: str) -> ProbabilisticModel:
+        registry_version = self._registry_version(fingerprint)
+        expected = self._client.get_model_version(self._name, registry_version).tags.get(SHA_TAG)
         with tempfile.TemporaryDirectory(prefix="churnguard-registry-") as directory:
-            path = self._model_file(version.registry_version, Path(directory))
-            return load_verified(path, expected, f"registry version {version.registry_version}")
+            path = self._model_file(registry_version, Path(directory))
+            return load_verified(path, expected, f"registry version {registry_version}")
 
     def latest(self) -> ModelVersion | None:
         versions = [self._to_version(v) for v in self._versions()]
@@ -128,9 +133,7 @@ class MlflowModelStore:
         return self._to_version(registered)
 
     def set_champion(self, fingerprint: str) -> None:
-        version = self.get(fingerprint)
-        assert version.registry_version is not None
-        self._client.set_registered_model_alias(self._name, CHAMPION, version.registry_version)
+        self._client.set_registered_model_alias(self._name, CHAMPION, self._registry_version(fingerprint))
 
     def lock(self) -> AbstractContextManager[None]:
         return exclusive_lock(self._lock_path)

@@ -94,6 +94,12 @@ class ApiSettings(BaseSettings):
     batch_limit: int = Field(10_000, ge=1, description="most customers in one /predict/batch (BATCH_LIMIT)")
     max_body_bytes: int = Field(1 << 20, ge=1024, description="largest request body, 413 beyond (MAX_BODY_BYTES)")
     admin_api_key: SecretStr | None = Field(None, description="X-API-Key for /admin/*; unset disables them")
+    predict_api_key: SecretStr | None = Field(
+        None, description="X-API-Key required on /predict and /predict/batch (PREDICT_API_KEY); unset: open"
+    )
+    cors_allow_origins: str = Field(
+        "", description="comma-separated origins allowed by CORS (CORS_ALLOW_ORIGINS); empty: CORS off"
+    )
     mlflow_ui_url: str | None = Field(None, description="link shown in the UI's Monitoring view (MLFLOW_UI_URL)")
     grafana_url: str | None = Field(None, description="link shown in the UI's Monitoring view (GRAFANA_URL)")
 

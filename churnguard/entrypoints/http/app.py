@@ -21,11 +21,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
 from churnguard.application.ports import PredictionRecord
@@ -116,6 +118,21 @@ class BodySizeLimit:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+# The UI has no inline script or style and calls only this origin; /docs and /redoc load
+# FastAPI's Swagger/ReDoc assets from their CDN, so they go without this policy.
+CONTENT_SECURITY_POLICY = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+UNPOLICED_PATHS = ("/docs", "/redoc")
 
 
 class ObserveRequests:
@@ -218,6 +235,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         status = {"code": 500}
         request_id = next((v.decode() for k, v in scope.get("headers", ()) if k == b"x-request-id"), uuid.uuid4().hex)
         scope.setdefault("state", {})["request_id"] = request_id
+        policed = not scope["path"].startswith(UNPOLICED_PATHS)
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -226,7 +244,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                     (b"x-worker-pid", worker_pid.encode()),
+                    *SECURITY_HEADERS,
                 ]
+                if policed:
+                    message["headers"].append((b"content-security-policy", CONTENT_SECURITY_POLICY))
             await send(message)
 
         try:
@@ -246,6 +267,31 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         errors = _readable_errors(list(error.errors()))
         summary = "; ".join(f"{e['field']}: {e['rule']}" for e in errors[:5])
         return JSONResponse({"detail": f"invalid request: {summary}", "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            # FastAPI's own body decoding (e.g. bytes that are not UTF-8): a malformed body, 422 as
+            # everywhere else (found by schemathesis, ST103)
+            metrics.prediction_errors.labels("invalid_input").inc()
+            return JSONResponse(
+                {"detail": "invalid request: body is not valid JSON", "errors": [{"field": "body", "rule": "JSON"}]},
+                status_code=422,
+            )
+        return JSONResponse({"detail": str(error.detail), "errors": []}, error.status_code, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        """A fault is logged with its traceback; the client gets the request id, never the trace."""
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        logger.error("unhandled error", exc_info=error, extra={"request_id": request_id, "path": request.url.path})
+        return JSONResponse({"detail": f"internal error (request id {request_id})", "errors": []}, 500)
+
+    predict_key = api.predict_api_key.get_secret_value() if api.predict_api_key else ""
+
+    async def require_predict_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if predict_key and (x_api_key is None or not secrets.compare_digest(x_api_key, predict_key)):
+            raise StarletteHTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
     @app.exception_handler(ModelNotFound)
     async def no_model(_: Request, error: ModelNotFound) -> JSONResponse:
@@ -293,10 +339,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         response_model=None,
         responses={
             200: {"model": PredictionOut},
+            401: {"model": ErrorOut},
             413: {"model": ErrorOut},
             422: {"model": ErrorOut},
             503: {"model": ErrorOut},
         },
+        dependencies=[Depends(require_predict_key)],
         summary="Churn probability, decision and explanation for one customer",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": customer_schema}}}},
     )
@@ -338,7 +386,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @app.post(
         "/predict/batch",
         response_model=None,
-        responses={200: {"model": BatchOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+        responses={
+            200: {"model": BatchOut},
+            401: {"model": ErrorOut},
+            413: {"model": ErrorOut},
+            422: {"model": ErrorOut},
+            503: {"model": ErrorOut},
+        },
+        dependencies=[Depends(require_predict_key)],
         summary="Score many customers in one model call; invalid rows are reported by index",
     )
     def predict_batch(
@@ -485,6 +540,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    origins = [origin.strip() for origin in api.cors_allow_origins.split(",") if origin.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-api-key", "x-request-id"],
+            expose_headers=["x-request-id"],
+            max_age=600,
+        )
     app.add_middleware(ObserveRequests, observe=observe)
     app.add_middleware(BodySizeLimit, limit=api.max_body_bytes)
     return app

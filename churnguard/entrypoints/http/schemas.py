@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from churnguard.domain.customer import FIELD_RULES, FieldRule
 
@@ -28,9 +28,20 @@ EXAMPLE_CUSTOMER: dict[str, Any] = {
 """The original ChurnGuard's example request."""
 
 
+def _integral(value: Any) -> Any:
+    """JSON Schema's `integer` includes 56.0 (a number with no fraction); strict ints then refuse
+    the rest: 56.5, true, "56". Found by schemathesis (ST202), kept by a regression test."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+INTEGRAL = BeforeValidator(_integral)
+
+
 def _field_type(rule: FieldRule) -> Any:
     if rule.allowed is not None:
-        # strict int in a contiguous code range: Literal would let 1.0 and true through
+        # strict int in a contiguous code range: Literal would let true through
         assert list(rule.allowed) == list(range(min(rule.allowed), max(rule.allowed) + 1))
         return Annotated[
             int,
@@ -41,6 +52,7 @@ def _field_type(rule: FieldRule) -> Any:
                 description=rule.description,
                 json_schema_extra={"enum": list(rule.allowed)},
             ),
+            INTEGRAL,  # after the constraints, so they stay in the JSON schema as minimum/maximum
         ]
     bounds: dict[str, Any] = {}
     if rule.minimum is not None:
@@ -48,7 +60,7 @@ def _field_type(rule: FieldRule) -> Any:
     if rule.maximum is not None:
         bounds["le" if rule.maximum_inclusive else "lt"] = rule.maximum
     if rule.is_integer:
-        return Annotated[int, Field(strict=True, description=rule.description, **bounds)]
+        return Annotated[int, Field(strict=True, description=rule.description, **bounds), INTEGRAL]
     return Annotated[float, Field(allow_inf_nan=False, description=rule.description, **bounds)]
 
 

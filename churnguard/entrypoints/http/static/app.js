@@ -139,9 +139,19 @@ async function predict(event) {
   const button = $("#predict-button");
   button.disabled = true;
   try {
-    const response = await fetch("/predict", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(readForm()),
-    });
+    const send = () => {
+      const headers = { "Content-Type": "application/json" };
+      const key = sessionStorage.getItem("churnguard-api-key");
+      if (key) headers["X-API-Key"] = key;
+      return fetch("/predict", { method: "POST", headers, body: JSON.stringify(readForm()) });
+    };
+    let response = await send();
+    if (response.status === 401) {
+      // the server requires PREDICT_API_KEY: ask once, keep it for this tab only
+      const key = window.prompt("This ChurnGuard API needs an API key (X-API-Key):");
+      if (key) { sessionStorage.setItem("churnguard-api-key", key); response = await send(); }
+    }
+    if (response.status === 401) sessionStorage.removeItem("churnguard-api-key");
     const payload = await response.json();
     if (response.ok) renderPrediction(payload); else showErrors(payload);
   } catch (error) {
