@@ -35,6 +35,8 @@ class CsvDatasetSource:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise DatasetUnreadable(location, f"not UTF-8 text (byte {error.start}); expected a CSV file") from None
+        if not text.strip():  # e.g. a BOM and nothing else (found by the CSV fuzz test)
+            raise DatasetUnreadable(location, "the file is empty")
         header = text.splitlines()[0]
         if "," not in header:
             try:
