@@ -19,6 +19,7 @@ import logging
 import platform
 import shutil
 import tempfile
+import zipfile
 from contextlib import AbstractContextManager
 from datetime import datetime
 from importlib import metadata as package_metadata
@@ -116,9 +117,13 @@ def load_verified(model_path: Path, expected_sha256: str | None, label: str) -> 
         raise ModelIntegrityError(
             f"{label}: sha256 mismatch (metadata {expected_sha256}, file {actual}); refusing to load"
         )
-    untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES))
+    try:
+        untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES))
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as error:
+        # e.g. a pickle renamed model.skops: skops reads a zip of JSON and never unpickles it
+        raise ModelIntegrityError(f"{label}: not a skops model file ({error}); refusing to load") from None
     if untrusted:
-        raise ModelIntegrityError(f"{label}: holds types outside the allow-list: {untrusted}")
+        raise ModelIntegrityError(f"{label}: holds types outside the allow-list: {untrusted}; refusing to load")
     model: ProbabilisticModel = sio.load(model_path, trusted=list(TRUSTED_TYPES))
     return model
 

@@ -25,7 +25,7 @@ class ApiServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> ApiServer:
-        log_path = self.workdir / f"api-{self.port}.log"
+        log_path = self.log_path
         log = log_path.open("wb")
         self.process = subprocess.Popen(
             [
@@ -62,6 +62,13 @@ class ApiServer:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError("the API did not answer in time")
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"api-{self.port}.log"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

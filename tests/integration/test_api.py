@@ -223,7 +223,7 @@ def test_without_a_champion_predict_is_503_until_one_is_promoted(two_versions, t
         assert httpx.get(server.url + "/ready").status_code == 503
         response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
         assert response.status_code == 503
-        assert "no champion" in response.json()["detail"]
+        assert "no verified champion loaded" in response.json()["detail"]
         shutil.copytree(source / "models", tmp_path / "models")
         FilesystemModelStore(tmp_path / "models").set_champion(fingerprints[1])
         deadline = time.monotonic() + 10

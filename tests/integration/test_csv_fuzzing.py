@@ -59,18 +59,18 @@ def corrupted_table(draw: st.DrawFn) -> list[list[str]]:
             for row in body:
                 row.append(str(draw(st.integers(0, 9))))
         elif body:
-            row = draw(st.integers(0, len(body) - 1))
+            at = draw(st.integers(0, len(body) - 1))
             column = draw(st.integers(0, len(header) - 1))
-            if column >= len(body[row]):
+            if column >= len(body[at]):
                 continue
             if kind == "wrong_type":
-                body[row][column] = draw(NOT_A_NUMBER)
+                body[at][column] = draw(NOT_A_NUMBER)
             elif kind == "out_of_range":
-                body[row][column] = _out_of_range(header[column], draw(st.integers(0, 1000)))
+                body[at][column] = _out_of_range(header[column], draw(st.integers(0, 1000)))
             elif kind == "missing":
-                body[row][column] = ""
+                body[at][column] = ""
             elif kind == "short_row":
-                body[row] = body[row][:-1]
+                body[at] = body[at][:-1]
     return [header, *body]
 
 

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
 from churnguard.application.ports import PredictionRecord
-from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, PredictChurn
+from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, LoadedModel, PredictChurn
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
 from churnguard.domain.errors import InvalidProfile
 from churnguard.domain.features import MODEL_FEATURES, profiles_matrix
@@ -189,6 +189,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         )
         logger.info("champion loaded", extra={"model_version": version.short_id, "reason": reason})
         return True
+
+    def serving_model() -> LoadedModel:
+        """The verified champion the lifespan, the poller or /admin/reload loaded. Requests never
+        load one themselves: a bad model file would otherwise be re-read on every request."""
+        loaded = champion.peek()
+        if loaded is None:
+            raise ModelNotFound(
+                "no verified champion loaded: promote one (churnguard pipeline), "
+                "or see the service log for why it was refused"
+            )
+        return loaded
 
     async def poll_for_new_champion() -> None:
         while True:
@@ -364,7 +375,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         except ValidationError as error:
             raise RequestValidationError(error.errors()) from None
         profiles = [profile_of(customer)]
-        loaded = champion.current()  # one model for the prediction and its SHAP values
+        loaded = serving_model()  # one model for the prediction and its SHAP values
         started = time.perf_counter()
         prediction = predict_churn(profiles, explain=explain != "none", model=loaded)[0]
         metrics.model_latency.observe(time.perf_counter() - started)
@@ -424,7 +435,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if errors:
             metrics.prediction_errors.labels("invalid_row").inc(len(errors))
         metrics.batch_size.observe(len(batch.customers))
-        loaded = champion.current()
+        loaded = serving_model()
         predictions = predict_churn(profiles, explain=explain == "loo", model=loaded) if profiles else []
         record(predictions, profiles, request)
         bodies: list[dict[str, Any] | None] = [None] * len(batch.customers)
@@ -464,7 +475,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @app.get("/model-info", response_model=ModelInfoOut, responses={503: {"model": ErrorOut}})
     async def model_info() -> dict[str, Any]:
-        version = champion.current().version
+        version = serving_model().version
         return {
             "model_version": version.fingerprint,
             "registry_version": version.registry_version,
