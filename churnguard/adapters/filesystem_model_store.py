@@ -156,8 +156,12 @@ class FilesystemModelStore:
                 "libraries": _library_versions(),
             }
             atomic_write_text(staging / METADATA_FILE, json.dumps(metadata, indent=2, sort_keys=True))
-            staging.rename(target)
-            fsync_directory(self._versions)
+            with self.lock():  # concurrent trainings publish one at a time; the loser finds the winner's
+                if (target / METADATA_FILE).exists():
+                    shutil.rmtree(staging, ignore_errors=True)
+                    return self.get(version.fingerprint)
+                staging.rename(target)
+                fsync_directory(self._versions)
         except OSError:
             if (target / METADATA_FILE).exists():  # a concurrent save of the same fingerprint won
                 shutil.rmtree(staging, ignore_errors=True)
