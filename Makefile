@@ -8,7 +8,7 @@ COMPOSE_STAMP := $(COMPOSE_VENV)/.installed
 GRID   ?= full
 FAMILY ?= default
 
-.PHONY: help install tools browser run pipeline serve bench-serve bench-score test test-unit test-integration lint format bench data lock clean
+.PHONY: help install tools browser run pipeline serve bench-serve bench-score bench-load test test-unit test-integration lint format bench data lock clean
 
 help:
 	@echo "make run        install, run the pipeline on the bundled data, then serve API + UI on http://127.0.0.1:8001"
@@ -86,6 +86,10 @@ bench-serve: $(STAMP)
 
 bench-score: $(STAMP)
 	$(BIN)/python benchmarks/score.py
+
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/load.py --memory
 
 data: $(STAMP)
 	$(BIN)/churnguard generate-data --rows 2000 --seed 42 --out data/raw/churn.csv
