@@ -159,3 +159,12 @@ def test_the_container_runs_as_a_non_root_user():
     users = re.findall(r"^USER (\S+)", dockerfile, flags=re.MULTILINE)
     assert users
     assert users[-1].split(":")[0] not in {"0", "root"}
+
+
+def test_a_body_that_is_not_utf8_is_a_422_on_every_scoring_route(client_for):
+    """Regression (schemathesis ST103): FastAPI answered an undocumented 400 on /predict/batch."""
+    client = client_for()
+    for path in ("/predict", "/predict/batch"):
+        response = client.post(path, content=b"\xff\xfe{", headers={"content-type": "application/json"})
+        assert response.status_code == 422, (path, response.text)
+        assert "JSON" in response.text

@@ -63,3 +63,16 @@ def test_risk_bands_cover_the_unit_interval_in_order(probability):
 def test_nan_is_not_echoed_back_in_errors():
     errors = _readable_errors([{"loc": ("body", "monthly_charges"), "msg": "finite", "type": "x", "input": math.nan}])
     assert errors == [{"field": "monthly_charges", "rule": "finite", "type": "x"}]
+
+
+def test_the_documented_schema_states_every_bound_in_json_schema_terms():
+    """Regression: a validator placed before the bounds made pydantic publish `ge`/`le`, which
+    JSON Schema (and so every client generator) ignores."""
+    properties = CustomerIn.model_json_schema()["properties"]
+    for rule in FIELD_RULES:
+        schema = properties[rule.name]
+        assert not {"ge", "le", "gt", "lt"} & set(schema), rule.name
+        low = rule.minimum if rule.allowed is None else min(rule.allowed)
+        if low is not None:
+            key = "minimum" if rule.allowed is not None or rule.minimum_inclusive else "exclusiveMinimum"
+            assert schema[key] == low, rule.name
