@@ -304,6 +304,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         if predict_key and (x_api_key is None or not secrets.compare_digest(x_api_key, predict_key)):
             raise StarletteHTTPException(401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
 
+    # no dependency at all when no key is set: FastAPI's dependency resolution costs on every request
+    key_check = [Depends(require_predict_key)] if predict_key else []
+
     @app.exception_handler(ModelNotFound)
     async def no_model(_: Request, error: ModelNotFound) -> JSONResponse:
         metrics.prediction_errors.labels("no_model").inc()
@@ -355,7 +358,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             422: {"model": ErrorOut},
             503: {"model": ErrorOut},
         },
-        dependencies=[Depends(require_predict_key)],
+        dependencies=key_check,
         summary="Churn probability, decision and explanation for one customer",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": customer_schema}}}},
     )
@@ -404,7 +407,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             422: {"model": ErrorOut},
             503: {"model": ErrorOut},
         },
-        dependencies=[Depends(require_predict_key)],
+        dependencies=key_check,
         summary="Score many customers in one model call; invalid rows are reported by index",
     )
     def predict_batch(
