@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from evidently import DataDefinition, Dataset, Report
-from evidently.presets import DataDriftPreset
 
 from churnguard.application.ports import DriftAnalysis, Table
 from churnguard.domain.customer import RAW_FIELDS, RULES_BY_FIELD, FieldKind
 from churnguard.domain.drift_policy import FeatureDrift
+
+if TYPE_CHECKING:
+    from evidently import DataDefinition
+
+# evidently is imported where it is used: it takes seconds to import, and every CLI command and
+# API worker builds the container that names this adapter.
 
 _VALUE_DRIFT = re.compile(
     r"ValueDrift\(column=(?P<column>[^,]+),method=(?P<method>[^,]+),threshold=(?P<threshold>[^)]+)\)"
@@ -25,6 +29,8 @@ _VALUE_DRIFT = re.compile(
 
 
 def _definition() -> DataDefinition:
+    from evidently import DataDefinition
+
     numeric = [name for name in RAW_FIELDS if RULES_BY_FIELD[name].kind is FieldKind.NUMERIC]
     return DataDefinition(numerical_columns=numeric, categorical_columns=[n for n in RAW_FIELDS if n not in numeric])
 
@@ -40,6 +46,9 @@ class EvidentlyDriftDetector:
         definition = _definition()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            from evidently import Dataset, Report
+            from evidently.presets import DataDriftPreset
+
             evaluation = Report([DataDriftPreset()]).run(
                 Dataset.from_pandas(_frame(current), data_definition=definition),
                 Dataset.from_pandas(_frame(reference), data_definition=definition),
