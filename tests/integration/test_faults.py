@@ -143,7 +143,7 @@ outcomes = []
 for _ in range(trials):
     store.set_champion(old)
     pid = start_promote()
-    time.sleep(rng.uniform(0.0, 1.1) * duration)  # anywhere in the run, the switch included
+    time.sleep(rng.uniform(0.0, 1.3) * duration)  # anywhere in the run, the switch included, or after
     os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     champion = json.loads((Path(workdir) / "models" / "champion.json").read_text())["fingerprint"]
