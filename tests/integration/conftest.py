@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+from churnguard.domain.model_version import ModelVersion
 from churnguard.entrypoints import cli
 from tests.conftest import BUNDLED_DATA, FAST_DEFAULTS, ROOT
 
@@ -61,6 +63,22 @@ def trained_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stderr
     return workdir
+
+
+@pytest.fixture(scope="session")
+def two_trained_versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ModelVersion]]:
+    """Two versions trained on the bundled data (fast grid, seeds 1 and 2), oldest first, no
+    champion. Shared and read-only: copy models/ before promoting or serving from it."""
+    workdir = tmp_path_factory.mktemp("two-versions")
+    for seed in ("1", "2"):
+        result = run_cli_process(
+            "train", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir),
+            env={"RANDOM_STATE": seed, "ENABLE_MLFLOW_TRACKING": "false"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    store = FilesystemModelStore(workdir / "models")
+    versions = [store.get(path.name) for path in (workdir / "models" / "versions").iterdir()]
+    return workdir, sorted(versions, key=lambda version: version.created_at)
 
 
 def read_json(path: Path) -> dict:

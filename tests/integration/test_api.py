@@ -14,26 +14,16 @@ from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import CustomerProfile
 from churnguard.domain.features import profiles_matrix
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
-from tests.conftest import BUNDLED_DATA
 from tests.integration.api_server import ApiServer
-from tests.integration.conftest import run_cli_process
 
 KEY = "test-admin-key"
 
 
-@pytest.fixture(scope="module")
-def two_versions(tmp_path_factory):
-    """A models/ dir with two trained versions (seeds 1 and 2) and the first as champion."""
-    workdir = tmp_path_factory.mktemp("two-versions")
-    for seed in ("1", "2"):
-        result = run_cli_process(
-            "train", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir),
-            env={"RANDOM_STATE": seed, "ENABLE_MLFLOW_TRACKING": "false"},
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-    store = FilesystemModelStore(workdir / "models")
-    versions = [store.get(path.name) for path in (workdir / "models" / "versions").iterdir()]
-    return workdir, [v.fingerprint for v in sorted(versions, key=lambda v: v.created_at)]
+@pytest.fixture
+def two_versions(two_trained_versions):
+    """The shared two-version workdir and its fingerprints, oldest first (copy models/ to use it)."""
+    workdir, versions = two_trained_versions
+    return workdir, [version.fingerprint for version in versions]
 
 
 @pytest.fixture

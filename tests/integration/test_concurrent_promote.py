@@ -1,24 +1,15 @@
+import shutil
 import subprocess
 import sys
 
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
-from tests.conftest import BUNDLED_DATA, ROOT
-from tests.integration.conftest import read_json, run_cli_process
+from tests.conftest import ROOT
+from tests.integration.conftest import read_json
 
 
-def test_two_concurrent_promotes_leave_one_intact_champion(tmp_path):
-    for seed in ("1", "2"):
-        trained = run_cli_process(
-            "train",
-            "--grid",
-            "fast",
-            "--data",
-            str(BUNDLED_DATA),
-            "--workdir",
-            str(tmp_path),
-            env={"RANDOM_STATE": seed},
-        )
-        assert trained.returncode == 0, trained.stderr
+def test_two_concurrent_promotes_leave_one_intact_champion(two_trained_versions, tmp_path):
+    source, _ = two_trained_versions
+    shutil.copytree(source / "models", tmp_path / "models")
     store = FilesystemModelStore(tmp_path / "models")
     fingerprints = sorted(path.name for path in (tmp_path / "models" / "versions").iterdir())
     assert len(fingerprints) == 2

@@ -31,24 +31,12 @@ GATE_OPEN = {"ENABLE_MLFLOW_TRACKING": "false", "PATH": "/usr/bin:/bin", "F1_TOL
 
 
 @pytest.fixture(scope="module")
-def two_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
-    """A workdir with versions A (champion) and B (a candidate the gate accepts)."""
+def two_trained(two_trained_versions, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A workdir of its own with versions A (the lower F1) and B (a candidate the gate accepts)."""
+    source, versions = two_trained_versions
     workdir = tmp_path_factory.mktemp("faults")
-    for seed in ("1", "2"):
-        trained = run_cli_process(
-            "train",
-            "--grid",
-            "fast",
-            "--data",
-            str(BUNDLED_DATA),
-            "--workdir",
-            str(workdir),
-            env={"RANDOM_STATE": seed},
-        )
-        assert trained.returncode == 0, trained.stderr
-    store = FilesystemModelStore(workdir / "models")
-    versions = [store.get(path.name) for path in (workdir / "models" / "versions").iterdir()]
-    first, second = sorted(versions, key=lambda v: v.f1)  # B scores at least A: the gate promotes it
+    shutil.copytree(source / "models", workdir / "models")
+    first, second = sorted(versions, key=lambda version: version.f1)
     return workdir, first.fingerprint, second.fingerprint
 
 
