@@ -23,7 +23,6 @@ DEPLOY = ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "churnguard.json"
 K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.30.0"
-PROMQL_FUNCTIONS_AND_KEYWORDS = {"up"}
 
 
 def run(*command: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
