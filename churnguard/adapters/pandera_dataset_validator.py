@@ -17,11 +17,28 @@ from churnguard.domain.customer import FIELD_RULES, RAW_FIELDS, TARGET, FieldRul
 
 SAMPLE_SIZE = 20
 """How many failing values and row numbers a violation shows."""
+VALUE_WIDTH = 40
+"""Longest failing value shown in full; a longer one (a 1 MB line) is cut and its length named."""
+
+
+def _shown(value: object) -> str:
+    if pd.isna(value):
+        return "<empty>"
+    text = str(value)
+    if len(text) <= VALUE_WIDTH:
+        return text
+    return f"{text[: VALUE_WIDTH - 10]}... ({len(text):,} characters)"
+
+
+def _one_of(codes: tuple[int, ...], rule: str) -> pa.Check:
+    """Membership compared as numbers: one word in a code column makes pandas read every cell as
+    text, and a plain isin would then report the valid "0" and "1" as failing too."""
+    return pa.Check(lambda column: pd.to_numeric(column, errors="coerce").isin(codes), error=rule)
 
 
 def _checks(rule: FieldRule) -> list[pa.Check]:
     if rule.allowed is not None:
-        return [pa.Check.isin(list(rule.allowed), error=rule.rule)]
+        return [_one_of(rule.allowed, rule.rule)]
     checks = []
     if rule.minimum is not None:
         low = pa.Check.ge if rule.minimum_inclusive else pa.Check.gt
@@ -39,7 +56,7 @@ def build_schema(with_target: bool = True) -> pa.DataFrameSchema:
         for rule in FIELD_RULES
     }
     if with_target:
-        columns[TARGET] = pa.Column("int64", [pa.Check.isin([0, 1], error="must be one of {0, 1}")])
+        columns[TARGET] = pa.Column("int64", [_one_of((0, 1), "must be one of {0, 1}")])
     return pa.DataFrameSchema(columns, strict=True, name="customer table")
 
 
@@ -91,6 +108,8 @@ class PanderaDatasetValidator:
             column = str(case.column)
             if case.index is None or pd.isna(case.index):
                 continue  # a check that could not run on a column whose type is already reported
+            if _DTYPE.match(check) and pd.isna(case.failure_case):
+                continue  # an empty cell: "must not be missing" says it once, not twice
             grouped[(column, _readable(check))].append((case.failure_case, case.index))
         order = {name: i for i, name in enumerate(self._column_order)}
         violations = []
@@ -101,7 +120,7 @@ class PanderaDatasetValidator:
             )
             values: list[str] = []
             for value, _ in located:
-                text = "<empty>" if pd.isna(value) else str(value)
+                text = _shown(value)
                 if text not in values and len(values) < SAMPLE_SIZE:
                     values.append(text)
             rows = sorted({index + 1 for _, index in located})

@@ -106,3 +106,38 @@ def test_the_violation_table_lists_column_rule_values_and_rows(run_cli, tmp_path
     assert "must be an integer >= 0 and <= 50" in row
     assert " 30 " in row
     assert row.rstrip().endswith(", ".join(str(n) for n in range(1, 21)))
+
+
+def test_a_huge_failing_value_is_cut_and_its_length_named(run_cli, tmp_path):
+    path = _write(tmp_path / "huge.csv", GOOD)
+    with path.open("a") as handle:
+        handle.write("9" * 1_000_000 + "\n")
+    result = run_cli("validate", "--data", str(path))
+    assert result.code == 2
+    assert max(len(line) for line in result.err.splitlines()) < 300
+    gender = next(line for line in result.err.splitlines() if line.startswith("gender"))
+    assert "999999999999999999999999999999... (1,000,000 characters)" in gender
+    assert gender.rstrip().endswith("51")
+
+
+def test_a_word_in_a_code_column_names_that_row_only(run_cli, tmp_path):
+    """One word makes pandas read the whole column as text; the valid "0" and "1" must not be
+    reported as failing "must be one of {0, 1}" (they were, before the check compared numbers)."""
+    table = GOOD.astype({"gender": object, "churn": object})
+    table.loc[3, "gender"] = "female"
+    table.loc[8, "churn"] = "yes"
+    result = run_cli("validate", "--data", str(_write(tmp_path / "word.csv", table)))
+    assert result.code == 2
+    lines = [line.split() for line in result.err.splitlines()[3:]]
+    assert [" ".join(line[1:-3]) for line in lines] == [
+        "must be an integer",
+        "must be one of {0, 1}",
+        "must be an integer",
+        "must be one of {0, 1}",
+    ]
+    assert [(line[0], line[-3], line[-2], line[-1]) for line in lines] == [
+        ("gender", "1", "female", "4"),
+        ("gender", "1", "female", "4"),
+        ("churn", "1", "yes", "9"),
+        ("churn", "1", "yes", "9"),
+    ]
