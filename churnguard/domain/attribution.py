@@ -30,12 +30,14 @@ def leave_one_out_rows(profile: CustomerProfile, baselines: Mapping[str, float])
     Derived features are recomputed from the substituted raw values, so replacing tenure
     also moves total_charges and ticket_rate, as it would for a real customer.
     """
-    fields = len(RAW_FIELDS)
-    raw = np.empty((1 + fields, fields), dtype=np.float64)
+    raw = np.empty((1 + len(RAW_FIELDS), len(RAW_FIELDS)), dtype=np.float64)
     raw[:] = [getattr(profile, name) for name in RAW_FIELDS]
-    diagonal = np.arange(fields)
-    raw[diagonal + 1, diagonal] = [baselines[name] for name in RAW_FIELDS]
+    raw[_SUBSTITUTED] = [baselines[name] for name in RAW_FIELDS]
     return raw_model_matrix(raw)
+
+
+_SUBSTITUTED = (np.arange(1, 1 + len(RAW_FIELDS)), np.arange(len(RAW_FIELDS)))
+"""Row i + 1 holds field i at its baseline."""
 
 
 def contributions_from_scores(
@@ -45,18 +47,13 @@ def contributions_from_scores(
     scores = np.asarray(probabilities, dtype=np.float64)
     if scores.shape != (1 + len(RAW_FIELDS),):
         raise ValueError(f"expected {1 + len(RAW_FIELDS)} scores, got shape {scores.shape}")
-    base = float(scores[0])
-    values = {name: getattr(profile, name) for name in RAW_FIELDS}
+    base, *substituted = scores.tolist()  # Python floats: no numpy scalar per field
     # A field already at its baseline yields an identical row; its contribution is zero by
     # definition, not whatever last-bit noise a vectorized scorer gives for a repeated row.
-    contributions = [
-        Contribution(
-            feature=name,
-            value=float(values[name]),
-            contribution=0.0 if float(values[name]) == float(baselines[name]) else base - float(scores[row]),
-        )
-        for row, name in enumerate(RAW_FIELDS, start=1)
-    ]
+    contributions = []
+    for name, score in zip(RAW_FIELDS, substituted, strict=True):
+        value = float(getattr(profile, name))
+        contributions.append(Contribution(name, value, 0.0 if value == float(baselines[name]) else base - score))
     contributions.sort(key=lambda item: abs(item.contribution), reverse=True)
     return tuple(contributions)
 
