@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from churnguard.domain.customer import FIELD_RULES
-from churnguard.entrypoints.http.app import _readable_errors
+from churnguard.entrypoints.http.app import PredictionResponse, _readable_errors
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER, CustomerIn
 from churnguard.entrypoints.presenters import risk_band
 from tests.strategies import profiles
@@ -76,3 +76,25 @@ def test_the_documented_schema_states_every_bound_in_json_schema_terms():
         if low is not None:
             key = "minimum" if rule.allowed is not None or rule.minimum_inclusive else "exclusiveMinimum"
             assert schema[key] == low, rule.name
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_a_prediction_response_decodes_to_what_was_sent(content):
+    assert json.loads(PredictionResponse(content).body) == content
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_a_prediction_response_refuses_a_non_finite_number(number):
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        PredictionResponse({"churn_probability": number, "note": "NaN and Infinity in a string are fine"})

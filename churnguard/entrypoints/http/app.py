@@ -388,7 +388,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def predict(request: Request) -> JSONResponse:
         # The body and the query are validated here with pydantic directly (the same schemas,
         # declared in OpenAPI above): FastAPI's generic parameter and body paths cost more than
-        # the model (measured: about a fifth of the handler's time).
+        # the model itself.
         try:
             explain = EXPLAIN_MODE.validate_python(request.query_params.get("explain", "loo"))
         except ValidationError as error:
