@@ -91,7 +91,7 @@ json_values = st.recursive(
 
 @given(json_values)
 def test_a_prediction_response_decodes_to_what_was_sent(content):
-    assert json.loads(PredictionResponse(content).body) == content
+    assert json.loads(bytes(PredictionResponse(content).body)) == content
 
 
 @pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
