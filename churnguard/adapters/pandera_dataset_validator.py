@@ -17,6 +17,7 @@ from churnguard.domain.customer import FIELD_RULES, RAW_FIELDS, TARGET, FieldRul
 
 SAMPLE_SIZE = 20
 """How many failing values and row numbers a violation shows."""
+INTEGER_COLUMNS = (*(rule.name for rule in FIELD_RULES if rule.is_integer), TARGET)
 VALUE_WIDTH = 40
 """Longest failing value shown in full; a longer one (a 1 MB line) is cut and its length named."""
 
@@ -36,10 +37,16 @@ def _one_of(codes: tuple[int, ...], rule: str) -> pa.Check:
     return pa.Check(lambda column: pd.to_numeric(column, errors="coerce").isin(codes), error=rule)
 
 
+def _whole(rule: str) -> pa.Check:
+    """A fractional number in an integer column, named by row (pandas reads such a column as
+    float, which the dtype check can only report for the column as a whole)."""
+    return pa.Check(lambda column: (pd.to_numeric(column, errors="coerce") % 1).fillna(0) == 0, error=rule)
+
+
 def _checks(rule: FieldRule) -> list[pa.Check]:
     if rule.allowed is not None:
         return [_one_of(rule.allowed, rule.rule)]
-    checks = []
+    checks = [_whole(rule.rule)] if rule.is_integer else []
     if rule.minimum is not None:
         low = pa.Check.ge if rule.minimum_inclusive else pa.Check.gt
         checks.append(low(rule.minimum, error=rule.rule))
@@ -77,6 +84,23 @@ def _readable(check: str) -> str:
     return check
 
 
+def _whole_floats_as_integers(table: pd.DataFrame) -> pd.DataFrame:
+    """An integer column written as 1.0, 2.0 (pandas writes a column that once held a NaN that
+    way) holds integers: read it as such, as the API accepts 56.0 for an integer field."""
+    converted = {}
+    for name in INTEGER_COLUMNS:
+        column = table.get(name)
+        if (
+            column is not None
+            and pd.api.types.is_float_dtype(column)
+            and column.notna().all()
+            and ((column % 1) == 0).all()
+            and (column.abs() <= 2**53).all()
+        ):
+            converted[name] = column.astype("int64")
+    return table.assign(**converted) if converted else table
+
+
 class PanderaDatasetValidator:
     """Validates the 13 raw fields plus the churn label; on success returns canonical dtypes."""
 
@@ -90,6 +114,7 @@ class PanderaDatasetValidator:
             raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
         if len(table) == 0:
             raise InvalidDataset(dataset.location, [Violation("(table)", "must have at least one data row", (), (), 0)])
+        table = _whole_floats_as_integers(table)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # pandas noise inside pandera's report builder
@@ -100,7 +125,15 @@ class PanderaDatasetValidator:
 
     def _violations(self, cases: pd.DataFrame) -> list[Violation]:
         grouped: dict[tuple[str, str], list[tuple[object, object]]] = defaultdict(list)
-        for case in cases.itertuples(index=False):
+        all_cases = list(cases.itertuples(index=False))
+        # A cell that fails a rule of its field ("must be one of {0, 1}") is reported by that
+        # rule alone, not also as a type error: the rule is the more precise of the two.
+        ruled = {
+            (str(case.column), str(case.index))
+            for case in all_cases
+            if not _DTYPE.match(str(case.check)) and case.index is not None and not pd.isna(case.index)
+        }
+        for case in all_cases:
             check = str(case.check)
             if check in ("column_in_schema", "column_in_dataframe"):
                 grouped[(str(case.failure_case), _readable(check))].append((None, None))
@@ -108,8 +141,8 @@ class PanderaDatasetValidator:
             column = str(case.column)
             if case.index is None or pd.isna(case.index):
                 continue  # a check that could not run on a column whose type is already reported
-            if _DTYPE.match(check) and pd.isna(case.failure_case):
-                continue  # an empty cell: "must not be missing" says it once, not twice
+            if _DTYPE.match(check) and (pd.isna(case.failure_case) or (column, str(case.index)) in ruled):
+                continue  # an empty cell ("must not be missing") or a cell a field rule reports
             grouped[(column, _readable(check))].append((case.failure_case, case.index))
         order = {name: i for i, name in enumerate(self._column_order)}
         violations = []
@@ -125,5 +158,15 @@ class PanderaDatasetValidator:
                     values.append(text)
             rows = sorted({index + 1 for _, index in located})
             violations.append(Violation(column, rule, tuple(values), tuple(rows[:SAMPLE_SIZE]), len(rows)))
+        # A column of the wrong type with no cell to blame (e.g. all True/False, which pandas reads
+        # as bool and compares equal to 1/0) is still named, with the type it was read as.
+        named = {violation.column for violation in violations}
+        for case in all_cases:
+            match = _DTYPE.match(str(case.check))
+            column = str(case.column)
+            if match and column not in named and (case.index is None or pd.isna(case.index)):
+                rule = f"{_readable(str(case.check))} (the column reads as {case.failure_case})"
+                violations.append(Violation(column, rule, (), (), 0))
+                named.add(column)
         violations.sort(key=lambda v: (order.get(v.column, len(order)), v.column, v.rule))
         return violations
