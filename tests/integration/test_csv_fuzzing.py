@@ -23,6 +23,8 @@ with BUNDLED_DATA.open(newline="") as handle:
     GOOD_ROWS = list(csv.reader(handle))[:41]  # header + 40 customers
 HEADER, BODY = GOOD_ROWS[0], GOOD_ROWS[1:]
 RULES = {rule.name: rule for rule in FIELD_RULES}
+INTEGER_COLUMNS = {rule.name for rule in FIELD_RULES if rule.is_integer} | {"churn"}
+BINARY_COLUMNS = {rule.name for rule in FIELD_RULES if rule.allowed == (0, 1)} | {"churn"}
 NOT_A_NUMBER = st.text(alphabet="abcdefghijklmnopqrstuvwxyz!?#", min_size=1, max_size=8)
 
 
@@ -43,7 +45,18 @@ def corrupted_table(draw: st.DrawFn) -> list[list[str]]:
     header, body = list(HEADER), [list(row) for row in BODY]
     kinds = draw(
         st.lists(
-            st.sampled_from(["drop_column", "extra_column", "wrong_type", "out_of_range", "missing", "short_row"]),
+            st.sampled_from(
+                [
+                    "drop_column",
+                    "extra_column",
+                    "wrong_type",
+                    "out_of_range",
+                    "missing",
+                    "short_row",
+                    "fraction",
+                    "bool_column",
+                ]
+            ),
             min_size=1,
             max_size=3,
         )
@@ -57,6 +70,16 @@ def corrupted_table(draw: st.DrawFn) -> list[list[str]]:
             for row in body:
                 if index < len(row):
                     row.pop(index)
+        elif kind == "fraction":  # 41.5 in an integer column (41.0 would be fine)
+            column = draw(st.sampled_from([i for i, name in enumerate(header) if name in INTEGER_COLUMNS]))
+            at = draw(st.integers(0, len(body) - 1))
+            if column < len(body[at]):
+                body[at][column] = f"{body[at][column]}.5"
+        elif kind == "bool_column":  # a 0/1 column written as True/False
+            column = draw(st.sampled_from([i for i, name in enumerate(header) if name in BINARY_COLUMNS]))
+            for row in body:
+                if column < len(row):
+                    row[column] = {"0": "False", "1": "True"}.get(row[column], row[column])
         elif kind == "extra_column":
             header.append(draw(st.sampled_from(["shoe_size", "Age", "customer_id", "churn_score", " "])))
             for row in body:
@@ -175,6 +198,7 @@ def test_any_corrupted_csv_exits_2_with_a_readable_message_and_writes_nothing(co
         assert message.startswith("error:"), message[:500]
         assert "customers.csv" in message
         assert len(message.splitlines()[0]) > len("error: customers.csv")
+        assert "with 0 violations" not in message, message  # a refusal always says what is wrong
         assert not workdir.exists() or not any(workdir.rglob("*")), sorted(workdir.rglob("*"))
 
 
