@@ -80,6 +80,8 @@ def _check_rows(chunk: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[int, l
         raw = chunk[name]
         numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
         ok = np.isfinite(numeric)
+        if pd.api.types.is_bool_dtype(raw):
+            ok &= False  # True/False: pandas reads them as bool, equal to 1/0; the API refuses them too
         if rule.is_integer:
             ok &= np.floor(np.nan_to_num(numeric)) == np.nan_to_num(numeric)
         if rule.allowed is not None:

@@ -104,5 +104,14 @@ class ScoreCustomers:
                 version.threshold,
             )
             scored += count
+        if scored == 0:  # every row rejected: the output still has its columns, and no rows
+            empty = CustomerBatch(np.empty(0, np.int64), {name: np.empty(0) for name in RAW_FIELDS}, ())
+            no_scores = np.empty(0)
+            contributions = np.empty((0, len(RAW_FIELDS))) if explain else None
+            writer.write(
+                ScoredBatch(empty, no_scores, np.empty(0, np.bool_), contributions),
+                version.fingerprint,
+                version.threshold,
+            )
         writer.commit()
         return ScoringSummary(scored, rejected, time.perf_counter() - started, version.fingerprint)

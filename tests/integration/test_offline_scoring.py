@@ -67,3 +67,23 @@ def test_a_file_missing_a_column_exits_2_and_writes_nothing(run_cli, trained_wor
     assert result.code == 2
     assert "age" in result.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv"]
+
+
+def test_a_true_false_column_is_rejected_as_the_api_and_validate_reject_it(run_cli, trained_workdir, tmp_path):
+    table = pd.read_csv(BUNDLED_DATA).head(20).drop(columns=["churn"]).astype({"partner": bool})
+    path = tmp_path / "bools.csv"
+    table.to_csv(path, index=False)
+    out = tmp_path / "scored.csv"
+    result = run_cli("score", "--in", str(path), "--out", str(out), "--workdir", str(trained_workdir))
+    assert result.code == 0, result.err
+    rejects = pd.read_csv(tmp_path / "scored.rejects.csv")
+    assert rejects["row"].tolist() == list(range(1, 21))
+    assert {reason.split(" (got")[0] for reason in rejects["reasons"]} == {"partner: must be one of {0, 1}"}
+    assert len(pd.read_csv(out)) == 0  # the columns, no rows (it was an empty file)
+    assert "churn_probability" in pd.read_csv(out).columns
+    parquet = tmp_path / "scored.parquet"
+    result = run_cli("score", "--in", str(path), "--out", str(parquet), "--workdir", str(trained_workdir), "--explain")
+    assert result.code == 0, result.err
+    written = pd.read_parquet(parquet)
+    assert len(written) == 0
+    assert {"churn_probability", "contribution_partner", "model_version"} <= set(written.columns)
