@@ -162,9 +162,8 @@ class PanderaDatasetValidator:
         # as bool and compares equal to 1/0) is still named, with the type it was read as.
         named = {violation.column for violation in violations}
         for case in all_cases:
-            match = _DTYPE.match(str(case.check))
             column = str(case.column)
-            if match and column not in named and (case.index is None or pd.isna(case.index)):
+            if _DTYPE.match(str(case.check)) and column not in named and (case.index is None or pd.isna(case.index)):
                 rule = f"{_readable(str(case.check))} (the column reads as {case.failure_case})"
                 violations.append(Violation(column, rule, (), (), 0))
                 named.add(column)

@@ -108,6 +108,12 @@ def test_health_ready_model_info_and_metrics(api):
     assert {"/predict", "/predict/batch", "/health", "/ready", "/model-info", "/metrics", "/admin/reload"} <= set(
         openapi["paths"]
     )
+    # /predict reads its query itself (hot path); the documented parameter must match what it accepts
+    (explain,) = openapi["paths"]["/predict"]["post"]["parameters"]
+    assert (explain["name"], explain["in"], explain["schema"]["enum"]) == ("explain", "query", ["loo", "shap", "none"])
+    bogus = httpx.post(server.url + "/predict?explain=everything", json=EXAMPLE_CUSTOMER)
+    assert bogus.status_code == 422
+    assert bogus.json()["errors"][0]["field"] == "query.explain"
 
 
 def test_a_batch_is_scored_with_per_row_errors(api):

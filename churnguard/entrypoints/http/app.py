@@ -166,12 +166,12 @@ class ObserveRequests:
 
 
 EXPLAIN_MODE: TypeAdapter[Literal["loo", "shap", "none"]] = TypeAdapter(Literal["loo", "shap", "none"])
-EXPLAIN_PARAMETER = {
+EXPLAIN_PARAMETER = {  # /predict's query parameter as OpenAPI states it, its schema from the adapter
     "name": "explain",
     "in": "query",
     "required": False,
     "description": "loo: leave-one-out contributions (default); shap: also exact SHAP; none: no attribution",
-    "schema": {"type": "string", "enum": ["loo", "shap", "none"], "default": "loo", "title": "Explain"},
+    "schema": {**EXPLAIN_MODE.json_schema(), "default": "loo", "title": "Explain"},
 }
 
 
