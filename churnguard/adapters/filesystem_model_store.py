@@ -32,7 +32,9 @@ import skops.io as sio
 from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, fsync_directory
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, Table
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.schema import schema_from_mapping, schema_to_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,9 @@ def version_metadata(version: ModelVersion) -> dict[str, Any]:
         "settings": dict(version.settings),
         "run_id": version.run_id,
         "registry_version": version.registry_version,
+        "schema": schema_to_mapping(version.schema),
+        "schema_hash": version.schema.hash,
+        "imputation": dict(version.imputation),
     }
 
 
@@ -103,6 +108,8 @@ def version_from_metadata(meta: dict[str, Any], label: str) -> ModelVersion:
             settings=meta["settings"],
             run_id=meta.get("run_id"),
             registry_version=meta.get("registry_version"),
+            schema=schema_from_mapping(meta["schema"]) if "schema" in meta else ORIGINAL_SCHEMA,
+            imputation={name: float(value) for name, value in meta.get("imputation", {}).items()},
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ModelIntegrityError(f"{label}: metadata is incomplete: {error!r}") from None

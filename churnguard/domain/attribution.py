@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
-from churnguard.domain.features import FloatArray, raw_model_matrix
+from churnguard.domain.customer import ORIGINAL_SCHEMA, CustomerProfile
+from churnguard.domain.schema import FloatArray, TableSchema
 
 BatchScorer = Callable[[FloatArray], npt.NDArray[np.floating]]
-"""Maps an (n, 16) model matrix to n churn probabilities."""
+"""Maps an (n, model features) matrix to n churn probabilities."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,38 +24,54 @@ class Contribution:
     contribution: float
 
 
-def leave_one_out_rows(profile: CustomerProfile, baselines: Mapping[str, float]) -> FloatArray:
-    """The 14 model rows: the profile, then one row per raw field set to its baseline.
+def substituted_rows(schema: TableSchema, raw: Sequence[float], baselines: Mapping[str, float]) -> FloatArray:
+    """The 1 + fields model rows: the customer's encoded fields, then one row per field set to
+    its baseline (the training mean, or a category's most frequent code).
 
-    Derived features are recomputed from the substituted raw values, so replacing tenure
-    also moves total_charges and ticket_rate, as it would for a real customer.
+    Engineered features are recomputed from the substituted values, so replacing tenure also
+    moves total_charges and ticket_rate, as it would for a real customer.
     """
-    raw = np.empty((1 + len(RAW_FIELDS), len(RAW_FIELDS)), dtype=np.float64)
-    raw[:] = [getattr(profile, name) for name in RAW_FIELDS]
-    raw[_SUBSTITUTED] = [baselines[name] for name in RAW_FIELDS]
-    return raw_model_matrix(raw)
+    width = len(schema.fields)
+    rows = np.empty((1 + width, width), dtype=np.float64)
+    rows[:] = raw
+    positions = np.arange(width)
+    rows[positions + 1, positions] = [baselines[name] for name in schema.raw_fields]
+    return schema.model_matrix(rows)
 
 
-_SUBSTITUTED = (np.arange(1, 1 + len(RAW_FIELDS)), np.arange(len(RAW_FIELDS)))
-"""Row i + 1 holds field i at its baseline."""
+def contributions_of(
+    schema: TableSchema, raw: Sequence[float], baselines: Mapping[str, float], probabilities: npt.ArrayLike
+) -> tuple[Contribution, ...]:
+    """Contributions from the scores of `substituted_rows`, sorted by |size|."""
+    names = schema.raw_fields
+    scores = np.asarray(probabilities, dtype=np.float64)
+    if scores.shape != (1 + len(names),):
+        raise ValueError(f"expected {1 + len(names)} scores, got shape {scores.shape}")
+    base, *substituted = scores.tolist()  # Python floats: no numpy scalar per field
+    # A field already at its baseline yields an identical row; its contribution is zero by
+    # definition, not whatever last-bit noise a vectorized scorer gives for a repeated row.
+    contributions = []
+    for name, value, score in zip(names, raw, substituted, strict=True):
+        value = float(value)
+        contributions.append(Contribution(name, value, 0.0 if value == float(baselines[name]) else base - score))
+    contributions.sort(key=lambda item: abs(item.contribution), reverse=True)
+    return tuple(contributions)
+
+
+def _values(profile: CustomerProfile) -> list[float]:
+    return [getattr(profile, name) for name in ORIGINAL_SCHEMA.raw_fields]
+
+
+def leave_one_out_rows(profile: CustomerProfile, baselines: Mapping[str, float]) -> FloatArray:
+    """`substituted_rows` of an original-schema profile (14 rows)."""
+    return substituted_rows(ORIGINAL_SCHEMA, _values(profile), baselines)
 
 
 def contributions_from_scores(
     profile: CustomerProfile, baselines: Mapping[str, float], probabilities: npt.ArrayLike
 ) -> tuple[Contribution, ...]:
-    """Contributions from the 14 scores of `leave_one_out_rows`, sorted by |size|."""
-    scores = np.asarray(probabilities, dtype=np.float64)
-    if scores.shape != (1 + len(RAW_FIELDS),):
-        raise ValueError(f"expected {1 + len(RAW_FIELDS)} scores, got shape {scores.shape}")
-    base, *substituted = scores.tolist()  # Python floats: no numpy scalar per field
-    # A field already at its baseline yields an identical row; its contribution is zero by
-    # definition, not whatever last-bit noise a vectorized scorer gives for a repeated row.
-    contributions = []
-    for name, score in zip(RAW_FIELDS, substituted, strict=True):
-        value = float(getattr(profile, name))
-        contributions.append(Contribution(name, value, 0.0 if value == float(baselines[name]) else base - score))
-    contributions.sort(key=lambda item: abs(item.contribution), reverse=True)
-    return tuple(contributions)
+    """`contributions_of` an original-schema profile."""
+    return contributions_of(ORIGINAL_SCHEMA, _values(profile), baselines, probabilities)
 
 
 def leave_one_out(

@@ -1,121 +1,132 @@
-"""The customer profile: the 13 raw fields a telecom hands us, each with its allowed domain."""
+"""The original ChurnGuard schema and its typed customer profile (the 13 raw fields the
+original API takes). Other tables are declared as a TableSchema and read through it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from enum import Enum
 
 from churnguard.domain.errors import InvalidProfile
+from churnguard.domain.schema import Feature, Field, FieldKind, Kind, LabelColumn, Operation, TableSchema
+
+__all__ = [
+    "FIELD_RULES",
+    "ORIGINAL_SCHEMA",
+    "RAW_FIELDS",
+    "RULES_BY_FIELD",
+    "TARGET",
+    "CustomerProfile",
+    "FieldKind",
+    "FieldRule",
+]
 
 
-class FieldKind(Enum):
-    """How a raw field must be read by a model.
+FieldRule = Field
+"""A raw field's declaration (the name the original code used)."""
 
-    BINARY and NUMERIC are used as numbers; NOMINAL codes are labels with no order
-    (contract 2 is not "twice" contract 1), so a model should treat them as categories.
-    """
-
-    BINARY = "binary"
-    NUMERIC = "numeric"
-    NOMINAL = "nominal"
+_BINARY: tuple[int, ...] = (0, 1)
 
 
-@dataclass(frozen=True, slots=True)
-class FieldRule:
-    """The domain of one raw field: a set of allowed codes, or a numeric interval."""
-
-    name: str
-    kind: FieldKind
-    is_integer: bool
-    allowed: tuple[int, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    minimum_inclusive: bool = True
-    maximum_inclusive: bool = True
-    description: str = ""
-
-    @property
-    def rule(self) -> str:
-        """Human-readable statement of the rule, used in every error message."""
-        if self.allowed is not None:
-            return f"must be one of {{{', '.join(str(code) for code in self.allowed)}}}"
-        low = "" if self.minimum is None else f"{'>=' if self.minimum_inclusive else '>'} {self.minimum:g}"
-        high = "" if self.maximum is None else f"{'<=' if self.maximum_inclusive else '<'} {self.maximum:g}"
-        kind = "an integer" if self.is_integer else "a number"
-        return f"must be {kind} " + " and ".join(part for part in (low, high) if part)
-
-    def check(self, value: object) -> None:
-        """Raise InvalidProfile unless value lies in this field's domain."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidProfile(self.name, self.rule, value)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidProfile(self.name, self.rule, value)
-        if self.is_integer and float(value) != int(value):
-            raise InvalidProfile(self.name, self.rule, value)
-        if self.allowed is not None:
-            if int(value) not in self.allowed:
-                raise InvalidProfile(self.name, self.rule, value)
-            return
-        if self.minimum is not None and (
-            value < self.minimum or (not self.minimum_inclusive and value == self.minimum)
-        ):
-            raise InvalidProfile(self.name, self.rule, value)
-        if self.maximum is not None and (
-            value > self.maximum or (not self.maximum_inclusive and value == self.maximum)
-        ):
-            raise InvalidProfile(self.name, self.rule, value)
+def _binary(name: str, title: str, help_text: str) -> Field:
+    return Field(name, Kind.BINARY, labels=_BINARY, display_name=title, help=help_text)
 
 
-_BINARY = (0, 1)
-
-FIELD_RULES: tuple[FieldRule, ...] = (
-    FieldRule("gender", FieldKind.BINARY, True, allowed=_BINARY, description="0 or 1"),
-    FieldRule("age", FieldKind.NUMERIC, True, minimum=18, maximum=100, description="years"),
-    FieldRule("partner", FieldKind.BINARY, True, allowed=_BINARY, description="has a partner"),
-    FieldRule("dependents", FieldKind.BINARY, True, allowed=_BINARY, description="has dependents"),
-    FieldRule("tenure_months", FieldKind.NUMERIC, True, minimum=0, maximum=120, description="months as a customer"),
-    FieldRule(
-        "monthly_charges",
-        FieldKind.NUMERIC,
-        False,
-        minimum=0,
-        maximum=500,
-        minimum_inclusive=False,
-        maximum_inclusive=False,
-        description="monthly bill",
+ORIGINAL_SCHEMA = TableSchema(
+    name="original",
+    description="The original ChurnGuard table: 13 raw fields of a telecom customer and churn 0/1.",
+    label=LabelColumn("churn", positive=(1,), negative=(0,)),
+    fields=(
+        _binary("gender", "Gender", "0 or 1"),
+        Field("age", Kind.INTEGER, minimum=18, maximum=100, unit="years", display_name="Age", help="years"),
+        _binary("partner", "Partner", "has a partner"),
+        _binary("dependents", "Dependents", "has dependents"),
+        Field(
+            "tenure_months",
+            Kind.INTEGER,
+            minimum=0,
+            maximum=120,
+            unit="months",
+            display_name="Tenure",
+            help="months as a customer",
+        ),
+        Field(
+            "monthly_charges",
+            Kind.NUMBER,
+            minimum=0,
+            maximum=500,
+            minimum_inclusive=False,
+            maximum_inclusive=False,
+            unit="$",
+            display_name="Monthly charges",
+            help="monthly bill",
+        ),
+        Field(
+            "contract_type",
+            Kind.CATEGORY,
+            labels=(0, 1, 2),
+            display_name="Contract",
+            help="0 month-to-month, 1 one year, 2 two years",
+        ),
+        Field(
+            "payment_method",
+            Kind.CATEGORY,
+            labels=(0, 1, 2, 3),
+            display_name="Payment method",
+            help="0 bank transfer, 1 credit card, 2 electronic check, 3 mailed check",
+        ),
+        _binary("paperless_billing", "Paperless billing", "paperless billing"),
+        Field(
+            "internet_service",
+            Kind.CATEGORY,
+            labels=(0, 1, 2),
+            display_name="Internet service",
+            help="0 none, 1 DSL, 2 fiber optic",
+        ),
+        _binary("online_security", "Online security", "online security add-on"),
+        _binary("tech_support", "Tech support", "tech support add-on"),
+        Field(
+            "num_tickets",
+            Kind.INTEGER,
+            minimum=0,
+            maximum=50,
+            unit="tickets",
+            display_name="Support tickets",
+            help="support tickets filed",
+        ),
     ),
-    FieldRule(
-        "contract_type",
-        FieldKind.NOMINAL,
-        True,
-        allowed=(0, 1, 2),
-        description="0 month-to-month, 1 one year, 2 two years",
+    features=(
+        Feature(
+            "senior_citizen",
+            Operation.AT_LEAST,
+            ("age",),
+            threshold=65,
+            display_name="Senior citizen",
+            help="age >= 65",
+        ),
+        Feature(
+            "total_charges",
+            Operation.PRODUCT,
+            ("tenure_months", "monthly_charges"),
+            display_name="Total charges",
+            help="tenure_months * monthly_charges: what the customer has paid so far",
+        ),
+        Feature(
+            "ticket_rate",
+            Operation.RATIO,
+            ("num_tickets", "tenure_months"),
+            floor=1.0,
+            scale=12.0,
+            display_name="Tickets per year",
+            help="num_tickets / max(tenure_months, 1) * 12",
+        ),
     ),
-    FieldRule(
-        "payment_method",
-        FieldKind.NOMINAL,
-        True,
-        allowed=(0, 1, 2, 3),
-        description="0 bank transfer, 1 credit card, 2 electronic check, 3 mailed check",
-    ),
-    FieldRule("paperless_billing", FieldKind.BINARY, True, allowed=_BINARY, description="paperless billing"),
-    FieldRule(
-        "internet_service",
-        FieldKind.NOMINAL,
-        True,
-        allowed=(0, 1, 2),
-        description="0 none, 1 DSL, 2 fiber optic",
-    ),
-    FieldRule("online_security", FieldKind.BINARY, True, allowed=_BINARY, description="online security add-on"),
-    FieldRule("tech_support", FieldKind.BINARY, True, allowed=_BINARY, description="tech support add-on"),
-    FieldRule("num_tickets", FieldKind.NUMERIC, True, minimum=0, maximum=50, description="support tickets filed"),
 )
+"""The default schema; `schemas/original.yaml` is its file form, and a test holds them equal."""
 
-RAW_FIELDS: tuple[str, ...] = tuple(rule.name for rule in FIELD_RULES)
-RULES_BY_FIELD: Mapping[str, FieldRule] = {rule.name: rule for rule in FIELD_RULES}
-TARGET = "churn"
+FIELD_RULES: tuple[Field, ...] = ORIGINAL_SCHEMA.fields
+RAW_FIELDS: tuple[str, ...] = ORIGINAL_SCHEMA.raw_fields
+RULES_BY_FIELD: Mapping[str, Field] = ORIGINAL_SCHEMA.field_by_name
+TARGET = ORIGINAL_SCHEMA.label.column
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,3 +15,16 @@ class InvalidProfile(ChurnGuardError, ValueError):
         self.field = field
         self.rule = rule
         self.value = value
+
+
+class InvalidSchema(ChurnGuardError, ValueError):
+    """A table declaration that cannot be used; carries every problem as (key path, message)."""
+
+    def __init__(self, name: str, problems: list[tuple[str, str]]) -> None:
+        lines = "; ".join(f"{path}: {message}" for path, message in problems)
+        super().__init__(f"schema {name!r}: {lines}")
+        self.problems = tuple(problems)
+
+
+class SchemaMismatch(ChurnGuardError):
+    """A table or schema that is not the one a stored model was trained with."""

@@ -9,20 +9,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from churnguard.domain.features import MODEL_FEATURES
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.schema import TableSchema
 
 
-def fingerprint(data_hash: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-    """SHA-256 over the data hash, the model params and the settings that shape training.
+def fingerprint(
+    data_hash: str, params: Mapping[str, Any], settings: Mapping[str, Any], schema: TableSchema = ORIGINAL_SCHEMA
+) -> str:
+    """SHA-256 over the data hash, the model params, the settings that shape training and the schema.
 
     Canonical JSON (sorted keys, no whitespace) so equal inputs give equal fingerprints on
-    any machine; the feature order is included because a reordered matrix is another model.
+    any machine; the feature order and the schema's hash are included because a reordered
+    matrix, or the same columns read under other rules, is another model.
     """
     payload = {
         "data_hash": data_hash,
         "params": params,
         "settings": settings,
-        "features": list(MODEL_FEATURES),
+        "features": list(schema.model_features),
+        "schema": schema.hash,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -45,10 +50,20 @@ class ModelVersion:
     """The experiment tracker's run that trained it, if one was recorded."""
     registry_version: str | None = None
     """Its version number in the model registry, if it was registered."""
+    schema: TableSchema = ORIGINAL_SCHEMA
+    """The table declaration it was trained on; every later use of the model reads tables by it."""
+    imputation: Mapping[str, float] = field(default_factory=dict)
+    """Encoded fill value per field with an imputing missing-value policy, fitted on the training split."""
 
     @property
     def short_id(self) -> str:
         return self.fingerprint[:12]
+
+    @property
+    def baselines(self) -> Mapping[str, float]:
+        """What leave-one-out attribution puts in each field's place (stored as feature_means:
+        the training mean, or a category's most frequent code)."""
+        return self.feature_means
 
     @property
     def f1(self) -> float:

@@ -1,0 +1,202 @@
+"""Schema files: YAML, validated with pydantic, turned into the domain's TableSchema.
+
+Every problem is reported at once, each by its key path (`fields.tenure.maximum: must be
+greater than minimum`): pydantic finds the shape errors, the domain's `schema_problems` the
+rules that span keys (a feature naming an unknown field, a constant outside its range).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+
+from churnguard.domain.errors import ChurnGuardError, InvalidSchema
+from churnguard.domain.schema import (
+    Feature,
+    Kind,
+    LabelColumn,
+    Missing,
+    MissingPolicy,
+    Operation,
+    TableSchema,
+    UnseenPolicy,
+    schema_to_mapping,
+)
+from churnguard.domain.schema import Field as SchemaField
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "schemas"
+"""schemas/*.yaml shipped with the package (`schemas/` at the project root points here)."""
+DEFAULT_SCHEMA = BUNDLED_DIR / "original.yaml"
+
+LabelValue = StrictStr | StrictInt | StrictFloat
+
+
+class SchemaFileError(ChurnGuardError):
+    """A schema file that cannot be used; carries every problem as (key path, message)."""
+
+    def __init__(self, location: str, problems: list[tuple[str, str]]) -> None:
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = "\n".join(f"  {path}: {message}" for path, message in problems)
+        super().__init__(f"schema {location} has {len(problems)} {noun}:\n{lines}")
+        self.location = location
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MissingIn(_Strict):
+    policy: Literal["refuse", "constant", "median", "mode"] = "refuse"
+    value: LabelValue | None = None
+
+
+class FieldIn(_Strict):
+    kind: Literal["binary", "integer", "number", "category"]
+    labels: list[LabelValue | StrictBool] = Field(default_factory=list)
+    minimum: StrictInt | StrictFloat | None = None
+    maximum: StrictInt | StrictFloat | None = None
+    minimum_inclusive: bool = True
+    maximum_inclusive: bool = True
+    unit: str = ""
+    missing: MissingIn | Literal["refuse", "median", "mode"] = "refuse"
+    unseen: Literal["refuse", "other"] = "refuse"
+    display_name: str = ""
+    help: str = ""
+
+
+class FeatureIn(_Strict):
+    op: Literal["product", "sum", "difference", "ratio", "at_least", "at_most", "count_equal", "log1p"]
+    inputs: Annotated[list[StrictStr], Field(min_length=1)]
+    threshold: StrictInt | StrictFloat | None = None
+    floor: StrictInt | StrictFloat = 0.0
+    scale: StrictInt | StrictFloat = 1.0
+    value: LabelValue | None = None
+    display_name: str = ""
+    help: str = ""
+
+
+class LabelIn(_Strict):
+    column: StrictStr
+    positive: LabelValue | list[LabelValue]
+    negative: LabelValue | list[LabelValue] = Field(default_factory=list)
+
+
+class SchemaIn(_Strict):
+    name: StrictStr
+    description: str = ""
+    id: StrictStr | None = None
+    label: LabelIn
+    fields: Annotated[dict[str, FieldIn], Field(min_length=1)]
+    features: dict[str, FeatureIn] = Field(default_factory=dict)
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _to_domain(model: SchemaIn) -> TableSchema:
+    fields = []
+    for name, spec in model.fields.items():
+        missing = spec.missing if isinstance(spec.missing, MissingIn) else MissingIn(policy=spec.missing)
+        fields.append(
+            SchemaField(
+                name=name,
+                kind=Kind(spec.kind),
+                labels=tuple(spec.labels),  # type: ignore[arg-type]  # booleans are named by schema_problems
+                minimum=spec.minimum,
+                maximum=spec.maximum,
+                minimum_inclusive=spec.minimum_inclusive,
+                maximum_inclusive=spec.maximum_inclusive,
+                unit=spec.unit,
+                missing=Missing(MissingPolicy(missing.policy), missing.value),
+                unseen=UnseenPolicy(spec.unseen),
+                display_name=spec.display_name,
+                help=spec.help,
+            )
+        )
+    features = [
+        Feature(
+            name=name,
+            operation=Operation(spec.op),
+            inputs=tuple(spec.inputs),
+            threshold=spec.threshold,
+            floor=float(spec.floor),
+            scale=float(spec.scale),
+            value=spec.value,
+            display_name=spec.display_name,
+            help=spec.help,
+        )
+        for name, spec in model.features.items()
+    ]
+    return TableSchema(
+        name=model.name,
+        label=LabelColumn(model.label.column, _as_tuple(model.label.positive), _as_tuple(model.label.negative)),
+        fields=tuple(fields),
+        features=tuple(features),
+        id_column=model.id,
+        description=model.description,
+    )
+
+
+def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors():
+        # union members repeat the same location: keep the first message per key path
+        path = ".".join(str(part) for part in item["loc"] if not str(part).startswith(("function-", "literal[")))
+        path = ".".join(p for p in path.split(".") if p not in ("str", "int", "float", "bool", "MissingIn"))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "is not a schema key"
+        elif item["type"] == "missing":
+            message = "is required"
+        problems.append((path or "(file)", message))
+    seen: set[str] = set()
+    unique = []
+    for path, message in problems:
+        if path not in seen:
+            seen.add(path)
+            unique.append((path, message))
+    return unique
+
+
+def parse_schema(data: Any, location: str) -> TableSchema:
+    """A schema from already-parsed YAML/JSON data; SchemaFileError lists every problem."""
+    if not isinstance(data, dict):
+        raise SchemaFileError(location, [("(file)", "must be a mapping with name, label and fields")])
+    try:
+        model = SchemaIn.model_validate(data)
+    except ValidationError as error:
+        raise SchemaFileError(location, _pydantic_problems(error)) from None
+    try:
+        return _to_domain(model)
+    except InvalidSchema as error:
+        raise SchemaFileError(location, list(error.problems)) from None
+
+
+def load_schema(path: Path | str) -> TableSchema:
+    """Read and validate a schema file (YAML; JSON is YAML too)."""
+    location = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaFileError(location, [("(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SchemaFileError(location, [("(file)", f"cannot read it: {error}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise SchemaFileError(
+            location, [("(file)", f"not valid YAML{where}: {getattr(error, 'problem', error)}")]
+        ) from None
+    return parse_schema(data, location)
+
+
+def dump_schema(schema: TableSchema) -> str:
+    """The YAML form of a schema, keys in declaration order."""
+    return yaml.safe_dump(schema_to_mapping(schema), sort_keys=False, allow_unicode=True, width=100)
