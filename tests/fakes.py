@@ -29,7 +29,9 @@ from churnguard.application.ports import (
     TrainedModel,
     TrainingPlan,
 )
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.schema import TableSchema
 from churnguard.domain.quality_gate import GateDecision
 from churnguard.domain.uncertainty import Interval
 
@@ -64,11 +66,11 @@ class FakeDatasetValidator:
         self.violations = violations or []
         self.validated: list[str] = []
 
-    def validate(self, dataset: Dataset) -> Dataset:
+    def validate(self, dataset: Dataset, schema: TableSchema = ORIGINAL_SCHEMA) -> Dataset:
         self.validated.append(dataset.location)
         if self.violations:
             raise InvalidDataset(dataset.location, self.violations)
-        return dataset
+        return dataset if dataset.schema == schema else replace(dataset, schema=schema)
 
 
 class FakeModelTrainer:
@@ -77,7 +79,7 @@ class FakeModelTrainer:
         self.params = dict(params or {"max_depth": 3})
         self.calls: list[TrainingPlan] = []
 
-    def train(self, table: Table, plan: TrainingPlan) -> TrainedModel:
+    def train(self, table: Table, plan: TrainingPlan, schema: TableSchema = ORIGINAL_SCHEMA) -> TrainedModel:
         self.calls.append(plan)
         return TrainedModel(
             model={"weights": [1.0, 2.0]},
@@ -116,15 +118,15 @@ class FakeModelEvaluator:
         self.calls: list[tuple[object, float, int, float]] = []
 
     def holdout_predictions(
-        self, model: object, table: Table, test_size: float, random_state: int
+        self, model: object, table: Table, version: ModelVersion, split: tuple[float, int] | None = None
     ) -> HoldoutPredictions:
         default = self.default_probability or [0.9 if label else 0.1 for label in self.target]
         probability = self.probabilities.get(id(model), default)
         return HoldoutPredictions(self.target, np.asarray(probability, dtype=np.float64))
 
-    def evaluate(
-        self, model: object, table: Table, test_size: float, random_state: int, threshold: float
-    ) -> Evaluation:
+    def evaluate(self, model: object, table: Table, version: ModelVersion) -> Evaluation:
+        test_size, random_state = float(version.settings["test_size"]), int(version.settings["random_state"])
+        threshold = version.threshold
         self.calls.append((model, test_size, random_state, threshold))
         return Evaluation(
             metrics=self.metrics,

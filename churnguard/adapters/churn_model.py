@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from churnguard.domain.features import model_matrix
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.errors import InvalidProfile
+from churnguard.domain.schema import Imputation, TableSchema, schema_from_mapping, schema_to_mapping
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -33,6 +35,8 @@ class ChurnModel:
         calibration: str = "none",
         calibrator: Any = None,
         background: FloatArray | None = None,
+        schema: Mapping[str, Any] | None = None,
+        imputation: Mapping[str, float] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.family = family
@@ -40,6 +44,13 @@ class ChurnModel:
         self.calibrator = calibrator
         self.background = background
         """A sample of training rows (model matrix), the reference distribution for SHAP."""
+        self.schema = dict(schema) if schema is not None else schema_to_mapping(ORIGINAL_SCHEMA)
+        """The table schema in its plain form (plain data, so skops stores it without new types)."""
+        self.imputation = dict(imputation or {})
+        """Encoded fill values of imputed fields, fitted on the training split."""
+
+    def table_schema(self) -> TableSchema:
+        return schema_from_mapping(self.schema)
 
     def raw_log_odds(self, features: FloatArray) -> FloatArray:
         """The uncalibrated model's log-odds: what SHAP values add up to."""
@@ -56,13 +67,21 @@ class ChurnModel:
         return probability
 
     def predict(self, customers: Mapping[str, Any]) -> FloatArray:
-        """P(churn) (calibrated) from the 13 raw fields: a DataFrame or a mapping of columns.
+        """P(churn) (calibrated) from the schema's raw fields: a DataFrame or a mapping of columns,
+        labels as the table writes them.
 
         This is the MLflow pyfunc entry point (`mlflow models serve`, spark_udf call `predict`
-        with a frame of raw customers), so unlike predict_proba it engineers the features
-        itself and returns probabilities, not labels.
+        with a frame of raw customers), so unlike predict_proba it checks, encodes, imputes and
+        engineers the features itself and returns probabilities, not labels. A row that breaks
+        the schema raises InvalidProfile naming the field, the rule and the row.
         """
-        return self.calibrate(self.uncalibrated_probability(model_matrix(customers)))
+        schema = self.table_schema()
+        checked = schema.check({name: np.asarray(customers[name]) for name in schema.raw_fields})
+        if not checked.ok.all():
+            first = checked.violations[0]
+            raise InvalidProfile(first.field, f"{first.rule} (row {first.rows[0]})", None)
+        matrix = schema.model_matrix(Imputation(self.imputation).apply(schema, checked.raw))
+        return self.calibrate(self.uncalibrated_probability(matrix))
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
         """(n, 2) like scikit-learn: P(stays), P(churns)."""

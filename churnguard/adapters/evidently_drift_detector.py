@@ -31,7 +31,7 @@ _VALUE_DRIFT = re.compile(
 def _definition() -> DataDefinition:
     from evidently import DataDefinition
 
-    numeric = [name for name in RAW_FIELDS if RULES_BY_FIELD[name].kind is FieldKind.NUMERIC]
+    numeric = [name for name in RAW_FIELDS if RULES_BY_FIELD[name].model_kind is FieldKind.NUMERIC]
     return DataDefinition(numerical_columns=numeric, categorical_columns=[n for n in RAW_FIELDS if n not in numeric])
 
 

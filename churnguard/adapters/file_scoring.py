@@ -1,8 +1,8 @@
 """Offline scoring files: customers in (CSV or Parquet, read in chunks), scores and rejects out.
 
-Every chunk is checked row by row against the same domain field rules the training schema is
-built from (vectorized per column, so one bad cell rejects its row, not its column); rows
-that break a rule are rejected with the reasons, the rest are scored. The output is written
+Every chunk is checked by the schema's own vectorized check (`TableSchema.check`, the one the
+table validator and the API use), so one bad cell rejects its row, not its column; rows that
+break a rule are rejected with the reasons, the rest are scored. The output is written
 to a temp file beside the target and renamed into place on commit, so a failed run leaves
 no half-written file.
 """
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from churnguard.adapters.atomic_files import fsync_directory
 from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation
 from churnguard.application.score_customers import CustomerBatch, RejectedRow, ScoredBatch
-from churnguard.domain.customer import RAW_FIELDS, RULES_BY_FIELD, TARGET
+from churnguard.domain.schema import TableSchema
 
 DEFAULT_CHUNK_ROWS = 100_000
 
@@ -47,55 +47,52 @@ def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise DatasetUnreadable(str(path), f"not a readable file: {str(error).splitlines()[0]}") from None
 
 
-def read_customer_batches(path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[CustomerBatch]:
-    first_row = 1
-    for chunk in _chunks(path, chunk_rows):
-        columns = [c for c in chunk.columns if c != TARGET]
-        missing = [name for name in RAW_FIELDS if name not in columns]
-        extra = [name for name in columns if name not in RAW_FIELDS]
-        if missing or extra:
-            violations = [Violation(name, "is a required column but is missing", (), (), 0) for name in missing]
-            violations += [Violation(name, "is not an expected column", (), (), 0) for name in extra]
-            raise InvalidDataset(str(path), violations)
-        chunk = chunk[list(RAW_FIELDS)].reset_index(drop=True)
-        values, reasons = _check_rows(chunk)
-        bad = np.zeros(len(chunk), dtype=bool)
-        bad[list(reasons)] = True
-        yield CustomerBatch(
-            rows=np.flatnonzero(~bad).astype(np.int64) + first_row,
-            columns={name: values[name][~bad] for name in RAW_FIELDS},
-            rejected=[
-                RejectedRow(first_row + index, "; ".join(sorted(set(r)))) for index, r in sorted(reasons.items())
-            ],
-        )
-        first_row += len(chunk)
+def _shown(value: object) -> object:
+    return "<empty>" if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def _check_rows(chunk: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[int, list[str]]]:
-    """Numeric values per field and, per failing row index, the rules it breaks."""
-    values: dict[str, np.ndarray] = {}
-    reasons: dict[int, list[str]] = defaultdict(list)
-    for name in RAW_FIELDS:
-        rule = RULES_BY_FIELD[name]
-        raw = chunk[name]
-        numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-        ok = np.isfinite(numeric)
-        if pd.api.types.is_bool_dtype(raw):
-            ok &= False  # True/False: pandas reads them as bool, equal to 1/0; the API refuses them too
-        if rule.is_integer:
-            ok &= np.floor(np.nan_to_num(numeric)) == np.nan_to_num(numeric)
-        if rule.allowed is not None:
-            ok &= np.isin(numeric, rule.allowed)
-        else:
-            if rule.minimum is not None:
-                ok &= (numeric >= rule.minimum) if rule.minimum_inclusive else (numeric > rule.minimum)
-            if rule.maximum is not None:
-                ok &= (numeric <= rule.maximum) if rule.maximum_inclusive else (numeric < rule.maximum)
-        for index in np.flatnonzero(~ok):
-            shown = "<empty>" if pd.isna(raw.iloc[index]) else raw.iloc[index]
-            reasons[int(index)].append(f"{name}: {rule.rule} (got {shown})")
-        values[name] = numeric
-    return values, reasons
+class CustomerFile:
+    """A CSV or Parquet file of customers, read in chunks and checked against a schema."""
+
+    def __init__(self, path: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
+        self.path = path
+        self.chunk_rows = chunk_rows
+
+    def batches(self, schema: TableSchema) -> Iterator[CustomerBatch]:
+        """Each chunk's valid rows (encoded) and rejected rows (with every rule they break).
+
+        The label column, if present, is ignored; the id column is optional and carried through.
+        """
+        first_row = 1
+        expected = set(schema.raw_fields) | ({schema.id_column} if schema.id_column else set())
+        for chunk in _chunks(self.path, self.chunk_rows):
+            columns = [c for c in chunk.columns if c != schema.label.column]
+            missing = [name for name in schema.raw_fields if name not in columns]
+            extra = [name for name in columns if name not in expected]
+            if missing or extra:
+                violations = [Violation(name, "is a required column but is missing", (), (), 0) for name in missing]
+                violations += [Violation(name, "is not an expected column", (), (), 0) for name in extra]
+                raise InvalidDataset(str(self.path), violations)
+            chunk = chunk.reset_index(drop=True)
+            values = {name: chunk[name].to_numpy() for name in schema.raw_fields}
+            checked = schema.check(values)
+            reasons: dict[int, list[str]] = defaultdict(list)
+            for violation in checked.violations:
+                column = values[violation.field]
+                for index in violation.rows:
+                    reasons[index].append(f"{violation.field}: {violation.rule} (got {_shown(column[index])})")
+            good = checked.ok
+            ids = chunk[schema.id_column].to_numpy()[good] if schema.id_column in chunk else None
+            yield CustomerBatch(
+                rows=np.flatnonzero(good).astype(np.int64) + first_row,
+                raw=checked.raw[good],
+                columns={name: column[good] for name, column in values.items()},
+                rejected=[
+                    RejectedRow(first_row + index, "; ".join(sorted(set(r)))) for index, r in sorted(reasons.items())
+                ],
+                ids=ids,
+            )
+            first_row += len(chunk)
 
 
 class FileScoredWriter:
@@ -119,18 +116,18 @@ class FileScoredWriter:
         self._rejected = 0
 
     def write(self, scored: ScoredBatch, model_version: str, threshold: float) -> None:
-        batch = scored.batch
+        batch, schema = scored.batch, scored.schema
         frame: dict[str, Any] = {"row": batch.rows}
-        frame.update(
-            {
-                name: batch.columns[name].astype(np.int64) if RULES_BY_FIELD[name].is_integer else batch.columns[name]
-                for name in RAW_FIELDS
-            }
-        )
+        if schema.id_column:
+            frame[schema.id_column] = batch.ids if batch.ids is not None else np.full(len(batch.rows), None)
+        for spec in schema.fields:
+            column = batch.columns[spec.name]
+            whole = spec.is_integer and column.dtype.kind in "iuf" and not np.isnan(column.astype(np.float64)).any()
+            frame[spec.name] = column.astype(np.int64) if whole else column
         frame["churn_probability"] = scored.probability
         frame["churn_prediction"] = scored.churns.astype(np.int64)
         if scored.contributions is not None:
-            for index, name in enumerate(RAW_FIELDS):
+            for index, name in enumerate(schema.raw_fields):
                 frame[f"contribution_{name}"] = scored.contributions[:, index]
         frame["model_version"] = model_version[:12]
         table = pd.DataFrame(frame)

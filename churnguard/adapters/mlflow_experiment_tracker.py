@@ -24,10 +24,9 @@ from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.filesystem_model_store import TRUSTED_TYPES
 from churnguard.adapters.training_report import write_training_artifacts
+from churnguard.adapters.yaml_schema import dump_schema
 from churnguard.application.errors import TrackingUnavailable
 from churnguard.application.ports import Dataset, DriftReport, EvaluationReport, TrackedRun, TrainedModel
-from churnguard.domain.customer import RAW_FIELDS
-from churnguard.domain.features import MODEL_FEATURES
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 
@@ -120,15 +119,16 @@ class MlflowExperimentTracker:
             mlflow.log_params(self._params(version, trained, dataset))
             mlflow.log_metrics(self._metrics(trained))
             source = mlflow.data.from_pandas(  # type: ignore[attr-defined]
-                table, source=dataset.location, name="churn-training", targets="churn"
+                table, source=dataset.location, name="churn-training", targets=version.schema.label.column
             )
             mlflow.log_input(source, context="training", tags={"sha256": dataset.data_hash})
+            mlflow.log_text(dump_schema(version.schema), "schema/schema.yaml")
             with tempfile.TemporaryDirectory(prefix="churnguard-artifacts-") as directory:
                 write_training_artifacts(
                     Path(directory), trained, table, float(settings["test_size"]), int(settings["random_state"])
                 )
                 mlflow.log_artifacts(directory, artifact_path="training")
-            example = table[list(RAW_FIELDS)].head(5)
+            example = table[list(version.schema.raw_fields)].head(5)
             signature = infer_signature(example, trained.model.predict(example))  # type: ignore[attr-defined]
             info = mlflow.sklearn.log_model(
                 trained.model,
@@ -171,7 +171,11 @@ class MlflowExperimentTracker:
             "test_size": settings.get("test_size"),
             "random_state": settings.get("random_state"),
             "cv_folds": settings.get("cv_folds"),
-            "feature_count": len(MODEL_FEATURES),
+            "feature_count": len(version.schema.model_features),
+            "schema_name": version.schema.name,
+            "schema_hash": version.schema.hash,
+            "duplicates_dropped": dataset.duplicates if len(dataset.table) < dataset.rows else 0,
+            "imputation": str(dict(version.imputation)) if version.imputation else "none",
             "calibration": trained.calibration.get("method"),
             "threshold": trained.threshold,
             "threshold_strategy": trained.threshold_strategy,

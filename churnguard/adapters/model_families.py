@@ -18,26 +18,36 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from churnguard.domain.customer import FieldKind
-from churnguard.domain.features import feature_index, features_of_kind
-
-NUMERIC = feature_index(features_of_kind(FieldKind.NUMERIC))
-NOMINAL = feature_index(features_of_kind(FieldKind.NOMINAL))
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.schema import FieldKind, TableSchema
 
 
-def gradient_boosting(params: Mapping[str, Any], random_state: int) -> Pipeline:
+def _columns(schema: TableSchema, kind: FieldKind) -> list[int]:
+    """Model-matrix positions of the inputs of one kind, read off the schema."""
+    return schema.feature_index(schema.features_of_kind(kind))
+
+
+def gradient_boosting(params: Mapping[str, Any], random_state: int, schema: TableSchema = ORIGINAL_SCHEMA) -> Pipeline:
     """The original model: scale the numeric features, pass the rest through, then GBM."""
-    preprocess = ColumnTransformer([("scale", StandardScaler(), NUMERIC)], remainder="passthrough")
+    preprocess = ColumnTransformer(
+        [("scale", StandardScaler(), _columns(schema, FieldKind.NUMERIC))], remainder="passthrough"
+    )
     return Pipeline(
         [("preprocess", preprocess), ("model", GradientBoostingClassifier(random_state=random_state, **params))]
     )
 
 
-def logistic_regression(params: Mapping[str, Any], random_state: int) -> Pipeline:
+def logistic_regression(
+    params: Mapping[str, Any], random_state: int, schema: TableSchema = ORIGINAL_SCHEMA
+) -> Pipeline:
     preprocess = ColumnTransformer(
         [
-            ("one_hot", OneHotEncoder(handle_unknown="ignore", sparse_output=False), NOMINAL),
-            ("scale", StandardScaler(), NUMERIC),
+            (
+                "one_hot",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                _columns(schema, FieldKind.NOMINAL),
+            ),
+            ("scale", StandardScaler(), _columns(schema, FieldKind.NUMERIC)),
         ],
         remainder="passthrough",
     )
@@ -45,9 +55,12 @@ def logistic_regression(params: Mapping[str, Any], random_state: int) -> Pipelin
     return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
-def hist_gradient_boosting(params: Mapping[str, Any], random_state: int) -> Pipeline:
+def hist_gradient_boosting(
+    params: Mapping[str, Any], random_state: int, schema: TableSchema = ORIGINAL_SCHEMA
+) -> Pipeline:
+    nominal = _columns(schema, FieldKind.NOMINAL)
     model = HistGradientBoostingClassifier(
-        categorical_features=NOMINAL, early_stopping=False, random_state=random_state, **params
+        categorical_features=nominal or None, early_stopping=False, random_state=random_state, **params
     )
     return Pipeline([("model", model)])
 
@@ -60,9 +73,13 @@ class ModelFamily:
     """
 
     name: str
-    build: Callable[[Mapping[str, Any], int], Pipeline]
+    builder: Callable[[Mapping[str, Any], int, TableSchema], Pipeline]
     grids: Mapping[str, Mapping[str, Sequence[Any]]]
     stage_param: str | None = None
+
+    def build(self, params: Mapping[str, Any], random_state: int, schema: TableSchema = ORIGINAL_SCHEMA) -> Pipeline:
+        """An unfitted pipeline reading the schema's model matrix."""
+        return self.builder(params, random_state, schema)
 
     def grid(self, size: str) -> Mapping[str, Sequence[Any]]:
         return self.grids[size]

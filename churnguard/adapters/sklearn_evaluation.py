@@ -26,25 +26,42 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
-from churnguard.domain.customer import RAW_FIELDS, TARGET
-from churnguard.domain.features import FloatArray, model_matrix
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.schema import FloatArray, Imputation, TableSchema
 from churnguard.domain.uncertainty import DEFAULT_ROUNDS, metric_intervals
 
 IntArray = npt.NDArray[np.int64]
 
 
-def features_and_target(table: Table) -> tuple[FloatArray, IntArray]:
-    """The (n, 16) model matrix and the 0/1 churn labels of a validated table."""
+def encoded_table(table: Table, schema: TableSchema) -> tuple[FloatArray, IntArray]:
+    """A validated table's encoded fields (NaN where a cell will be imputed) and 0/1 labels."""
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
-    matrix = model_matrix({name: table[name].to_numpy() for name in RAW_FIELDS})
-    return matrix, table[TARGET].to_numpy(dtype=np.int64)
+    columns = {name: table[name].to_numpy() for name in (*schema.raw_fields, schema.label.column)}
+    checked = schema.check(columns, with_label=True)
+    if not checked.ok.all():
+        raise ValueError(f"table breaks its schema: {checked.violations[:3]}")
+    assert checked.target is not None
+    return checked.raw, checked.target.astype(np.int64)
+
+
+def model_inputs(schema: TableSchema, imputation: Mapping[str, float], raw: FloatArray) -> FloatArray:
+    """The model matrix of encoded rows: imputation fitted at training, then engineered features."""
+    return schema.model_matrix(Imputation(imputation).apply(schema, raw))
+
+
+def features_and_target(table: Table, schema: TableSchema = ORIGINAL_SCHEMA) -> tuple[FloatArray, IntArray]:
+    """The model matrix and the 0/1 churn labels of a validated table with nothing to impute."""
+    raw, target = encoded_table(table, schema)
+    return schema.model_matrix(raw), target
 
 
 def holdout_split(
     features: FloatArray, target: IntArray, test_size: float, random_state: int
 ) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
-    """The stratified train/holdout split; trainer and evaluator must both come through here."""
+    """The stratified train/holdout split of rows (encoded fields or model matrix alike: the
+    split depends only on the row count, labels and seed); trainer and evaluator both use it."""
     x_train, x_test, y_train, y_test = train_test_split(
         features, target, test_size=test_size, random_state=random_state, stratify=target
     )
@@ -82,24 +99,29 @@ class SklearnModelEvaluator:
         self._rounds = bootstrap_rounds
 
     def holdout_predictions(
-        self, model: object, table: Table, test_size: float, random_state: int
+        self, model: object, table: Table, version: ModelVersion, split: tuple[float, int] | None = None
     ) -> HoldoutPredictions:
-        features, target = features_and_target(table)
-        _, x_test, _, y_test = holdout_split(features, target, test_size, random_state)
+        """`version`'s model on the holdout rows of its own split, or of `split` (test size, seed:
+        another version's, for a paired comparison on the same rows)."""
+        test_size, random_state = split or (float(version.settings["test_size"]), int(version.settings["random_state"]))
+        raw, target = encoded_table(table, version.schema)
+        _, raw_test, _, y_test = holdout_split(raw, target, test_size, random_state)
+        x_test = model_inputs(version.schema, version.imputation, raw_test)
         return HoldoutPredictions(target=y_test, probability=churn_probability(model, x_test))
 
-    def evaluate(
-        self, model: object, table: Table, test_size: float, random_state: int, threshold: float
-    ) -> Evaluation:
-        holdout = self.holdout_predictions(model, table, test_size, random_state)
+    def evaluate(self, model: object, table: Table, version: ModelVersion) -> Evaluation:
+        holdout = self.holdout_predictions(model, table, version)
         y_test, probability = holdout.target, holdout.probability
+        threshold = version.threshold
         predicted = (probability >= threshold).astype(np.int64)
         report: Mapping[str, Any] = classification_report(
             y_test, predicted, labels=[0, 1], target_names=["stays", "churns"], output_dict=True, zero_division=0
         )
         return Evaluation(
             metrics=classification_metrics(y_test, probability, threshold),
-            intervals=metric_intervals(y_test, probability, threshold, self._rounds, seed=random_state),
+            intervals=metric_intervals(
+                y_test, probability, threshold, self._rounds, seed=int(version.settings["random_state"])
+            ),
             classification_report=report,
             confusion_matrix=confusion_matrix(y_test, predicted, labels=[0, 1]).tolist(),
             holdout_rows=len(y_test),

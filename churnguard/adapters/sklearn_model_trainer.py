@@ -33,14 +33,15 @@ from churnguard.adapters.sklearn_evaluation import (
     IntArray,
     churn_probability,
     classification_metrics,
-    features_and_target,
+    encoded_table,
     holdout_split,
+    model_inputs,
 )
 from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
-from churnguard.domain.customer import RAW_FIELDS
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.decision_threshold import choose_threshold
-from churnguard.domain.features import FloatArray
+from churnguard.domain.schema import FloatArray, Imputation, TableSchema, attribution_baselines, schema_to_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -144,30 +145,39 @@ class SklearnModelTrainer:
     def __init__(self, progress_interval_seconds: float = 5.0) -> None:
         self._progress_interval = progress_interval_seconds
 
-    def train(self, table: Table, plan: TrainingPlan) -> TrainedModel:
+    def train(self, table: Table, plan: TrainingPlan, schema: TableSchema = ORIGINAL_SCHEMA) -> TrainedModel:
         started = time.perf_counter()
-        features, target = features_and_target(table)
-        x_train, x_test, y_train, y_test = holdout_split(features, target, plan.test_size, plan.random_state)
+        raw, target = encoded_table(table, schema)
+        raw_train, raw_test, y_train, y_test = holdout_split(raw, target, plan.test_size, plan.random_state)
+        imputation = Imputation.fit(schema, raw_train)  # the training split only
+        raw_train = imputation.apply(schema, raw_train)
+        x_train = schema.model_matrix(raw_train)
+        x_test = model_inputs(schema, imputation.values, raw_test)
         folds: Folds = list(StratifiedKFold(n_splits=plan.cv_folds).split(x_train, y_train))
         search = CrossValidatedSearch(plan.selection_metric, plan.n_jobs, plan.random_state, self._progress_interval)
-        groups = search.groups(plan.families, plan.grid_size)
+        groups = search.groups(plan.families, plan.grid_size, schema)
         candidates = search.run(groups, x_train, y_train, folds, halving=plan.search == "halving")
         best = search.select(candidates)
         logger.info("selected %s %s", best.family, best.params, extra={"cv_log_loss": round(best.cv_log_loss, 4)})
 
         calibration = choose_calibration(best.oof_probability, y_train, folds, plan.calibration)
         threshold = choose_threshold(y_train, calibration.oof_probability, plan.threshold_strategy, plan.campaign)
-        pipeline = FAMILIES[best.family].build(best.params, plan.random_state).fit(x_train, y_train)
+        pipeline = FAMILIES[best.family].build(best.params, plan.random_state, schema).fit(x_train, y_train)
         background_rows = np.random.default_rng(plan.random_state).choice(
             len(x_train), size=min(SHAP_BACKGROUND_ROWS, len(x_train)), replace=False
         )
         model = ChurnModel(
-            pipeline, best.family, calibration.method, calibration.calibrator, x_train[np.sort(background_rows)]
+            pipeline,
+            best.family,
+            calibration.method,
+            calibration.calibrator,
+            x_train[np.sort(background_rows)],
+            schema=schema_to_mapping(schema),
+            imputation=dict(imputation.values),
         )
 
         holdout_probability = churn_probability(model, x_test)
         train_probability = churn_probability(model, x_train)
-        raw_means = x_train[:, : len(RAW_FIELDS)].mean(axis=0)
         scores = np.array([c.score(plan.selection_metric) for c in candidates])
         return TrainedModel(
             model=model,
@@ -195,10 +205,11 @@ class SklearnModelTrainer:
             calibration=calibration.report(y_train, best.oof_probability),
             threshold=threshold.threshold,
             threshold_strategy=threshold.strategy.value,
-            feature_means={name: float(value) for name, value in zip(RAW_FIELDS, raw_means, strict=True)},
+            feature_means=attribution_baselines(schema, raw_train),
             churn_rate=float(y_train.mean()),
             train_rows=len(y_train),
             holdout_rows=len(y_test),
-            reference=pd.DataFrame(x_train[:, : len(RAW_FIELDS)], columns=list(RAW_FIELDS)),
+            reference=pd.DataFrame(raw_train, columns=list(schema.raw_fields)),
             search_seconds=time.perf_counter() - started,
+            imputation=dict(imputation.values),
         )

@@ -26,6 +26,8 @@ from joblib import Parallel, delayed
 from sklearn.metrics import log_loss, roc_auc_score
 
 from churnguard.adapters.model_families import FAMILIES, ModelFamily
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import f1_score
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class FitGroup:
     family: ModelFamily
     params: dict[str, Any]
     stages: tuple[Any, ...]
+    schema: TableSchema = ORIGINAL_SCHEMA
 
     def stage_params(self, stage: Any) -> dict[str, Any]:
         if self.family.stage_param is None:
@@ -90,7 +93,9 @@ def _fit_group_on_fold(
     random_state: int,
 ) -> tuple[int, int, list[FloatArray], float]:
     started = time.perf_counter()
-    pipeline = group.family.build(group.params, random_state).fit(features[train_rows], target[train_rows])
+    pipeline = group.family.build(group.params, random_state, group.schema).fit(
+        features[train_rows], target[train_rows]
+    )
     fit_seconds = time.perf_counter() - started
     if group.family.stage_param is None:
         return group_index, fold_index, [pipeline.predict_proba(features[test_rows])[:, 1]], fit_seconds
@@ -138,9 +143,9 @@ class CrossValidatedSearch:
         self.random_state = random_state
         self.progress_interval = progress_interval
 
-    def groups(self, families: Sequence[str], size: str) -> list[FitGroup]:
+    def groups(self, families: Sequence[str], size: str, schema: TableSchema = ORIGINAL_SCHEMA) -> list[FitGroup]:
         return [
-            FitGroup(FAMILIES[name], params, stages)
+            FitGroup(FAMILIES[name], params, stages, schema)
             for name in families
             for params, stages in FAMILIES[name].fit_groups(size)
         ]

@@ -28,9 +28,9 @@ from sklearn.model_selection import StratifiedKFold, learning_curve
 
 from churnguard.adapters.churn_model import ChurnModel
 from churnguard.adapters.model_families import FAMILIES
-from churnguard.adapters.sklearn_evaluation import churn_probability, features_and_target, holdout_split
+from churnguard.adapters.sklearn_evaluation import churn_probability, encoded_table, holdout_split, model_inputs
 from churnguard.application.ports import Table, TrainedModel
-from churnguard.domain.features import MODEL_FEATURES
+from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,10 @@ def write_training_artifacts(
     model = trained.model
     if not isinstance(model, ChurnModel):
         raise TypeError(f"expected a ChurnModel, got {type(model).__name__}")
-    features, target = features_and_target(table)
+    schema = model.table_schema()
+    names = list(schema.model_features)
+    raw, target = encoded_table(table, schema)
+    features = model_inputs(schema, model.imputation, raw)
     x_train, x_test, y_train, y_test = holdout_split(features, target, test_size, random_state)
     probability = churn_probability(model, x_test)
     predicted = (probability >= trained.threshold).astype(int)
@@ -88,7 +91,7 @@ def write_training_artifacts(
 
     drops = _permutation_importance(model, x_test, y_test, repeats=5, random_state=random_state)
     importances = pd.DataFrame(
-        {"feature": MODEL_FEATURES, "importance_mean": drops.mean(axis=1), "importance_std": drops.std(axis=1)}
+        {"feature": names, "importance_mean": drops.mean(axis=1), "importance_std": drops.std(axis=1)}
     ).sort_values("importance_mean", ascending=False)
     importances.to_csv(directory / "feature_importances.csv", index=False)
     written.append(directory / "feature_importances.csv")
@@ -99,10 +102,10 @@ def write_training_artifacts(
     axis.set_title("Permutation feature importance")
     written.append(_save(figure, directory / "feature_importances.png"))
 
-    written.append(_learning_curve(directory, trained, x_train, y_train, random_state))
-    written.extend(_shap_plots(directory, model, x_train, random_state))
+    written.append(_learning_curve(directory, trained, x_train, y_train, random_state, schema))
+    written.extend(_shap_plots(directory, model, x_train, random_state, names))
 
-    frame = pd.DataFrame(features, columns=list(MODEL_FEATURES)).assign(churn=target)
+    frame = pd.DataFrame(features, columns=names).assign(churn=target)
     figure, axis = plt.subplots(figsize=(8, 7))
     correlation = frame.corr()
     image = axis.imshow(correlation, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -169,8 +172,10 @@ def _calibration_plot(directory: Path, trained: TrainedModel, y_test: Any, proba
     return _save(figure, directory / "calibration_curve.png")
 
 
-def _learning_curve(directory: Path, trained: TrainedModel, x_train: Any, y_train: Any, random_state: int) -> Path:
-    estimator = FAMILIES[trained.family].build(trained.params, random_state)
+def _learning_curve(
+    directory: Path, trained: TrainedModel, x_train: Any, y_train: Any, random_state: int, schema: TableSchema
+) -> Path:
+    estimator = FAMILIES[trained.family].build(trained.params, random_state, schema)
     sizes, train_scores, test_scores = learning_curve(
         estimator,
         x_train,
@@ -192,7 +197,7 @@ def _learning_curve(directory: Path, trained: TrainedModel, x_train: Any, y_trai
     return _save(figure, directory / "learning_curve.png")
 
 
-def _shap_plots(directory: Path, model: ChurnModel, x_train: Any, random_state: int) -> list[Path]:
+def _shap_plots(directory: Path, model: ChurnModel, x_train: Any, random_state: int, features: list[str]) -> list[Path]:
     """SHAP of the uncalibrated model's log-odds: TreeExplainer for trees, LinearExplainer for linear."""
     import shap
 
@@ -202,7 +207,7 @@ def _shap_plots(directory: Path, model: ChurnModel, x_train: Any, random_state: 
     pipeline = model.pipeline
     transformed = pipeline[:-1].transform(sample) if len(pipeline) > 1 else sample
     estimator = pipeline[-1]
-    names = _transformed_names(pipeline)
+    names = _transformed_names(pipeline, features)
     if model.family == "logistic":
         explainer: Any = shap.LinearExplainer(estimator, transformed)
     else:
@@ -212,15 +217,15 @@ def _shap_plots(directory: Path, model: ChurnModel, x_train: Any, random_state: 
     written = []
     for kind, plot in (("bar", shap.plots.bar), ("beeswarm", shap.plots.beeswarm)):
         plt.figure()
-        plot(values, max_display=16, show=False)
+        plot(values, max_display=min(len(names), 20), show=False)
         figure = plt.gcf()
         figure.suptitle(f"SHAP ({type(explainer).__name__}, log-odds)", fontsize=9)
         written.append(_save(figure, directory / f"shap_summary_{kind}.png"))
     return written
 
 
-def _transformed_names(pipeline: Any) -> list[str]:
+def _transformed_names(pipeline: Any, features: list[str]) -> list[str]:
     if len(pipeline) == 1:
-        return list(MODEL_FEATURES)
-    names = pipeline[:-1].get_feature_names_out([*MODEL_FEATURES])
+        return list(features)
+    names = pipeline[:-1].get_feature_names_out(features)
     return [str(name).split("__", 1)[-1] for name in names]

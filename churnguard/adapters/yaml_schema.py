@@ -106,7 +106,7 @@ def _to_domain(model: SchemaIn) -> TableSchema:
             SchemaField(
                 name=name,
                 kind=Kind(spec.kind),
-                labels=tuple(spec.labels),  # type: ignore[arg-type]  # booleans are named by schema_problems
+                labels=tuple(spec.labels),  # booleans are named by schema_problems
                 minimum=spec.minimum,
                 maximum=spec.maximum,
                 minimum_inclusive=spec.minimum_inclusive,
@@ -197,6 +197,15 @@ def load_schema(path: Path | str) -> TableSchema:
     return parse_schema(data, location)
 
 
+def yaml_form(schema: TableSchema) -> dict[str, Any]:
+    """The schema as a file writes it: fields and features keyed by name, in declared order."""
+    mapping = schema_to_mapping(schema)
+    for key in ("fields", "features"):
+        if key in mapping:
+            mapping[key] = {item.pop("name"): item for item in mapping[key]}
+    return mapping
+
+
 def dump_schema(schema: TableSchema) -> str:
     """The YAML form of a schema, keys in declaration order."""
-    return yaml.safe_dump(schema_to_mapping(schema), sort_keys=False, allow_unicode=True, width=100)
+    return str(yaml.safe_dump(yaml_form(schema), sort_keys=False, allow_unicode=True, width=100))

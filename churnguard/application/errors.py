@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from churnguard.domain.errors import ChurnGuardError
+from churnguard.domain.errors import ChurnGuardError, SchemaMismatch
+
+if TYPE_CHECKING:
+    from churnguard.application.ports import Dataset
+    from churnguard.domain.model_version import ModelVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +63,13 @@ class TrackingUnavailable(ChurnGuardError):
 
 class ExplanationUnavailable(ChurnGuardError):
     """The requested kind of explanation cannot be computed for this model."""
+
+
+def require_same_schema(version: ModelVersion, dataset: Dataset) -> None:
+    """A stored model reads tables only by the schema it was trained with."""
+    if dataset.schema.hash != version.schema.hash:
+        raise SchemaMismatch(
+            f"model {version.short_id} was trained with schema {version.schema.name!r} "
+            f"({version.schema.short_hash}); {dataset.location} was read with schema "
+            f"{dataset.schema.name!r} ({dataset.schema.short_hash})"
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from churnguard.application.errors import EvaluationMismatch, ModelNotFound
+from churnguard.application.errors import EvaluationMismatch, ModelNotFound, require_same_schema
 from churnguard.application.ports import (
     Clock,
     Dataset,
@@ -43,13 +43,8 @@ class EvaluateModel:
         if version is None:
             raise ModelNotFound("no trained model in the store; run `churnguard train` first")
         model = self._store.load(version.fingerprint)
-        evaluation = self._evaluator.evaluate(
-            model,
-            dataset.table,
-            test_size=float(version.settings["test_size"]),
-            random_state=int(version.settings["random_state"]),
-            threshold=version.threshold,
-        )
+        require_same_schema(version, dataset)
+        evaluation = self._evaluator.evaluate(model, dataset.table, version)
         same_data = dataset.data_hash == version.data_hash
         matches = same_data and all(evaluation.metrics.get(name) == value for name, value in version.metrics.items())
         if same_data and not matches:

@@ -15,10 +15,12 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.drift_policy import DriftVerdict, FeatureDrift
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
+from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
 
 
@@ -36,6 +38,10 @@ class Dataset:
     location: str
     data_hash: str
     rows: int
+    schema: TableSchema = ORIGINAL_SCHEMA
+    """The declaration the table was validated against."""
+    duplicates: int = 0
+    """Rows that repeated an earlier row in every column (dropped by validation unless kept)."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +96,15 @@ class TrainedModel:
     threshold: float
     threshold_strategy: str
     feature_means: Mapping[str, float]
+    """Attribution baselines: the training mean per field (a category's most frequent code)."""
     churn_rate: float
     train_rows: int
     holdout_rows: int
     search_seconds: float
     reference: Table | None = None
     """The training split's raw features: the drift reference stored with the version."""
+    imputation: Mapping[str, float] = field(default_factory=dict)
+    """Encoded fill value per imputed field, fitted on the training split."""
 
 
 @dataclass(frozen=True)
@@ -151,24 +160,24 @@ class DatasetSource(Protocol):
 
 
 class DatasetValidator(Protocol):
-    def validate(self, dataset: Dataset) -> Dataset:
-        """Return the dataset with canonical types, or raise InvalidDataset listing every violation."""
+    def validate(self, dataset: Dataset, schema: TableSchema = ORIGINAL_SCHEMA) -> Dataset:
+        """The dataset checked against `schema` (columns in declared order, rows duplicated in every
+        column dropped unless kept), or raise InvalidDataset listing every violation."""
         ...
 
 
 class ModelTrainer(Protocol):
-    def train(self, table: Table, plan: TrainingPlan) -> TrainedModel: ...
+    def train(self, table: Table, plan: TrainingPlan, schema: TableSchema = ORIGINAL_SCHEMA) -> TrainedModel: ...
 
 
 class ModelEvaluator(Protocol):
-    def evaluate(
-        self, model: object, table: Table, test_size: float, random_state: int, threshold: float
-    ) -> Evaluation:
-        """Score the model on the same holdout split the trainer used for these settings."""
+    def evaluate(self, model: object, table: Table, version: ModelVersion) -> Evaluation:
+        """Score the model on the holdout split its version was trained with (the version's
+        schema, imputation, split settings and threshold)."""
         ...
 
     def holdout_predictions(
-        self, model: object, table: Table, test_size: float, random_state: int
+        self, model: object, table: Table, version: ModelVersion, split: tuple[float, int] | None = None
     ) -> HoldoutPredictions:
         """The model's probabilities on that holdout split, for paired comparisons."""
         ...

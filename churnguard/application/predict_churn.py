@@ -7,19 +7,35 @@ leave-one-out rows of every customer) and makes exactly one model call; no table
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.ports import InferenceTrace, InferenceTracer, ModelStore, ProbabilisticModel, TraceSpan
-from churnguard.domain.attribution import Contribution, contributions_from_scores, leave_one_out_rows
-from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
-from churnguard.domain.features import profiles_matrix
+from churnguard.domain.attribution import Contribution, contributions_of, substituted_rows
+from churnguard.domain.errors import SchemaMismatch
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.schema import Imputation
 
 TRACE_NAME = "churn-prediction"
+
+
+class EncodedCustomer(Protocol):
+    """A checked customer: CustomerProfile (the original's API) or Customer (any schema)."""
+
+    @property
+    def schema_hash(self) -> str:
+        """The hash of the schema that checked it."""
+        ...
+
+    def encoded(self) -> list[float]:
+        """The fields as the model reads them, in the schema's order (NaN: to impute)."""
+        ...
+
+    def as_dict(self) -> Mapping[str, object]: ...
 
 
 @dataclass(frozen=True)
@@ -83,31 +99,45 @@ class PredictChurn:
         self._tracer = tracer
 
     def __call__(
-        self, profiles: Sequence[CustomerProfile], explain: bool = True, model: LoadedModel | None = None
+        self, profiles: Sequence[EncodedCustomer], explain: bool = True, model: LoadedModel | None = None
     ) -> list[ChurnPrediction]:
         """Score with `model` if given (so a caller can use the same model for more work), else the
-        current champion, taken once for the whole call: no mixed versions within a batch."""
+        current champion, taken once for the whole call: no mixed versions within a batch.
+
+        Customers must have been checked by the champion's schema (SchemaMismatch otherwise).
+        """
         started = time.time_ns()
         loaded = model or self._champion.current()
         version = loaded.version
+        schema = version.schema
         baselines = version.feature_means
+        for profile in profiles:
+            if profile.schema_hash != schema.hash:
+                raise SchemaMismatch(
+                    f"the champion {version.short_id} reads schema {schema.name!r} ({schema.short_hash}); "
+                    "this customer was checked by another"
+                )
 
         features_started = time.time_ns()
+        encoded = [profile.encoded() for profile in profiles]
+        if version.imputation:
+            filled = Imputation(version.imputation).apply(schema, np.array(encoded, dtype=np.float64))
+            encoded = filled.tolist()
         if explain:
-            rows = np.vstack([leave_one_out_rows(profile, baselines) for profile in profiles])
+            rows = np.vstack([substituted_rows(schema, values, baselines) for values in encoded])
         else:
-            rows = profiles_matrix(profiles)
+            rows = schema.model_matrix(np.array(encoded, dtype=np.float64).reshape(len(encoded), len(schema.fields)))
         features_ended = time.time_ns()
 
         scores = loaded.score(rows)
         inference_ended = time.time_ns()
 
-        per_profile = 1 + len(RAW_FIELDS) if explain else 1
+        per_profile = 1 + len(schema.fields) if explain else 1
         predictions = []
-        for index, profile in enumerate(profiles):
+        for index, values in enumerate(encoded):
             block = scores[index * per_profile : (index + 1) * per_profile]
             probability = float(block[0])
-            contributions = contributions_from_scores(profile, baselines, block) if explain else None
+            contributions = contributions_of(schema, values, baselines, block) if explain else None
             predictions.append(
                 ChurnPrediction(
                     probability=probability,
@@ -128,7 +158,7 @@ class PredictChurn:
 
     def _trace(
         self,
-        profiles: Sequence[CustomerProfile],
+        profiles: Sequence[EncodedCustomer],
         predictions: Sequence[ChurnPrediction],
         version: ModelVersion,
         matrix_rows: int,

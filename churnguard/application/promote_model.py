@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from churnguard.application.errors import ModelNotFound
+from churnguard.application.errors import ModelNotFound, require_same_schema
 from churnguard.application.ports import Dataset, ExperimentTracker, ModelEvaluator, ModelStore
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import ChampionComparison, GateDecision, QualityGate
@@ -49,11 +49,10 @@ class PromoteModel:
         candidate = self._store.get(model_ref) if model_ref else self._store.latest()
         if candidate is None:
             raise ModelNotFound("no trained model in the store; run `churnguard train` first")
+        require_same_schema(candidate, dataset)
         test_size = float(candidate.settings["test_size"])
         random_state = int(candidate.settings["random_state"])
-        holdout = self._evaluator.holdout_predictions(
-            self._store.load(candidate.fingerprint), dataset.table, test_size, random_state
-        )
+        holdout = self._evaluator.holdout_predictions(self._store.load(candidate.fingerprint), dataset.table, candidate)
         candidate_f1 = f1_interval(
             holdout.target, holdout.probability >= candidate.threshold, self._rounds, seed=random_state
         )
@@ -69,14 +68,25 @@ class PromoteModel:
                 )
             else:
                 versus = None
-                if champion is not None:
+                comparable = champion is not None and champion.schema.hash == candidate.schema.hash
+                if champion is not None and comparable:
                     champion_probability = self._evaluator.holdout_predictions(
-                        self._store.load(champion.fingerprint), dataset.table, test_size, random_state
+                        self._store.load(champion.fingerprint), dataset.table, champion, (test_size, random_state)
                     ).probability
                     versus = self._compare(
                         holdout.target, holdout.probability, candidate, champion_probability, champion
                     )
                 decision = self._gate.decide(candidate_f1, versus)
+                if champion is not None and not comparable:
+                    # Another table's model cannot score these rows: the floor alone decides.
+                    decision = replace(
+                        decision,
+                        reasons=(
+                            *decision.reasons,
+                            f"champion {champion.short_id} reads another schema ({champion.schema.name!r}, "
+                            f"{champion.schema.short_hash}): not compared",
+                        ),
+                    )
                 if decision.promote:
                     self._store.set_champion(candidate.fingerprint)
         self._tracker.record_promotion(candidate, decision)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from churnguard.application.predict_churn import ChampionCache
-from churnguard.domain.customer import RAW_FIELDS
-from churnguard.domain.features import model_matrix
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.errors import SchemaMismatch
+from churnguard.domain.schema import Imputation, TableSchema
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -30,11 +31,16 @@ class RejectedRow:
 
 @dataclass(frozen=True)
 class CustomerBatch:
-    """The valid rows of one chunk (as raw columns) and the rows of that chunk that were rejected."""
+    """The valid rows of one chunk and the rows of that chunk that were rejected."""
 
     rows: npt.NDArray[np.int64]
-    columns: Mapping[str, npt.NDArray[np.float64]]
+    raw: FloatArray
+    """(rows, fields) encoded by the schema; NaN where a cell will be imputed."""
+    columns: Mapping[str, npt.NDArray[Any]]
+    """The fields as the file wrote them, for the output."""
     rejected: Sequence[RejectedRow]
+    ids: npt.NDArray[Any] | None = None
+    """The id column's values, when the schema has one and the file carries it."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,14 @@ class ScoredBatch:
     probability: FloatArray
     churns: npt.NDArray[np.bool_]
     contributions: FloatArray | None
-    """(rows, 13) leave-one-out contributions in RAW_FIELDS order, when explained."""
+    """(rows, fields) leave-one-out contributions in the schema's field order, when explained."""
+    schema: TableSchema = ORIGINAL_SCHEMA
+
+
+class CustomerBatchSource(Protocol):
+    def batches(self, schema: TableSchema) -> Iterable[CustomerBatch]:
+        """The customers, checked against `schema`, a chunk at a time."""
+        ...
 
 
 class ScoredBatchWriter(Protocol):
@@ -65,51 +78,62 @@ class ScoringSummary:
 
 
 class ScoreCustomers:
-    def __init__(self, champion: ChampionCache) -> None:
+    def __init__(self, champion: ChampionCache, declared: TableSchema | None = None) -> None:
         self._champion = champion
+        self._declared = declared
+        """A schema the user named (--schema): the champion's must be it."""
 
-    def __call__(
-        self, batches: Iterable[CustomerBatch], writer: ScoredBatchWriter, explain: bool = False
-    ) -> ScoringSummary:
+    def __call__(self, source: CustomerBatchSource, writer: ScoredBatchWriter, explain: bool = False) -> ScoringSummary:
+        """Score every customer of `source` with the champion, read by the champion's own schema."""
         started = time.perf_counter()
         loaded = self._champion.current()
         version = loaded.version
-        baselines = np.array([version.feature_means[name] for name in RAW_FIELDS])
+        schema = version.schema
+        if self._declared is not None and self._declared.hash != schema.hash:
+            raise SchemaMismatch(
+                f"the champion {version.short_id} reads schema {schema.name!r} ({schema.short_hash}), "
+                f"not {self._declared.name!r} ({self._declared.short_hash})"
+            )
+        imputation = Imputation(version.imputation)
+        width = len(schema.fields)
+        baselines = np.array([version.feature_means[name] for name in schema.raw_fields])
         scored = rejected = 0
-        for batch in batches:
+        for batch in source.batches(schema):
             writer.reject(batch.rejected)
             rejected += len(batch.rejected)
             count = len(batch.rows)
             if count == 0:
                 continue
-            raw = np.column_stack([batch.columns[name] for name in RAW_FIELDS])
+            raw = imputation.apply(schema, batch.raw)
             contributions = None
             if explain:
-                # rows [customer, customer with field 1 at baseline, ..., field 13 at baseline] per customer
-                width = 1 + len(RAW_FIELDS)
-                stacked = np.repeat(raw, width, axis=0).reshape(count, width, len(RAW_FIELDS))
-                for field in range(len(RAW_FIELDS)):
+                # rows [customer, customer with field 1 at baseline, ..., field k at baseline] per customer
+                stacked = np.repeat(raw, width + 1, axis=0).reshape(count, width + 1, width)
+                for field in range(width):
                     stacked[:, field + 1, field] = baselines[field]
-                flat = stacked.reshape(-1, len(RAW_FIELDS))
-                scores = loaded.score(model_matrix({name: flat[:, i] for i, name in enumerate(RAW_FIELDS)}))
-                scores = scores.reshape(count, width)
+                scores = loaded.score(schema.model_matrix(stacked.reshape(-1, width))).reshape(count, width + 1)
                 probability = scores[:, 0]
                 contributions = probability[:, None] - scores[:, 1:]
                 contributions[raw == baselines[None, :]] = 0.0
             else:
-                probability = loaded.score(model_matrix(batch.columns))
+                probability = loaded.score(schema.model_matrix(raw))
             writer.write(
-                ScoredBatch(batch, probability, probability >= version.threshold, contributions),
+                ScoredBatch(batch, probability, probability >= version.threshold, contributions, schema),
                 version.fingerprint,
                 version.threshold,
             )
             scored += count
         if scored == 0:  # every row rejected: the output still has its columns, and no rows
-            empty = CustomerBatch(np.empty(0, np.int64), {name: np.empty(0) for name in RAW_FIELDS}, ())
-            no_scores = np.empty(0)
-            contributions = np.empty((0, len(RAW_FIELDS))) if explain else None
+            empty = CustomerBatch(
+                np.empty(0, np.int64),
+                np.empty((0, width)),
+                {name: np.empty(0) for name in schema.raw_fields},
+                (),
+                np.empty(0, dtype=object) if schema.id_column else None,
+            )
+            contributions = np.empty((0, width)) if explain else None
             writer.write(
-                ScoredBatch(empty, no_scores, np.empty(0, np.bool_), contributions),
+                ScoredBatch(empty, np.empty(0), np.empty(0, np.bool_), contributions, schema),
                 version.fingerprint,
                 version.threshold,
             )

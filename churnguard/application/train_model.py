@@ -48,11 +48,11 @@ class TrainModel:
             "training started",
             extra={"families": ",".join(plan.families), "grid": plan.grid_size, "folds": plan.cv_folds},
         )
-        trained = self._trainer.train(dataset.table, plan)
+        trained = self._trainer.train(dataset.table, plan, dataset.schema)
         settings = {**plan.fingerprint_settings(), "search_space": dict(trained.search_space)}
         params = {"family": trained.family, **trained.params, "calibration": trained.calibration.get("method", "none")}
         version = ModelVersion(
-            fingerprint=fingerprint(dataset.data_hash, params, settings),
+            fingerprint=fingerprint(dataset.data_hash, params, settings, dataset.schema),
             created_at=self._clock.now(),
             data_hash=dataset.data_hash,
             params=params,
@@ -61,6 +61,8 @@ class TrainModel:
             churn_rate=trained.churn_rate,
             threshold=trained.threshold,
             settings={**settings, "family_set": plan.family_set, "data_location": dataset.location},
+            schema=dataset.schema,
+            imputation=dict(trained.imputation),
         )
         tracked = self._tracker.record_training(version, trained, dataset)
         version = replace(version, run_id=tracked.run_id, registry_version=tracked.registry_version)

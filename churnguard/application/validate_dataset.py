@@ -4,18 +4,66 @@ from __future__ import annotations
 
 import logging
 
-from churnguard.application.ports import Dataset, DatasetSource, DatasetValidator
+from churnguard.application.errors import ModelNotFound
+from churnguard.application.ports import Dataset, DatasetSource, DatasetValidator, ModelStore
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.errors import SchemaMismatch
+from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
 
 
 class ValidateDataset:
-    def __init__(self, source: DatasetSource, validator: DatasetValidator) -> None:
+    """Read a table and check it against a schema: the declared one (`schema`, from --schema or
+    SCHEMA_PATH; the original's by default), or a stored model's own (`for_model`)."""
+
+    def __init__(
+        self,
+        source: DatasetSource,
+        validator: DatasetValidator,
+        schema: TableSchema = ORIGINAL_SCHEMA,
+        declared: bool = False,
+    ) -> None:
         self._source = source
         self._validator = validator
+        self._schema = schema
+        self._declared = declared
+        """True when the user named a schema, which a stored model's own must then equal."""
 
-    def __call__(self, location: str) -> Dataset:
+    @property
+    def schema(self) -> TableSchema:
+        return self._schema
+
+    def __call__(self, location: str, schema: TableSchema | None = None) -> Dataset:
         """The validated dataset; raises DatasetUnreadable or InvalidDataset, writing nothing."""
-        dataset = self._validator.validate(self._source.load(location))
-        logger.info("dataset valid", extra={"location": location, "rows": dataset.rows, "data_hash": dataset.data_hash})
+        dataset = self._validator.validate(self._source.load(location), schema or self._schema)
+        logger.info(
+            "dataset valid",
+            extra={
+                "location": location,
+                "rows": dataset.rows,
+                "data_hash": dataset.data_hash,
+                "schema": dataset.schema.name,
+                "duplicates": dataset.duplicates,
+            },
+        )
         return dataset
+
+    def for_model(self, location: str, store: ModelStore, model_ref: str | None) -> Dataset:
+        """The table checked against the schema `model_ref` (default: the latest) was trained with.
+
+        A schema the user named must be that schema (SchemaMismatch names both hashes). With no
+        model stored, the table is still checked against the declared schema first, so a broken
+        file is reported as such before "no trained model".
+        """
+        version: ModelVersion | None = store.get(model_ref) if model_ref else store.latest()
+        if version is None:
+            self(location)
+            raise ModelNotFound("no trained model in the store; run `churnguard train` first")
+        if self._declared and self._schema.hash != version.schema.hash:
+            raise SchemaMismatch(
+                f"model {version.short_id} was trained with schema {version.schema.name!r} "
+                f"({version.schema.short_hash}), not {self._schema.name!r} ({self._schema.short_hash})"
+            )
+        return self(location, version.schema)

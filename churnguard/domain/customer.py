@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 from churnguard.domain.errors import InvalidProfile
 from churnguard.domain.schema import Feature, Field, FieldKind, Kind, LabelColumn, Operation, TableSchema
@@ -15,6 +16,7 @@ __all__ = [
     "RAW_FIELDS",
     "RULES_BY_FIELD",
     "TARGET",
+    "Customer",
     "CustomerProfile",
     "FieldKind",
     "FieldRule",
@@ -147,9 +149,15 @@ class CustomerProfile:
     tech_support: int
     num_tickets: int
 
+    schema_hash: ClassVar[str] = ORIGINAL_SCHEMA.hash
+
     def __post_init__(self) -> None:
         for rule in FIELD_RULES:
             rule.check(getattr(self, rule.name))
+
+    def encoded(self) -> list[float]:
+        """The fields as the model reads them (the original's codes are their own encoding)."""
+        return [getattr(self, name) for name in RAW_FIELDS]
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> CustomerProfile:
@@ -165,3 +173,28 @@ class CustomerProfile:
     def as_dict(self) -> dict[str, float]:
         """The raw fields in their fixed order."""
         return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """One customer of any schema, checked and encoded by `TableSchema.check_record`."""
+
+    values: tuple[float, ...]
+    """Encoded fields in the schema's order; NaN where the model's imputation fills in."""
+    record: Mapping[str, object]
+    """The fields as given (labels, not codes), for traces and logs."""
+    schema_hash: str
+    customer_id: object = None
+
+    @classmethod
+    def from_record(cls, schema: TableSchema, record: Mapping[str, object]) -> Customer:
+        values = schema.check_record(record)
+        customer_id = record.get(schema.id_column) if schema.id_column else None
+        fields_only = {name: record.get(name) for name in schema.raw_fields}
+        return cls(tuple(values.tolist()), fields_only, schema.hash, customer_id)
+
+    def encoded(self) -> list[float]:
+        return list(self.values)
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.record)

@@ -179,6 +179,8 @@ class Field:
         column = np.asarray(values)
         if column.ndim == 0:
             column = column.reshape(1)
+        if column.dtype == np.bool_ and self.has_labels and not self.numeric_labels:
+            column = column.astype(str)  # a "True"/"False" column read as bool, for text labels
         if column.dtype == np.bool_:  # True/False read as a bool column equal 1/0; refused as such
             nan = np.full(column.shape, np.nan)
             return nan, np.zeros(column.shape, dtype=bool), np.zeros(column.shape, dtype=bool)
@@ -260,16 +262,18 @@ def _label_key(label: object, numeric: bool) -> object:
             return float(label)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return label
-    return label_text(label) if not isinstance(label, str) else label.strip()
+    if isinstance(label, str):
+        return label.strip()
+    return label_text(label) if isinstance(label, int | float) else str(label)
 
 
 def _missing_mask(column: npt.NDArray[Any]) -> BoolArray:
     if column.dtype.kind == "f":
-        return np.isnan(column)
+        return np.asarray(np.isnan(column), dtype=bool)
     if column.dtype.kind in "iub":
         return np.zeros(column.shape, dtype=bool)
     if column.dtype.kind in "US":
-        return np.char.strip(column.astype(str)) == ""
+        return np.asarray(np.char.strip(column.astype(str)) == "", dtype=bool)
     return np.fromiter(
         (v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip()) for v in column),
         dtype=bool,
@@ -364,9 +368,9 @@ class Feature:
         if op is Operation.RATIO:
             return columns[0] / np.maximum(columns[1], self.floor) * self.scale
         if op is Operation.AT_LEAST:
-            return (columns[0] >= self.threshold).astype(np.float64)
+            return (columns[0] >= float(self.threshold or 0.0)).astype(np.float64)
         if op is Operation.AT_MOST:
-            return (columns[0] <= self.threshold).astype(np.float64)
+            return (columns[0] <= float(self.threshold or 0.0)).astype(np.float64)
         if op is Operation.COUNT_EQUAL:
             count = np.zeros(columns[0].shape)
             for column, code in zip(columns, codes, strict=True):
@@ -795,31 +799,39 @@ _FEATURE_DEFAULTS: Mapping[str, Any] = {
 
 
 def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
-    """Plain JSON-able form, defaults left out; `schema_from_mapping` reads it back."""
-    fields: dict[str, Any] = {}
+    """Plain JSON-able form, defaults left out; `schema_from_mapping` reads it back.
+
+    Fields and features are lists (order is part of the contract: it is the model matrix's
+    column order, and JSON objects do not keep one); the YAML form keys them by name.
+    """
+    fields: list[dict[str, Any]] = []
     for spec in schema.fields:
         missing: dict[str, Any] = {"policy": spec.missing.policy.value}
         if spec.missing.value is not None:
             missing["value"] = spec.missing.value
-        fields[spec.name] = _drop_defaults(
-            {
-                "kind": spec.kind.value,
-                "labels": list(spec.labels),
-                "minimum": spec.minimum,
-                "maximum": spec.maximum,
-                "minimum_inclusive": spec.minimum_inclusive,
-                "maximum_inclusive": spec.maximum_inclusive,
-                "unit": spec.unit,
-                "missing": missing,
-                "unseen": spec.unseen.value,
-                "display_name": spec.display_name,
-                "help": spec.help,
-            },
-            _FIELD_DEFAULTS,
+        fields.append(
+            _drop_defaults(
+                {
+                    "name": spec.name,
+                    "kind": spec.kind.value,
+                    "labels": list(spec.labels),
+                    "minimum": spec.minimum,
+                    "maximum": spec.maximum,
+                    "minimum_inclusive": spec.minimum_inclusive,
+                    "maximum_inclusive": spec.maximum_inclusive,
+                    "unit": spec.unit,
+                    "missing": missing,
+                    "unseen": spec.unseen.value,
+                    "display_name": spec.display_name,
+                    "help": spec.help,
+                },
+                _FIELD_DEFAULTS,
+            )
         )
-    features = {
-        feature.name: _drop_defaults(
+    features = [
+        _drop_defaults(
             {
+                "name": feature.name,
                 "op": feature.operation.value,
                 "inputs": list(feature.inputs),
                 "threshold": feature.threshold,
@@ -832,7 +844,7 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
             _FEATURE_DEFAULTS,
         )
         for feature in schema.features
-    }
+    ]
     out: dict[str, Any] = {"name": schema.name}
     if schema.description:
         out["description"] = schema.description
@@ -849,16 +861,18 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
     return out
 
 
-_PRESENTATION = ("display_name", "help", "unit", "description", "name")
+_PRESENTATION = ("display_name", "help", "unit", "description")
 
 
-def _without_presentation(data: Any) -> Any:
+def _without_presentation(data: Any, top: bool = True) -> Any:
     if isinstance(data, dict):
         return {
-            key: _without_presentation(value)
+            key: _without_presentation(value, top=False)
             for key, value in data.items()
-            if not (key in _PRESENTATION and not isinstance(value, dict))
+            if key not in _PRESENTATION and not (top and key == "name")
         }
+    if isinstance(data, list):
+        return [_without_presentation(item, top=False) for item in data]
     return data
 
 
@@ -869,7 +883,8 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
     which reports every problem by key path first.
     """
     fields = []
-    for name, spec in data["fields"].items():
+    for spec in data["fields"]:
+        name = spec["name"]
         missing = spec.get("missing", {"policy": "refuse"})
         fields.append(
             Field(
@@ -899,7 +914,8 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
             display_name=spec.get("display_name", ""),
             help=spec.get("help", ""),
         )
-        for name, spec in data.get("features", {}).items()
+        for spec in data.get("features", [])
+        for name in (spec["name"],)
     ]
     label = data["label"]
     return TableSchema(

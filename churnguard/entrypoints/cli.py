@@ -31,15 +31,16 @@ from churnguard.application.errors import (
     Violation,
 )
 from churnguard.application.evaluate_model import EvaluateModel
-from churnguard.application.ports import InferenceTracer
-from churnguard.application.predict_churn import PredictChurn
+from churnguard.application.ports import Dataset, InferenceTracer, ModelStore
+from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.score_customers import ScoreCustomers
 from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
-from churnguard.domain.customer import CustomerProfile
-from churnguard.domain.errors import ChurnGuardError, InvalidProfile
+from churnguard.domain.customer import Customer
+from churnguard.domain.errors import ChurnGuardError, InvalidProfile, SchemaMismatch
+from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container, build_container
 from churnguard.entrypoints.logging_setup import configure_logging
 from churnguard.entrypoints.presenters import prediction_json
@@ -108,8 +109,22 @@ def _print_promotion(outcome: PromotionOutcome) -> int:
 @inject
 def cmd_validate(args: argparse.Namespace, validate: ValidateDataset = Provide[Container.validate_dataset]) -> int:
     dataset = validate(str(args.data))
-    print(f"valid: {dataset.location}: {dataset.rows} rows, sha256 {dataset.data_hash}")
+    schema = dataset.schema
+    print(
+        f"valid: {dataset.location}: {dataset.rows} rows, sha256 {dataset.data_hash} "
+        f"(schema {schema.name} {schema.short_hash})"
+    )
+    _print_duplicates(dataset)
     return EXIT_OK
+
+
+def _print_duplicates(dataset: Dataset) -> None:
+    if dataset.duplicates:
+        kept = len(dataset.table) == dataset.rows
+        print(
+            f"  {dataset.duplicates} rows repeat an earlier row in every column: "
+            + ("kept (KEEP_DUPLICATES=true)" if kept else "dropped before the split, so none sits on both sides")
+        )
 
 
 @inject
@@ -118,7 +133,9 @@ def cmd_train(
     validate: ValidateDataset = Provide[Container.validate_dataset],
     train: TrainModel = Provide[Container.train_model],
 ) -> int:
-    _print_training(train(validate(str(args.data))))
+    dataset = validate(str(args.data))
+    _print_duplicates(dataset)
+    _print_training(train(dataset))
     return EXIT_OK
 
 
@@ -127,8 +144,9 @@ def cmd_evaluate(
     args: argparse.Namespace,
     validate: ValidateDataset = Provide[Container.validate_dataset],
     evaluate: EvaluateModel = Provide[Container.evaluate_model],
+    store: ModelStore = Provide[Container.model_store],
 ) -> int:
-    report, location = evaluate(validate(str(args.data)), args.model)
+    report, location = evaluate(validate.for_model(str(args.data), store, args.model), args.model)
     evaluation = report.evaluation
     print(f"evaluated {report.fingerprint} on {evaluation.holdout_rows} holdout rows -> {location}")
     print(f"  threshold {evaluation.threshold:.4f}, accuracy {evaluation.metrics['accuracy']:.4f}")
@@ -146,8 +164,9 @@ def cmd_promote(
     args: argparse.Namespace,
     validate: ValidateDataset = Provide[Container.validate_dataset],
     promote: PromoteModel = Provide[Container.promote_model],
+    store: ModelStore = Provide[Container.model_store],
 ) -> int:
-    return _print_promotion(promote(validate(str(args.data)), args.model))
+    return _print_promotion(promote(validate.for_model(str(args.data), store, args.model), args.model))
 
 
 @inject
@@ -163,6 +182,8 @@ def cmd_predict(
     args: argparse.Namespace,
     predict: PredictChurn = Provide[Container.predict_churn],
     tracer: InferenceTracer = Provide[Container.inference_tracer],
+    champion: ChampionCache = Provide[Container.champion_cache],
+    named: TableSchema | None = Provide[Container.named_schema],
 ) -> int:
     """Score customers given as a JSON object or a list of objects (a file, or - for stdin)."""
     try:
@@ -173,16 +194,26 @@ def cmd_predict(
     except json.JSONDecodeError as error:
         raise UsageError(f"--input is not valid JSON: {error}") from None
     records = payload if isinstance(payload, list) else [payload]
-    profiles = []
+    loaded = champion.current()
+    schema = loaded.version.schema
+    if named is not None and named.hash != schema.hash:
+        raise SchemaMismatch(
+            f"the champion {loaded.version.short_id} reads schema {schema.name!r} ({schema.short_hash}), "
+            f"not {named.name!r} ({named.short_hash})"
+        )
+    customers = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
-            raise UsageError(f"customer {index}: expected a JSON object with the 13 fields")
+            raise UsageError(f"customer {index}: expected a JSON object with the fields of schema {schema.name!r}")
         try:
-            profiles.append(CustomerProfile.from_mapping(record))
+            customers.append(Customer.from_record(schema, record))
         except InvalidProfile as error:
             raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
-    predictions = predict(profiles, explain=not args.no_explain)
+    predictions = predict(customers, explain=not args.no_explain, model=loaded)
     output = [prediction_json(prediction) for prediction in predictions]
+    if schema.id_column:
+        for customer, item in zip(customers, output, strict=True):
+            item[schema.id_column] = customer.customer_id
     print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
     flush = getattr(tracer, "close", None)
     if flush is not None:
@@ -198,11 +229,11 @@ def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Containe
 
 @inject
 def cmd_score(args: argparse.Namespace, score: ScoreCustomers = Provide[Container.score_customers]) -> int:
-    from churnguard.adapters.file_scoring import FileScoredWriter, read_customer_batches
+    from churnguard.adapters.file_scoring import CustomerFile, FileScoredWriter
 
     writer = FileScoredWriter(Path(args.out))
     try:
-        summary = score(read_customer_batches(Path(args.input), args.chunk_rows), writer, explain=args.explain)
+        summary = score(CustomerFile(Path(args.input), args.chunk_rows), writer, explain=args.explain)
     except BaseException:
         writer.abort()
         raise
@@ -259,6 +290,52 @@ def cmd_predictions(args: argparse.Namespace, settings: Settings = Provide[Conta
         write_csv(frame, out)
     print(f"exported {len(frame)} predictions from {path} to {out}")
     return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """`schema init`: profile a CSV into a draft schema; `schema check FILE`: validate one."""
+    import pandas as pd
+
+    from churnguard.adapters.atomic_files import atomic_write_text
+    from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+    from churnguard.adapters.schema_profiler import profile_table, render_draft
+    from churnguard.adapters.yaml_schema import load_schema, parse_schema
+
+    if args.action == "check":
+        if args.file is None:
+            raise UsageError("schema check needs the schema file: churnguard schema check FILE")
+        schema = load_schema(args.file)
+        print(_describe_schema(schema, str(args.file)))
+        return EXIT_OK
+    if args.data is None or args.label is None:
+        raise UsageError("schema init needs --data CSV and --label COLUMN")
+    dataset = CsvDatasetSource().load(str(args.data))
+    name = args.name or Path(args.data).name.split(".")[0]
+    assert isinstance(dataset.table, pd.DataFrame)
+    draft = profile_table(dataset.table, args.label, args.positive, name=name)
+    text = render_draft(draft, str(args.data))
+    import yaml
+
+    parse_schema(yaml.safe_load(text), "the draft")  # the draft must read back as the same schema
+    for column, note in draft.notes.items():
+        print(f"  {column}: {note}", file=sys.stderr)
+    for column, reason in draft.left_out.items():
+        print(f"  {column}: left out, {reason}", file=sys.stderr)
+    if args.out is None:
+        print(text, end="")
+    else:
+        atomic_write_text(Path(args.out), text)
+        print(f"wrote {args.out}: {_describe_schema(draft.schema, str(args.out))}")
+    return EXIT_OK
+
+
+def _describe_schema(schema: TableSchema, location: str) -> str:
+    positive = ", ".join(str(value) for value in schema.label.positive)
+    return (
+        f"valid: schema {schema.name!r} ({location}, hash {schema.short_hash}): {len(schema.fields)} fields, "
+        f"{len(schema.features)} engineered features, {len(schema.model_features)} model inputs; "
+        f"label {schema.label.column} (churn = {positive})" + (f"; id {schema.id_column}" if schema.id_column else "")
+    )
 
 
 def _duration_seconds(text: str) -> float:
@@ -428,9 +505,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    def schema_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--schema",
+            type=Path,
+            help="the table's schema YAML (default: SCHEMA_PATH or the original schema); a stored model "
+            "reads tables by its own schema, which this must then equal",
+        )
+
     def data_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--data", type=Path, help="training CSV (default: DATA_PATH or data/raw/churn.csv)")
         sub.add_argument("--workdir", type=Path, help="holds models/, reports/ and mlflow.db (default: .)")
+        schema_option(sub)
 
     generate = command("generate-data", cmd_generate_data, "write a synthetic customer table")
     generate.add_argument("--rows", type=int, default=2000)
@@ -467,12 +553,22 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", default="-", help="JSON file with one customer or a list (default: stdin)")
     predict.add_argument("--workdir", type=Path)
     predict.add_argument("--no-explain", action="store_true", help="skip the leave-one-out contributions")
+    schema_option(predict)
     score = command("score", cmd_score, "score a CSV or Parquet file of customers in chunks")
     score.add_argument("--in", dest="input", required=True, help="customers .csv or .parquet")
     score.add_argument("--out", required=True, help="scored .csv or .parquet (rejects go beside it)")
     score.add_argument("--explain", action="store_true", help="add the 13 leave-one-out contributions")
     score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
     score.add_argument("--workdir", type=Path)
+    schema_option(score)
+    schema = command("schema", cmd_schema, "draft a schema from a table (init) or check a schema file (check)")
+    schema.add_argument("action", choices=["init", "check"])
+    schema.add_argument("file", nargs="?", type=Path, help="check: the schema YAML to check")
+    schema.add_argument("--data", type=Path, help="init: the CSV to profile")
+    schema.add_argument("--label", help="init: the churn label column")
+    schema.add_argument("--positive", help="init: the label value that means churn (default: guessed for 2 values)")
+    schema.add_argument("--name", help="init: the schema's name (default: the CSV's file name)")
+    schema.add_argument("--out", type=Path, help="init: where to write the YAML (default: print it)")
     predictions = command("predictions", cmd_predictions, "export or prune the prediction log")
     predictions.add_argument("action", choices=["export", "prune"])
     predictions.add_argument("--since", help="export: ISO date/time (UTC unless given), default all")
@@ -515,6 +611,8 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         paths["workdir"] = args.workdir
     if getattr(args, "data", None) is not None:
         paths["data_path"] = args.data
+    if getattr(args, "schema", None) is not None:
+        paths["schema_path"] = args.schema
     if paths:
         settings = settings.with_overrides("paths", **paths)
     training = {name: getattr(args, name) for name in ("grid", "family", "search") if getattr(args, name, None)}

@@ -5,6 +5,7 @@ Tests and embedders swap any adapter with `container.<name>.override(fake)`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 from dependency_injector import containers, providers
@@ -26,6 +27,7 @@ from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
 from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog
 from churnguard.adapters.system_clock import SystemClock
+from churnguard.adapters.yaml_schema import load_schema
 from churnguard.application.detect_drift import DetectDrift
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.ports import (
@@ -42,10 +44,26 @@ from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.score_customers import ScoreCustomers
 from churnguard.application.train_model import TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.drift_policy import DriftPolicy
 from churnguard.domain.quality_gate import QualityGate
+from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.settings import MlflowSettings, PathSettings, Settings, TrainingSettings
+
+
+def declared_schema(paths: PathSettings) -> TableSchema:
+    """SCHEMA_PATH (or --schema) read and validated; the original schema when unset."""
+    return load_schema(paths.schema_path) if paths.schema_path is not None else ORIGINAL_SCHEMA
+
+
+def schema_declared(paths: PathSettings) -> bool:
+    return paths.schema_path is not None
+
+
+def named_schema(paths: PathSettings) -> TableSchema | None:
+    """The schema the user named, if any: a stored model's own must then be it."""
+    return declared_schema(paths) if paths.schema_path is not None else None
 
 
 def training_plan(training: TrainingSettings) -> TrainingPlan:
@@ -126,7 +144,12 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     dataset_source = providers.Singleton(CsvDatasetSource)
-    dataset_validator = providers.Singleton(PanderaDatasetValidator)
+    schema = providers.Singleton(declared_schema, paths=settings.provided.paths)
+    named_schema = providers.Callable(named_schema, paths=settings.provided.paths)
+    dataset_validator = providers.Singleton(
+        PanderaDatasetValidator,
+        drop_duplicates=providers.Callable(operator.not_, settings.provided.training.keep_duplicates),
+    )
     model_trainer = providers.Singleton(SklearnModelTrainer)
     model_evaluator = providers.Singleton(
         SklearnModelEvaluator, bootstrap_rounds=settings.provided.gate.bootstrap_rounds
@@ -142,7 +165,13 @@ class Container(containers.DeclarativeContainer):
         QualityGate, min_f1=settings.provided.gate.min_f1, tolerance=settings.provided.gate.f1_tolerance
     )
 
-    validate_dataset = providers.Factory(ValidateDataset, source=dataset_source, validator=dataset_validator)
+    validate_dataset = providers.Factory(
+        ValidateDataset,
+        source=dataset_source,
+        validator=dataset_validator,
+        schema=schema,
+        declared=providers.Callable(schema_declared, paths=settings.provided.paths),
+    )
     train_model = providers.Factory(
         TrainModel, trainer=model_trainer, store=model_store, tracker=experiment_tracker, clock=clock, plan=plan
     )
@@ -181,7 +210,11 @@ class Container(containers.DeclarativeContainer):
     champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(PredictChurn, champion=champion_cache, tracer=inference_tracer)
-    score_customers = providers.Factory(ScoreCustomers, champion=champion_cache)
+    score_customers = providers.Factory(
+        ScoreCustomers,
+        champion=champion_cache,
+        declared=named_schema,
+    )
     run_pipeline = providers.Factory(
         RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model
     )

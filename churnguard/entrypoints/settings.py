@@ -20,6 +20,9 @@ class PathSettings(BaseSettings):
 
     workdir: Path = Field(Path("."), description="models/, reports/ and mlflow.db live under it (WORKDIR)")
     data_path: Path = Field(Path("data/raw/churn.csv"), description="training CSV (DATA_PATH)")
+    schema_path: Path | None = Field(
+        None, description="the table's schema YAML (SCHEMA_PATH); unset: the original schema, schemas/original.yaml"
+    )
 
     @property
     def models_dir(self) -> Path:
@@ -52,6 +55,9 @@ class TrainingSettings(BaseSettings):
     retained_value: float = Field(200.0, ge=0.0, description="value of a retained customer (RETAINED_VALUE)")
     offer_success_rate: float = Field(0.3, ge=0.0, le=1.0, description="OFFER_SUCCESS_RATE")
     n_jobs: int = Field(-1, description="parallel fits, -1 = all cores (N_JOBS)")
+    keep_duplicates: bool = Field(
+        False, description="keep rows repeated in every column (KEEP_DUPLICATES); dropped before the split by default"
+    )
 
 
 class GateSettings(BaseSettings):
