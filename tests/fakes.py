@@ -31,8 +31,8 @@ from churnguard.application.ports import (
 )
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.schema import TableSchema
 from churnguard.domain.quality_gate import GateDecision
+from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
 
 HOLDOUT_METRICS = {"f1": 0.8, "accuracy": 0.85, "precision": 0.8, "recall": 0.8, "roc_auc": 0.9}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -13,9 +15,50 @@ from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.application.errors import DatasetUnreadable
 from churnguard.application.ports import Dataset
 
+GZIP_MAGIC = b"\x1f\x8b"
+_BOMS = {
+    b"\xff\xfe": "UTF-16 (little-endian)",
+    b"\xfe\xff": "UTF-16 (big-endian)",
+}
+
+
+def decode_csv_bytes(raw: bytes, location: str) -> str:
+    """The text of a CSV file: gzip-compressed or not, UTF-8 (a BOM is tolerated).
+
+    Anything else is refused with what was found and how to convert it.
+    """
+    if raw.startswith(GZIP_MAGIC):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DatasetUnreadable(location, f"a gzip file that does not decompress: {error}") from None
+        if not raw.strip():
+            raise DatasetUnreadable(location, "the file is empty (after gzip decompression)")
+    for bom, name in _BOMS.items():
+        if raw.startswith(bom):
+            raise DatasetUnreadable(
+                location,
+                f"the text is {name}, expected UTF-8; convert it, e.g. "
+                f"`iconv -f UTF-16 -t UTF-8 {location} > converted.csv`",
+            )
+    if raw.startswith(b"PK\x03\x04"):
+        raise DatasetUnreadable(location, "a ZIP archive (or an Excel .xlsx file), expected CSV text; export it as CSV")
+    if b"\x00" in raw:
+        raise DatasetUnreadable(location, "binary content (NUL bytes); expected a UTF-8 CSV text file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        sample = raw[max(0, error.start - 20) : error.start + 20]
+        guess = "Latin-1 / Windows-1252" if all(byte < 0xFF for byte in sample) else "an 8-bit encoding"
+        raise DatasetUnreadable(
+            location,
+            f"not UTF-8 text (byte {error.start}: {raw[error.start : error.start + 1]!r}); it looks like {guess}. "
+            f"Convert it, e.g. `iconv -f WINDOWS-1252 -t UTF-8 {location} > converted.csv`",
+        ) from None
+
 
 class CsvDatasetSource:
-    """Comma-separated, UTF-8 (a BOM is tolerated), a header row naming the columns."""
+    """Comma-separated, UTF-8 (a BOM is tolerated), gzip-compressed or not, a header naming the columns."""
 
     def load(self, location: str) -> Dataset:
         path = Path(location)
@@ -29,12 +72,7 @@ class CsvDatasetSource:
             raise DatasetUnreadable(location, error.strerror or str(error)) from None
         if not raw.strip():
             raise DatasetUnreadable(location, "the file is empty")
-        if b"\x00" in raw:
-            raise DatasetUnreadable(location, "binary content (NUL bytes); expected a UTF-8 CSV text file")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise DatasetUnreadable(location, f"not UTF-8 text (byte {error.start}); expected a CSV file") from None
+        text = decode_csv_bytes(raw, location)
         if not text.strip():  # e.g. a BOM and nothing else (found by the CSV fuzz test)
             raise DatasetUnreadable(location, "the file is empty")
         header = text.splitlines()[0]

@@ -39,11 +39,11 @@ def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         if suffix == ".parquet":
             for record_batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
                 yield record_batch.to_pandas()
-        elif suffix == ".csv":
-            yield from pd.read_csv(path, chunksize=chunk_rows, skipinitialspace=True)
+        elif suffix == ".csv" or path.name.lower().endswith(".csv.gz"):
+            yield from pd.read_csv(path, chunksize=chunk_rows, skipinitialspace=True, compression="infer")
         else:
-            raise DatasetUnreadable(str(path), f"unsupported file type {suffix!r}; use .csv or .parquet")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, pa.ArrowInvalid) as error:
+            raise DatasetUnreadable(str(path), f"unsupported file type {suffix!r}; use .csv, .csv.gz or .parquet")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as error:
         raise DatasetUnreadable(str(path), f"not a readable file: {str(error).splitlines()[0]}") from None
 
 
@@ -86,7 +86,6 @@ class CustomerFile:
             yield CustomerBatch(
                 rows=np.flatnonzero(good).astype(np.int64) + first_row,
                 raw=checked.raw[good],
-                columns={name: column[good] for name, column in values.items()},
                 rejected=[
                     RejectedRow(first_row + index, "; ".join(sorted(set(r)))) for index, r in sorted(reasons.items())
                 ],
@@ -120,10 +119,7 @@ class FileScoredWriter:
         frame: dict[str, Any] = {"row": batch.rows}
         if schema.id_column:
             frame[schema.id_column] = batch.ids if batch.ids is not None else np.full(len(batch.rows), None)
-        for spec in schema.fields:
-            column = batch.columns[spec.name]
-            whole = spec.is_integer and column.dtype.kind in "iuf" and not np.isnan(column.astype(np.float64)).any()
-            frame[spec.name] = column.astype(np.int64) if whole else column
+        frame.update(schema.decode(batch.raw))
         frame["churn_probability"] = scored.probability
         frame["churn_prediction"] = scored.churns.astype(np.int64)
         if scored.contributions is not None:

@@ -43,7 +43,7 @@ def _element_check(test: Callable[[np.ndarray], np.ndarray], error: str) -> pa.C
     def check(column: pd.Series) -> pd.Series:
         return pd.Series(test(column.to_numpy()), index=column.index)
 
-    return pa.Check(check, error=error)
+    return pa.Check(check, error=error, ignore_na=False)
 
 
 def _field_checks(spec: Field) -> list[pa.Check]:
@@ -70,7 +70,7 @@ def build_schema(schema: TableSchema = ORIGINAL_SCHEMA, with_target: bool = True
         columns[schema.id_column] = pa.Column(
             checks=[
                 _element_check(lambda values: ~pd.isna(values), MISSING_RULE),
-                pa.Check(lambda column: ~column.duplicated(keep=False), error=DUPLICATE_ID_RULE),
+                pa.Check(lambda column: ~column.duplicated(keep=False), error=DUPLICATE_ID_RULE, ignore_na=False),
             ],
             nullable=True,
             required=with_target,

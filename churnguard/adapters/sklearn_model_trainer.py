@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from churnguard.adapters.sklearn_evaluation import (
     model_inputs,
 )
 from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
+from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.decision_threshold import choose_threshold
@@ -141,6 +143,18 @@ def cv_results(candidates: Sequence[Candidate], metric: str) -> list[dict[str, A
     ]
 
 
+def _require_enough_rows(target: IntArray, plan: TrainingPlan) -> None:
+    """Every CV fold of the training split, and the holdout, need both classes."""
+    counts = np.bincount(target, minlength=2)
+    needed = math.ceil((plan.cv_folds + 1) / (1.0 - plan.test_size))
+    if counts.min() < needed:
+        raise InsufficientData(
+            f"the table has {counts[1]} churned and {counts[0]} staying customers (after dropping rows repeated "
+            f"in every column); training needs at least {needed} of each ({plan.cv_folds} folds on the "
+            f"{1 - plan.test_size:.0%} training split, and a holdout)"
+        )
+
+
 class SklearnModelTrainer:
     def __init__(self, progress_interval_seconds: float = 5.0) -> None:
         self._progress_interval = progress_interval_seconds
@@ -148,6 +162,7 @@ class SklearnModelTrainer:
     def train(self, table: Table, plan: TrainingPlan, schema: TableSchema = ORIGINAL_SCHEMA) -> TrainedModel:
         started = time.perf_counter()
         raw, target = encoded_table(table, schema)
+        _require_enough_rows(target, plan)
         raw_train, raw_test, y_train, y_test = holdout_split(raw, target, plan.test_size, plan.random_state)
         imputation = Imputation.fit(schema, raw_train)  # the training split only
         raw_train = imputation.apply(schema, raw_train)

@@ -45,6 +45,10 @@ class InvalidDataset(ChurnGuardError):
         self.violations = violations
 
 
+class InsufficientData(ChurnGuardError):
+    """The table is valid but too small (or too one-sided) to train and hold out a split."""
+
+
 class ModelNotFound(ChurnGuardError):
     """No stored model matches the request (or none is stored yet)."""
 

@@ -7,7 +7,7 @@ one model call (with explanations: one call over its leave-one-out rows) and wri
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,8 +36,6 @@ class CustomerBatch:
     rows: npt.NDArray[np.int64]
     raw: FloatArray
     """(rows, fields) encoded by the schema; NaN where a cell will be imputed."""
-    columns: Mapping[str, npt.NDArray[Any]]
-    """The fields as the file wrote them, for the output."""
     rejected: Sequence[RejectedRow]
     ids: npt.NDArray[Any] | None = None
     """The id column's values, when the schema has one and the file carries it."""
@@ -127,7 +125,6 @@ class ScoreCustomers:
             empty = CustomerBatch(
                 np.empty(0, np.int64),
                 np.empty((0, width)),
-                {name: np.empty(0) for name in schema.raw_fields},
                 (),
                 np.empty(0, dtype=object) if schema.id_column else None,
             )

@@ -167,6 +167,23 @@ class Field:
         index = int(code)
         return self.labels[index] if index < len(self.labels) else OTHER
 
+    def decode(self, encoded: npt.ArrayLike) -> npt.NDArray[Any]:
+        """The values a column of codes stands for: labels (int64 when they are whole-number
+        codes and none is missing), numbers as float64, or int64 for a whole integer column."""
+        column = np.asarray(encoded, dtype=np.float64)
+        missing = np.isnan(column)
+        if not self.has_labels:
+            if self.kind is Kind.INTEGER and not missing.any():
+                return column.astype(np.int64)
+            return column
+        table = np.array([*self.labels, OTHER], dtype=object)
+        codes = np.where(missing, 0, column).astype(np.int64)
+        labels = table[codes]
+        labels[missing] = None
+        if self.numeric_labels and not missing.any() and codes.max(initial=0) < len(self.labels):
+            return np.asarray(labels.tolist(), dtype=np.float64 if not self.is_integer else np.int64)
+        return labels
+
     def _lookup(self) -> dict[object, float]:
         return {_label_key(label, self.numeric_labels): float(i) for i, label in enumerate(self.labels)}
 
@@ -200,7 +217,7 @@ class Field:
                 hit = numbers == key
                 encoded[hit] = code
                 known |= hit
-            encoded[~known] = other
+            encoded[~known & np.isfinite(numbers)] = other  # a word in a code column is no label at all
         else:
             uniques, inverse = np.unique(_as_text(column), return_inverse=True)
             per_unique = np.array([lookup.get(text, other) for text in uniques.tolist()], dtype=np.float64)
@@ -227,6 +244,8 @@ class Field:
         The scalar form of `encode`, for the per-request path; a property test holds the two
         together. Raises InvalidProfile naming the field and its rule.
         """
+        if isinstance(value, bool) and self.has_labels and not self.numeric_labels:
+            value = str(value)  # as a table cell reads it: True/False are text to a text-labelled field
         if value is None or isinstance(value, bool):
             raise InvalidProfile(self.name, self.rule if value is not None else MISSING_RULE, value)
         if self.has_labels:
@@ -573,16 +592,9 @@ class TableSchema:
             matrix[:, offset] = feature.compute([matrix[:, i] for i in inputs], codes)
         return matrix
 
-    def decode(self, raw: FloatArray) -> dict[str, list[Label | float | None]]:
+    def decode(self, raw: FloatArray) -> dict[str, npt.NDArray[Any]]:
         """Encoded fields back to the table's own values (labels for binary and category)."""
-        out: dict[str, list[Label | float | None]] = {}
-        for index, spec in enumerate(self.fields):
-            column = raw[:, index]
-            if spec.has_labels:
-                out[spec.name] = [None if math.isnan(v) else spec.label_of(v) for v in column.tolist()]
-            else:
-                out[spec.name] = [None if math.isnan(v) else v for v in column.tolist()]
-        return out
+        return {spec.name: spec.decode(raw[:, index]) for index, spec in enumerate(self.fields)}
 
 
 # --- imputation: fitted on the training split, stored with the model -------------------------

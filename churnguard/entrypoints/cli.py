@@ -210,7 +210,7 @@ def cmd_predict(
         except InvalidProfile as error:
             raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
     predictions = predict(customers, explain=not args.no_explain, model=loaded)
-    output = [prediction_json(prediction) for prediction in predictions]
+    output = [prediction_json(prediction, schema) for prediction in predictions]
     if schema.id_column:
         for customer, item in zip(customers, output, strict=True):
             item[schema.id_column] = customer.customer_id

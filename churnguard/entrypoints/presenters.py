@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from churnguard.application.predict_churn import ChurnPrediction
+from churnguard.domain.schema import TableSchema
 
 RISK_BANDS = ((0.3, "low"), (0.6, "medium"))
 
@@ -17,8 +18,9 @@ def risk_band(probability: float) -> str:
     return "high"
 
 
-def prediction_json(prediction: ChurnPrediction) -> dict[str, Any]:
-    return {
+def prediction_json(prediction: ChurnPrediction, schema: TableSchema | None = None) -> dict[str, Any]:
+    """The response body; with a `schema`, a text-labelled field's value is shown as its label."""
+    body: dict[str, Any] = {
         "churn_prediction": int(prediction.churns),
         "churn_probability": prediction.probability,
         "risk_band": risk_band(prediction.probability),
@@ -31,3 +33,10 @@ def prediction_json(prediction: ChurnPrediction) -> dict[str, Any]:
             {"feature": c.feature, "value": c.value, "contribution": c.contribution} for c in prediction.contributions
         ],
     }
+    if schema is not None and prediction.contributions is not None:
+        fields = schema.field_by_name
+        for item in body["feature_contributions"]:
+            spec = fields[item["feature"]]
+            if spec.has_labels and not spec.numeric_labels and item["value"] == item["value"]:
+                item["value"] = spec.label_of(item["value"])
+    return body

@@ -7,7 +7,7 @@ import pytest
 
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.sklearn_evaluation import churn_probability, features_and_target
-from tests.conftest import BUNDLED_DATA, SHARED_DATA
+from tests.conftest import BUNDLED_DATA, SHARED_DATA, require_shared
 from tests.integration.conftest import read_json, run_cli_process
 
 
@@ -110,10 +110,7 @@ def test_settings_prints_the_effective_values(run_cli, tmp_path):
 
 
 def test_the_pipeline_runs_on_the_original_dataset(run_cli, tmp_path):
-    if not SHARED_DATA.exists():
-        import pytest
-
-        pytest.skip("../shared/data/churn.csv is not beside this checkout")
+    require_shared(SHARED_DATA)
     result = run_cli("pipeline", "--grid", "fast", "--data", str(SHARED_DATA), "--workdir", str(tmp_path))
     assert result.code == 0, result.err
     report = read_json(tmp_path / "reports" / "eval_report.json")

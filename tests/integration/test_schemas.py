@@ -1,0 +1,313 @@
+"""Schema files, and the whole CLI on tables ChurnGuard has never seen: made up by Hypothesis,
+IBM's Telco sample, and the original's bundled table read through its schema file."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+from churnguard.adapters.yaml_schema import dump_schema, load_schema
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from tests.conftest import BUNDLED_DATA, SCHEMAS, TELCO_DATA, require_shared
+from tests.integration.conftest import read_json
+from tests.schema_strategies import table_for, table_schemas
+
+TELCO_SCHEMA = SCHEMAS / "telco.yaml"
+
+
+def test_the_bundled_original_schema_file_is_the_domain_default():
+    assert load_schema(SCHEMAS / "original.yaml") == ORIGINAL_SCHEMA
+
+
+@given(table_schemas())
+def test_any_schema_reads_back_from_its_yaml_form(schema):
+    assert load_schema_text(dump_schema(schema)) == schema
+
+
+def load_schema_text(text: str):
+    from churnguard.adapters.yaml_schema import parse_schema
+
+    return parse_schema(yaml.safe_load(text), "<text>")
+
+
+def test_schema_check_describes_each_bundled_schema(run_cli):
+    for name, fields in (("original", 13), ("telco", 19)):
+        result = run_cli("schema", "check", str(SCHEMAS / f"{name}.yaml"))
+        assert result.code == 0, result.err
+        assert f"schema '{name}'" in result.out
+        assert f"{fields} fields" in result.out
+
+
+BROKEN = """
+name: broken
+label: {column: Churn, positive: Yes}
+fields:
+  tenure: {kind: integer, minimum: 10, maximum: 5}
+  Partner: {kind: binary, labels: [No, Yes]}
+  Plan: {kind: category, labels: [basic], colour: blue}
+  Spend: {kind: number, minimum: 0, maximum: 100, missing: {policy: constant}}
+features:
+  per_month: {op: ratio, inputs: [Spend, months]}
+"""
+
+
+def test_a_broken_schema_exits_2_naming_every_problem_by_its_key_path_and_writes_nothing(run_cli, tmp_path):
+    schema = tmp_path / "broken.yaml"
+    schema.write_text(BROKEN)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    for command in (("schema", "check", str(schema)), ("validate", "--schema", str(schema), "--workdir", str(workdir))):
+        result = run_cli(*command)
+        assert result.code == 2
+        assert "Traceback" not in result.err
+        # YAML reads unquoted Yes/No as true/false: pydantic names the shape errors first
+        assert "label.positive" in result.err
+        assert "fields.Plan.colour: is not a schema key" in result.err
+    fixed = BROKEN.replace("positive: Yes", 'positive: "Yes"').replace("[No, Yes]", '["No", "Yes"]')
+    schema.write_text(fixed.replace(", colour: blue", ""))
+    result = run_cli("schema", "check", str(schema))
+    assert result.code == 2
+    for expected in (
+        "fields.tenure.maximum: must be greater than minimum",
+        "fields.Plan.labels: a category needs at least two labels",
+        "fields.Spend.missing.value: a constant imputation needs a value",
+        "features.per_month.inputs: 'months' is not a field or an earlier feature",
+        "features.per_month.floor: must be > 0",
+    ):
+        assert expected in result.err, result.err
+    assert list(workdir.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def generated_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("generated")
+
+
+@given(table_schemas(), st.integers(0, 2**16))
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_whole_cli_works_on_a_table_it_has_never_seen(run_cli, generated_dir, schema, seed):
+    """validate -> train -> evaluate -> promote -> score on a made-up schema and table; then a
+    cell that breaks its field's rule exits 2 naming the column and the rule."""
+    case = generated_dir / f"case-{seed}-{schema.hash[:8]}"
+    case.mkdir(exist_ok=True)
+    schema_file = case / "schema.yaml"
+    schema_file.write_text(dump_schema(schema))
+    table = table_for(schema, 240, seed)
+    data = case / "table.csv"
+    table.to_csv(data, index=False)
+    workdir = case / "work"
+    common = ("--schema", str(schema_file), "--workdir", str(workdir))
+    result = run_cli("validate", "--data", str(data), *common)
+    assert result.code == 0, result.err
+    distinct = table.drop_duplicates()
+    counts = distinct[schema.label.column].isin(schema.label.positive).value_counts()
+    if len(counts) < 2 or counts.min() < 8:  # e.g. one binary field: a handful of distinct rows
+        result = run_cli("train", "--data", str(data), "--grid", "fast", *common)
+        assert result.code == 2
+        assert "training needs at least 8 of each" in result.err
+        return
+    for command in (
+        ("train", "--data", str(data), "--grid", "fast", "--family", "logistic", *common),
+        ("evaluate", "--data", str(data), *common),
+    ):
+        result = run_cli(*command)
+        assert result.code == 0, f"{command[0]}: {result.err}"
+    result = run_cli("promote", "--data", str(data), *common, env={"MIN_F1": "0"})
+    assert result.code == 0, result.err
+    out = case / "scored.csv"
+    customers = table.drop(columns=[schema.label.column])
+    customers.to_csv(case / "customers.csv", index=False)
+    result = run_cli("score", "--in", str(case / "customers.csv"), "--out", str(out), "--explain", *common)
+    assert result.code == 0, result.err
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert len(scored) == len(table)  # scoring keeps repeated rows: every customer gets a score
+    assert scored["churn_probability"].between(0, 1).all()
+    assert {f"contribution_{name}" for name in schema.raw_fields} <= set(scored.columns)
+    if schema.id_column:
+        assert scored[schema.id_column].tolist() == table[schema.id_column].tolist()
+
+    spec = schema.fields[0]
+    broken = table.astype({spec.name: object})
+    broken.loc[3, spec.name] = "not-a-label" if spec.numeric_labels or not spec.has_labels else 10**9
+    if spec.has_labels and not spec.numeric_labels:
+        broken.loc[3, spec.name] = "surely-unseen"
+    bad = case / "bad.csv"
+    broken.to_csv(bad, index=False)
+    refuses = not (spec.kind.value == "category" and spec.unseen.value == "other" and not spec.numeric_labels)
+    result = run_cli("validate", "--data", str(bad), *common)
+    if refuses:
+        assert result.code == 2, result.out
+        assert spec.name in result.err
+        assert spec.rule in result.err
+    else:
+        assert result.code == 0, result.err
+
+
+@pytest.fixture(scope="module")
+def telco_workdir(tmp_path_factory):
+    """The Telco pipeline with the bundled schema and the default search (MIN_F1=0.6: the
+    original's 0.72 floor is out of reach on this table, see the README)."""
+    from tests.integration.conftest import run_cli_process
+
+    data = require_shared(TELCO_DATA)
+    workdir = tmp_path_factory.mktemp("telco")
+    result = run_cli_process(
+        "pipeline", "--data", str(data), "--schema", str(TELCO_SCHEMA), "--workdir", str(workdir),
+        env={"ENABLE_MLFLOW_TRACKING": "false", "MIN_F1": "0.6"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return workdir
+
+
+def test_telco_trains_to_the_quality_bar_and_is_promoted(telco_workdir):
+    champion = read_json(telco_workdir / "models" / "champion.json")["fingerprint"]
+    metadata = read_json(telco_workdir / "models" / "versions" / champion / "metadata.json")
+    assert metadata["metrics"]["roc_auc"] >= 0.845  # plain logistic regression: 0.842 on this split
+    assert metadata["metrics"]["f1"] >= 0.6
+    assert metadata["schema"]["name"] == "telco"
+    assert metadata["schema_hash"] == load_schema(TELCO_SCHEMA).hash
+    assert metadata["imputation"] == {"TotalCharges": 0.0}
+    assert "customerID" not in metadata["feature_means"]
+    report = read_json(telco_workdir / "reports" / "eval_report.json")
+    assert report["matches_training_metrics"] is True
+    assert report["holdout_rows"] == 1409
+
+
+def test_telco_scoring_carries_the_id_and_writes_labels(run_cli, telco_workdir, tmp_path):
+    table = pd.read_csv(require_shared(TELCO_DATA)).head(300).drop(columns=["Churn"])
+    table.loc[5, "Contract"] = "Weekly"
+    table.loc[6, "PaymentMethod"] = "Crypto"  # unseen: other
+    customers = tmp_path / "customers.csv"
+    table.to_csv(customers, index=False)
+    out = tmp_path / "scored.parquet"
+    result = run_cli("score", "--in", str(customers), "--out", str(out), "--workdir", str(telco_workdir))
+    assert result.code == 0, result.err
+    scored = pd.read_parquet(out)
+    assert len(scored) == 299
+    assert scored["customerID"].tolist() == table["customerID"].drop(index=5).tolist()
+    assert set(scored["Contract"]) <= {"Month-to-month", "One year", "Two year"}
+    rejects = pd.read_csv(tmp_path / "scored.rejects.csv")
+    assert rejects["row"].tolist() == [6]
+    assert "Contract: must be one of {Month-to-month, One year, Two year} (got Weekly)" in rejects["reasons"][0]
+
+
+def test_telco_predict_explains_in_the_tables_labels(run_cli, telco_workdir, tmp_path):
+    customer = pd.read_csv(require_shared(TELCO_DATA)).iloc[0].drop("Churn").to_dict()
+    customer["TotalCharges"] = None  # blank: imputed with the fitted 0
+    path = tmp_path / "customer.json"
+    path.write_text(json.dumps(customer))
+    result = run_cli("predict", "--input", str(path), "--workdir", str(telco_workdir))
+    assert result.code == 0, result.err
+    body = json.loads(result.out)
+    assert body["customerID"] == customer["customerID"]
+    values = {item["feature"]: item["value"] for item in body["feature_contributions"]}
+    assert values["Contract"] == "Month-to-month"
+    assert values["gender"] == "Female"
+    assert values["TotalCharges"] == 0.0
+    customer["Contract"] = "Weekly"
+    path.write_text(json.dumps(customer))
+    result = run_cli("predict", "--input", str(path), "--workdir", str(telco_workdir))
+    assert result.code == 2
+    assert "customer 0: Contract: must be one of {Month-to-month, One year, Two year}" in result.err
+
+
+def test_a_table_or_schema_other_than_the_models_is_refused_naming_both_hashes(run_cli, telco_workdir):
+    original = load_schema(SCHEMAS / "original.yaml")
+    telco = load_schema(TELCO_SCHEMA)
+    result = run_cli(
+        "evaluate", "--data", str(TELCO_DATA), "--schema", str(SCHEMAS / "original.yaml"),
+        "--workdir", str(telco_workdir),
+    )  # fmt: skip
+    assert result.code == 2
+    assert original.short_hash in result.err
+    assert telco.short_hash in result.err
+    result = run_cli("evaluate", "--data", str(BUNDLED_DATA), "--workdir", str(telco_workdir))
+    assert result.code == 2
+    assert "customerID" in result.err
+    assert "is a required column but is missing" in result.err
+
+
+def test_schema_init_drafts_a_schema_that_validates_and_trains_on_telco(run_cli, tmp_path):
+    data = require_shared(TELCO_DATA)
+    draft = tmp_path / "draft.yaml"
+    result = run_cli("schema", "init", "--data", str(data), "--label", "Churn", "--out", str(draft))
+    assert result.code == 0, result.err
+    assert "customerID: id column" in result.err
+    assert "TotalCharges" in result.err
+    assert "imputed" in result.err
+    schema = load_schema(draft)
+    assert schema.id_column == "customerID"
+    assert schema.label.positive == ("Yes",)
+    assert len(schema.fields) == 19
+    result = run_cli(
+        "pipeline", "--data", str(data), "--schema", str(draft), "--grid", "fast", "--workdir", str(tmp_path / "w"),
+        env={"MIN_F1": "0.5"},
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    metadata = read_json(next((tmp_path / "w" / "models" / "versions").iterdir()) / "metadata.json")
+    assert metadata["metrics"]["roc_auc"] > 0.82
+
+
+def test_a_duplicated_id_is_a_violation_naming_its_rows(run_cli, tmp_path):
+    table = pd.read_csv(require_shared(TELCO_DATA)).head(30)
+    table.loc[9, "customerID"] = table.loc[2, "customerID"]
+    path = tmp_path / "dup.csv"
+    table.to_csv(path, index=False)
+    result = run_cli("validate", "--data", str(path), "--schema", str(TELCO_SCHEMA))
+    assert result.code == 2
+    row = next(line for line in result.err.splitlines() if line.startswith("customerID"))
+    assert "must be unique" in row
+    assert row.rstrip().endswith("3, 10")
+
+
+def test_rows_repeated_in_every_column_are_reported_and_dropped_before_the_split(run_cli, tmp_path):
+    table = pd.read_csv(BUNDLED_DATA)
+    doubled = tmp_path / "doubled.csv"
+    pd.concat([table, table]).to_csv(doubled, index=False)
+    result = run_cli("validate", "--data", str(doubled))
+    assert result.code == 0, result.err
+    assert "4000 rows" in result.out
+    assert "2000 rows repeat an earlier row in every column: dropped before the split" in result.out
+    workdir = tmp_path / "w"
+    result = run_cli("train", "--data", str(doubled), "--grid", "fast", "--workdir", str(workdir))
+    assert result.code == 0, result.err
+    assert "(400 rows)" in result.out  # the holdout of 2,000 distinct rows, not of 4,000
+    kept = run_cli("train", "--data", str(doubled), "--grid", "fast", "--workdir", str(tmp_path / "k"),
+                   env={"KEEP_DUPLICATES": "true"})  # fmt: skip
+    assert kept.code == 0, kept.err
+    assert "(800 rows)" in kept.out
+
+
+def test_a_gzipped_table_is_read_as_such_and_other_encodings_are_named(run_cli, tmp_path):
+    packed = tmp_path / "churn.csv.gz"
+    packed.write_bytes(gzip.compress(BUNDLED_DATA.read_bytes()))
+    result = run_cli("validate", "--data", str(packed))
+    assert result.code == 0, result.err
+    assert "2000 rows" in result.out
+    wide = tmp_path / "utf16.csv"
+    wide.write_bytes(BUNDLED_DATA.read_text().encode("utf-16"))
+    result = run_cli("validate", "--data", str(wide))
+    assert result.code == 2
+    assert "UTF-16" in result.err
+    assert "iconv" in result.err
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(BUNDLED_DATA.read_bytes().replace(b"gender", "g\u00e9nder".encode("latin-1"), 1))
+    result = run_cli("validate", "--data", str(latin))
+    assert result.code == 2
+    assert "not UTF-8" in result.err
+    assert "WINDOWS-1252" in result.err
+
+
+def test_the_model_version_stores_its_schema_and_refuses_another(two_trained_versions):
+    workdir, versions = two_trained_versions
+    store = FilesystemModelStore(workdir / "models")
+    assert store.get(versions[0].fingerprint).schema == ORIGINAL_SCHEMA
+    assert np.isclose(sum(1 for _ in (workdir / "models" / "versions").iterdir()), 2)

@@ -1,0 +1,236 @@
+"""The table declaration: one check, its scalar twin, encodings, features, imputation, problems."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from churnguard.domain.customer import ORIGINAL_SCHEMA, Customer
+from churnguard.domain.errors import InvalidProfile, InvalidSchema
+from churnguard.domain.schema import (
+    MISSING_RULE,
+    Feature,
+    Field,
+    Imputation,
+    Kind,
+    LabelColumn,
+    Missing,
+    MissingPolicy,
+    Operation,
+    TableSchema,
+    UnseenPolicy,
+    attribution_baselines,
+    schema_from_mapping,
+    schema_to_mapping,
+)
+from tests.schema_strategies import fields, names, table_for, table_schemas
+
+cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", " ", "Yes", "No", "Male", "abc", "1", "2.5", "A-x", "n", "y", "0"]),
+)
+
+
+@given(names.flatmap(fields), st.lists(cells, min_size=1, max_size=12))
+def test_the_scalar_check_agrees_with_the_vectorized_check_on_every_value(spec, values):
+    """The API's per-value check is a second form of `Field.encode`: held equal here.
+
+    The scalar form takes JSON values, where a number written as text ("1") is not a number;
+    the table form reads text cells, where it is. Those cells are left out of the comparison.
+    """
+    encoded, ok, missing = spec.encode(np.asarray(values, dtype=object))
+    for value, code, accepted, empty in zip(values, encoded, ok, missing, strict=True):
+        if isinstance(value, str) and value.strip() and (spec.numeric_labels or not spec.has_labels):
+            continue
+        if empty:
+            continue  # a missing cell is the record check's business (policy), not the value rule
+        if accepted:
+            assert spec.check(value) == code, f"{value!r}: the scalar form encodes it otherwise"
+        else:
+            with pytest.raises(InvalidProfile) as refused:
+                spec.check(value)
+            assert refused.value.field == spec.name
+
+
+@given(table_schemas())
+def test_a_schema_survives_its_plain_form_and_keeps_its_hash(schema):
+    again = schema_from_mapping(schema_to_mapping(schema))
+    assert again == schema
+    assert again.hash == schema.hash
+
+
+@given(table_schemas(), st.integers(20, 60), st.integers(0, 2**16))
+@settings(max_examples=50, deadline=None)
+def test_a_generated_table_passes_its_schema_and_encodes_to_declared_codes(schema, rows, seed):
+    table = table_for(schema, rows, seed)
+    columns = {name: table[name].to_numpy(dtype=object) for name in (*schema.raw_fields, schema.label.column)}
+    checked = schema.check(columns, with_label=True)
+    assert checked.violations == ()
+    assert checked.ok.all()
+    for index, spec in enumerate(schema.fields):
+        column = checked.raw[:, index]
+        present = column[~np.isnan(column)]
+        if spec.has_labels:
+            assert set(present.tolist()) <= set(spec.codes)
+    imputation = Imputation.fit(schema, checked.raw)
+    matrix = schema.model_matrix(imputation.apply(schema, checked.raw))
+    assert matrix.shape == (rows, len(schema.model_features))
+    assert np.isfinite(matrix).all()
+
+
+def test_the_presentation_does_not_change_the_contract():
+    renamed = schema_from_mapping(
+        {**schema_to_mapping(ORIGINAL_SCHEMA), "name": "renamed", "description": "another text"}
+    )
+    assert renamed.hash == ORIGINAL_SCHEMA.hash
+    stricter = schema_to_mapping(ORIGINAL_SCHEMA)
+    stricter["fields"][1] = {**stricter["fields"][1], "maximum": 99}
+    assert schema_from_mapping(stricter).hash != ORIGINAL_SCHEMA.hash
+
+
+def test_the_field_order_is_part_of_the_contract():
+    plain = schema_to_mapping(ORIGINAL_SCHEMA)
+    plain["fields"] = list(reversed(plain["fields"]))
+    assert schema_from_mapping(plain).hash != ORIGINAL_SCHEMA.hash
+
+
+def test_text_labels_encode_by_position_and_unseen_ones_as_other():
+    contract = Field("Contract", Kind.CATEGORY, labels=("Month-to-month", "One year", "Two year"))
+    encoded, ok, _ = contract.encode(np.array(["Two year", " One year", "Month-to-month", "Weekly"], dtype=object))
+    assert encoded[:3].tolist() == [2.0, 1.0, 0.0]
+    assert ok.tolist() == [True, True, True, False]
+    other = Field("Pay", Kind.CATEGORY, labels=("Card", "Cash"), unseen=UnseenPolicy.OTHER)
+    encoded, ok, _ = other.encode(np.array(["Cash", "Crypto"], dtype=object))
+    assert encoded.tolist() == [1.0, 2.0]
+    assert ok.all()
+    assert other.label_of(2.0) == "other"
+    assert 'another label counts as "other"' in other.rule
+
+
+def test_numeric_codes_match_as_numbers_whatever_the_cell_type():
+    codes = Field("plan", Kind.CATEGORY, labels=(0, 1, 2))
+    encoded, ok, _ = codes.encode(np.array(["2", 1.0, 0, "2.5", "x"], dtype=object))
+    assert encoded[:3].tolist() == [2.0, 1.0, 0.0]
+    assert ok.tolist() == [True, True, True, False, False]
+
+
+def test_a_missing_cell_is_refused_unless_the_field_imputes_it():
+    refused = Field("charges", Kind.NUMBER, minimum=0, maximum=10)
+    _, ok, missing = refused.encode(np.array([1.0, np.nan]))
+    assert ok.tolist() == [True, False]
+    assert missing.tolist() == [False, True]
+    imputed = Field("charges", Kind.NUMBER, minimum=0, maximum=10, missing=Missing(MissingPolicy.MEDIAN))
+    encoded, ok, _ = imputed.encode(np.array([1.0, np.nan]))
+    assert ok.all()
+    assert math.isnan(encoded[1])
+
+
+def test_imputation_is_fitted_on_the_rows_it_is_given_only():
+    schema = TableSchema(
+        "t",
+        LabelColumn("y", (1,), (0,)),
+        (
+            Field("a", Kind.NUMBER, minimum=0, maximum=100, missing=Missing(MissingPolicy.MEDIAN)),
+            Field("b", Kind.CATEGORY, labels=("x", "y", "z"), missing=Missing(MissingPolicy.MODE)),
+            Field("c", Kind.NUMBER, minimum=0, maximum=100, missing=Missing(MissingPolicy.CONSTANT, 7)),
+            Field("d", Kind.CATEGORY, labels=("p", "q"), missing=Missing(MissingPolicy.CONSTANT, "q")),
+        ),
+    )
+    train = np.array([[1.0, 2.0, np.nan, 0.0], [3.0, 2.0, 5.0, np.nan], [np.nan, 0.0, 1.0, 0.0]])
+    imputation = Imputation.fit(schema, train)
+    assert imputation.values == {"a": 2.0, "b": 2.0, "c": 7.0, "d": 1.0}
+    filled = imputation.apply(schema, np.array([[np.nan, np.nan, np.nan, np.nan]]))
+    assert filled.tolist() == [[2.0, 2.0, 7.0, 1.0]]
+
+
+def test_the_label_with_negatives_refuses_other_values_and_without_them_counts_them_as_staying():
+    strict = LabelColumn("Churn", ("Yes",), ("No",))
+    churn, ok = strict.encode(np.array(["Yes", "No", "Maybe", None], dtype=object))
+    assert churn[:2].tolist() == [1.0, 0.0]
+    assert ok.tolist() == [True, True, False, False]
+    loose = LabelColumn("Exited", (1,), ())
+    churn, ok = loose.encode(np.array([1, 0, 3]))
+    assert churn.tolist() == [1.0, 0.0, 0.0]
+    assert ok.all()
+
+
+def test_count_equal_counts_the_fields_holding_the_label():
+    schema = TableSchema(
+        "t",
+        LabelColumn("y", (1,), (0,)),
+        (
+            Field("a", Kind.CATEGORY, labels=("No", "Yes", "No service")),
+            Field("b", Kind.BINARY, labels=("No", "Yes")),
+            Field("c", Kind.CATEGORY, labels=("Yes", "No")),
+        ),
+        (Feature("yes_count", Operation.COUNT_EQUAL, ("a", "b", "c"), value="Yes"),),
+    )
+    checked = schema.check(
+        {"a": np.array(["Yes", "No service"]), "b": np.array(["Yes", "No"]), "c": np.array(["Yes", "No"])}
+    )
+    assert schema.model_matrix(checked.raw)[:, 3].tolist() == [3.0, 0.0]
+
+
+def test_a_schema_with_problems_names_every_one_by_key_path():
+    with pytest.raises(InvalidSchema) as raised:
+        TableSchema(
+            "broken",
+            LabelColumn("churn", ("Yes",), ("Yes",)),
+            (
+                Field("tenure", Kind.INTEGER, minimum=10, maximum=5),
+                Field("plan", Kind.BINARY, labels=("a", "b", "c")),
+                Field("churn", Kind.NUMBER, minimum=0, maximum=1),
+            ),
+            (
+                Feature("r", Operation.RATIO, ("tenure", "nope")),
+                Feature("flag", Operation.AT_LEAST, ("plan",)),
+            ),
+        )
+    problems = dict(raised.value.problems)
+    assert problems["fields.tenure.maximum"] == "must be greater than minimum"
+    assert problems["fields.plan.labels"] == "a binary field needs exactly two labels, got 3"
+    assert "never a feature" in problems["fields.churn"]
+    assert problems["label"] == "a value cannot be both positive and negative"
+    assert problems["features.r.inputs"] == "'nope' is not a field or an earlier feature"
+    assert problems["features.r.floor"] == "must be > 0 so the ratio never divides by zero"
+    assert problems["features.flag.threshold"] == "at_least needs a threshold"
+
+
+def test_attribution_puts_the_mean_of_numbers_and_the_mode_of_a_category():
+    schema = TableSchema(
+        "t",
+        LabelColumn("y", (1,), (0,)),
+        (Field("n", Kind.NUMBER, minimum=0, maximum=9), Field("k", Kind.CATEGORY, labels=("a", "b", "c"))),
+    )
+    baselines = attribution_baselines(schema, np.array([[1.0, 2.0], [2.0, 2.0], [6.0, 0.0]]))
+    assert baselines == {"n": 3.0, "k": 2.0}
+
+
+def test_a_record_of_any_schema_is_checked_by_the_same_rules():
+    schema = TableSchema(
+        "t",
+        LabelColumn("y", ("Yes",), ("No",)),
+        (
+            Field("plan", Kind.CATEGORY, labels=("basic", "pro")),
+            Field("spend", Kind.NUMBER, minimum=0, maximum=100, missing=Missing(MissingPolicy.MEDIAN)),
+        ),
+        id_column="cid",
+    )
+    customer = Customer.from_record(schema, {"cid": "A7", "plan": "pro", "spend": None})
+    assert customer.values[0] == 1.0
+    assert math.isnan(customer.values[1])
+    assert customer.customer_id == "A7"
+    with pytest.raises(InvalidProfile, match=r"plan: must be one of \{basic, pro\}"):
+        Customer.from_record(schema, {"plan": "gold", "spend": 1})
+    with pytest.raises(InvalidProfile, match="plan: is required"):
+        Customer.from_record(schema, {"spend": 1})
+    with pytest.raises(InvalidProfile, match=re.escape(f"plan: {MISSING_RULE}")):
+        Customer.from_record(schema, {"plan": None, "spend": 1})
+    with pytest.raises(InvalidProfile, match="colour: is not a customer field"):
+        Customer.from_record(schema, {"plan": "pro", "spend": 1, "colour": "red"})
