@@ -482,16 +482,47 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
     return EXIT_OK
 
 
-def cmd_generate_data(args: argparse.Namespace) -> int:
-    try:
-        drift = Drift.parse(args.drift or [])
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+@inject
+def cmd_generate_data(
+    args: argparse.Namespace,
+    schema: TableSchema = Provide[Container.schema],
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+) -> int:
+    """The original's synthetic process for the original schema; a bootstrap of `--from` for any other."""
+    import pandas as pd
+
+    from churnguard.adapters.bootstrap_population import apply_shifts, bootstrap_population
+    from churnguard.domain.customer import ORIGINAL_SCHEMA
+    from churnguard.domain.shifts import parse_shift
+
     if args.rows < 1:
         raise UsageError(f"--rows must be >= 1, got {args.rows}")
-    table = generate_population(args.rows, args.seed, drift)
+    named = set(Drift.__dataclass_fields__)
+    specs = args.drift or []
+    try:
+        original_drifts = [s for s in specs if s.partition("=")[0] in named] if schema == ORIGINAL_SCHEMA else []
+        shifts = [parse_shift(s, schema) for s in specs if s not in original_drifts]
+        drift = Drift.parse(original_drifts)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.source is None and schema.hash == ORIGINAL_SCHEMA.hash:
+        table = generate_population(args.rows, args.seed, drift)
+        table = apply_shifts(table, schema, shifts, args.seed)
+        how = "synthetic"
+    else:
+        if args.source is None:
+            raise UsageError(
+                f"schema {schema.name!r} has no generating process: draw from a stored table with --from CSV"
+            )
+        source = validate(str(args.source)).table
+        assert isinstance(source, pd.DataFrame)
+        table = bootstrap_population(source, schema, args.rows, args.seed, shifts)
+        how = f"bootstrap of {args.source}"
     write_csv(table, Path(args.out))
-    print(f"wrote {len(table)} rows (seed {args.seed}, churn rate {table['churn'].mean():.3f}) to {args.out}")
+    label = schema.label
+    churn = table[label.column].isin(label.positive).mean() if label.column in table else float("nan")
+    shifted = f", shifts {', '.join(map(str, shifts))}" if shifts else ""
+    print(f"wrote {len(table)} rows ({how}, seed {args.seed}, churn rate {churn:.3f}{shifted}) to {args.out}")
     return EXIT_OK
 
 
@@ -525,9 +556,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--drift",
         action="append",
-        metavar="NAME=VALUE",
-        help="shift the population: age_shift, charges_scale, fiber_share, new_customer_share, extra_tickets",
+        metavar="SHIFT",
+        help="shift the population by field: FIELD*FACTOR, FIELD+AMOUNT, FIELD=LABEL:SHARE (any schema); "
+        "the original's named drifts too: age_shift, charges_scale, fiber_share, new_customer_share, extra_tickets",
     )
+    generate.add_argument(
+        "--from", dest="source", type=Path, help="draw rows from this table (schemas other than the original)"
+    )
+    schema_option(generate)
 
     data_options(command("validate", cmd_validate, "check a CSV against the schema"))
     for name, handler, text in (

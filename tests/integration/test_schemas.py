@@ -311,3 +311,46 @@ def test_the_model_version_stores_its_schema_and_refuses_another(two_trained_ver
     store = FilesystemModelStore(workdir / "models")
     assert store.get(versions[0].fingerprint).schema == ORIGINAL_SCHEMA
     assert np.isclose(sum(1 for _ in (workdir / "models" / "versions").iterdir()), 2)
+
+
+def test_generate_data_draws_any_schemas_customers_with_shifts_named_by_field(run_cli, tmp_path):
+    data = require_shared(TELCO_DATA)
+    out = tmp_path / "shifted.csv"
+    result = run_cli(
+        "generate-data", "--schema", str(TELCO_SCHEMA), "--from", str(data), "--rows", "3000", "--seed", "3",
+        "--out", str(out), "--drift", "MonthlyCharges*1.2", "--drift", "tenure+6",
+        "--drift", "Contract=Month-to-month:0.7",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    shifted = pd.read_csv(out)
+    source = pd.read_csv(data)
+    assert len(shifted) == 3000
+    assert shifted["customerID"].is_unique
+    assert (shifted["Contract"] == "Month-to-month").mean() == pytest.approx(0.7, abs=1 / 3000)
+    assert shifted["tenure"].mean() > source["tenure"].mean() + 4  # +6, less what the 120 cap clips
+    assert shifted["MonthlyCharges"].mean() > source["MonthlyCharges"].mean() * 1.15
+    assert run_cli("validate", "--data", str(out), "--schema", str(TELCO_SCHEMA)).code == 0
+    refused = run_cli("generate-data", "--schema", str(TELCO_SCHEMA), "--rows", "5", "--out", str(tmp_path / "x.csv"))
+    assert refused.code == 2
+    assert "--from" in refused.err
+    wrong = run_cli(
+        "generate-data", "--schema", str(TELCO_SCHEMA), "--from", str(data), "--out", str(tmp_path / "y.csv"),
+        "--drift", "Contract*2",
+    )  # fmt: skip
+    assert wrong.code == 2
+    assert "Contract is a category; shift its labels with Contract=LABEL:SHARE" in wrong.err
+    assert not (tmp_path / "y.csv").exists()
+
+
+def test_the_original_keeps_its_named_drifts_and_takes_field_shifts_too(run_cli, tmp_path):
+    out = tmp_path / "o.csv"
+    result = run_cli(
+        "generate-data", "--rows", "1000", "--seed", "1", "--out", str(out),
+        "--drift", "age_shift=10", "--drift", "contract_type=0:0.9",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    table = pd.read_csv(out)
+    assert (table["contract_type"] == 0).mean() == pytest.approx(0.9, abs=1e-3)
+    plain = run_cli("generate-data", "--rows", "1000", "--seed", "1", "--out", str(tmp_path / "p.csv"))
+    assert plain.code == 0
+    assert table["age"].mean() > pd.read_csv(tmp_path / "p.csv")["age"].mean() + 5

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
 from churnguard.application.ports import PredictionRecord
 from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, LoadedModel, PredictChurn
-from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
+from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS, CustomerProfile
 from churnguard.domain.errors import InvalidProfile
 from churnguard.domain.features import MODEL_FEATURES, profiles_matrix
 from churnguard.entrypoints.container import Container, build_container
@@ -196,6 +196,21 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             current = champion.peek()
             latest = container.model_store().champion()
             if latest is None or (current is not None and current.version.fingerprint == latest.fingerprint):
+                return False
+            if latest.schema.hash != ORIGINAL_SCHEMA.hash:
+                # The request model, metrics and UI are the original table's: a champion of another
+                # schema would be refused on every request, so it is not loaded at all.
+                metrics.reloads.labels("schema_changed").inc()
+                logger.error(
+                    "champion not loaded: it reads another schema than this API serves",
+                    extra={
+                        "model_version": latest.short_id,
+                        "schema": latest.schema.name,
+                        "schema_hash": latest.schema.short_hash,
+                        "served_schema_hash": ORIGINAL_SCHEMA.short_hash,
+                        "reason": reason,
+                    },
+                )
                 return False
             loaded = champion.reload()
         except ModelNotFound:

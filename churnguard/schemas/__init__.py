@@ -1,0 +1,1 @@
+"""Bundled table schemas (YAML): original.yaml (the default) and telco.yaml."""
