@@ -34,8 +34,7 @@ def substituted_rows(schema: TableSchema, raw: Sequence[float], baselines: Mappi
     width = len(schema.fields)
     rows = np.empty((1 + width, width), dtype=np.float64)
     rows[:] = raw
-    positions = np.arange(width)
-    rows[positions + 1, positions] = [baselines[name] for name in schema.raw_fields]
+    rows[schema.substitution] = [baselines[name] for name in schema.raw_fields]
     return schema.model_matrix(rows)
 
 

@@ -83,7 +83,7 @@ class Missing:
     value: Label | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Field:
     """One raw field: its kind and domain, what a missing or unseen value gets, how to show it."""
 
@@ -100,7 +100,7 @@ class Field:
     display_name: str = ""
     help: str = ""
 
-    @property
+    @cached_property
     def model_kind(self) -> FieldKind:
         if self.kind is Kind.BINARY:
             return FieldKind.BINARY
@@ -108,21 +108,21 @@ class Field:
             return FieldKind.NOMINAL
         return FieldKind.NUMERIC
 
-    @property
+    @cached_property
     def has_labels(self) -> bool:
         return self.kind in (Kind.BINARY, Kind.CATEGORY)
 
-    @property
+    @cached_property
     def numeric_labels(self) -> bool:
         """Labels that are numbers (codes) are matched as numbers: "1", 1 and 1.0 are one label."""
         return bool(self.labels) and all(not isinstance(label, str) for label in self.labels)
 
-    @property
+    @cached_property
     def is_integer(self) -> bool:
         """Integer-valued cells: integer fields and fields coded by numeric labels."""
         return self.kind is Kind.INTEGER or (self.has_labels and self.numeric_labels)
 
-    @property
+    @cached_property
     def codes(self) -> tuple[float, ...]:
         """The encoded values this field can take (for labels: positions, plus "other")."""
         if not self.has_labels:
@@ -145,7 +145,7 @@ class Field:
             return tuple(int(label) for label in self.labels)
         return None
 
-    @property
+    @cached_property
     def rule(self) -> str:
         """The field's rule in words, used in every error message."""
         if self.has_labels:
@@ -160,7 +160,7 @@ class Field:
 
     def label_code(self, label: Label) -> float:
         """The encoded value of one of this field's labels; KeyError if it is not one."""
-        return self._lookup()[_label_key(label, self.numeric_labels)]
+        return self._lookup[_label_key(label, self.numeric_labels)]
 
     def label_of(self, code: float) -> Label:
         """The label an encoded value stands for (the inverse of `label_code`)."""
@@ -184,6 +184,7 @@ class Field:
             return np.asarray(labels.tolist(), dtype=np.float64 if not self.is_integer else np.int64)
         return labels
 
+    @cached_property
     def _lookup(self) -> dict[object, float]:
         return {_label_key(label, self.numeric_labels): float(i) for i, label in enumerate(self.labels)}
 
@@ -207,7 +208,7 @@ class Field:
         return encoded, ok, missing
 
     def _encode_labels(self, column: npt.NDArray[Any], missing: BoolArray) -> FloatArray:
-        lookup = self._lookup()
+        lookup = self._lookup
         other = float(len(self.labels)) if self.unseen is UnseenPolicy.OTHER else math.nan
         if self.numeric_labels:
             numbers = _as_numbers(column)
@@ -244,35 +245,40 @@ class Field:
         The scalar form of `encode`, for the per-request path; a property test holds the two
         together. Raises InvalidProfile naming the field and its rule.
         """
-        if isinstance(value, bool) and self.has_labels and not self.numeric_labels:
-            value = str(value)  # as a table cell reads it: True/False are text to a text-labelled field
-        if value is None or isinstance(value, bool):
-            raise InvalidProfile(self.name, self.rule if value is not None else MISSING_RULE, value)
-        if self.has_labels:
-            if self.numeric_labels and not isinstance(value, int | float):
+        kind = type(value)
+        if kind is int or kind is float:  # the common case first: a JSON number
+            number = float(value)  # type: ignore[arg-type]
+            if not math.isfinite(number):
                 raise InvalidProfile(self.name, self.rule, value)
-            if isinstance(value, float) and not math.isfinite(value):
+            if self.has_labels:
+                key: object = number if self.numeric_labels else label_text(number)
+                return self._code_or_other(key, value)
+            if self.kind is Kind.INTEGER and not number.is_integer():
                 raise InvalidProfile(self.name, self.rule, value)
-            try:
-                return self.label_code(value)  # type: ignore[arg-type]
-            except KeyError:
-                if self.unseen is UnseenPolicy.OTHER:
-                    return float(len(self.labels))
-                raise InvalidProfile(self.name, self.rule, value) from None
-        if not isinstance(value, int | float):
-            raise InvalidProfile(self.name, self.rule, value)
-        number = float(value)
-        if not math.isfinite(number) or (self.kind is Kind.INTEGER and not number.is_integer()):
-            raise InvalidProfile(self.name, self.rule, value)
-        if self.minimum is not None and (
-            number < self.minimum or (not self.minimum_inclusive and number == self.minimum)
-        ):
-            raise InvalidProfile(self.name, self.rule, value)
-        if self.maximum is not None and (
-            number > self.maximum or (not self.maximum_inclusive and number == self.maximum)
-        ):
-            raise InvalidProfile(self.name, self.rule, value)
-        return number
+            if self.minimum is not None and (
+                number < self.minimum or (not self.minimum_inclusive and number == self.minimum)
+            ):
+                raise InvalidProfile(self.name, self.rule, value)
+            if self.maximum is not None and (
+                number > self.maximum or (not self.maximum_inclusive and number == self.maximum)
+            ):
+                raise InvalidProfile(self.name, self.rule, value)
+            return number
+        if value is None:
+            raise InvalidProfile(self.name, MISSING_RULE, value)
+        if isinstance(value, str) and self.has_labels and not self.numeric_labels:
+            return self._code_or_other(value.strip(), value)
+        if kind is bool and self.has_labels and not self.numeric_labels:
+            return self._code_or_other(str(value), value)  # as a table cell reads it: True/False are text
+        raise InvalidProfile(self.name, self.rule, value)
+
+    def _code_or_other(self, key: object, value: object) -> float:
+        code = self._lookup.get(key)
+        if code is not None:
+            return code
+        if self.unseen is UnseenPolicy.OTHER:
+            return float(len(self.labels))
+        raise InvalidProfile(self.name, self.rule, value)
 
 
 def _label_key(label: object, numeric: bool) -> object:
@@ -580,11 +586,18 @@ class TableSchema:
             plan.append((feature, tuple(position[name] for name in feature.inputs), tuple(codes)))
         return tuple(plan)
 
+    @cached_property
+    def substitution(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """(rows, columns) of the leave-one-out block: row i + 1 holds field i at its baseline."""
+        columns = np.arange(len(self.fields))
+        return columns + 1, columns
+
     def model_matrix(self, raw: FloatArray) -> FloatArray:
         """(n, model features) from (n, fields) encoded and imputed raw values."""
-        raw = np.asarray(raw, dtype=np.float64)
-        if raw.ndim == 1:
-            raw = raw.reshape(1, -1)
+        if not (isinstance(raw, np.ndarray) and raw.dtype == np.float64 and raw.ndim == 2):
+            raw = np.asarray(raw, dtype=np.float64)
+            if raw.ndim == 1:
+                raw = raw.reshape(1, -1)
         width = len(self.fields)
         matrix = np.empty((raw.shape[0], width + len(self.features)), dtype=np.float64)
         matrix[:, :width] = raw

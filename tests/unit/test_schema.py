@@ -38,6 +38,7 @@ cells = st.one_of(
 
 
 @given(names.flatmap(fields), st.lists(cells, min_size=1, max_size=12))
+@settings(max_examples=500)
 def test_the_scalar_check_agrees_with_the_vectorized_check_on_every_value(spec, values):
     """The API's per-value check is a second form of `Field.encode`: held equal here.
 
