@@ -16,7 +16,7 @@ import numpy as np
 from churnguard.adapters.churn_model import ChurnModel
 from churnguard.application.errors import ExplanationUnavailable
 from churnguard.application.ports import ShapExplanation
-from churnguard.domain.features import MODEL_FEATURES, FloatArray
+from churnguard.domain.schema import FloatArray
 
 
 class ShapExplainer:
@@ -44,10 +44,11 @@ class ShapExplainer:
                     f"explain=shap is not available for the {model.family} family: shap's TreeExplainer "
                     "mis-attributes HistGradientBoosting's categorical splits; use the default leave-one-out"
                 )
+            features = list(model.table_schema().model_features)
             names = (
-                [str(name).split("__", 1)[-1] for name in pipeline[:-1].get_feature_names_out(list(MODEL_FEATURES))]
+                [str(name).split("__", 1)[-1] for name in pipeline[:-1].get_feature_names_out(features)]
                 if len(pipeline) > 1
-                else list(MODEL_FEATURES)
+                else features
             )
             self._cached = (id(model), explainer, names)
             return explainer, names

@@ -206,3 +206,61 @@ def test_the_registry_can_be_the_model_store_the_gate_and_serving_read(run_cli, 
     assert predicted.code == 0, predicted.err
     serving = client.get_model_version_by_alias("churn-model", "champion")
     assert json.loads(predicted.out)["model_version"] == serving.tags["fingerprint"]
+
+
+def test_a_telco_champion_is_tracked_registered_and_scored_by_mlflow_in_its_own_labels(run_cli, tmp_path):
+    """Another schema end to end through MLflow: params, the schema artifact, the registry as the
+    store, and the pyfunc model scoring raw Telco rows (labels, a blank TotalCharges) exactly as
+    `churnguard score` does."""
+    import mlflow
+    import pandas as pd
+
+    from churnguard.adapters.shap_explainer import ShapExplainer
+    from tests.conftest import SCHEMAS, TELCO_DATA, require_shared
+
+    data = require_shared(TELCO_DATA)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {"MLFLOW_TRACKING_URI": uri, "ENABLE_MLFLOW_TRACKING": "true", "MODEL_STORE": "mlflow", "MIN_F1": "0.55"}
+    schema = str(SCHEMAS / "telco.yaml")
+    result = run_cli(
+        "pipeline", "--grid", "fast", "--family", "logistic", "--data", str(data), "--schema", schema,
+        "--workdir", str(tmp_path), env=env,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    client = MlflowClient(uri)
+    champion = client.get_model_version_by_alias("churn-model", "champion")
+    run = client.get_run(champion.run_id)
+    assert run.data.params["schema_name"] == "telco"
+    assert run.data.params["feature_count"] == "26"
+    assert run.data.params["imputation"] == "{'TotalCharges': 0.0}"
+    assert "schema/schema.yaml" in [a.path for a in client.list_artifacts(run.info.run_id, "schema")]
+
+    rows = pd.read_csv(data, skipinitialspace=True).head(400).drop(columns=["Churn"])
+    rows.loc[0, "TotalCharges"] = None
+    customers = tmp_path / "customers.csv"
+    rows.to_csv(customers, index=False)
+    out = tmp_path / "scored.csv"
+    scored = run_cli("score", "--in", str(customers), "--out", str(out), "--workdir", str(tmp_path), env=env)
+    assert scored.code == 0, scored.err
+    ours = pd.read_csv(out)["churn_probability"].to_numpy()
+    pyfunc = mlflow.pyfunc.load_model("models:/churn-model@champion")
+    theirs = pyfunc.predict(rows.drop(columns=["customerID"]))
+    assert abs(pd.Series(theirs).to_numpy() - ours).max() < 1e-12
+
+    from churnguard.adapters.mlflow_model_store import MlflowModelStore
+
+    store = MlflowModelStore(uri, "churn-model", tmp_path / "models" / ".lock")
+    version = store.champion()
+    assert version is not None
+    assert version.schema.name == "telco"
+    model = store.load(version.fingerprint)
+    from churnguard.domain.schema import Imputation
+
+    raw = version.schema.check({name: rows[name].to_numpy() for name in version.schema.raw_fields}).raw[:3]
+    matrix = version.schema.model_matrix(Imputation(version.imputation).apply(version.schema, raw))
+    (explanation, *_) = ShapExplainer().explain(model, matrix)
+    assert {"month_to_month_log_tenure", "TotalCharges"} <= set(explanation.values)
+    assert any(name.startswith("Contract_") for name in explanation.values)  # one-hot, named by the schema
+    assert explanation.expected_value + sum(explanation.values.values()) == pytest.approx(
+        explanation.log_odds, abs=1e-9
+    )

@@ -147,6 +147,10 @@ def test_the_whole_cli_works_on_a_table_it_has_never_seen(run_cli, generated_dir
         assert result.code == 2, result.out
         assert spec.name in result.err
         assert spec.rule in result.err
+        before = sorted(p.name for p in (workdir / "models" / "versions").iterdir())
+        result = run_cli("train", "--data", str(bad), "--grid", "fast", *common)
+        assert result.code == 2
+        assert sorted(p.name for p in (workdir / "models" / "versions").iterdir()) == before  # nothing written
     else:
         assert result.code == 0, result.err
 
