@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from churnguard.application.ports import DriftAnalysis, Table
-from churnguard.domain.customer import RAW_FIELDS, RULES_BY_FIELD, FieldKind
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.drift_policy import FeatureDrift
+from churnguard.domain.schema import FieldKind, TableSchema
 
 if TYPE_CHECKING:
     from evidently import DataDefinition
@@ -28,30 +29,33 @@ _VALUE_DRIFT = re.compile(
 )
 
 
-def _definition() -> DataDefinition:
+def _definition(schema: TableSchema) -> DataDefinition:
+    """Numbers get numerical tests, binary and category fields categorical ones."""
     from evidently import DataDefinition
 
-    numeric = [name for name in RAW_FIELDS if RULES_BY_FIELD[name].model_kind is FieldKind.NUMERIC]
-    return DataDefinition(numerical_columns=numeric, categorical_columns=[n for n in RAW_FIELDS if n not in numeric])
+    names = schema.raw_fields
+    numeric = [spec.name for spec in schema.fields if spec.model_kind is FieldKind.NUMERIC]
+    return DataDefinition(numerical_columns=numeric, categorical_columns=[n for n in names if n not in numeric])
 
 
-def _frame(table: Table) -> pd.DataFrame:
+def _frame(table: Table, schema: TableSchema) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
-    return table[list(RAW_FIELDS)].astype("float64").reset_index(drop=True)
+    return table[list(schema.raw_fields)].astype("float64").reset_index(drop=True)
 
 
 class EvidentlyDriftDetector:
-    def compare(self, reference: Table, current: Table) -> DriftAnalysis:
-        definition = _definition()
+    def compare(self, reference: Table, current: Table, schema: TableSchema = ORIGINAL_SCHEMA) -> DriftAnalysis:
+        """Both tables hold the schema's fields encoded (as the stored reference does)."""
+        definition = _definition(schema)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from evidently import Dataset, Report
             from evidently.presets import DataDriftPreset
 
             evaluation = Report([DataDriftPreset()]).run(
-                Dataset.from_pandas(_frame(current), data_definition=definition),
-                Dataset.from_pandas(_frame(reference), data_definition=definition),
+                Dataset.from_pandas(_frame(current, schema), data_definition=definition),
+                Dataset.from_pandas(_frame(reference, schema), data_definition=definition),
             )
         features = [self._feature(metric) for metric in evaluation.dict()["metrics"]]
         found = [f for f in features if f is not None]

@@ -14,6 +14,7 @@ from churnguard.application.ports import (
     ModelStore,
     Table,
 )
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.drift_policy import DriftPolicy
 
 
@@ -51,7 +52,8 @@ class DetectDrift:
             if champion is None:
                 raise ModelNotFound("no champion to compare against; run `churnguard pipeline` first")
             reference = self._store.reference(champion.fingerprint)
-        analysis = self._detector.compare(reference, current)
+        schema = champion.schema if champion is not None else ORIGINAL_SCHEMA
+        analysis = self._detector.compare(reference, current, schema)
         report = DriftReport(
             model_version=champion.fingerprint if champion else "",
             checked_at=self._clock.now(),

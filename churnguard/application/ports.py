@@ -335,7 +335,9 @@ class DriftAnalysis:
 
 
 class DriftDetector(Protocol):
-    def compare(self, reference: Table, current: Table) -> DriftAnalysis: ...
+    def compare(self, reference: Table, current: Table, schema: TableSchema = ORIGINAL_SCHEMA) -> DriftAnalysis:
+        """Per-field drift of `current` against `reference`, both with the schema's fields encoded."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -365,6 +364,7 @@ def cmd_drift(
     settings: Settings = Provide[Container.settings],
     detect: DetectDrift = Provide[Container.detect_drift],
     validate: ValidateDataset = Provide[Container.validate_dataset],
+    store: ModelStore = Provide[Container.model_store],
 ) -> int:
     """Drift of the current data (prediction log window, --current CSV or --split) vs the reference."""
     import time
@@ -375,23 +375,36 @@ def cmd_drift(
     from churnguard.adapters.csv_dataset_source import CsvDatasetSource
     from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
     from churnguard.adapters.sqlite_prediction_log import read_predictions
-    from churnguard.domain.customer import RAW_FIELDS
+    from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS
     from churnguard.domain.drift_policy import NotEnoughRows
+    from churnguard.domain.schema import Imputation
+
+    champion = store.champion()
+    schema = champion.schema if champion is not None else validate.schema
+    fill = Imputation(champion.imputation if champion is not None else {})
+
+    def encoded(table: pd.DataFrame) -> pd.DataFrame:
+        """The fields as the stored reference holds them: encoded by the schema, imputed."""
+        checked = schema.check({name: table[name].to_numpy() for name in schema.raw_fields})
+        return pd.DataFrame(fill.apply(schema, checked.raw), columns=list(schema.raw_fields))
 
     def current_and_reference() -> tuple[Any, str, Any]:
         if args.split:
-            table = validate(str(args.data)).table
+            table = validate(str(args.data), schema).table
             assert isinstance(table, pd.DataFrame)
-            shuffled = table[list(RAW_FIELDS)].sample(frac=1.0, random_state=settings.training.random_state)
+            shuffled = encoded(table).sample(frac=1.0, random_state=settings.training.random_state)
             cut = int(len(shuffled) * 0.75)
             return shuffled.iloc[cut:], f"{args.data} (last 25 % of a shuffled split)", shuffled.iloc[:cut]
         if args.current:
             dataset = CsvDatasetSource().load(str(args.current))
-            table = dataset.table
-            assert isinstance(table, pd.DataFrame)
-            dataset = replace(dataset, table=table.drop(columns=["churn"], errors="ignore"))
-            checked = PanderaDatasetValidator(with_target=False).validate(dataset)
-            return checked.table, str(args.current), None
+            checked = PanderaDatasetValidator(with_target=False, drop_duplicates=False).validate(dataset, schema)
+            assert isinstance(checked.table, pd.DataFrame)
+            return encoded(checked.table), str(args.current), None
+        if schema.hash != ORIGINAL_SCHEMA.hash:
+            raise UsageError(
+                f"the prediction log holds the original table's fields; the champion reads schema {schema.name!r}: "
+                "check a file of its customers with --current CSV"
+            )
         logs = _prediction_logs(args.log) if args.log else [settings.prediction_log_path]
         shown = ", ".join(str(path) for path in logs)
         if args.last:

@@ -229,6 +229,7 @@ def test_a_telco_champion_is_tracked_registered_and_scored_by_mlflow_in_its_own_
     assert result.code == 0, result.err
     client = MlflowClient(uri)
     champion = client.get_model_version_by_alias("churn-model", "champion")
+    assert champion.run_id is not None
     run = client.get_run(champion.run_id)
     assert run.data.params["schema_name"] == "telco"
     assert run.data.params["feature_count"] == "26"

@@ -358,3 +358,28 @@ def test_the_original_keeps_its_named_drifts_and_takes_field_shifts_too(run_cli,
     plain = run_cli("generate-data", "--rows", "1000", "--seed", "1", "--out", str(tmp_path / "p.csv"))
     assert plain.code == 0
     assert table["age"].mean() > pd.read_csv(tmp_path / "p.csv")["age"].mean() + 5
+
+
+def test_drift_compares_a_file_of_any_schemas_customers_with_the_champions_reference(
+    run_cli, telco_workdir, tmp_path
+):
+    """The reference is stored encoded; --current is encoded by the champion's schema the same
+    way, and each field gets a test of its kind (categorical for labels, numerical for numbers)."""
+    shifted = tmp_path / "shifted.csv"
+    result = run_cli(
+        "generate-data", "--schema", str(TELCO_SCHEMA), "--from", str(TELCO_DATA), "--rows", "2000",
+        "--seed", "5", "--out", str(shifted), "--drift", "MonthlyCharges*1.3", "--drift", "tenure+12",
+        "--drift", "Contract=Month-to-month:0.9",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    result = run_cli("drift", "--current", str(shifted), "--workdir", str(telco_workdir))
+    assert result.code in (0, 1), result.err
+    report = read_json(telco_workdir / "reports" / "drift_report.json")
+    drifted = {f["feature"] for f in report["features"] if f["drifted"]}
+    assert {"MonthlyCharges", "tenure", "Contract"} <= drifted
+    tests = {f["feature"]: f["test"] for f in report["features"]}
+    assert "Wasserstein" in tests["MonthlyCharges"]
+    assert "Wasserstein" not in tests["Contract"]
+    log = run_cli("drift", "--workdir", str(telco_workdir))
+    assert log.code == 2
+    assert "--current" in log.err
