@@ -360,9 +360,7 @@ def test_the_original_keeps_its_named_drifts_and_takes_field_shifts_too(run_cli,
     assert table["age"].mean() > pd.read_csv(tmp_path / "p.csv")["age"].mean() + 5
 
 
-def test_drift_compares_a_file_of_any_schemas_customers_with_the_champions_reference(
-    run_cli, telco_workdir, tmp_path
-):
+def test_drift_compares_a_file_of_any_schemas_customers_with_the_champions_reference(run_cli, telco_workdir, tmp_path):
     """The reference is stored encoded; --current is encoded by the champion's schema the same
     way, and each field gets a test of its kind (categorical for labels, numerical for numbers)."""
     shifted = tmp_path / "shifted.csv"
