@@ -14,7 +14,6 @@ Decisions, each written into the file as a comment and returned for printing:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 import yaml
 
 from churnguard.adapters.yaml_schema import yaml_form
+from churnguard.application.ports import SchemaDraft, Table
 from churnguard.domain.errors import ChurnGuardError
 from churnguard.domain.schema import (
     Field,
@@ -40,15 +40,6 @@ _NEGATIVE_WORDS = ("no", "false", "n", "f", "0", "stayed", "retained", "active")
 
 class ProfilingError(ChurnGuardError):
     """The table cannot be profiled as asked (no such label column, no clear positive value)."""
-
-
-@dataclass
-class Draft:
-    schema: TableSchema
-    notes: dict[str, str] = field(default_factory=dict)
-    """Per column (or "label"), what was decided and why."""
-    left_out: dict[str, str] = field(default_factory=dict)
-    """Columns that are not features, with the reason."""
 
 
 def _nice_ceiling(value: float) -> float:
@@ -106,7 +97,7 @@ def _is_id_like(column: pd.Series) -> str | None:
     return None
 
 
-def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, name: str = "my-table") -> Draft:
+def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, name: str = "my-table") -> SchemaDraft:
     if label not in table.columns:
         raise ProfilingError(f"--label {label!r} is not a column (columns: {', '.join(map(str, table.columns))})")
     notes: dict[str, str] = {}
@@ -173,14 +164,14 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
         id_column=id_column,
         description=f"drafted by `churnguard schema init` from {len(table):,} rows",
     )
-    return Draft(schema, notes, left_out)
+    return SchemaDraft(schema, notes, left_out)
 
 
 def _field_kwargs(spec: Field) -> dict[str, Any]:
     return {name: getattr(spec, name) for name in Field.__dataclass_fields__}
 
 
-def render_draft(draft: Draft, source: str) -> str:
+def render_draft(draft: SchemaDraft, source: str) -> str:
     """The draft as commented YAML: one line per decision above its key."""
     mapping = yaml_form(draft.schema)
     lines = [
@@ -203,3 +194,15 @@ def render_draft(draft: Draft, source: str) -> str:
         key = yaml.safe_dump(name).removesuffix("\n...\n").strip()
         lines.append(f"  {key}: " + yaml.safe_dump(spec, sort_keys=False, default_flow_style=True, width=1000).strip())
     return "\n".join(lines) + "\n"
+
+
+class PandasSchemaProfiler:
+    """The SchemaProfiler port over pandas tables."""
+
+    def profile(self, table: Table, label: str, positive: str | None, name: str) -> SchemaDraft:
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
+        return profile_table(table, label, positive, name)
+
+    def render(self, draft: SchemaDraft, source: str) -> str:
+        return render_draft(draft, source)

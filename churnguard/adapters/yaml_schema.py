@@ -209,3 +209,17 @@ def yaml_form(schema: TableSchema) -> dict[str, Any]:
 def dump_schema(schema: TableSchema) -> str:
     """The YAML form of a schema, keys in declaration order."""
     return str(yaml.safe_dump(yaml_form(schema), sort_keys=False, allow_unicode=True, width=100))
+
+
+class YamlSchemaReader:
+    """The SchemaReader port over YAML files."""
+
+    def load(self, location: str) -> TableSchema:
+        return load_schema(location)
+
+    def parse(self, text: str, location: str) -> TableSchema:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise SchemaFileError(location, [("(file)", f"not valid YAML: {error}")]) from None
+        return parse_schema(data, location)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from churnguard.adapters.csv_dataset_source import write_csv
 from churnguard.adapters.synthetic_population import Drift, generate_population
 from churnguard.application.detect_drift import DetectDrift
+from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.errors import (
     DatasetUnreadable,
     EvaluationMismatch,
@@ -30,7 +31,7 @@ from churnguard.application.errors import (
     Violation,
 )
 from churnguard.application.evaluate_model import EvaluateModel
-from churnguard.application.ports import Dataset, InferenceTracer, ModelStore
+from churnguard.application.ports import Dataset, InferenceTracer, ModelStore, SchemaReader
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.run_pipeline import RunPipeline
@@ -291,40 +292,32 @@ def cmd_predictions(args: argparse.Namespace, settings: Settings = Provide[Conta
     return EXIT_OK
 
 
-def cmd_schema(args: argparse.Namespace) -> int:
+@inject
+def cmd_schema(
+    args: argparse.Namespace,
+    reader: SchemaReader = Provide[Container.schema_reader],
+    draft_schema: DraftSchema = Provide[Container.draft_schema],
+) -> int:
     """`schema init`: profile a CSV into a draft schema; `schema check FILE`: validate one."""
-    import pandas as pd
-
     from churnguard.adapters.atomic_files import atomic_write_text
-    from churnguard.adapters.csv_dataset_source import CsvDatasetSource
-    from churnguard.adapters.schema_profiler import profile_table, render_draft
-    from churnguard.adapters.yaml_schema import load_schema, parse_schema
 
     if args.action == "check":
         if args.file is None:
             raise UsageError("schema check needs the schema file: churnguard schema check FILE")
-        schema = load_schema(args.file)
-        print(_describe_schema(schema, str(args.file)))
+        print(_describe_schema(reader.load(str(args.file)), str(args.file)))
         return EXIT_OK
     if args.data is None or args.label is None:
         raise UsageError("schema init needs --data CSV and --label COLUMN")
-    dataset = CsvDatasetSource().load(str(args.data))
-    name = args.name or Path(args.data).name.split(".")[0]
-    assert isinstance(dataset.table, pd.DataFrame)
-    draft = profile_table(dataset.table, args.label, args.positive, name=name)
-    text = render_draft(draft, str(args.data))
-    import yaml
-
-    parse_schema(yaml.safe_load(text), "the draft")  # the draft must read back as the same schema
-    for column, note in draft.notes.items():
+    drafted = draft_schema(str(args.data), args.label, args.positive, args.name)
+    for column, note in drafted.draft.notes.items():
         print(f"  {column}: {note}", file=sys.stderr)
-    for column, reason in draft.left_out.items():
+    for column, reason in drafted.draft.left_out.items():
         print(f"  {column}: left out, {reason}", file=sys.stderr)
     if args.out is None:
-        print(text, end="")
+        print(drafted.text, end="")
     else:
-        atomic_write_text(Path(args.out), text)
-        print(f"wrote {args.out}: {_describe_schema(draft.schema, str(args.out))}")
+        atomic_write_text(Path(args.out), drafted.text)
+        print(f"wrote {args.out}: {_describe_schema(drafted.draft.schema, str(args.out))}")
     return EXIT_OK
 
 

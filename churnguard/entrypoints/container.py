@@ -21,14 +21,16 @@ from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer, N
 from churnguard.adapters.mlflow_model_store import MlflowModelStore
 from churnguard.adapters.model_families import FAMILY_SETS
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
+from churnguard.adapters.schema_profiler import PandasSchemaProfiler
 from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
 from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog
 from churnguard.adapters.system_clock import SystemClock
-from churnguard.adapters.yaml_schema import load_schema
+from churnguard.adapters.yaml_schema import YamlSchemaReader, load_schema
 from churnguard.application.detect_drift import DetectDrift
+from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.ports import (
     ExperimentTracker,
@@ -165,6 +167,10 @@ class Container(containers.DeclarativeContainer):
         QualityGate, min_f1=settings.provided.gate.min_f1, tolerance=settings.provided.gate.f1_tolerance
     )
 
+    schema_reader = providers.Singleton(YamlSchemaReader)
+    draft_schema = providers.Factory(
+        DraftSchema, source=dataset_source, profiler=providers.Singleton(PandasSchemaProfiler), reader=schema_reader
+    )
     validate_dataset = providers.Factory(
         ValidateDataset,
         source=dataset_source,

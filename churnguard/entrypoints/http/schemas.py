@@ -75,7 +75,9 @@ CustomerIn.__doc__ = "One customer: the 13 raw fields, exact types, no extra fie
 class ContributionOut(BaseModel):
     feature: str
     value: float
-    contribution: float = Field(description="p(customer) - p(customer with this field at its training mean)")
+    contribution: float = Field(
+        description="p(customer) - p(customer with this field at its training mean; a category at its mode)"
+    )
 
 
 class ShapOut(BaseModel):
