@@ -248,11 +248,12 @@ class Field:
         kind = type(value)
         if kind is int or kind is float:  # the common case first: a JSON number
             number = float(value)  # type: ignore[arg-type]
+            if self.has_labels and not self.numeric_labels:
+                return self._code_or_other(label_text(number), value)  # a number is text to text labels
             if not math.isfinite(number):
                 raise InvalidProfile(self.name, self.rule, value)
             if self.has_labels:
-                key: object = number if self.numeric_labels else label_text(number)
-                return self._code_or_other(key, value)
+                return self._code_or_other(number, value)
             if self.kind is Kind.INTEGER and not number.is_integer():
                 raise InvalidProfile(self.name, self.rule, value)
             if self.minimum is not None and (

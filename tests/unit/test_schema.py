@@ -235,3 +235,17 @@ def test_a_record_of_any_schema_is_checked_by_the_same_rules():
         Customer.from_record(schema, {"plan": None, "spend": 1})
     with pytest.raises(InvalidProfile, match="colour: is not a customer field"):
         Customer.from_record(schema, {"plan": "pro", "spend": 1, "colour": "red"})
+
+
+def test_a_number_given_to_a_text_labelled_field_is_text_in_both_forms():
+    """Found by the property above: inf was "other" in a table and refused as a JSON value."""
+    spec = Field("a", Kind.CATEGORY, labels=("A-a", "B-a"), unseen=UnseenPolicy.OTHER)
+    encoded, ok, _ = spec.encode(np.array([float("inf"), 5], dtype=object))
+    assert ok.all()
+    assert encoded.tolist() == [2.0, 2.0]
+    assert spec.check(float("inf")) == 2.0
+    assert spec.check(5) == 2.0
+    strict = Field("a", Kind.CATEGORY, labels=(0, 1))
+    with pytest.raises(InvalidProfile):
+        strict.check(float("inf"))
+    assert not strict.encode(np.array([float("inf")]))[1].any()
