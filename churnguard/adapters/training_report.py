@@ -90,14 +90,20 @@ def write_training_artifacts(
     written.append(_save(figure, directory / "probability_histogram.png"))
 
     drops = _permutation_importance(model, x_test, y_test, repeats=5, random_state=random_state)
+    titles = [f.display_name or f.name for f in schema.fields] + [f.display_name or f.name for f in schema.features]
     importances = pd.DataFrame(
-        {"feature": names, "importance_mean": drops.mean(axis=1), "importance_std": drops.std(axis=1)}
+        {
+            "feature": names,
+            "display_name": titles,
+            "importance_mean": drops.mean(axis=1),
+            "importance_std": drops.std(axis=1),
+        }
     ).sort_values("importance_mean", ascending=False)
     importances.to_csv(directory / "feature_importances.csv", index=False)
     written.append(directory / "feature_importances.csv")
-    figure, axis = plt.subplots(figsize=(6, 5))
+    figure, axis = plt.subplots(figsize=(6, max(5.0, 0.22 * len(names))))
     ordered = importances.iloc[::-1]
-    axis.barh(ordered["feature"], ordered["importance_mean"], xerr=ordered["importance_std"])
+    axis.barh(ordered["display_name"], ordered["importance_mean"], xerr=ordered["importance_std"])
     axis.set_xlabel("drop in holdout ROC-AUC when shuffled")
     axis.set_title("Permutation feature importance")
     written.append(_save(figure, directory / "feature_importances.png"))

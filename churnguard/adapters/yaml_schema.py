@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from churnguard.domain.errors import ChurnGuardError, InvalidSchema
 from churnguard.domain.schema import (
@@ -85,11 +95,19 @@ class LabelIn(_Strict):
     negative: LabelValue | list[LabelValue] = Field(default_factory=list)
 
 
+def _label_shorthand(value: Any) -> Any:
+    """`label: {Churn: "Yes"}` is `label: {column: Churn, positive: "Yes"}`."""
+    if isinstance(value, dict) and len(value) == 1 and not ({"column", "positive", "negative"} & set(value)):
+        ((column, positive),) = value.items()
+        return {"column": column, "positive": positive}
+    return value
+
+
 class SchemaIn(_Strict):
     name: StrictStr
     description: str = ""
     id: StrictStr | None = None
-    label: LabelIn
+    label: Annotated[LabelIn, BeforeValidator(_label_shorthand)]
     fields: Annotated[dict[str, FieldIn], Field(min_length=1)]
     features: dict[str, FeatureIn] = Field(default_factory=dict)
 

@@ -381,3 +381,14 @@ def test_drift_compares_a_file_of_any_schemas_customers_with_the_champions_refer
     log = run_cli("drift", "--workdir", str(telco_workdir))
     assert log.code == 2
     assert "--current" in log.err
+
+
+def test_the_label_can_be_written_as_column_and_positive_value():
+    from churnguard.adapters.yaml_schema import parse_schema
+
+    short = parse_schema(
+        {"name": "bank", "label": {"Exited": 1}, "fields": {"Balance": {"kind": "number", "minimum": 0}}}, "<short>"
+    )
+    assert short.label.column == "Exited"
+    assert short.label.positive == (1,)
+    assert short.label.negative == ()
