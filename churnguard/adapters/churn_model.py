@@ -76,10 +76,12 @@ class ChurnModel:
         the schema raises InvalidProfile naming the field, the rule and the row.
         """
         schema = self.table_schema()
-        checked = schema.check({name: np.asarray(customers[name]) for name in schema.raw_fields})
+        columns = {name: np.asarray(customers[name]) for name in schema.raw_fields}
+        checked = schema.check(columns)
         if not checked.ok.all():
             first = checked.violations[0]
-            raise InvalidProfile(first.field, f"{first.rule} (row {first.rows[0]})", None)
+            row = first.rows[0]
+            raise InvalidProfile(f"{first.field} (row {row})", first.rule, np.atleast_1d(columns[first.field])[row])
         matrix = schema.model_matrix(Imputation(self.imputation).apply(schema, checked.raw))
         return self.calibrate(self.uncalibrated_probability(matrix))
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from churnguard.application.ports import DriftAnalysis, Table
-from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.drift_policy import FeatureDrift
 from churnguard.domain.schema import FieldKind, TableSchema
 
@@ -45,7 +44,7 @@ def _frame(table: Table, schema: TableSchema) -> pd.DataFrame:
 
 
 class EvidentlyDriftDetector:
-    def compare(self, reference: Table, current: Table, schema: TableSchema = ORIGINAL_SCHEMA) -> DriftAnalysis:
+    def compare(self, reference: Table, current: Table, schema: TableSchema) -> DriftAnalysis:
         """Both tables hold the schema's fields encoded (as the stored reference does)."""
         definition = _definition(schema)
         with warnings.catch_warnings():

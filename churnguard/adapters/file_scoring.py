@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnguard.adapters.atomic_files import fsync_directory
-from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation
+from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation, shown_value
 from churnguard.application.score_customers import CustomerBatch, RejectedRow, ScoredBatch
 from churnguard.domain.schema import TableSchema
 
@@ -45,10 +45,6 @@ def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             raise DatasetUnreadable(str(path), f"unsupported file type {suffix!r}; use .csv, .csv.gz or .parquet")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as error:
         raise DatasetUnreadable(str(path), f"not a readable file: {str(error).splitlines()[0]}") from None
-
-
-def _shown(value: object) -> object:
-    return "<empty>" if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
 class CustomerFile:
@@ -80,7 +76,7 @@ class CustomerFile:
             for violation in checked.violations:
                 column = values[violation.field]
                 for index in violation.rows:
-                    reasons[index].append(f"{violation.field}: {violation.rule} (got {_shown(column[index])})")
+                    reasons[index].append(f"{violation.field}: {violation.rule} (got {shown_value(column[index])})")
             good = checked.ok
             ids = chunk[schema.id_column].to_numpy()[good] if schema.id_column in chunk else None
             yield CustomerBatch(

@@ -18,25 +18,13 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from churnguard.application.errors import InvalidDataset, Violation
+from churnguard.application.errors import InvalidDataset, Violation, shown_value
 from churnguard.application.ports import Dataset
-from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import MISSING_RULE, Field, MissingPolicy, TableSchema
 
 SAMPLE_SIZE = 20
 """How many failing values and row numbers a violation shows."""
-VALUE_WIDTH = 40
-"""Longest failing value shown in full; a longer one (a 1 MB line) is cut and its length named."""
 DUPLICATE_ID_RULE = "must be unique: the same id on more than one row"
-
-
-def _shown(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "<empty>"
-    text = str(value)
-    if len(text) <= VALUE_WIDTH:
-        return text
-    return f"{text[: VALUE_WIDTH - 10]}... ({len(text):,} characters)"
 
 
 def _element_check(test: Callable[[np.ndarray], np.ndarray], error: str) -> pa.Check:
@@ -63,7 +51,7 @@ def _field_checks(spec: Field) -> list[pa.Check]:
     return checks
 
 
-def build_schema(schema: TableSchema = ORIGINAL_SCHEMA, with_target: bool = True) -> pa.DataFrameSchema:
+def build_schema(schema: TableSchema, with_target: bool = True) -> pa.DataFrameSchema:
     """The Pandera schema of a table; strict: no missing or extra columns."""
     columns = {spec.name: pa.Column(checks=_field_checks(spec), nullable=True) for spec in schema.fields}
     if schema.id_column:
@@ -96,7 +84,7 @@ class PanderaDatasetValidator:
         self._with_target = with_target
         self._drop_duplicates = drop_duplicates
 
-    def validate(self, dataset: Dataset, schema: TableSchema = ORIGINAL_SCHEMA) -> Dataset:
+    def validate(self, dataset: Dataset, schema: TableSchema) -> Dataset:
         table = dataset.table
         if not isinstance(table, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
@@ -152,7 +140,7 @@ class PanderaDatasetValidator:
             located = sorted(((v, i) for v, i in failures if i is not None), key=lambda pair: pair[1])
             values: list[str] = []
             for value, _ in located:
-                text = _shown(value)
+                text = shown_value(value)
                 if text not in values and len(values) < SAMPLE_SIZE:
                     values.append(text)
             rows = sorted({index + 1 for _, index in located})

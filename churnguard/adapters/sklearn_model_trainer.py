@@ -41,7 +41,6 @@ from churnguard.adapters.sklearn_evaluation import (
 from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
-from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.decision_threshold import choose_threshold
 from churnguard.domain.schema import FloatArray, Imputation, TableSchema, attribution_baselines, schema_to_mapping
 
@@ -159,7 +158,7 @@ class SklearnModelTrainer:
     def __init__(self, progress_interval_seconds: float = 5.0) -> None:
         self._progress_interval = progress_interval_seconds
 
-    def train(self, table: Table, plan: TrainingPlan, schema: TableSchema = ORIGINAL_SCHEMA) -> TrainedModel:
+    def train(self, table: Table, plan: TrainingPlan, schema: TableSchema) -> TrainedModel:
         started = time.perf_counter()
         raw, target = encoded_table(table, schema)
         _require_enough_rows(target, plan)

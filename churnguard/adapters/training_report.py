@@ -90,7 +90,7 @@ def write_training_artifacts(
     written.append(_save(figure, directory / "probability_histogram.png"))
 
     drops = _permutation_importance(model, x_test, y_test, repeats=5, random_state=random_state)
-    titles = [f.display_name or f.name for f in schema.fields] + [f.display_name or f.name for f in schema.features]
+    titles = [f.title for f in schema.fields] + [f.title for f in schema.features]
     importances = pd.DataFrame(
         {
             "feature": names,

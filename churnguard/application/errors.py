@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from churnguard.domain.errors import ChurnGuardError, SchemaMismatch
 
 if TYPE_CHECKING:
-    from churnguard.application.ports import Dataset
     from churnguard.domain.model_version import ModelVersion
+    from churnguard.domain.schema import TableSchema
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,20 @@ class Violation:
     failing_values: tuple[str, ...]
     rows: tuple[int, ...]
     count: int
+
+
+VALUE_WIDTH = 40
+"""Longest failing value shown in full; a longer one (a 1 MB line) is cut and its length named."""
+
+
+def shown_value(value: object) -> str:
+    """A failing cell as every violation and reject reason shows it."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "<empty>"
+    text = str(value)
+    if len(text) <= VALUE_WIDTH:
+        return text
+    return f"{text[: VALUE_WIDTH - 10]}... ({len(text):,} characters)"
 
 
 class DatasetUnreadable(ChurnGuardError):
@@ -69,11 +83,11 @@ class ExplanationUnavailable(ChurnGuardError):
     """The requested kind of explanation cannot be computed for this model."""
 
 
-def require_same_schema(version: ModelVersion, dataset: Dataset) -> None:
-    """A stored model reads tables only by the schema it was trained with."""
-    if dataset.schema.hash != version.schema.hash:
+def require_schema(version: ModelVersion, schema: TableSchema | None, source: str) -> None:
+    """A stored model reads tables only by the schema it was trained with: `schema` (what
+    `source` was read with, or the schema the user named; None: nothing named) must be it."""
+    if schema is not None and schema.hash != version.schema.hash:
         raise SchemaMismatch(
             f"model {version.short_id} was trained with schema {version.schema.name!r} "
-            f"({version.schema.short_hash}); {dataset.location} was read with schema "
-            f"{dataset.schema.name!r} ({dataset.schema.short_hash})"
+            f"({version.schema.short_hash}); {source} is schema {schema.name!r} ({schema.short_hash})"
         )

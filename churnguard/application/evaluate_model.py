@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from churnguard.application.errors import EvaluationMismatch, ModelNotFound, require_same_schema
+from churnguard.application.errors import EvaluationMismatch, ModelNotFound, require_schema
 from churnguard.application.ports import (
     Clock,
     Dataset,
@@ -43,7 +43,7 @@ class EvaluateModel:
         if version is None:
             raise ModelNotFound("no trained model in the store; run `churnguard train` first")
         model = self._store.load(version.fingerprint)
-        require_same_schema(version, dataset)
+        require_schema(version, dataset.schema, dataset.location)
         evaluation = self._evaluator.evaluate(model, dataset.table, version)
         same_data = dataset.data_hash == version.data_hash
         matches = same_data and all(evaluation.metrics.get(name) == value for name, value in version.metrics.items())

@@ -160,14 +160,14 @@ class DatasetSource(Protocol):
 
 
 class DatasetValidator(Protocol):
-    def validate(self, dataset: Dataset, schema: TableSchema = ORIGINAL_SCHEMA) -> Dataset:
+    def validate(self, dataset: Dataset, schema: TableSchema) -> Dataset:
         """The dataset checked against `schema` (columns in declared order, rows duplicated in every
         column dropped unless kept), or raise InvalidDataset listing every violation."""
         ...
 
 
 class ModelTrainer(Protocol):
-    def train(self, table: Table, plan: TrainingPlan, schema: TableSchema = ORIGINAL_SCHEMA) -> TrainedModel: ...
+    def train(self, table: Table, plan: TrainingPlan, schema: TableSchema) -> TrainedModel: ...
 
 
 class ModelEvaluator(Protocol):
@@ -335,7 +335,7 @@ class DriftAnalysis:
 
 
 class DriftDetector(Protocol):
-    def compare(self, reference: Table, current: Table, schema: TableSchema = ORIGINAL_SCHEMA) -> DriftAnalysis:
+    def compare(self, reference: Table, current: Table, schema: TableSchema) -> DriftAnalysis:
         """Per-field drift of `current` against `reference`, both with the schema's fields encoded."""
         ...
 

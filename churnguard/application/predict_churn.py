@@ -13,12 +13,13 @@ from typing import Protocol
 
 import numpy as np
 
-from churnguard.application.errors import ModelNotFound
+from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import InferenceTrace, InferenceTracer, ModelStore, ProbabilisticModel, TraceSpan
 from churnguard.domain.attribution import Contribution, contributions_of, substituted_rows
-from churnguard.domain.errors import SchemaMismatch
+from churnguard.domain.customer import Customer
+from churnguard.domain.errors import InvalidProfile, SchemaMismatch
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.schema import Imputation
+from churnguard.domain.schema import Imputation, TableSchema
 
 TRACE_NAME = "churn-prediction"
 
@@ -93,10 +94,37 @@ class ChampionCache:
         return loaded
 
 
+@dataclass(frozen=True)
+class RecordPredictions:
+    """Predictions for customers given as JSON records, and the schema that read them."""
+
+    predictions: list[ChurnPrediction]
+    customers: list[Customer]
+    schema: TableSchema
+
+
 class PredictChurn:
-    def __init__(self, champion: ChampionCache, tracer: InferenceTracer) -> None:
+    def __init__(self, champion: ChampionCache, tracer: InferenceTracer, declared: TableSchema | None = None) -> None:
         self._champion = champion
         self._tracer = tracer
+        self._declared = declared
+        """A schema the user named (--schema): the champion's must be it."""
+
+    def records(self, records: Sequence[Mapping[str, object]], explain: bool = True) -> RecordPredictions:
+        """Check each record by the champion's own schema, then score them all in one call.
+
+        InvalidProfile names the record's position, the field and the rule.
+        """
+        loaded = self._champion.current()
+        require_schema(loaded.version, self._declared, "the schema named with --schema or SCHEMA_PATH")
+        schema = loaded.version.schema
+        customers = []
+        for index, record in enumerate(records):
+            try:
+                customers.append(Customer.from_record(schema, record))
+            except InvalidProfile as error:
+                raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
+        return RecordPredictions(self(customers, explain=explain, model=loaded), customers, schema)
 
     def __call__(
         self, profiles: Sequence[EncodedCustomer], explain: bool = True, model: LoadedModel | None = None
@@ -113,10 +141,8 @@ class PredictChurn:
         baselines = version.feature_means
         for profile in profiles:
             if profile.schema_hash != schema.hash:
-                raise SchemaMismatch(
-                    f"the champion {version.short_id} reads schema {schema.name!r} ({schema.short_hash}); "
-                    "this customer was checked by another"
-                )
+                # a caller bug, not bad input: customers are checked by the champion's schema first
+                raise SchemaMismatch(f"a customer checked by another schema than the champion {version.short_id}'s")
 
         features_started = time.time_ns()
         encoded = [profile.encoded() for profile in profiles]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from churnguard.application.errors import ModelNotFound, require_same_schema
+from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import Dataset, ExperimentTracker, ModelEvaluator, ModelStore
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import ChampionComparison, GateDecision, QualityGate
@@ -49,7 +49,7 @@ class PromoteModel:
         candidate = self._store.get(model_ref) if model_ref else self._store.latest()
         if candidate is None:
             raise ModelNotFound("no trained model in the store; run `churnguard train` first")
-        require_same_schema(candidate, dataset)
+        require_schema(candidate, dataset.schema, dataset.location)
         test_size = float(candidate.settings["test_size"])
         random_state = int(candidate.settings["random_state"])
         holdout = self._evaluator.holdout_predictions(self._store.load(candidate.fingerprint), dataset.table, candidate)

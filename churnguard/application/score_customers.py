@@ -14,9 +14,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from churnguard.application.errors import require_schema
 from churnguard.application.predict_churn import ChampionCache
 from churnguard.domain.customer import ORIGINAL_SCHEMA
-from churnguard.domain.errors import SchemaMismatch
 from churnguard.domain.schema import Imputation, TableSchema
 
 FloatArray = npt.NDArray[np.float64]
@@ -87,11 +87,7 @@ class ScoreCustomers:
         loaded = self._champion.current()
         version = loaded.version
         schema = version.schema
-        if self._declared is not None and self._declared.hash != schema.hash:
-            raise SchemaMismatch(
-                f"the champion {version.short_id} reads schema {schema.name!r} ({schema.short_hash}), "
-                f"not {self._declared.name!r} ({self._declared.short_hash})"
-            )
+        require_schema(version, self._declared, "the schema named with --schema or SCHEMA_PATH")
         imputation = Imputation(version.imputation)
         width = len(schema.fields)
         baselines = np.array([version.feature_means[name] for name in schema.raw_fields])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from churnguard.application.errors import ModelNotFound
+from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import Dataset, DatasetSource, DatasetValidator, ModelStore
 from churnguard.domain.customer import ORIGINAL_SCHEMA
-from churnguard.domain.errors import SchemaMismatch
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.schema import TableSchema
 
@@ -15,21 +14,14 @@ logger = logging.getLogger(__name__)
 
 
 class ValidateDataset:
-    """Read a table and check it against a schema: the declared one (`schema`, from --schema or
-    SCHEMA_PATH; the original's by default), or a stored model's own (`for_model`)."""
+    """Read a table and check it against a schema: the one the user named (`named`, from
+    --schema or SCHEMA_PATH; the original's when none is), or a stored model's own (`for_model`)."""
 
-    def __init__(
-        self,
-        source: DatasetSource,
-        validator: DatasetValidator,
-        schema: TableSchema = ORIGINAL_SCHEMA,
-        declared: bool = False,
-    ) -> None:
+    def __init__(self, source: DatasetSource, validator: DatasetValidator, named: TableSchema | None = None) -> None:
         self._source = source
         self._validator = validator
-        self._schema = schema
-        self._declared = declared
-        """True when the user named a schema, which a stored model's own must then equal."""
+        self._named = named
+        self._schema = named or ORIGINAL_SCHEMA
 
     @property
     def schema(self) -> TableSchema:
@@ -61,9 +53,5 @@ class ValidateDataset:
         if version is None:
             self(location)
             raise ModelNotFound("no trained model in the store; run `churnguard train` first")
-        if self._declared and self._schema.hash != version.schema.hash:
-            raise SchemaMismatch(
-                f"model {version.short_id} was trained with schema {version.schema.name!r} "
-                f"({version.schema.short_hash}), not {self._schema.name!r} ({self._schema.short_hash})"
-            )
+        require_schema(version, self._named, "the schema named with --schema or SCHEMA_PATH")
         return self(location, version.schema)

@@ -15,14 +15,13 @@ from churnguard.domain.customer import (
     FieldRule,
 )
 from churnguard.domain.errors import ChurnGuardError, InvalidProfile
-from churnguard.domain.features import DERIVED_FEATURES, FEATURE_SPECS, MODEL_FEATURES, model_matrix
+from churnguard.domain.features import DERIVED_FEATURES, MODEL_FEATURES, model_matrix
 from churnguard.domain.model_version import ModelVersion, fingerprint
 from churnguard.domain.quality_gate import GateDecision, QualityGate
 from churnguard.domain.schema import Feature, Field, Imputation, Kind, LabelColumn, TableSchema
 
 __all__ = [
     "DERIVED_FEATURES",
-    "FEATURE_SPECS",
     "FIELD_RULES",
     "MODEL_FEATURES",
     "ORIGINAL_SCHEMA",

@@ -28,3 +28,7 @@ class InvalidSchema(ChurnGuardError, ValueError):
 
 class SchemaMismatch(ChurnGuardError):
     """A table or schema that is not the one a stored model was trained with."""
+
+
+class NothingToImpute(ChurnGuardError):
+    """A field imputes its missing cells from the training split, but every one is missing there."""

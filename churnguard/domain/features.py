@@ -6,14 +6,12 @@ schema like any other table's; these helpers are the original's shorthand for th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS, CustomerProfile
-from churnguard.domain.schema import FieldKind, TableSchema
 
 Column = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
@@ -21,33 +19,6 @@ FloatArray = npt.NDArray[np.float64]
 DERIVED_FEATURES: tuple[str, ...] = ORIGINAL_SCHEMA.feature_names
 MODEL_FEATURES: tuple[str, ...] = ORIGINAL_SCHEMA.model_features
 """The fixed column order of every model matrix of the original schema."""
-
-
-@dataclass(frozen=True, slots=True)
-class FeatureSpec:
-    """Which model input is which kind; adapters read this instead of keeping their own lists."""
-
-    name: str
-    kind: FieldKind
-
-
-def feature_specs(schema: TableSchema) -> tuple[FeatureSpec, ...]:
-    return tuple(
-        FeatureSpec(name, kind) for name, kind in zip(schema.model_features, schema.model_kinds(), strict=True)
-    )
-
-
-FEATURE_SPECS: tuple[FeatureSpec, ...] = feature_specs(ORIGINAL_SCHEMA)
-
-
-def features_of_kind(kind: FieldKind) -> tuple[str, ...]:
-    """Model features of one kind, in model order."""
-    return ORIGINAL_SCHEMA.features_of_kind(kind)
-
-
-def feature_index(names: Iterable[str]) -> list[int]:
-    """Column positions of the named features in the model matrix."""
-    return ORIGINAL_SCHEMA.feature_index(list(names))
 
 
 def model_matrix(columns: Mapping[str, Column]) -> FloatArray:

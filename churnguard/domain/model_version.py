@@ -43,6 +43,7 @@ class ModelVersion:
     params: Mapping[str, Any]
     metrics: Mapping[str, float]
     feature_means: Mapping[str, float] = field(default_factory=dict)
+    """Leave-one-out baselines: each field's training mean (a category's most frequent code)."""
     churn_rate: float = 0.0
     threshold: float = 0.5
     settings: Mapping[str, Any] = field(default_factory=dict)
@@ -58,12 +59,6 @@ class ModelVersion:
     @property
     def short_id(self) -> str:
         return self.fingerprint[:12]
-
-    @property
-    def baselines(self) -> Mapping[str, float]:
-        """What leave-one-out attribution puts in each field's place (stored as feature_means:
-        the training mean, or a category's most frequent code)."""
-        return self.feature_means
 
     @property
     def f1(self) -> float:

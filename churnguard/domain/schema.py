@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from churnguard.domain.errors import InvalidProfile, InvalidSchema
+from churnguard.domain.errors import InvalidProfile, InvalidSchema, NothingToImpute
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -121,14 +121,6 @@ class Field:
     def is_integer(self) -> bool:
         """Integer-valued cells: integer fields and fields coded by numeric labels."""
         return self.kind is Kind.INTEGER or (self.has_labels and self.numeric_labels)
-
-    @cached_property
-    def codes(self) -> tuple[float, ...]:
-        """The encoded values this field can take (for labels: positions, plus "other")."""
-        if not self.has_labels:
-            return ()
-        count = len(self.labels) + (1 if self.unseen is UnseenPolicy.OTHER else 0)
-        return tuple(float(code) for code in range(count))
 
     @property
     def title(self) -> str:
@@ -379,6 +371,10 @@ class Feature:
     def model_kind(self) -> FieldKind:
         return FieldKind.BINARY if self.operation in FLAG_OPERATIONS else FieldKind.NUMERIC
 
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
     def compute(self, columns: Sequence[FloatArray], codes: Sequence[float | None] = ()) -> FloatArray:
         """The feature from its input columns (encoded); `codes` are the encoded `value` per input."""
         op = self.operation
@@ -454,14 +450,6 @@ class CheckedRows:
     violations: tuple[RowViolation, ...]
     target: FloatArray | None = None
     """1.0 / 0.0 per row when the label column was checked."""
-
-    def reasons(self) -> dict[int, list[str]]:
-        """Per failing row position, `field: rule` for every rule it breaks."""
-        out: dict[int, list[str]] = {}
-        for violation in self.violations:
-            for row in violation.rows:
-                out.setdefault(row, []).append(f"{violation.field}: {violation.rule}")
-        return out
 
 
 @dataclass(frozen=True)
@@ -634,12 +622,14 @@ class Imputation:
                 assert spec.missing.value is not None
                 value = spec.label_code(spec.missing.value) if spec.has_labels else float(spec.missing.value)
             elif len(seen) == 0:
-                value = 0.0
+                raise NothingToImpute(
+                    f"{spec.name}: every training value is missing, so there is no {policy.value} to impute "
+                    "with; declare a constant (missing: {policy: constant, value: ...}) or drop the field"
+                )
             elif policy is MissingPolicy.MEDIAN:
                 value = float(np.median(seen))
             else:
-                uniques, counts = np.unique(seen, return_counts=True)
-                value = float(uniques[int(np.argmax(counts))])
+                value = most_frequent(seen)
             values[spec.name] = value
         return cls(values)
 
@@ -654,6 +644,12 @@ class Imputation:
         return filled
 
 
+def most_frequent(column: FloatArray) -> float:
+    """The most frequent value (the smallest among ties): a category's mode."""
+    uniques, counts = np.unique(column, return_counts=True)
+    return float(uniques[int(np.argmax(counts))])
+
+
 def attribution_baselines(schema: TableSchema, raw: FloatArray) -> dict[str, float]:
     """What leave-one-out puts in a field's place: the training mean for binary and numeric
     fields, the most frequent code for a category (a mean of codes is no customer)."""
@@ -661,8 +657,7 @@ def attribution_baselines(schema: TableSchema, raw: FloatArray) -> dict[str, flo
     for index, spec in enumerate(schema.fields):
         column = raw[:, index]
         if spec.kind is Kind.CATEGORY:
-            uniques, counts = np.unique(column, return_counts=True)
-            baselines[spec.name] = float(uniques[int(np.argmax(counts))])
+            baselines[spec.name] = most_frequent(column)
         else:
             baselines[spec.name] = float(column.mean())
     return baselines

@@ -32,14 +32,13 @@ from churnguard.application.errors import (
 )
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.ports import Dataset, InferenceTracer, ModelStore, SchemaReader
-from churnguard.application.predict_churn import ChampionCache, PredictChurn
+from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.score_customers import ScoreCustomers
 from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
-from churnguard.domain.customer import Customer
-from churnguard.domain.errors import ChurnGuardError, InvalidProfile, SchemaMismatch
+from churnguard.domain.errors import ChurnGuardError
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container, build_container
 from churnguard.entrypoints.logging_setup import configure_logging
@@ -182,8 +181,6 @@ def cmd_predict(
     args: argparse.Namespace,
     predict: PredictChurn = Provide[Container.predict_churn],
     tracer: InferenceTracer = Provide[Container.inference_tracer],
-    champion: ChampionCache = Provide[Container.champion_cache],
-    named: TableSchema | None = Provide[Container.named_schema],
 ) -> int:
     """Score customers given as a JSON object or a list of objects (a file, or - for stdin)."""
     try:
@@ -194,25 +191,14 @@ def cmd_predict(
     except json.JSONDecodeError as error:
         raise UsageError(f"--input is not valid JSON: {error}") from None
     records = payload if isinstance(payload, list) else [payload]
-    loaded = champion.current()
-    schema = loaded.version.schema
-    if named is not None and named.hash != schema.hash:
-        raise SchemaMismatch(
-            f"the champion {loaded.version.short_id} reads schema {schema.name!r} ({schema.short_hash}), "
-            f"not {named.name!r} ({named.short_hash})"
-        )
-    customers = []
     for index, record in enumerate(records):
         if not isinstance(record, dict):
-            raise UsageError(f"customer {index}: expected a JSON object with the fields of schema {schema.name!r}")
-        try:
-            customers.append(Customer.from_record(schema, record))
-        except InvalidProfile as error:
-            raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
-    predictions = predict(customers, explain=not args.no_explain, model=loaded)
-    output = [prediction_json(prediction, schema) for prediction in predictions]
+            raise UsageError(f"customer {index}: expected a JSON object of the champion's fields")
+    result = predict.records(records, explain=not args.no_explain)
+    schema = result.schema
+    output = [prediction_json(prediction, schema) for prediction in result.predictions]
     if schema.id_column:
-        for customer, item in zip(customers, output, strict=True):
+        for customer, item in zip(result.customers, output, strict=True):
             item[schema.id_column] = customer.customer_id
     print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
     flush = getattr(tracer, "close", None)
@@ -505,13 +491,15 @@ def cmd_generate_data(
         raise UsageError(f"--rows must be >= 1, got {args.rows}")
     named = set(Drift.__dataclass_fields__)
     specs = args.drift or []
+    synthetic = args.source is None and schema.hash == ORIGINAL_SCHEMA.hash
     try:
-        original_drifts = [s for s in specs if s.partition("=")[0] in named] if schema == ORIGINAL_SCHEMA else []
+        # the original's named drifts shift its generating process; a bootstrap has none to shift
+        original_drifts = [s for s in specs if s.partition("=")[0] in named] if synthetic else []
         shifts = [parse_shift(s, schema) for s in specs if s not in original_drifts]
         drift = Drift.parse(original_drifts)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    if args.source is None and schema.hash == ORIGINAL_SCHEMA.hash:
+    if synthetic:
         table = generate_population(args.rows, args.seed, drift)
         table = apply_shifts(table, schema, shifts, args.seed)
         how = "synthetic"

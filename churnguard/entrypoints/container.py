@@ -54,18 +54,15 @@ from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.settings import MlflowSettings, PathSettings, Settings, TrainingSettings
 
 
-def declared_schema(paths: PathSettings) -> TableSchema:
-    """SCHEMA_PATH (or --schema) read and validated; the original schema when unset."""
-    return load_schema(paths.schema_path) if paths.schema_path is not None else ORIGINAL_SCHEMA
-
-
-def schema_declared(paths: PathSettings) -> bool:
-    return paths.schema_path is not None
-
-
 def named_schema(paths: PathSettings) -> TableSchema | None:
-    """The schema the user named, if any: a stored model's own must then be it."""
-    return declared_schema(paths) if paths.schema_path is not None else None
+    """SCHEMA_PATH (or --schema) read and validated; None when unset. A stored model's own
+    schema must then be it."""
+    return load_schema(paths.schema_path) if paths.schema_path is not None else None
+
+
+def schema_or_original(named: TableSchema | None) -> TableSchema:
+    """The schema a new table is read with: the named one, else the original's."""
+    return named or ORIGINAL_SCHEMA
 
 
 def training_plan(training: TrainingSettings) -> TrainingPlan:
@@ -146,8 +143,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     dataset_source = providers.Singleton(CsvDatasetSource)
-    schema = providers.Singleton(declared_schema, paths=settings.provided.paths)
-    named_schema = providers.Callable(named_schema, paths=settings.provided.paths)
+    named_schema = providers.Singleton(named_schema, paths=settings.provided.paths)
+    schema = providers.Callable(schema_or_original, named=named_schema)
     dataset_validator = providers.Singleton(
         PanderaDatasetValidator,
         drop_duplicates=providers.Callable(operator.not_, settings.provided.training.keep_duplicates),
@@ -175,8 +172,7 @@ class Container(containers.DeclarativeContainer):
         ValidateDataset,
         source=dataset_source,
         validator=dataset_validator,
-        schema=schema,
-        declared=providers.Callable(schema_declared, paths=settings.provided.paths),
+        named=named_schema,
     )
     train_model = providers.Factory(
         TrainModel, trainer=model_trainer, store=model_store, tracker=experiment_tracker, clock=clock, plan=plan
@@ -215,7 +211,9 @@ class Container(containers.DeclarativeContainer):
     )
     champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
-    predict_churn = providers.Factory(PredictChurn, champion=champion_cache, tracer=inference_tracer)
+    predict_churn = providers.Factory(
+        PredictChurn, champion=champion_cache, tracer=inference_tracer, declared=named_schema
+    )
     score_customers = providers.Factory(
         ScoreCustomers,
         champion=champion_cache,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -310,11 +309,22 @@ def test_a_gzipped_table_is_read_as_such_and_other_encodings_are_named(run_cli, 
     assert "WINDOWS-1252" in result.err
 
 
-def test_the_model_version_stores_its_schema_and_refuses_another(two_trained_versions):
+def test_a_model_version_stores_its_schema_and_a_version_without_one_reads_as_the_original(
+    two_trained_versions, tmp_path
+):
     workdir, versions = two_trained_versions
-    store = FilesystemModelStore(workdir / "models")
-    assert store.get(versions[0].fingerprint).schema == ORIGINAL_SCHEMA
-    assert np.isclose(sum(1 for _ in (workdir / "models" / "versions").iterdir()), 2)
+    stored = workdir / "models" / "versions" / versions[0].fingerprint / "metadata.json"
+    metadata = read_json(stored)
+    assert metadata["schema_hash"] == ORIGINAL_SCHEMA.hash
+    assert FilesystemModelStore(workdir / "models").get(versions[0].fingerprint).schema == ORIGINAL_SCHEMA
+    # a version written before schemas existed has no "schema" key: it is the original's
+    old = tmp_path / "models" / "versions" / versions[0].fingerprint
+    old.mkdir(parents=True)
+    old_metadata = {k: v for k, v in metadata.items() if k not in ("schema", "schema_hash", "imputation")}
+    (old / "metadata.json").write_text(json.dumps(old_metadata))
+    version = FilesystemModelStore(tmp_path / "models").get(versions[0].fingerprint)
+    assert version.schema == ORIGINAL_SCHEMA
+    assert version.imputation == {}
 
 
 def test_generate_data_draws_any_schemas_customers_with_shifts_named_by_field(run_cli, tmp_path):

@@ -5,6 +5,7 @@ import pytest
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
 from churnguard.adapters.synthetic_population import Drift, churn_probability, generate_population
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from tests.conftest import BUNDLED_DATA
 
 
@@ -17,7 +18,7 @@ def test_the_bundled_data_is_regenerated_bit_identically(run_cli, tmp_path):
 
 def test_generated_data_passes_the_schema_and_matches_the_original_facts():
     table = generate_population(50_000, seed=1)
-    dataset = PanderaDatasetValidator().validate(CsvDatasetSource().load(str(BUNDLED_DATA)))
+    dataset = PanderaDatasetValidator().validate(CsvDatasetSource().load(str(BUNDLED_DATA)), ORIGINAL_SCHEMA)
     assert dataset.rows == 2000
     assert 0.30 < table["churn"].mean() < 0.40
     assert table["age"].between(18, 80).all()

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnguard.domain.customer import ORIGINAL_SCHEMA, Customer
-from churnguard.domain.errors import InvalidProfile, InvalidSchema
+from churnguard.domain.errors import InvalidProfile, InvalidSchema, NothingToImpute
 from churnguard.domain.schema import (
     MISSING_RULE,
     Feature,
@@ -78,7 +78,8 @@ def test_a_generated_table_passes_its_schema_and_encodes_to_declared_codes(schem
         column = checked.raw[:, index]
         present = column[~np.isnan(column)]
         if spec.has_labels:
-            assert set(present.tolist()) <= set(spec.codes)
+            other = 1 if spec.unseen is UnseenPolicy.OTHER else 0
+            assert set(present.tolist()) <= set(map(float, range(len(spec.labels) + other)))
     imputation = Imputation.fit(schema, checked.raw)
     matrix = schema.model_matrix(imputation.apply(schema, checked.raw))
     assert matrix.shape == (rows, len(schema.model_features))
@@ -249,3 +250,13 @@ def test_a_number_given_to_a_text_labelled_field_is_text_in_both_forms():
     with pytest.raises(InvalidProfile):
         strict.check(float("inf"))
     assert not strict.encode(np.array([float("inf")]))[1].any()
+
+
+def test_a_field_missing_on_every_training_row_has_nothing_to_impute_and_says_so():
+    schema = TableSchema(
+        "t",
+        LabelColumn("y", (1,), (0,)),
+        (Field("a", Kind.NUMBER, minimum=0, maximum=9, missing=Missing(MissingPolicy.MEDIAN)),),
+    )
+    with pytest.raises(NothingToImpute, match="a: every training value is missing"):
+        Imputation.fit(schema, np.array([[np.nan], [np.nan]]))

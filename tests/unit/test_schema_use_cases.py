@@ -31,7 +31,7 @@ def _world(declared: TableSchema | None = None):
     source = FakeDatasetSource({"data.csv": fake_dataset("data.csv")})
     validator = FakeDatasetValidator()
     store = FakeModelStore()
-    validate = ValidateDataset(source, validator, declared or ORIGINAL_SCHEMA, declared=declared is not None)
+    validate = ValidateDataset(source, validator, named=declared)
     return validate, store
 
 
