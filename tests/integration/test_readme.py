@@ -52,3 +52,14 @@ def test_the_use_your_own_data_walk_through_runs_as_written(tmp_path):
     assert prediction["customerID"] == "7590-VHVEG"
     values = {item["feature"]: item["value"] for item in prediction["feature_contributions"]}
     assert values["Contract"] == "Month-to-month"
+
+
+def test_every_schema_in_the_readme_is_a_valid_schema():
+    from churnguard.adapters.yaml_schema import YamlSchemaReader
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert blocks, "the README shows no schema"
+    for block in blocks:
+        schema = YamlSchemaReader().parse(block, "README.md")
+        assert schema.fields
