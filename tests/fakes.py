@@ -251,6 +251,9 @@ class FakeInferenceTracer:
     def dropped_traces(self) -> int:
         return 0
 
+    def close(self) -> None:
+        self.closed = True
+
 
 class LinearChurnModel:
     """A logistic model over the 16 features that counts its calls."""

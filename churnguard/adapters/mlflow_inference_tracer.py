@@ -64,6 +64,9 @@ class NullInferenceTracer:
     def dropped_traces(self) -> int:
         return 0
 
+    def close(self) -> None:
+        return None
+
 
 class MlflowInferenceTracer:
     enabled = True

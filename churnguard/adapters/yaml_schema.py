@@ -76,6 +76,7 @@ class FieldIn(_Strict):
     unseen: Literal["refuse", "other"] = "refuse"
     display_name: str = ""
     help: str = ""
+    label_names: list[StrictStr] = Field(default_factory=list)
 
 
 class FeatureIn(_Strict):
@@ -134,6 +135,7 @@ def _to_domain(model: SchemaIn) -> TableSchema:
                 unseen=UnseenPolicy(spec.unseen),
                 display_name=spec.display_name,
                 help=spec.help,
+                label_names=tuple(spec.label_names),
             )
         )
     features = [

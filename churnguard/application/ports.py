@@ -282,6 +282,10 @@ class InferenceTracer(Protocol):
         """Traces that could not be exported (queue full or tracking server down)."""
         ...
 
+    def close(self) -> None:
+        """Export what is queued, then stop."""
+        ...
+
 
 @dataclass(frozen=True)
 class ShapExplanation:

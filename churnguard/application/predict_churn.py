@@ -16,12 +16,14 @@ import numpy as np
 from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import InferenceTrace, InferenceTracer, ModelStore, ProbabilisticModel, TraceSpan
 from churnguard.domain.attribution import Contribution, contributions_of, substituted_rows
-from churnguard.domain.customer import Customer
+from churnguard.domain.customer import ORIGINAL_PRESETS, ORIGINAL_SCHEMA, Customer
 from churnguard.domain.errors import InvalidProfile, SchemaMismatch
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.reference_profile import ReferenceProfile, profile_reference
 from churnguard.domain.schema import Imputation, TableSchema
 
 TRACE_NAME = "churn-prediction"
+PROFILE_SAMPLE = 20_000
 
 
 class EncodedCustomer(Protocol):
@@ -71,6 +73,7 @@ class ChampionCache:
         self._store = store
         self._prepare = prepare or (lambda model: model)
         self._loaded: LoadedModel | None = None
+        self._profiles: dict[str, ReferenceProfile] = {}
 
     def current(self) -> LoadedModel:
         """The loaded champion (loading it on first use); raises ModelNotFound if there is none."""
@@ -92,6 +95,29 @@ class ChampionCache:
         loaded = LoadedModel(champion, self._prepare(self._store.load(champion.fingerprint)))
         self._loaded = loaded
         return loaded
+
+    def profile(self, loaded: LoadedModel, sample: int = PROFILE_SAMPLE) -> ReferenceProfile | None:
+        """What the served product shows of `loaded`'s training split (None if the version was
+        stored without one); computed once per version, on at most `sample` rows."""
+        cached = self._profiles.get(loaded.version.fingerprint)
+        if cached is not None:
+            return cached
+        version = loaded.version
+        schema = version.schema
+        try:
+            reference = self._store.reference(version.fingerprint)
+        except ModelNotFound:
+            return None
+        # the stored snapshot holds the schema's encoded fields, in its order (an opaque table here)
+        raw = np.asarray(reference, dtype=np.float64).reshape(-1, len(schema.fields))
+        if raw.shape[0] > sample:
+            raw = raw[np.random.default_rng(0).choice(raw.shape[0], sample, replace=False)]
+        filled = Imputation(version.imputation).apply(schema, raw) if version.imputation else raw
+        probability = loaded.score(schema.model_matrix(filled))
+        named = ORIGINAL_PRESETS if schema.hash == ORIGINAL_SCHEMA.hash else None
+        profile = profile_reference(schema, raw, probability, named)
+        self._profiles = {version.fingerprint: profile}
+        return profile
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from churnguard.domain.schema import Feature, Field, FieldKind, Kind, LabelColum
 
 __all__ = [
     "FIELD_RULES",
+    "ORIGINAL_PRESETS",
     "ORIGINAL_SCHEMA",
     "RAW_FIELDS",
     "RULES_BY_FIELD",
@@ -30,7 +31,8 @@ _BINARY: tuple[int, ...] = (0, 1)
 
 
 def _binary(name: str, title: str, help_text: str) -> Field:
-    return Field(name, Kind.BINARY, labels=_BINARY, display_name=title, help=help_text)
+    names = () if name == "gender" else ("No", "Yes")  # the original never said which gender 0 is
+    return Field(name, Kind.BINARY, labels=_BINARY, display_name=title, help=help_text, label_names=names)
 
 
 ORIGINAL_SCHEMA = TableSchema(
@@ -66,6 +68,7 @@ ORIGINAL_SCHEMA = TableSchema(
             "contract_type",
             Kind.CATEGORY,
             labels=(0, 1, 2),
+            label_names=("Month-to-month", "One year", "Two year"),
             display_name="Contract",
             help="0 month-to-month, 1 one year, 2 two years",
         ),
@@ -73,6 +76,7 @@ ORIGINAL_SCHEMA = TableSchema(
             "payment_method",
             Kind.CATEGORY,
             labels=(0, 1, 2, 3),
+            label_names=("Bank transfer", "Credit card", "Electronic check", "Mailed check"),
             display_name="Payment method",
             help="0 bank transfer, 1 credit card, 2 electronic check, 3 mailed check",
         ),
@@ -81,6 +85,7 @@ ORIGINAL_SCHEMA = TableSchema(
             "internet_service",
             Kind.CATEGORY,
             labels=(0, 1, 2),
+            label_names=("None", "DSL", "Fiber optic"),
             display_name="Internet service",
             help="0 none, 1 DSL, 2 fiber optic",
         ),
@@ -124,6 +129,85 @@ ORIGINAL_SCHEMA = TableSchema(
     ),
 )
 """The default schema; `schemas/original.yaml` is its file form, and a test holds them equal."""
+
+ORIGINAL_PRESETS: Mapping[str, Mapping[str, int | float]] = {
+    "high risk": {
+        "gender": 0,
+        "age": 47,
+        "partner": 0,
+        "dependents": 0,
+        "tenure_months": 1,
+        "monthly_charges": 98.53,
+        "contract_type": 0,
+        "payment_method": 2,
+        "paperless_billing": 1,
+        "internet_service": 2,
+        "online_security": 0,
+        "tech_support": 0,
+        "num_tickets": 6,
+    },
+    "loyal": {
+        "gender": 1,
+        "age": 52,
+        "partner": 1,
+        "dependents": 1,
+        "tenure_months": 66,
+        "monthly_charges": 60.9,
+        "contract_type": 2,
+        "payment_method": 0,
+        "paperless_billing": 0,
+        "internet_service": 1,
+        "online_security": 1,
+        "tech_support": 1,
+        "num_tickets": 0,
+    },
+    "new customer": {
+        "gender": 0,
+        "age": 29,
+        "partner": 0,
+        "dependents": 0,
+        "tenure_months": 2,
+        "monthly_charges": 55.2,
+        "contract_type": 0,
+        "payment_method": 1,
+        "paperless_billing": 1,
+        "internet_service": 1,
+        "online_security": 0,
+        "tech_support": 0,
+        "num_tickets": 1,
+    },
+    "senior": {
+        "gender": 1,
+        "age": 71,
+        "partner": 1,
+        "dependents": 0,
+        "tenure_months": 30,
+        "monthly_charges": 84.1,
+        "contract_type": 1,
+        "payment_method": 3,
+        "paperless_billing": 0,
+        "internet_service": 2,
+        "online_security": 0,
+        "tech_support": 1,
+        "num_tickets": 2,
+    },
+    "family": {
+        "gender": 0,
+        "age": 41,
+        "partner": 1,
+        "dependents": 1,
+        "tenure_months": 40,
+        "monthly_charges": 72.4,
+        "contract_type": 1,
+        "payment_method": 1,
+        "paperless_billing": 1,
+        "internet_service": 1,
+        "online_security": 1,
+        "tech_support": 0,
+        "num_tickets": 1,
+    },
+}
+"""The original ChurnGuard's five preset customers, shown before the ones drawn from the data."""
 
 FIELD_RULES: tuple[Field, ...] = ORIGINAL_SCHEMA.fields
 RAW_FIELDS: tuple[str, ...] = ORIGINAL_SCHEMA.raw_fields

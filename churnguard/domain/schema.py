@@ -99,6 +99,8 @@ class Field:
     unseen: UnseenPolicy = UnseenPolicy.REFUSE
     display_name: str = ""
     help: str = ""
+    label_names: tuple[str, ...] = ()
+    """How to show each label (codes in particular), in the labels' order; presentation only."""
 
     @cached_property
     def model_kind(self) -> FieldKind:
@@ -149,6 +151,15 @@ class Field:
         kind = "an integer" if self.kind is Kind.INTEGER else "a number"
         bounds = " and ".join(part for part in (low, high) if part)
         return f"must be {kind}" + (f" {bounds}" if bounds else "")
+
+    def shown_label(self, label: Label) -> str:
+        """A label as people read it: its name if the schema gives one, else the label itself."""
+        if self.label_names:
+            try:
+                return self.label_names[int(self.label_code(label))]
+            except (KeyError, IndexError):
+                pass
+        return label_text(label)
 
     def label_code(self, label: Label) -> float:
         """The encoded value of one of this field's labels; KeyError if it is not one."""
@@ -711,7 +722,11 @@ def _field_problems(spec: Field, path: str) -> list[tuple[str, str]]:
             problems.append((f"{path}.unseen", 'a binary field has two labels; "other" needs a category'))
         if any(isinstance(label, bool) for label in spec.labels):
             problems.append((f"{path}.labels", 'true/false are not labels (quote "Yes"/"No" in YAML)'))
-    else:
+        if spec.label_names and len(spec.label_names) != len(spec.labels):
+            problems.append((f"{path}.label_names", f"names {len(spec.labels)} labels, one each, in their order"))
+    elif spec.label_names:
+        problems.append((f"{path}.label_names", f"a {spec.kind.value} field has no labels to name"))
+    if not spec.has_labels:
         if spec.labels:
             problems.append((f"{path}.labels", f"a {spec.kind.value} field has a range, not labels"))
         if spec.unseen is UnseenPolicy.OTHER:
@@ -807,6 +822,7 @@ _FIELD_DEFAULTS: Mapping[str, Any] = {
     "display_name": "",
     "help": "",
     "labels": [],
+    "label_names": [],
     "missing": {"policy": "refuse"},
 }
 _FEATURE_DEFAULTS: Mapping[str, Any] = {
@@ -845,6 +861,7 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
                     "unseen": spec.unseen.value,
                     "display_name": spec.display_name,
                     "help": spec.help,
+                    "label_names": list(spec.label_names),
                 },
                 _FIELD_DEFAULTS,
             )
@@ -882,7 +899,7 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
     return out
 
 
-_PRESENTATION = ("display_name", "help", "unit", "description")
+_PRESENTATION = ("display_name", "help", "unit", "description", "label_names")
 
 
 def _without_presentation(data: Any, top: bool = True) -> Any:
@@ -921,6 +938,7 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
                 unseen=UnseenPolicy(spec.get("unseen", "refuse")),
                 display_name=spec.get("display_name", ""),
                 help=spec.get("help", ""),
+                label_names=tuple(spec.get("label_names", ())),
             )
         )
     features = [

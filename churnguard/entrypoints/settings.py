@@ -108,6 +108,9 @@ class ApiSettings(BaseSettings):
     )
     mlflow_ui_url: str | None = Field(None, description="link shown in the UI's Monitoring view (MLFLOW_UI_URL)")
     grafana_url: str | None = Field(None, description="link shown in the UI's Monitoring view (GRAFANA_URL)")
+    original_metric_names: bool = Field(
+        True, description="also expose the original ChurnGuard's metric names on /metrics (ORIGINAL_METRIC_NAMES)"
+    )
 
 
 class PredictionLogSettings(BaseSettings):

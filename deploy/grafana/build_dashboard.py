@@ -5,8 +5,12 @@ Every query is written here once, against the metric names the API exports
 output, that every metric it names is exported, and that every query returns data from a real
 Prometheus scraping a real API.
 
-    python deploy/grafana/build_dashboard.py            # rewrite the JSON
-    python deploy/grafana/build_dashboard.py --check    # exit 1 if the committed JSON is stale
+    python deploy/grafana/build_dashboard.py                                # the original schema's
+    python deploy/grafana/build_dashboard.py --schema schemas/telco.yaml   # dashboards/churnguard-telco.json
+    python deploy/grafana/build_dashboard.py --check                        # exit 1 if the committed JSON is stale
+
+The feature panels are generated from the schema's fields, on the metric names the API
+derives from the same fields (churnguard/entrypoints/http/input_metrics.py).
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ from grafana_foundation_sdk.models.dashboard import (
 from grafana_foundation_sdk.models.piechart import PieChartLegendValues
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-OUTPUT = Path(__file__).parent / "dashboards" / "churnguard.json"
+from churnguard.adapters.yaml_schema import load_schema
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.schema import TableSchema
+from churnguard.entrypoints.http.input_metrics import metric_name, snake
+
+DASHBOARDS = Path(__file__).parent / "dashboards"
+OUTPUT = DASHBOARDS / "churnguard.json"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="churnguard-prometheus")  # provisioned in datasources/
 JOB = 'job="churnguard-api"'
 RATE = "$__rate_interval"
@@ -384,71 +394,6 @@ SECTIONS: tuple[tuple[str, tuple[PanelSpec, ...]], ...] = (
         ),
     ),
     (
-        "Features",
-        (
-            PanelSpec(
-                "bars",
-                "Age distribution",
-                "Customers scored per age bucket (upper bound, years).",
-                (distribution("churnguard_input_age_years"),),
-                width=8,
-                height=8,
-            ),
-            PanelSpec(
-                "bars",
-                "Tenure distribution",
-                "Customers scored per tenure bucket (upper bound, months).",
-                (distribution("churnguard_input_tenure_months"),),
-                width=8,
-                height=8,
-            ),
-            PanelSpec(
-                "bars",
-                "Monthly charges distribution",
-                "Customers scored per charge bucket (upper bound).",
-                (distribution("churnguard_input_monthly_charges"),),
-                width=8,
-                height=8,
-            ),
-            PanelSpec(
-                "bars",
-                "Support tickets distribution",
-                "Customers scored per ticket-count bucket.",
-                (distribution("churnguard_input_support_tickets"),),
-                width=8,
-                height=8,
-            ),
-            PanelSpec(
-                "pie",
-                "Contract mix",
-                "Customers scored by contract type in the time range.",
-                (
-                    Query(
-                        f"sum by (contract_type) (increase(churnguard_input_contract_type_total[{RANGE}]))",
-                        "{{contract_type}}",
-                        instant=True,
-                    ),
-                ),
-                width=8,
-                height=8,
-            ),
-            PanelSpec(
-                "pie",
-                "Internet service mix",
-                "Customers scored by internet service in the time range.",
-                (
-                    Query(
-                        f"sum by (internet_service) (increase(churnguard_input_internet_service_total[{RANGE}]))",
-                        "{{internet_service}}",
-                        instant=True,
-                    ),
-                ),
-                width=8,
-                height=8,
-            ),
-        ),
-    ),
-    (
         "Drift",
         (
             PanelSpec(
@@ -611,11 +556,52 @@ def _panel(spec: PanelSpec, panel_id: int) -> Any:
     return builder
 
 
-def build_dashboard() -> dict[str, Any]:
+def feature_panels(schema: TableSchema) -> tuple[PanelSpec, ...]:
+    """One panel per declared field, on the input metric the API derives from the same field."""
+    panels = []
+    for spec in schema.fields:
+        name = metric_name(spec)
+        if spec.has_labels:
+            label = snake(spec.name)
+            query = Query(f"sum by ({label}) (increase({name}_total[{RANGE}]))", f"{{{{{label}}}}}", instant=True)
+            panels.append(
+                PanelSpec(
+                    "pie",
+                    f"{spec.title} mix",
+                    f"Customers scored by {spec.title} in the time range.",
+                    (query,),
+                    width=8,
+                    height=8,
+                )
+            )
+        else:
+            unit = f" ({spec.unit})" if spec.unit else ""
+            panels.append(
+                PanelSpec(
+                    "bars",
+                    f"{spec.title} distribution",
+                    f"Customers scored per {spec.title} bucket (upper bound{unit}; buckets: the training deciles).",
+                    (distribution(name),),
+                    width=8,
+                    height=8,
+                )
+            )
+    return tuple(panels)
+
+
+def sections(schema: TableSchema) -> tuple[tuple[str, tuple[PanelSpec, ...]], ...]:
+    before, after = SECTIONS[:4], SECTIONS[4:]  # after Status, Traffic, Latency, Predictions
+    return (*before, ("Features", feature_panels(schema)), *after)
+
+
+def build_dashboard(schema: TableSchema = ORIGINAL_SCHEMA) -> dict[str, Any]:
+    original = schema.hash == ORIGINAL_SCHEMA.hash
     dashboard = (
-        Dashboard("ChurnGuard")
-        .uid("churnguard")
-        .description("Inference API, predictions, input features and drift of the ChurnGuard churn model.")
+        Dashboard("ChurnGuard" if original else f"ChurnGuard ({schema.name})")
+        .uid("churnguard" if original else f"churnguard-{schema.name}")
+        .description(
+            f"Inference API, predictions, input features and drift of the ChurnGuard model ({schema.name} schema)."
+        )
         .tags(["churnguard", "ml", "generated"])
         .refresh("30s")
         .time("now-6h", "now")
@@ -623,7 +609,7 @@ def build_dashboard() -> dict[str, Any]:
         .editable()
     )
     panel_id = 1
-    for section, panels in SECTIONS:
+    for section, panels in sections(schema):
         dashboard = dashboard.with_row(Row(section).id(panel_id))
         panel_id += 1
         for spec in panels:
@@ -634,26 +620,34 @@ def build_dashboard() -> dict[str, Any]:
     return result
 
 
-def render() -> str:
-    return json.dumps(build_dashboard(), indent=2, sort_keys=True) + "\n"
+def render(schema: TableSchema = ORIGINAL_SCHEMA) -> str:
+    return json.dumps(build_dashboard(schema), indent=2, sort_keys=True) + "\n"
+
+
+def output_for(schema: TableSchema) -> Path:
+    return OUTPUT if schema.hash == ORIGINAL_SCHEMA.hash else DASHBOARDS / f"churnguard-{schema.name}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="exit 1 if the committed JSON differs from the code")
+    parser.add_argument("--schema", help="schema file whose fields get feature panels (default: the original)")
+    parser.add_argument("--output", type=Path, help="where to write (default: dashboards/churnguard[-<schema>].json)")
     args = parser.parse_args(argv)
-    text = render()
+    schema = load_schema(args.schema) if args.schema else ORIGINAL_SCHEMA
+    output = args.output or output_for(schema)
+    text = render(schema)
     if args.check:
-        if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:
-            print(f"{OUTPUT} is stale: run python deploy/grafana/build_dashboard.py", file=sys.stderr)
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            print(f"{output} is stale: run python deploy/grafana/build_dashboard.py", file=sys.stderr)
             return 1
-        print(f"{OUTPUT} is up to date")
+        print(f"{output} is up to date")
         return 0
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    temporary = OUTPUT.with_suffix(".json.tmp")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_suffix(".json.tmp")
     temporary.write_text(text, encoding="utf-8")
-    temporary.replace(OUTPUT)
-    print(f"wrote {OUTPUT}")
+    temporary.replace(output)
+    print(f"wrote {output}")
     return 0
 
 

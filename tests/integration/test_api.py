@@ -11,7 +11,7 @@ import pytest
 from churnguard.adapters.churn_model import logit
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.domain.attribution import leave_one_out
-from churnguard.domain.customer import CustomerProfile
+from churnguard.domain.customer import ORIGINAL_SCHEMA, CustomerProfile
 from churnguard.domain.features import profiles_matrix
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
 from tests.integration.api_server import ApiServer
@@ -86,13 +86,18 @@ def test_shap_values_add_up_to_the_raw_log_odds(api):
 def test_health_ready_model_info_and_metrics(api):
     server, fingerprints = api
     health = httpx.get(server.url + "/health").json()
-    assert health == {"status": "healthy", "model_loaded": True, "model_version": fingerprints[0]}
+    assert health == {"status": "ok", "model_loaded": True, "model_version": fingerprints[0]}
     assert httpx.get(server.url + "/ready").json() == {"status": "ready", "model_version": fingerprints[0]}
     info = httpx.get(server.url + "/model-info").json()
     assert info["model_version"] == fingerprints[0]
     assert info["family"] in ("logistic", "hgb")
     assert 0 < info["metrics"]["f1"] <= 1
     assert len(info["features"]) == 16
+    assert info["schema"] == {
+        "name": "original",
+        "hash": ORIGINAL_SCHEMA.hash,
+        "fields": list(ORIGINAL_SCHEMA.raw_fields),
+    }
     for _ in range(3):
         httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
     text = httpx.get(server.url + "/metrics").text
@@ -100,6 +105,11 @@ def test_health_ready_model_info_and_metrics(api):
     assert len(series) >= 15, series
     assert 'churnguard_http_requests_total{method="POST",route="/predict",status="200"} 3.0' in text
     assert 'churnguard_input_contract_type_total{contract_type="month_to_month"} 3.0' in text
+    assert 'churnguard_input_age_years_bucket{le="+Inf"} 3.0' in text
+    # the original ChurnGuard's names, derived from ours at scrape time
+    assert "predict_total 3.0" in text
+    assert 'http_requests_total{endpoint="/predict",method="POST",status="200"} 3.0' in text
+    assert 'feature_contract_type_total{contract_type="month_to_month"} 3.0' in text
     assert "churnguard_model_loaded 1.0" in text
     index = httpx.get(server.url + "/")
     assert index.status_code == 200

@@ -15,9 +15,11 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from churnguard.adapters.yaml_schema import load_schema
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.entrypoints import settings as settings_module
 from churnguard.entrypoints.http.metrics import ServiceMetrics
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SCHEMAS
 
 DEPLOY = ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "churnguard.json"
@@ -172,17 +174,34 @@ def test_the_deployment_probes_runs_hardened_and_reads_known_settings():
     assert drift["args"][:2] == ["churnguard", "drift"]
 
 
-def dashboard() -> dict:
-    return json.loads(DASHBOARD.read_text())
+BUNDLED = {"original": ORIGINAL_SCHEMA, "telco": load_schema(SCHEMAS / "telco.yaml")}
+DASHBOARDS = {"original": DASHBOARD, "telco": DEPLOY / "grafana" / "dashboards" / "churnguard-telco.json"}
 
 
-def test_the_committed_dashboard_is_what_the_generator_builds():
-    result = run(sys.executable, DEPLOY / "grafana" / "build_dashboard.py", "--check")
+def dashboard(schema: str = "original") -> dict:
+    return json.loads(DASHBOARDS[schema].read_text())
+
+
+@pytest.mark.parametrize("schema", ["original", "telco"])
+def test_the_committed_dashboard_is_what_the_generator_builds(schema):
+    args = [] if schema == "original" else ["--schema", str(SCHEMAS / "telco.yaml")]
+    result = run(sys.executable, DEPLOY / "grafana" / "build_dashboard.py", "--check", *args)
     assert result.returncode == 0, result.stderr
 
 
-def panels() -> list[dict]:
-    return [panel for panel in dashboard()["panels"] if panel["type"] != "row"]
+def panels(schema: str = "original") -> list[dict]:
+    return [panel for panel in dashboard(schema)["panels"] if panel["type"] != "row"]
+
+
+@pytest.mark.parametrize("schema", ["original", "telco"])
+def test_the_dashboard_has_a_feature_panel_per_declared_field(schema):
+    board = dashboard(schema)
+    titles = [panel["title"] for panel in board["panels"]]
+    start, end = titles.index("Features"), titles.index("Drift")
+    features = titles[start + 1 : end]
+    assert features == [
+        f"{spec.title} mix" if spec.has_labels else f"{spec.title} distribution" for spec in BUNDLED[schema].fields
+    ]
 
 
 def test_the_dashboard_has_its_sections_panels_unique_ids_and_the_provisioned_datasource():
@@ -203,9 +222,11 @@ def test_the_dashboard_has_its_sections_panels_unique_ids_and_the_provisioned_da
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
 
 
-def exported_names() -> set[str]:
+def exported_names(schema: str = "original") -> set[str]:
     names = set()
-    for family in ServiceMetrics().registry.collect():
+    metrics = ServiceMetrics()
+    metrics.declare_inputs(BUNDLED[schema], None)
+    for family in metrics.registry.collect():
         names.add(family.name)
         names.update(sample.name for sample in family.samples)
         if family.type == "histogram":
@@ -215,9 +236,10 @@ def exported_names() -> set[str]:
     return names
 
 
-def test_every_metric_a_panel_or_alert_names_is_exported_by_the_api():
-    exported = exported_names()
-    expressions = [target["expr"] for panel in panels() for target in panel["targets"]]
+@pytest.mark.parametrize("schema", ["original", "telco"])
+def test_every_metric_a_panel_or_alert_names_is_exported_by_the_api(schema):
+    exported = exported_names(schema)
+    expressions = [target["expr"] for panel in panels(schema) for target in panel["targets"]]
     expressions += [
         rule["expr"]
         for group in yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text())["groups"]

@@ -154,22 +154,6 @@ def test_the_whole_cli_works_on_a_table_it_has_never_seen(run_cli, generated_dir
         assert result.code == 0, result.err
 
 
-@pytest.fixture(scope="module")
-def telco_workdir(tmp_path_factory):
-    """The Telco pipeline with the bundled schema and the default search (MIN_F1=0.6: the
-    original's 0.72 floor is out of reach on this table, see the README)."""
-    from tests.integration.conftest import run_cli_process
-
-    data = require_shared(TELCO_DATA)
-    workdir = tmp_path_factory.mktemp("telco")
-    result = run_cli_process(
-        "pipeline", "--data", str(data), "--schema", str(TELCO_SCHEMA), "--workdir", str(workdir),
-        env={"ENABLE_MLFLOW_TRACKING": "false", "MIN_F1": "0.6"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return workdir
-
-
 def test_telco_trains_to_the_quality_bar_and_is_promoted(telco_workdir):
     champion = read_json(telco_workdir / "models" / "champion.json")["fingerprint"]
     metadata = read_json(telco_workdir / "models" / "versions" / champion / "metadata.json")

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from churnguard.domain.customer import FIELD_RULES
-from churnguard.entrypoints.http.app import PredictionResponse, _readable_errors
+from churnguard.entrypoints.http.app import PredictionResponse
+from churnguard.entrypoints.http.app import readable_errors as _readable_errors
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER, CustomerIn
 from churnguard.entrypoints.presenters import risk_band
 from tests.strategies import profiles

@@ -23,15 +23,17 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.metrics_core import Metric
 
-from churnguard.domain.customer import CustomerProfile
+from churnguard.domain.reference_profile import ReferenceProfile
+from churnguard.domain.schema import TableSchema
+from churnguard.entrypoints.http.input_metrics import InputMetrics
+from churnguard.entrypoints.http.original_metrics import original_families
 
 logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 MODEL_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
-CONTRACTS = {0: "month_to_month", 1: "one_year", 2: "two_year"}
-INTERNET = {0: "none", 1: "dsl", 2: "fiber_optic"}
 
 
 def multiprocess_dir() -> str | None:
@@ -39,7 +41,8 @@ def multiprocess_dir() -> str | None:
 
 
 class ServiceMetrics:
-    def __init__(self) -> None:
+    def __init__(self, original_names: bool = True) -> None:
+        self.original_names = original_names
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
@@ -71,24 +74,6 @@ class ServiceMetrics:
             buckets=(1, 10, 100, 1000, 10000),
             registry=r,
         )
-        self.input_age = Histogram(
-            "churnguard_input_age_years", "Customer age", buckets=(25, 35, 45, 55, 65, 75, 100), registry=r
-        )
-        self.input_tenure = Histogram(
-            "churnguard_input_tenure_months", "Customer tenure", buckets=(1, 6, 12, 24, 48, 72, 120), registry=r
-        )
-        self.input_charges = Histogram(
-            "churnguard_input_monthly_charges", "Monthly charges", buckets=(20, 40, 60, 80, 100, 120, 500), registry=r
-        )
-        self.input_tickets = Histogram(
-            "churnguard_input_support_tickets", "Support tickets", buckets=(0, 1, 2, 3, 5, 8, 13, 50), registry=r
-        )
-        self.input_contract = Counter(
-            "churnguard_input_contract_type_total", "Customers by contract type", ["contract_type"], registry=r
-        )
-        self.input_internet = Counter(
-            "churnguard_input_internet_service_total", "Customers by internet service", ["internet_service"], registry=r
-        )
         self.model_info = Gauge(
             "churnguard_model_info",
             "The serving model (value 1)",
@@ -119,9 +104,7 @@ class ServiceMetrics:
             "churnguard_dropped_traces_total", "Inference traces that could not be exported", registry=r
         )
         self._model_labels: tuple[str, str] | None = None
-        # labelled children resolved once: labels() costs a lock and a dict lookup per call
-        self._contract_children = {code: self.input_contract.labels(name) for code, name in CONTRACTS.items()}
-        self._internet_children = {code: self.input_internet.labels(name) for code, name in INTERNET.items()}
+        self.inputs: InputMetrics | None = None
         self.outcome = {True: self.predictions.labels("churn"), False: self.predictions.labels("no_churn")}
         self.dropped_predictions = Counter(
             "churnguard_prediction_log_dropped_total", "Predictions not logged (queue full or write failed)", registry=r
@@ -155,15 +138,12 @@ class ServiceMetrics:
         self.start_time.set(time.time())
         self.model_loaded.set(0)
 
-    def observe_inputs(self, profiles: list[CustomerProfile]) -> None:
-        contracts, internet = self._contract_children, self._internet_children
-        for profile in profiles:
-            self.input_age.observe(profile.age)
-            self.input_tenure.observe(profile.tenure_months)
-            self.input_charges.observe(profile.monthly_charges)
-            self.input_tickets.observe(profile.num_tickets)
-            contracts[profile.contract_type].inc()
-            internet[profile.internet_service].inc()
+    def declare_inputs(self, schema: TableSchema, profile: ReferenceProfile | None) -> InputMetrics:
+        """The per-field input metrics, declared once per process (with the first champion's
+        buckets: a histogram whose buckets change mid-series breaks its quantiles)."""
+        if self.inputs is None:
+            self.inputs = InputMetrics(schema, profile, self.registry)
+        return self.inputs
 
     def model_swapped(self, version: str, family: str, f1: float, threshold: float, churn_rate: float) -> None:
         # zero the old label rather than clear(): in multiprocess mode its file sample would stay at 1
@@ -176,13 +156,20 @@ class ServiceMetrics:
         self.training_churn_rate.set(churn_rate)
         self.model_loaded.set(1)
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The text exposition; aggregated over every worker in multiprocess mode."""
+    def _collected(self) -> list[Metric]:
+        registry = self.registry
         if multiprocess_dir():
             registry = CollectorRegistry()
             prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return list(registry.collect())
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition (aggregated over every worker in multiprocess mode), with the
+        original ChurnGuard's names derived from ours when `original_names` is on."""
+        families = self._collected()
+        if self.original_names:
+            families += original_families(families, self.inputs)
+        return generate_latest(_Collected(families)), CONTENT_TYPE_LATEST
 
     def refresh_drift(self, report_path: Path) -> None:
         """Mirror the latest drift_report.json into the drift gauges (re-read only when it changed)."""
@@ -209,15 +196,21 @@ class ServiceMetrics:
 
     def totals(self) -> dict[str, float]:
         """Request and prediction totals from the collected samples (all workers in multiprocess mode)."""
-        registry = self.registry
-        if multiprocess_dir():
-            registry = CollectorRegistry()
-            prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         totals = {"requests_total": 0.0, "churn": 0.0, "no_churn": 0.0}
-        for family in registry.collect():
+        for family in self._collected():
             for sample in family.samples:
                 if sample.name == "churnguard_http_requests_total":
                     totals["requests_total"] += sample.value
                 elif sample.name == "churnguard_predictions_total":
                     totals[sample.labels["outcome"]] += sample.value
         return totals
+
+
+class _Collected:
+    """Collected families as a registry `generate_latest` can render."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Metric]:
+        return self._families

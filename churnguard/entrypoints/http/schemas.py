@@ -4,72 +4,16 @@ rules, so the API, the CSV schema and CustomerProfile can never disagree.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
-from churnguard.domain.customer import FIELD_RULES, FieldRule
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.entrypoints.http.request_model import ORIGINAL_EXAMPLE, customer_model
 
-EXAMPLE_CUSTOMER: dict[str, Any] = {
-    "gender": 0,
-    "age": 47,
-    "partner": 0,
-    "dependents": 0,
-    "tenure_months": 1,
-    "monthly_charges": 98.53,
-    "contract_type": 0,
-    "payment_method": 2,
-    "paperless_billing": 1,
-    "internet_service": 2,
-    "online_security": 0,
-    "tech_support": 1,
-    "num_tickets": 1,
-}
-"""The original ChurnGuard's example request."""
-
-
-def _integral(value: Any) -> Any:
-    """JSON Schema's `integer` includes 56.0 (a number with no fraction); strict ints then refuse
-    the rest: 56.5, true, "56". Found by schemathesis (ST202), kept by a regression test."""
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return value
-
-
-INTEGRAL = BeforeValidator(_integral)
-
-
-def _field_type(rule: FieldRule) -> Any:
-    if rule.allowed is not None:
-        # strict int in a contiguous code range: Literal would let true through
-        assert list(rule.allowed) == list(range(min(rule.allowed), max(rule.allowed) + 1))
-        return Annotated[
-            int,
-            Field(
-                strict=True,
-                ge=min(rule.allowed),
-                le=max(rule.allowed),
-                description=rule.description,
-                json_schema_extra={"enum": list(rule.allowed)},
-            ),
-            INTEGRAL,  # after the constraints, so they stay in the JSON schema as minimum/maximum
-        ]
-    bounds: dict[str, Any] = {}
-    if rule.minimum is not None:
-        bounds["ge" if rule.minimum_inclusive else "gt"] = rule.minimum
-    if rule.maximum is not None:
-        bounds["le" if rule.maximum_inclusive else "lt"] = rule.maximum
-    if rule.is_integer:
-        return Annotated[int, Field(strict=True, description=rule.description, **bounds), INTEGRAL]
-    return Annotated[float, Field(allow_inf_nan=False, description=rule.description, **bounds)]
-
-
-CustomerIn: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "CustomerIn",
-    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_CUSTOMER]}),
-    **{rule.name: (_field_type(rule), ...) for rule in FIELD_RULES},
-)
-CustomerIn.__doc__ = "One customer: the 13 raw fields, exact types, no extra fields."
+EXAMPLE_CUSTOMER = ORIGINAL_EXAMPLE
+CustomerIn: type[BaseModel] = customer_model(ORIGINAL_SCHEMA, ORIGINAL_EXAMPLE)
+"""The original schema's request model (the app builds the served schema's own)."""
 
 
 class ContributionOut(BaseModel):
@@ -100,6 +44,17 @@ class PredictionOut(BaseModel):
     shap: ShapOut | None = None
 
 
+class LabelledContributionOut(ContributionOut):
+    value: float | str = Field(description="the field's value: a number, or a text label")  # type: ignore[assignment]
+
+
+class LabelledPredictionOut(PredictionOut):
+    """A prediction for a schema other than the original: labels as values, the id echoed."""
+
+    feature_contributions: list[LabelledContributionOut] | None = None  # type: ignore[assignment]
+    customer_id: str | int | None = Field(None, description="the request's id column, where the schema declares one")
+
+
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customers: list[dict[str, Any]] = Field(description="customers, each validated on its own")
@@ -119,8 +74,17 @@ class BatchOut(BaseModel):
     rejected: int
 
 
+class LabelledBatchOut(BaseModel):
+    model_version: str
+    threshold: float
+    predictions: list[LabelledPredictionOut | None] = Field(description="null where the row was rejected")
+    errors: list[RowError]
+    scored: int
+    rejected: int
+
+
 class HealthOut(BaseModel):
-    status: Literal["healthy"] = "healthy"
+    status: Literal["ok"] = "ok"
     model_loaded: bool
     model_version: str | None
 
@@ -142,6 +106,7 @@ class ModelInfoOut(BaseModel):
     churn_rate: float
     data_hash: str
     features: list[str]
+    schema_: dict[str, Any] = Field(alias="schema", description="the served schema: name, hash, fields")
     quality_gate: dict[str, float]
 
 

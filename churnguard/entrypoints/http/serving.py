@@ -1,0 +1,205 @@
+"""What the API's routes share: the champion, the schema it serves, metrics and the log.
+
+The served schema is fixed when the app is built: the store's champion's, else the configured
+one (SCHEMA_PATH, default the original). The request model, the input metrics and the UI are
+that schema's, so a champion of another schema is never swapped in while the process runs:
+it is refused with a log line and `churnguard_model_reloads_total{result="schema_changed"}`,
+and the current champion keeps serving until a restart picks the new schema up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+
+from churnguard.application.errors import ModelNotFound
+from churnguard.application.ports import PredictionRecord
+from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, EncodedCustomer, LoadedModel
+from churnguard.domain.customer import ORIGINAL_SCHEMA, Customer, CustomerProfile
+from churnguard.domain.reference_profile import ReferenceProfile
+from churnguard.domain.schema import TableSchema
+from churnguard.entrypoints.container import Container
+from churnguard.entrypoints.http.metrics import ServiceMetrics
+from churnguard.entrypoints.http.request_model import customer_model, example_of
+from churnguard.entrypoints.settings import Settings
+
+logger = logging.getLogger("churnguard.api")
+
+
+def served_schema(container: Container) -> TableSchema:
+    """The champion's schema if the store has one, else the configured schema."""
+    try:
+        champion = container.model_store().champion()
+    except Exception:  # a store that cannot answer yet (MLflow starting): serve the configured schema
+        logger.warning("model store unavailable at startup; serving the configured schema", exc_info=True)
+        champion = None
+    schema: TableSchema = champion.schema if champion is not None else container.schema()
+    return schema
+
+
+class Serving:
+    def __init__(self, settings: Settings, container: Container, metrics: ServiceMetrics) -> None:
+        self.settings = settings
+        self.container = container
+        self.metrics = metrics
+        self.champion: ChampionCache = container.champion_cache()
+        self.schema = served_schema(container)
+        self.original = self.schema.hash == ORIGINAL_SCHEMA.hash
+        self.customer_model: type[BaseModel] = customer_model(self.schema, example_of(self.schema))
+        self.predict_churn = container.predict_churn()
+        self.explainer = container.model_explainer()
+        self.tracer = container.inference_tracer()
+        self.prediction_log = container.prediction_log()
+        self.profile: ReferenceProfile | None = None
+        self._dropped_seen = 0
+        logger.info("serving schema", extra={"schema": self.schema.name, "schema_hash": self.schema.short_hash})
+
+    def load_champion(self, reason: str) -> bool:
+        """Load and verify the store's champion; swap it in if it changed. True if swapped."""
+        metrics = self.metrics
+        try:
+            current = self.champion.peek()
+            latest = self.container.model_store().champion()
+            if latest is None or (current is not None and current.version.fingerprint == latest.fingerprint):
+                return False
+            if latest.schema.hash != self.schema.hash:
+                metrics.reloads.labels("schema_changed").inc()
+                logger.error(
+                    "champion not loaded: it reads another schema than this API serves; "
+                    "the current champion keeps serving until a restart",
+                    extra={
+                        "model_version": latest.short_id,
+                        "schema": latest.schema.name,
+                        "schema_hash": latest.schema.short_hash,
+                        "served_schema": self.schema.name,
+                        "served_schema_hash": self.schema.short_hash,
+                        "reason": reason,
+                    },
+                )
+                return False
+            loaded = self.champion.reload()
+            profile = self.champion.profile(loaded)
+        except ModelNotFound:
+            return False
+        except Exception:
+            metrics.reloads.labels("failed").inc()
+            logger.exception("champion reload failed; keeping the current model", extra={"reason": reason})
+            return False
+        self.profile = profile
+        metrics.declare_inputs(self.schema, profile)
+        version = loaded.version
+        metrics.reloads.labels("loaded").inc()
+        metrics.model_swapped(
+            version.fingerprint,
+            str(version.params.get("family", "")),
+            version.f1,
+            version.threshold,
+            version.churn_rate,
+        )
+        logger.info("champion loaded", extra={"model_version": version.short_id, "reason": reason})
+        return True
+
+    def serving_model(self) -> LoadedModel:
+        """The verified champion the lifespan, the poller or /admin/reload loaded. Requests never
+        load one themselves: a bad model file would otherwise be re-read on every request."""
+        loaded = self.champion.peek()
+        if loaded is None:
+            raise ModelNotFound(
+                "no verified champion loaded: promote one (churnguard pipeline), "
+                "or see the service log for why it was refused"
+            )
+        return loaded
+
+    def customer(self, checked: BaseModel) -> EncodedCustomer:
+        """A request body the request model accepted -> the domain's customer (checked again by
+        the field rules, which raise InvalidProfile)."""
+        values = checked.model_dump()
+        if self.original:
+            return CustomerProfile.from_mapping(values)
+        return Customer.from_record(self.schema, values)
+
+    def record(
+        self, predictions: Sequence[ChurnPrediction], customers: Sequence[EncodedCustomer], request_id: str
+    ) -> None:
+        """Log and count served predictions (the log's writer thread does the I/O)."""
+        rows = [customer.encoded() for customer in customers]
+        metrics = self.metrics
+        if self.original:  # the log keeps the original's 13 columns (any schema: the drift issue)
+            now = time.time()
+            self.prediction_log.record(
+                [
+                    PredictionRecord(now, request_id, p.model_version, tuple(row), p.probability, int(p.churns))
+                    for p, row in zip(predictions, rows, strict=True)
+                ]
+            )
+            dropped = self.prediction_log.dropped_records
+            if dropped > self._dropped_seen:
+                metrics.dropped_predictions.inc(dropped - self._dropped_seen)
+                self._dropped_seen = dropped
+        if metrics.inputs is not None:
+            metrics.inputs.observe(rows)
+        for prediction in predictions:
+            metrics.outcome[prediction.churns].inc()
+            metrics.churn_probability.observe(prediction.probability)
+
+    def customer_id(self, customer: EncodedCustomer) -> Any:
+        return getattr(customer, "customer_id", None)
+
+    def schema_body(self) -> Mapping[str, Any]:
+        return schema_json(self.schema, self.profile)
+
+
+def schema_json(schema: TableSchema, profile: ReferenceProfile | None) -> dict[str, Any]:
+    """GET /schema: the served schema as the UI builds its form from it, with the presets and
+    label shares of the champion's training data."""
+    from churnguard.domain.schema import schema_to_mapping
+
+    fields = []
+    for spec in schema.fields:
+        item: dict[str, Any] = {
+            "name": spec.name,
+            "kind": spec.kind.value,
+            "title": spec.title,
+            "help": spec.help,
+            "unit": spec.unit,
+            "rule": spec.rule,
+            "required": spec.missing.policy.value == "refuse",
+        }
+        if spec.has_labels:
+            item["labels"] = [
+                {"value": int(label) if spec.numeric_labels else label, "name": spec.shown_label(label)}
+                for label in spec.labels
+            ]
+            item["other_allowed"] = spec.unseen.value == "other"
+        else:
+            item.update(
+                minimum=spec.minimum,
+                maximum=spec.maximum,
+                minimum_inclusive=spec.minimum_inclusive,
+                maximum_inclusive=spec.maximum_inclusive,
+                integer=spec.kind.value == "integer",
+            )
+            if profile is not None and profile.buckets.get(spec.name):
+                item["training_deciles"] = list(profile.buckets[spec.name])
+        if profile is not None and spec.name in profile.label_shares:
+            item["training_shares"] = dict(profile.label_shares[spec.name])
+        fields.append(item)
+    return {
+        "name": schema.name,
+        "hash": schema.hash,
+        "description": schema.description,
+        "id_column": schema.id_column,
+        "label": schema.label.column,
+        "fields": fields,
+        "features": [
+            {"name": f.name, "title": f.title, "help": f.help, "operation": f.operation.value, "inputs": list(f.inputs)}
+            for f in schema.features
+        ],
+        "presets": [] if profile is None else [{"name": n, "customer": dict(c)} for n, c in profile.presets.items()],
+        "training_probability_shares": None if profile is None else list(profile.probability_shares),
+        "declaration": schema_to_mapping(schema),
+    }
