@@ -22,12 +22,13 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import BUNDLED_DATA, ROOT
+from tests.conftest import BUNDLED_DATA, ROOT, TELCO_DATA, require_shared
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
 from tests.integration.mlflow_server import free_port
 
 DEPLOY = ROOT / "deploy"
+ORIGINAL_CLIENTS = ROOT.parent / "shared" / "original"
 ADMIN_KEY = "monitoring-test-key"
 # Grafana's variables, as Grafana would expand them for a 10-minute view of 1 s scrapes
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "10m"}
@@ -49,7 +50,21 @@ class Stack:
         return body["data"]
 
 
-def _start_prometheus(directory: Path, api_port: int) -> tuple[subprocess.Popen[bytes], str]:
+def _original_job(api_port: int) -> dict[str, Any]:
+    """The original ChurnGuard's scrape job, as its own prometheus.yml declares it, pointed at our
+    API; it keeps only the original's names, so our own series are not counted twice."""
+    original = yaml.safe_load(require_shared(ORIGINAL_CLIENTS / "prometheus.yml").read_text())
+    (job,) = original["scrape_configs"]
+    assert job["job_name"] == "inference-api"
+    job.update(scrape_interval="1s", scrape_timeout="1s")
+    job["static_configs"] = [{"targets": [f"127.0.0.1:{api_port}"], "labels": job["static_configs"][0]["labels"]}]
+    job["metric_relabel_configs"] = [{"source_labels": ["__name__"], "regex": "churnguard_.*", "action": "drop"}]
+    return dict(job)
+
+
+def _start_prometheus(
+    directory: Path, api_port: int, extra_jobs: list[dict[str, Any]] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     assert config["scrape_configs"][0]["job_name"] == "churnguard-api"
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
@@ -57,7 +72,7 @@ def _start_prometheus(directory: Path, api_port: int) -> tuple[subprocess.Popen[
     api_job = config["scrape_configs"][0]
     api_job.update(scrape_interval="1s", scrape_timeout="1s")
     api_job["static_configs"] = [{"targets": [f"127.0.0.1:{api_port}"]}]
-    config["scrape_configs"] = [api_job]
+    config["scrape_configs"] = [api_job, *(extra_jobs or [])]
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copy(DEPLOY / "prometheus" / "alerts.yml", directory / "alerts.yml")
     port = free_port()
@@ -138,7 +153,9 @@ def stack(trained_workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     workdir = tmp_path_factory.mktemp("monitored")
     shutil.copytree(trained_workdir / "models", workdir / "models")
     api = ApiServer(workdir, workers=2, env={"ADMIN_API_KEY": ADMIN_KEY, "MODEL_POLL_SECONDS": "0"}).start()
-    prometheus, prometheus_url = _start_prometheus(tmp_path_factory.mktemp("prometheus"), api.port)
+    prometheus, prometheus_url = _start_prometheus(
+        tmp_path_factory.mktemp("prometheus"), api.port, [_original_job(api.port)]
+    )
     try:
         sent = _send_traffic(api, workdir)
         time.sleep(2.0)  # the prediction log flushes every second
@@ -160,14 +177,18 @@ def _expand(expr: str) -> str:
     return expr
 
 
-def _dashboard_targets() -> list[tuple[str, str]]:
-    board = json.loads((DEPLOY / "grafana" / "dashboards" / "churnguard.json").read_text())
+def _dashboard_targets(path: Path = DEPLOY / "grafana" / "dashboards" / "churnguard.json") -> list[tuple[str, str]]:
+    board = json.loads(path.read_text())
     return [
         (panel["title"], target["expr"])
         for panel in board["panels"]
         if panel["type"] != "row"
         for target in panel["targets"]
     ]
+
+
+def _empty_queries(stack: Stack, targets: list[tuple[str, str]]) -> list[str]:
+    return [f"{title}: {expr}" for title, expr in targets if not stack.query(_expand(expr))["result"]]
 
 
 def _alert_rules() -> list[dict[str, Any]]:
@@ -178,12 +199,18 @@ def _alert_rules() -> list[dict[str, Any]]:
 def test_every_dashboard_query_is_valid_and_returns_data(stack: Stack):
     targets = _dashboard_targets()
     assert len(targets) >= 40
-    empty = []
-    for title, expr in targets:
-        data = stack.query(_expand(expr))
-        if not data["result"]:
-            empty.append(f"{title}: {expr}")
+    empty = _empty_queries(stack, targets)
     assert not empty, "panels without data:\n" + "\n".join(empty)
+
+
+def test_every_query_of_the_original_churnguard_dashboard_returns_data(stack: Stack):
+    """../shared/original/mlops-churn.json, scraped under its own job name: all 24 queries answer."""
+    targets = _dashboard_targets(require_shared(ORIGINAL_CLIENTS / "mlops-churn.json"))
+    assert len(targets) == 24
+    empty = _empty_queries(stack, targets)
+    assert not empty, "original panels without data:\n" + "\n".join(empty)
+    predicted = stack.query('sum(predict_total{job="inference-api"})')["result"]
+    assert float(predicted[0]["value"][1]) == stack.predictions_sent
 
 
 def test_every_alert_expression_is_valid_and_loaded_healthy(stack: Stack):
@@ -224,3 +251,47 @@ def test_the_drift_panels_show_the_latest_report_and_the_drift_alert_fires(stack
         "ChurnGuardPredictionLogDropping",
     ):
         assert quiet not in states, f"{quiet} should not fire on a healthy API ({states})"
+
+
+@pytest.fixture(scope="module")
+def telco_stack(telco_workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A Telco champion behind the API, Telco customers as traffic, a drift check on a file."""
+    from tests.integration.test_served_schema import telco_rows
+
+    workdir = tmp_path_factory.mktemp("telco-monitored")
+    shutil.copytree(telco_workdir / "models", workdir / "models")
+    api = ApiServer(workdir, env={"MODEL_POLL_SECONDS": "0"}).start()
+    prometheus, prometheus_url = _start_prometheus(tmp_path_factory.mktemp("prometheus-telco"), api.port)
+    try:
+        customers = telco_rows(600)
+        sent = 0
+        with httpx.Client(base_url=api.url, timeout=30) as client:
+            for round_number in range(4):
+                for customer in customers[round_number * 10 : (round_number + 1) * 10]:
+                    assert client.post("/predict", json=customer).status_code == 200
+                    sent += 1
+                batch = customers[100 + round_number * 100 : 200 + round_number * 100]
+                assert client.post("/predict/batch", json={"customers": batch}).json()["scored"] == 100
+                sent += 100
+                assert client.post("/predict", json={**customers[0], "Contract": "Forever"}).status_code == 422
+                time.sleep(1.0)
+        drift = run_cli_process("drift", "--current", str(require_shared(TELCO_DATA)), "--workdir", str(workdir))
+        assert drift.returncode in (0, 1), drift.stdout + drift.stderr
+        report = json.loads((workdir / "reports" / "drift_report.json").read_text())
+        time.sleep(4.0)  # a few more scrapes after the last event
+        yield Stack(api, prometheus_url, workdir, sent, report)
+    finally:
+        prometheus.terminate()
+        prometheus.wait(timeout=20)
+        api.stop()
+
+
+def test_every_query_of_the_telco_dashboard_returns_data(telco_stack: Stack):
+    targets = _dashboard_targets(DEPLOY / "grafana" / "dashboards" / "churnguard-telco.json")
+    assert len(targets) >= 50
+    empty = _empty_queries(telco_stack, targets)
+    assert not empty, "panels without data:\n" + "\n".join(empty)
+    total = telco_stack.query("sum(churnguard_predictions_total)")["result"]
+    assert float(total[0]["value"][1]) == telco_stack.predictions_sent
+    contracts = telco_stack.query("sum by (contract) (churnguard_input_contract_total)")["result"]
+    assert {sample["metric"]["contract"] for sample in contracts} >= {"month_to_month", "one_year", "two_year"}
