@@ -9,6 +9,7 @@ retention period, once an hour.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -17,40 +18,74 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from churnguard.application.ports import PredictionRecord
-from churnguard.domain.customer import RAW_FIELDS
+from churnguard.application.ports import PredictionRecord, TrafficBucket, TrafficSummary
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("timestamp", "request_id", "model_version", *RAW_FIELDS, "probability", "prediction")
-SCHEMA = f"""
+COLUMNS = ("timestamp", "request_id", "model_version", "schema_hash", "inputs", "probability", "prediction")
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY,
     timestamp REAL NOT NULL,
     request_id TEXT NOT NULL,
     model_version TEXT NOT NULL,
-    {", ".join(f"{name} REAL NOT NULL" for name in RAW_FIELDS)},
+    schema_hash TEXT NOT NULL,
+    inputs TEXT NOT NULL,
     probability REAL NOT NULL,
     prediction INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
 """
-# column names are module constants and every value is a bound parameter
 INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # nosec B608
 PRUNE_EVERY_SECONDS = 3600.0
 WARNING_INTERVAL_SECONDS = 60.0
 
 
+def _migrate(connection: sqlite3.Connection) -> None:
+    """A log written before any schema could be served has the original's 13 columns: move its
+    rows into the schema-tagged layout, once, under SQLite's write lock (workers race here)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(predictions)")}
+        if columns and "inputs" not in columns:
+            fields = ", ".join(ORIGINAL_SCHEMA.raw_fields)  # module constants, no user input
+            connection.execute("ALTER TABLE predictions RENAME TO predictions_original")
+            for statement in SCHEMA.strip().split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(
+                "INSERT INTO predictions (id, timestamp, request_id, model_version, schema_hash, inputs,"  # nosec B608
+                f" probability, prediction) SELECT id, timestamp, request_id, model_version, ?, json_array({fields}),"
+                " probability, prediction FROM predictions_original",
+                (ORIGINAL_SCHEMA.hash,),
+            )
+            connection.execute("DROP TABLE predictions_original")
+            logger.info("prediction log moved to the schema-tagged layout", extra={"path": "predictions"})
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
 def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+    connection = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
+    _migrate(connection)
     connection.executescript(SCHEMA)
     return connection
+
+
+def _inputs_json(inputs: Sequence[float]) -> str:
+    return json.dumps([None if value != value else value for value in inputs])  # NaN (imputed) -> null
 
 
 class SqlitePredictionLog:
@@ -118,31 +153,64 @@ class SqlitePredictionLog:
                 return
 
     def _write(self, records: list[PredictionRecord]) -> None:
-        rows = [(r.timestamp, r.request_id, r.model_version, *r.inputs, r.probability, r.prediction) for r in records]
+        rows = [
+            (
+                r.timestamp,
+                r.request_id,
+                r.model_version,
+                r.schema_hash,
+                _inputs_json(r.inputs),
+                r.probability,
+                r.prediction,
+            )
+            for r in records
+        ]
         try:
-            with self._connection:
+            self._connection.execute("BEGIN")
+            try:
                 self._connection.executemany(INSERT, rows)
+                self._connection.execute("COMMIT")
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
         except sqlite3.Error:
             with self._lock:
                 self._dropped += len(records)
             logger.exception("prediction log write failed; records dropped", extra={"records": len(records)})
 
     def prune(self, older_than: float) -> int:
-        with self._connection:
-            return self._connection.execute("DELETE FROM predictions WHERE timestamp < ?", (older_than,)).rowcount
+        return self._connection.execute("DELETE FROM predictions WHERE timestamp < ?", (older_than,)).rowcount
 
 
-def read_predictions(path: Path, since: datetime | None = None, last: int | None = None) -> pd.DataFrame:
-    """Logged predictions (oldest first): those since `since`, or the `last` N."""
+def _read_only(path: Path) -> sqlite3.Connection:
+    if path.exists():
+        connect(path).close()  # an older layout is moved first
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+
+
+def read_predictions(
+    path: Path,
+    schema: TableSchema = ORIGINAL_SCHEMA,
+    since: datetime | None = None,
+    last: int | None = None,
+    labels: bool = False,
+) -> pd.DataFrame:
+    """Logged predictions of `schema` (oldest first): those since `since`, or the `last` N.
+
+    One column per field: encoded as the model reads them (NaN where imputed), or with
+    `labels` as a table of the schema holds them (text labels, codes).
+    """
+    fields = list(schema.raw_fields)
+    header = ["time", "timestamp", "request_id", "model_version", *fields, "probability", "prediction"]
     if not path.exists():
-        return pd.DataFrame(columns=list(COLUMNS))
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
+        return pd.DataFrame(columns=header)
+    connection = _read_only(path)
     try:
-        # bandit B608: the column names are module constants; every value is a bound parameter
-        query = f"SELECT {', '.join(COLUMNS)} FROM predictions"  # nosec B608
-        params: list[float | int] = []
+        query = "SELECT timestamp, request_id, model_version, inputs, probability, prediction FROM predictions"
+        query += " WHERE schema_hash = ?"
+        params: list[float | int | str] = [schema.hash]
         if since is not None:
-            query += " WHERE timestamp >= ?"
+            query += " AND timestamp >= ?"
             params.append(since.timestamp())
         query += " ORDER BY id DESC" if last is not None else " ORDER BY id"
         if last is not None:
@@ -153,5 +221,53 @@ def read_predictions(path: Path, since: datetime | None = None, last: int | None
         connection.close()
     if last is not None:
         frame = frame.iloc[::-1].reset_index(drop=True)
-    frame.insert(0, "time", pd.to_datetime(frame["timestamp"], unit="s", utc=True))
-    return frame
+    raw = np.array(
+        [[np.nan if value is None else value for value in json.loads(text)] for text in frame["inputs"]],
+        dtype=np.float64,
+    ).reshape(len(frame), len(fields))
+    columns: dict[str, Any] = schema.decode(raw) if labels else {name: raw[:, i] for i, name in enumerate(fields)}
+    out = pd.DataFrame(columns, index=frame.index)
+    out.insert(0, "model_version", frame["model_version"])
+    out.insert(0, "request_id", frame["request_id"])
+    out.insert(0, "timestamp", frame["timestamp"])
+    out.insert(0, "time", pd.to_datetime(frame["timestamp"], unit="s", utc=True))
+    out["probability"] = frame["probability"]
+    out["prediction"] = frame["prediction"]
+    return out[header]
+
+
+class SqlitePredictionHistory:
+    """The read side of the log for the UI: traffic per time bucket and the probability mix,
+    aggregated by SQLite (an index range scan), never loaded into memory row by row."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def traffic(self, since: float, bucket_seconds: float, bins: int, schema_hash: str) -> TrafficSummary:
+        if not self.path.exists():
+            return TrafficSummary(since, bucket_seconds, (), (0,) * bins)
+        connection = _read_only(self.path)
+        try:
+            buckets = connection.execute(
+                "SELECT CAST((timestamp - ?) / ? AS INTEGER) AS bucket, COUNT(*), SUM(prediction), AVG(probability)"
+                " FROM predictions WHERE timestamp >= ? AND schema_hash = ? GROUP BY bucket ORDER BY bucket",
+                (since, bucket_seconds, since, schema_hash),
+            ).fetchall()
+            histogram = dict(
+                connection.execute(
+                    "SELECT MIN(CAST(probability * ? AS INTEGER), ? - 1) AS bin, COUNT(*) FROM predictions"
+                    " WHERE timestamp >= ? AND schema_hash = ? GROUP BY bin",
+                    (bins, bins, since, schema_hash),
+                ).fetchall()
+            )
+        finally:
+            connection.close()
+        return TrafficSummary(
+            since,
+            bucket_seconds,
+            tuple(
+                TrafficBucket(since + index * bucket_seconds, int(count), int(churn), float(mean))
+                for index, count, churn, mean in buckets
+            ),
+            tuple(int(histogram.get(index, 0)) for index in range(bins)),
+        )

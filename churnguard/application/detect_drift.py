@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.ports import (
@@ -10,12 +11,14 @@ from churnguard.application.ports import (
     DriftDetector,
     DriftReport,
     DriftReportWriter,
+    DriftSamples,
     ExperimentTracker,
     ModelStore,
     Table,
 )
 from churnguard.domain.customer import ORIGINAL_SCHEMA
-from churnguard.domain.drift_policy import DriftPolicy
+from churnguard.domain.drift_policy import DriftPolicy, NotEnoughRows
+from churnguard.domain.schema import TableSchema
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,42 @@ class DetectDrift:
         files = self._writer.write(report, analysis.html)
         self._tracker.record_drift(report, files)
         return DriftOutcome(report, files)
+
+
+@dataclass(frozen=True)
+class DriftSource:
+    """Where a check's current customers come from: a file, a split of a table, or (neither)
+    the prediction log, by its `last` N rows or those `since`."""
+
+    file: str | None = None
+    split_of: str | None = None
+    logs: tuple[str, ...] = ()
+    last: int | None = None
+    since: datetime | None = None
+
+
+class CheckDrift:
+    """Take the current customers from `source`, read by the champion's schema, and run DetectDrift."""
+
+    def __init__(
+        self, samples: DriftSamples, store: ModelStore, detect: DetectDrift, declared: TableSchema | None = None
+    ) -> None:
+        self._samples = samples
+        self._store = store
+        self._detect = detect
+        self._declared = declared
+
+    def __call__(self, source: DriftSource) -> DriftOutcome:
+        champion = self._store.champion()
+        schema = champion.schema if champion is not None else (self._declared or ORIGINAL_SCHEMA)
+        imputation = dict(champion.imputation) if champion is not None else {}
+        if source.split_of is not None:
+            sample = self._samples.split(source.split_of, schema, imputation)
+        elif source.file is not None:
+            sample = self._samples.file(source.file, schema, imputation)
+        else:
+            sample = self._samples.prediction_log(schema, imputation, list(source.logs), source.last, source.since)
+        try:
+            return self._detect(sample.current, sample.source, sample.reference)
+        except NotEnoughRows as error:
+            raise NotEnoughRows(f"{error} (current data: {sample.source})") from None

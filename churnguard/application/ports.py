@@ -312,9 +312,37 @@ class PredictionRecord:
     request_id: str
     model_version: str
     inputs: tuple[float, ...]
-    """The 13 raw fields in RAW_FIELDS order."""
     probability: float
     prediction: int
+    schema_hash: str
+    """The hash of the schema whose fields `inputs` holds (encoded, NaN where imputed)."""
+
+
+@dataclass(frozen=True)
+class TrafficBucket:
+    start: float
+    """Unix time the bucket starts."""
+    predictions: int
+    churn_predictions: int
+    mean_probability: float
+
+
+@dataclass(frozen=True)
+class TrafficSummary:
+    """Served predictions over a window: per time bucket, and how their probabilities spread."""
+
+    since: float
+    bucket_seconds: float
+    buckets: tuple[TrafficBucket, ...]
+    """Only buckets with predictions, oldest first."""
+    probability_counts: tuple[int, ...]
+    """Predictions per probability bin of equal width over [0, 1]."""
+
+
+class PredictionHistory(Protocol):
+    def traffic(self, since: float, bucket_seconds: float, bins: int, schema_hash: str) -> TrafficSummary:
+        """Predictions of one schema since `since` (unix time), bucketed."""
+        ...
 
 
 class PredictionLog(Protocol):
@@ -336,6 +364,36 @@ class DriftAnalysis:
 
     features: Sequence[FeatureDrift]
     html: str
+
+
+@dataclass(frozen=True)
+class DriftSample:
+    """The current customers of a drift check, encoded and imputed as the reference is."""
+
+    current: Table
+    source: str
+    """Where they came from, in words (for the report)."""
+    reference: Table | None = None
+    """A reference of its own (a split); None: the champion's training snapshot."""
+
+
+class DriftSamples(Protocol):
+    def prediction_log(
+        self,
+        schema: TableSchema,
+        imputation: dict[str, float],
+        patterns: list[str] | None = None,
+        last: int | None = None,
+        since: datetime | None = None,
+    ) -> DriftSample:
+        """Logged predictions of `schema`: the `last` N, or those `since`."""
+        ...
+
+    def file(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample: ...
+
+    def split(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample:
+        """The last quarter of a shuffled labelled table against its first three quarters."""
+        ...
 
 
 class DriftDetector(Protocol):

@@ -12,14 +12,13 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from pydantic import ValidationError
 
 from churnguard.adapters.csv_dataset_source import write_csv
 from churnguard.adapters.synthetic_population import Drift, generate_population
-from churnguard.application.detect_drift import DetectDrift
+from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.errors import (
     DatasetUnreadable,
@@ -233,7 +232,12 @@ def cmd_score(args: argparse.Namespace, score: ScoreCustomers = Provide[Containe
 
 
 @inject
-def cmd_predictions(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
+def cmd_predictions(
+    args: argparse.Namespace,
+    settings: Settings = Provide[Container.settings],
+    store: ModelStore = Provide[Container.model_store],
+    schema: TableSchema = Provide[Container.schema],
+) -> int:
     """Export or prune the prediction log (the API writes it)."""
     from datetime import UTC, datetime, timedelta
 
@@ -263,7 +267,9 @@ def cmd_predictions(args: argparse.Namespace, settings: Settings = Provide[Conta
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise UsageError("--out must end in .csv or .parquet")
-    frame = read_predictions(path, since=since)
+    champion = store.champion()
+    served = champion.schema if champion is not None else schema
+    frame = read_predictions(path, served, since=since, labels=True)
     if out.suffix.lower() == ".parquet":
         import io
 
@@ -324,89 +330,35 @@ def _duration_seconds(text: str) -> float:
         raise UsageError(f"--schedule {text!r}: expected a duration like 30s, 15m, 1h or 1d") from None
 
 
-def _prediction_logs(patterns: list[str]) -> list[Path]:
-    """--log values: files or glob patterns (one log per API replica, e.g. /data/predictions/*.db)."""
-    import glob
-
-    paths = sorted(
-        {Path(match) for pattern in patterns for match in glob.glob(pattern)}
-        | {Path(pattern) for pattern in patterns if not glob.has_magic(pattern) and Path(pattern).exists()}
-    )
-    if not paths:
-        raise UsageError(f"--log {' '.join(patterns)}: no prediction log matches")
-    return paths
-
-
 @inject
 def cmd_drift(
     args: argparse.Namespace,
     settings: Settings = Provide[Container.settings],
-    detect: DetectDrift = Provide[Container.detect_drift],
-    validate: ValidateDataset = Provide[Container.validate_dataset],
-    store: ModelStore = Provide[Container.model_store],
+    check_drift: CheckDrift = Provide[Container.check_drift],
 ) -> int:
     """Drift of the current data (prediction log window, --current CSV or --split) vs the reference."""
     import time
     from datetime import UTC, datetime, timedelta
 
-    import pandas as pd
-
-    from churnguard.adapters.csv_dataset_source import CsvDatasetSource
-    from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
-    from churnguard.adapters.sqlite_prediction_log import read_predictions
-    from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS
     from churnguard.domain.drift_policy import NotEnoughRows
-    from churnguard.domain.schema import Imputation
 
-    champion = store.champion()
-    schema = champion.schema if champion is not None else validate.schema
-    fill = Imputation(champion.imputation if champion is not None else {})
-
-    def encoded(table: pd.DataFrame) -> pd.DataFrame:
-        """The fields as the stored reference holds them: encoded by the schema, imputed."""
-        checked = schema.check({name: table[name].to_numpy() for name in schema.raw_fields})
-        return pd.DataFrame(fill.apply(schema, checked.raw), columns=list(schema.raw_fields))
-
-    def current_and_reference() -> tuple[Any, str, Any]:
+    def source() -> DriftSource:
         if args.split:
-            table = validate(str(args.data), schema).table
-            assert isinstance(table, pd.DataFrame)
-            shuffled = encoded(table).sample(frac=1.0, random_state=settings.training.random_state)
-            cut = int(len(shuffled) * 0.75)
-            return shuffled.iloc[cut:], f"{args.data} (last 25 % of a shuffled split)", shuffled.iloc[:cut]
+            return DriftSource(split_of=str(args.data))
         if args.current:
-            dataset = CsvDatasetSource().load(str(args.current))
-            checked = PanderaDatasetValidator(with_target=False, drop_duplicates=False).validate(dataset, schema)
-            assert isinstance(checked.table, pd.DataFrame)
-            return encoded(checked.table), str(args.current), None
-        if schema.hash != ORIGINAL_SCHEMA.hash:
-            raise UsageError(
-                f"the prediction log holds the original table's fields; the champion reads schema {schema.name!r}: "
-                "check a file of its customers with --current CSV"
-            )
-        logs = _prediction_logs(args.log) if args.log else [settings.prediction_log_path]
-        shown = ", ".join(str(path) for path in logs)
+            return DriftSource(file=str(args.current))
         if args.last:
-            frames = [read_predictions(path, last=args.last) for path in logs]
-            source = f"prediction log {shown}, last {args.last}"
-        else:
-            days = args.days or settings.drift.drift_window_days
-            since = datetime.now(UTC) - timedelta(days=days)
-            frames = [read_predictions(path, since=since) for path in logs]
-            source = f"prediction log {shown}, last {days:g} days"
-        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True).sort_values("timestamp")
-        if args.last:
-            frame = frame.tail(args.last)
-        return frame[list(RAW_FIELDS)], source, None
+            return DriftSource(logs=tuple(args.log or ()), last=args.last)
+        days = args.days or settings.drift.drift_window_days
+        return DriftSource(logs=tuple(args.log or ()), since=datetime.now(UTC) - timedelta(days=days))
 
     interval = _duration_seconds(args.schedule) if args.schedule else None
     while True:
-        current, source, reference = current_and_reference()
         try:
-            outcome = detect(current, source, reference)
+            outcome = check_drift(source())
         except NotEnoughRows as error:
             if interval is None:
-                raise UsageError(f"{error} (current data: {source})") from None
+                raise UsageError(str(error)) from None
             print(f"skipped: {error}", flush=True)
         else:
             verdict = outcome.report.verdict

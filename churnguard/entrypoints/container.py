@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
 from churnguard.adapters.drift_report_writer import FileDriftReportWriter
+from churnguard.adapters.drift_samples import PandasDriftSamples
 from churnguard.adapters.evidently_drift_detector import EvidentlyDriftDetector
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.json_report_writer import JsonReportWriter
@@ -26,10 +27,10 @@ from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
-from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog
+from churnguard.adapters.sqlite_prediction_log import SqlitePredictionHistory, SqlitePredictionLog
 from churnguard.adapters.system_clock import SystemClock
 from churnguard.adapters.yaml_schema import YamlSchemaReader, load_schema
-from churnguard.application.detect_drift import DetectDrift
+from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.ports import (
@@ -209,6 +210,18 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         policy=drift_policy,
     )
+    check_drift = providers.Factory(
+        CheckDrift,
+        samples=providers.Singleton(
+            PandasDriftSamples,
+            default_log=settings.provided.prediction_log_path,
+            random_state=settings.provided.training.random_state,
+        ),
+        store=model_store,
+        detect=detect_drift,
+        declared=named_schema,
+    )
+    prediction_history = providers.Singleton(SqlitePredictionHistory, path=settings.provided.prediction_log_path)
     champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(

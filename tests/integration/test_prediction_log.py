@@ -14,12 +14,14 @@ import pytest
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog, read_predictions
 from churnguard.application.ports import PredictionRecord
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
 from tests.integration.api_server import ApiServer
 
 
 def _record(i: int, timestamp: float | None = None) -> PredictionRecord:
-    return PredictionRecord(timestamp or time.time(), f"req-{i}", "v1", tuple(float(i % 7) for _ in range(13)), 0.5, 1)
+    inputs = tuple(float(i % 7) for _ in range(13))
+    return PredictionRecord(timestamp or time.time(), f"req-{i}", "v1", inputs, 0.5, 1, ORIGINAL_SCHEMA.hash)
 
 
 def test_records_from_many_threads_are_all_written(tmp_path):
@@ -130,3 +132,50 @@ def test_a_kill_9_mid_load_leaves_an_intact_database_missing_at_most_one_flush(c
     assert logged <= len(answered)
     assert len(answered) - logged <= len(last_interval), (len(answered), logged, len(last_interval))
     assert logged > 0
+
+
+def test_a_log_in_the_original_layout_is_moved_to_the_schema_tagged_one_with_every_row(tmp_path):
+    path = tmp_path / "old.db"
+    fields = ORIGINAL_SCHEMA.raw_fields
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "CREATE TABLE predictions (id INTEGER PRIMARY KEY, timestamp REAL NOT NULL, request_id TEXT NOT NULL,"
+        f" model_version TEXT NOT NULL, {', '.join(f'{name} REAL NOT NULL' for name in fields)},"
+        " probability REAL NOT NULL, prediction INTEGER NOT NULL)"
+    )
+    customer = [float(EXAMPLE_CUSTOMER[name]) for name in fields]
+    connection.executemany(
+        f"INSERT INTO predictions (timestamp, request_id, model_version, {', '.join(fields)}, probability, prediction)"
+        f" VALUES ({', '.join('?' * (len(fields) + 5))})",
+        [(time.time() - 100 + i, f"old-{i}", "v0", *customer, 0.25, 0) for i in range(5)],
+    )
+    connection.commit()
+    connection.close()
+    frame = read_predictions(path)
+    assert frame["request_id"].tolist() == [f"old-{i}" for i in range(5)]
+    assert frame[list(fields)].iloc[0].tolist() == customer
+    log = SqlitePredictionLog(path, flush_interval=0.1)  # new rows go in beside the moved ones
+    log.record([_record(7)])
+    log.close()
+    assert len(read_predictions(path)) == 6
+
+
+def test_rows_of_another_schema_are_kept_apart_and_exported_with_labels(tmp_path):
+    from churnguard.adapters.yaml_schema import load_schema
+    from tests.conftest import SCHEMAS
+
+    telco = load_schema(SCHEMAS / "telco.yaml")
+    row = telco.check_record(
+        {"gender": "Male", "SeniorCitizen": 0, "Partner": "No", "Dependents": "No", "tenure": 3, "PhoneService": "Yes",
+         "MultipleLines": "No", "InternetService": "DSL", "OnlineSecurity": "No", "OnlineBackup": "No",
+         "DeviceProtection": "No", "TechSupport": "No", "StreamingTV": "No", "StreamingMovies": "No",
+         "Contract": "One year", "PaperlessBilling": "Yes", "PaymentMethod": "Mailed check", "MonthlyCharges": 20.5}
+    )  # fmt: skip
+    log = SqlitePredictionLog(tmp_path / "log.db", flush_interval=0.1)
+    log.record([_record(1), PredictionRecord(time.time(), "t-1", "v9", tuple(row), 0.7, 1, telco.hash)])
+    log.close()
+    assert read_predictions(tmp_path / "log.db")["request_id"].tolist() == ["req-1"]
+    labelled = read_predictions(tmp_path / "log.db", telco, labels=True)
+    assert labelled["request_id"].tolist() == ["t-1"]
+    assert labelled["Contract"].tolist() == ["One year"]
+    assert labelled["TotalCharges"].isna().all()  # blank: imputed by the model, logged as missing

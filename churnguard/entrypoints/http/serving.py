@@ -128,18 +128,18 @@ class Serving:
         """Log and count served predictions (the log's writer thread does the I/O)."""
         rows = [customer.encoded() for customer in customers]
         metrics = self.metrics
-        if self.original:  # the log keeps the original's 13 columns (any schema: the drift issue)
-            now = time.time()
-            self.prediction_log.record(
-                [
-                    PredictionRecord(now, request_id, p.model_version, tuple(row), p.probability, int(p.churns))
-                    for p, row in zip(predictions, rows, strict=True)
-                ]
-            )
-            dropped = self.prediction_log.dropped_records
-            if dropped > self._dropped_seen:
-                metrics.dropped_predictions.inc(dropped - self._dropped_seen)
-                self._dropped_seen = dropped
+        now = time.time()
+        served = self.schema.hash
+        self.prediction_log.record(
+            [
+                PredictionRecord(now, request_id, p.model_version, tuple(row), p.probability, int(p.churns), served)
+                for p, row in zip(predictions, rows, strict=True)
+            ]
+        )
+        dropped = self.prediction_log.dropped_records
+        if dropped > self._dropped_seen:
+            metrics.dropped_predictions.inc(dropped - self._dropped_seen)
+            self._dropped_seen = dropped
         if metrics.inputs is not None:
             metrics.inputs.observe(rows)
         for prediction in predictions:

@@ -1,0 +1,79 @@
+"""The tables a drift check compares, encoded and imputed as the champion's stored reference is.
+
+Three sources: the prediction log (a window by time or the last N, over one or more replica
+files), a file of customers, or a shuffled 75/25 split of a training table (the original's mode).
+"""
+
+from __future__ import annotations
+
+import glob
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
+from churnguard.adapters.sqlite_prediction_log import read_predictions
+from churnguard.application.errors import DatasetUnreadable
+from churnguard.application.ports import DriftSample
+from churnguard.domain.schema import Imputation, TableSchema
+
+SPLIT_REFERENCE_SHARE = 0.75
+
+
+def prediction_logs(patterns: list[str]) -> list[Path]:
+    """Files or glob patterns (one log per API replica, e.g. /data/predictions/*.db)."""
+    paths = sorted(
+        {Path(match) for pattern in patterns for match in glob.glob(pattern)}
+        | {Path(pattern) for pattern in patterns if not glob.has_magic(pattern) and Path(pattern).exists()}
+    )
+    if not paths:
+        raise DatasetUnreadable(" ".join(patterns), "no prediction log matches")
+    return paths
+
+
+def _encoded(table: pd.DataFrame, schema: TableSchema, fill: Imputation) -> pd.DataFrame:
+    checked = schema.check({name: table[name].to_numpy() for name in schema.raw_fields})
+    return pd.DataFrame(fill.apply(schema, checked.raw), columns=list(schema.raw_fields))
+
+
+class PandasDriftSamples:
+    def __init__(self, default_log: Path, random_state: int) -> None:
+        self._default_log = default_log
+        self._random_state = random_state
+
+    def prediction_log(
+        self,
+        schema: TableSchema,
+        imputation: dict[str, float],
+        patterns: list[str] | None = None,
+        last: int | None = None,
+        since: datetime | None = None,
+    ) -> DriftSample:
+        logs = prediction_logs(patterns) if patterns else [self._default_log]
+        frames = [read_predictions(path, schema, since=since, last=last) for path in logs]
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True).sort_values("timestamp")
+        if last is not None:
+            frame = frame.tail(last)
+        shown = ", ".join(str(path) for path in logs)
+        window = f"last {last}" if last is not None else f"since {since:%Y-%m-%d %H:%M}" if since else "all"
+        raw = frame[list(schema.raw_fields)].to_numpy(dtype="float64")
+        filled = Imputation(imputation).apply(schema, raw)
+        return DriftSample(pd.DataFrame(filled, columns=list(schema.raw_fields)), f"prediction log {shown}, {window}")
+
+    def file(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample:
+        dataset = CsvDatasetSource().load(location)
+        checked = PanderaDatasetValidator(with_target=False, drop_duplicates=False).validate(dataset, schema)
+        assert isinstance(checked.table, pd.DataFrame)
+        return DriftSample(_encoded(checked.table, schema, Imputation(imputation)), location)
+
+    def split(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample:
+        dataset = CsvDatasetSource().load(location)
+        checked = PanderaDatasetValidator().validate(dataset, schema)
+        assert isinstance(checked.table, pd.DataFrame)
+        shuffled = _encoded(checked.table, schema, Imputation(imputation)).sample(
+            frac=1.0, random_state=self._random_state
+        )
+        cut = int(len(shuffled) * SPLIT_REFERENCE_SHARE)
+        return DriftSample(shuffled.iloc[cut:], f"{location} (last 25 % of a shuffled split)", shuffled.iloc[:cut])
