@@ -30,6 +30,7 @@ from churnguard.application.ports import (
     TrainingPlan,
 )
 from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 from churnguard.domain.schema import TableSchema
@@ -146,16 +147,28 @@ class FakeModelStore:
     lock_held: bool = False
     champion_switched_under_lock: list[bool] = field(default_factory=list)
     references: dict[str, Any] = field(default_factory=dict)
+    kept_diagnostics: dict[str, ModelDiagnostics] = field(default_factory=dict)
 
     def reference(self, fingerprint: str) -> Any:
         return self.references[self.get(fingerprint).fingerprint]
 
-    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
+    def save(
+        self,
+        model: object,
+        version: ModelVersion,
+        reference: Table | None = None,
+        diagnostics: ModelDiagnostics | None = None,
+    ) -> ModelVersion:
         self.models[version.fingerprint] = model
         if reference is not None:
             self.references[version.fingerprint] = reference
+        if diagnostics is not None:
+            self.kept_diagnostics[version.fingerprint] = diagnostics
         self.versions[version.fingerprint] = version
         return version
+
+    def diagnostics(self, fingerprint: str) -> ModelDiagnostics | None:
+        return self.kept_diagnostics.get(self.get(fingerprint).fingerprint)
 
     def add(self, fingerprint: str, f1: float, created_second: int = 0, model: object | None = None) -> ModelVersion:
         version = ModelVersion(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.json_report_writer import json_safe
 from churnguard.application.ports import DriftReport
 
+logger = logging.getLogger(__name__)
 HTML_FILE = "drift_report.html"
 JSON_FILE = "drift_report.json"
 
@@ -50,3 +52,14 @@ class FileDriftReportWriter:
         atomic_write_text(html_path, html)
         atomic_write_text(json_path, json.dumps(drift_report_json(report), indent=2) + "\n")
         return [str(html_path), str(json_path)]
+
+    def latest(self) -> dict[str, Any] | None:
+        """The latest report's JSON form, or None if no check ran yet (or its file is unreadable)."""
+        try:
+            document: dict[str, Any] = json.loads((self._dir / JSON_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            logger.warning("drift report unreadable: %s", error)
+            return None
+        return document

@@ -33,6 +33,7 @@ from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, 
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, Table
 from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.schema import schema_from_mapping, schema_to_mapping
 
@@ -53,6 +54,7 @@ MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 CHAMPION_FILE = "champion.json"
 REFERENCE_FILE = "reference.parquet"
+DIAGNOSTICS_FILE = "diagnostics.json"
 _LIBRARIES = ("scikit-learn", "numpy", "skops", "pandas")
 
 
@@ -144,7 +146,13 @@ class FilesystemModelStore:
     def root(self) -> Path:
         return self._root
 
-    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
+    def save(
+        self,
+        model: object,
+        version: ModelVersion,
+        reference: Table | None = None,
+        diagnostics: ModelDiagnostics | None = None,
+    ) -> ModelVersion:
         target = self._versions / version.fingerprint
         if (target / METADATA_FILE).exists():
             logger.info("version already stored", extra={"model_version": version.short_id})
@@ -156,6 +164,8 @@ class FilesystemModelStore:
             sio.dump(model, model_path)
             if isinstance(reference, pd.DataFrame):
                 reference.to_parquet(staging / REFERENCE_FILE, index=False)
+            if diagnostics is not None:
+                atomic_write_text(staging / DIAGNOSTICS_FILE, json.dumps(diagnostics.as_json(), sort_keys=True))
             metadata = {
                 **version_metadata(version),
                 "model_file": MODEL_FILE,
@@ -236,6 +246,15 @@ class FilesystemModelStore:
 
     def lock(self) -> AbstractContextManager[None]:
         return exclusive_lock(self._root / ".lock")
+
+    def diagnostics(self, fingerprint: str) -> ModelDiagnostics | None:
+        path = self._versions / self._resolve(fingerprint) / DIAGNOSTICS_FILE
+        try:
+            return ModelDiagnostics.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as error:
+            raise ModelIntegrityError(f"{path} does not parse: {error!r}") from None
 
     def reference(self, fingerprint: str) -> Table:
         fingerprint = self._resolve(fingerprint)

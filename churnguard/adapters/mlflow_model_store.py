@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.atomic_files import exclusive_lock
 from churnguard.adapters.filesystem_model_store import (
+    DIAGNOSTICS_FILE,
     REFERENCE_FILE,
     file_sha256,
     load_verified,
@@ -32,6 +33,7 @@ from churnguard.adapters.filesystem_model_store import (
 from churnguard.adapters.mlflow_experiment_tracker import is_absent
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, Table
+from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
 
 METADATA_TAG = "churnguard.metadata"
@@ -60,7 +62,13 @@ class MlflowModelStore:
             raise ModelIntegrityError(f"registry version {registry_version} has no run")
         return str(run_id)
 
-    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
+    def save(
+        self,
+        model: object,
+        version: ModelVersion,
+        reference: Table | None = None,
+        diagnostics: ModelDiagnostics | None = None,
+    ) -> ModelVersion:
         if version.registry_version is None:
             raise ModelNotFound(
                 "MODEL_STORE=mlflow needs the MLflow tracker to register models (ENABLE_MLFLOW_TRACKING)"
@@ -72,6 +80,11 @@ class MlflowModelStore:
             with tempfile.TemporaryDirectory(prefix="churnguard-reference-") as directory:
                 path = Path(directory) / REFERENCE_FILE
                 reference.to_parquet(path, index=False)
+                self._client.log_artifact(version.run_id, str(path), "churnguard")
+        if diagnostics is not None and version.run_id:
+            with tempfile.TemporaryDirectory(prefix="churnguard-diagnostics-") as directory:
+                path = Path(directory) / DIAGNOSTICS_FILE
+                path.write_text(json.dumps(diagnostics.as_json(), sort_keys=True), encoding="utf-8")
                 self._client.log_artifact(version.run_id, str(path), "churnguard")
         self._client.set_model_version_tag(self._name, version.registry_version, SHA_TAG, sha)
         self._client.set_model_version_tag(
@@ -134,6 +147,20 @@ class MlflowModelStore:
 
     def set_champion(self, fingerprint: str) -> None:
         self._client.set_registered_model_alias(self._name, CHAMPION, self._registry_version(fingerprint))
+
+    def diagnostics(self, fingerprint: str) -> ModelDiagnostics | None:
+        version = self.get(fingerprint)
+        if not version.run_id:
+            return None
+        with tempfile.TemporaryDirectory(prefix="churnguard-diagnostics-") as directory:
+            try:
+                local = self._client.download_artifacts(version.run_id, f"churnguard/{DIAGNOSTICS_FILE}", directory)
+            except (MlflowException, OSError):
+                return None  # stored before diagnostics were kept
+            try:
+                return ModelDiagnostics.from_json(json.loads(Path(local).read_text(encoding="utf-8")))
+            except (ValueError, KeyError, TypeError) as error:
+                raise ModelIntegrityError(f"diagnostics of {fingerprint[:12]} do not parse: {error!r}") from None
 
     def lock(self) -> AbstractContextManager[None]:
         return exclusive_lock(self._lock_path)

@@ -37,17 +37,20 @@ from churnguard.adapters.sklearn_evaluation import (
     encoded_table,
     holdout_split,
     model_inputs,
+    permutation_drops,
 )
 from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
 from churnguard.domain.decision_threshold import choose_threshold
+from churnguard.domain.diagnostics import diagnose
 from churnguard.domain.schema import FloatArray, Imputation, TableSchema, attribution_baselines, schema_to_mapping
 
 logger = logging.getLogger(__name__)
 
 CALIBRATION_METHODS = ("sigmoid", "isotonic")
 SHAP_BACKGROUND_ROWS = 100
+IMPORTANCE_REPEATS = 3
 
 
 def fit_calibrator(method: str, probability: FloatArray, target: IntArray) -> Any:
@@ -191,6 +194,13 @@ class SklearnModelTrainer:
         )
 
         holdout_probability = churn_probability(model, x_test)
+        drops = permutation_drops(model, x_test, y_test, IMPORTANCE_REPEATS, plan.random_state)
+        diagnostics = diagnose(
+            y_test,
+            holdout_probability,
+            threshold.threshold,
+            dict(zip(schema.model_features, drops.mean(axis=1), strict=True)),
+        )
         train_probability = churn_probability(model, x_train)
         scores = np.array([c.score(plan.selection_metric) for c in candidates])
         return TrainedModel(
@@ -226,4 +236,5 @@ class SklearnModelTrainer:
             reference=pd.DataFrame(raw_train, columns=list(schema.raw_fields)),
             search_seconds=time.perf_counter() - started,
             imputation=dict(imputation.values),
+            diagnostics=diagnostics,
         )

@@ -22,13 +22,18 @@ from sklearn.metrics import (
     PrecisionRecallDisplay,
     RocCurveDisplay,
     classification_report,
-    roc_auc_score,
 )
 from sklearn.model_selection import StratifiedKFold, learning_curve
 
 from churnguard.adapters.churn_model import ChurnModel
 from churnguard.adapters.model_families import FAMILIES
-from churnguard.adapters.sklearn_evaluation import churn_probability, encoded_table, holdout_split, model_inputs
+from churnguard.adapters.sklearn_evaluation import (
+    churn_probability,
+    encoded_table,
+    holdout_split,
+    model_inputs,
+    permutation_drops,
+)
 from churnguard.application.ports import Table, TrainedModel
 from churnguard.domain.schema import TableSchema
 
@@ -89,7 +94,7 @@ def write_training_artifacts(
     axis.set_title("Predicted probabilities (holdout)")
     written.append(_save(figure, directory / "probability_histogram.png"))
 
-    drops = _permutation_importance(model, x_test, y_test, repeats=5, random_state=random_state)
+    drops = permutation_drops(model, x_test, y_test, repeats=5, random_state=random_state)
     titles = [f.title for f in schema.fields] + [f.title for f in schema.features]
     importances = pd.DataFrame(
         {
@@ -143,19 +148,6 @@ def write_training_artifacts(
     (directory / "calibration.json").write_text(json.dumps(dict(trained.calibration), indent=2))
     written.append(directory / "calibration.json")
     return written
-
-
-def _permutation_importance(model: ChurnModel, features: Any, target: Any, repeats: int, random_state: int) -> Any:
-    """(features, repeats) drops in holdout ROC-AUC when one column is shuffled."""
-    rng = np.random.default_rng(random_state)
-    baseline = roc_auc_score(target, churn_probability(model, features))
-    drops = np.empty((features.shape[1], repeats))
-    for column in range(features.shape[1]):
-        for repeat in range(repeats):
-            shuffled = features.copy()
-            shuffled[:, column] = rng.permutation(shuffled[:, column])
-            drops[column, repeat] = baseline - roc_auc_score(target, churn_probability(model, shuffled))
-    return drops
 
 
 def _calibration_plot(directory: Path, trained: TrainedModel, y_test: Any, probability: Any) -> Path:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
+from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.drift_policy import DriftVerdict, FeatureDrift
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
@@ -105,6 +106,8 @@ class TrainedModel:
     """The training split's raw features: the drift reference stored with the version."""
     imputation: Mapping[str, float] = field(default_factory=dict)
     """Encoded fill value per imputed field, fitted on the training split."""
+    diagnostics: ModelDiagnostics | None = None
+    """ROC, calibration, confusion matrix and importance on the holdout, stored with the version."""
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,18 @@ class ProbabilisticModel(Protocol):
 
 
 class ModelStore(Protocol):
-    def save(self, model: object, version: ModelVersion, reference: Table | None = None) -> ModelVersion:
-        """Store the model, its record and (for drift) its training snapshot."""
+    def save(
+        self,
+        model: object,
+        version: ModelVersion,
+        reference: Table | None = None,
+        diagnostics: ModelDiagnostics | None = None,
+    ) -> ModelVersion:
+        """Store the model, its record, (for drift) its training snapshot and its diagnostics."""
+        ...
+
+    def diagnostics(self, fingerprint: str) -> ModelDiagnostics | None:
+        """The holdout diagnostics made at training; None for a version stored without them."""
         ...
 
     def load(self, fingerprint: str) -> ProbabilisticModel:

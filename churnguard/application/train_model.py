@@ -66,7 +66,7 @@ class TrainModel:
         )
         tracked = self._tracker.record_training(version, trained, dataset)
         version = replace(version, run_id=tracked.run_id, registry_version=tracked.registry_version)
-        stored = self._store.save(trained.model, version, trained.reference)
+        stored = self._store.save(trained.model, version, trained.reference, trained.diagnostics)
         logger.info(
             "model stored",
             extra={"model_version": stored.short_id, "f1": round(stored.f1, 4), "run_id": stored.run_id},

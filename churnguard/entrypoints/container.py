@@ -201,11 +201,12 @@ class Container(containers.DeclarativeContainer):
     drift_policy = providers.Factory(
         DriftPolicy, drift_share=settings.provided.drift.drift_share, min_rows=settings.provided.drift.drift_min_rows
     )
+    drift_reports = providers.Singleton(FileDriftReportWriter, reports_dir=settings.provided.paths.reports_dir)
     detect_drift = providers.Factory(
         DetectDrift,
         detector=providers.Singleton(EvidentlyDriftDetector),
         store=model_store,
-        writer=providers.Singleton(FileDriftReportWriter, reports_dir=settings.provided.paths.reports_dir),
+        writer=drift_reports,
         tracker=experiment_tracker,
         clock=clock,
         policy=drift_policy,

@@ -1,8 +1,14 @@
-"""The web UI in real headless Chromium (Debian's chromium + chromedriver, driven by Selenium)."""
+"""The web UI in real headless Chromium (Debian's chromium + chromedriver, driven by Selenium),
+for both bundled schemas: every preset clicked and its result checked against the API, a
+refusal shown on its field, and the geometry of every view asserted at desktop and phone width
+(no two text boxes overlap, bars are as long as their values, nothing leaves its card)."""
+
+from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,11 +18,7 @@ from tests.integration.api_server import ApiServer
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-HIGH_RISK = {
-    "gender": 0, "age": 47, "partner": 0, "dependents": 0, "tenure_months": 1, "monthly_charges": 98.53,
-    "contract_type": 0, "payment_method": 2, "paperless_billing": 1, "internet_service": 2,
-    "online_security": 0, "tech_support": 0, "num_tickets": 6,
-}  # fmt: skip
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 
 if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
     if os.environ.get("CI"):
@@ -26,15 +28,17 @@ if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+GEOMETRY = (Path(__file__).parent / "ui_geometry.js").read_text()
 
-@pytest.fixture
-def served(trained_workdir, tmp_path):
-    shutil.copytree(trained_workdir / "models", tmp_path / "models")
+
+@pytest.fixture(params=["original", "telco"])
+def served(request, tmp_path):
+    source: Path = request.getfixturevalue("trained_workdir" if request.param == "original" else "telco_workdir")
+    shutil.copytree(source / "models", tmp_path / "models")
     server = ApiServer(tmp_path).start()
-    yield server
+    yield request.param, server
     server.stop()
 
 
@@ -52,58 +56,118 @@ def browser(tmp_path):
     driver.quit()
 
 
-def _shoot(driver, name: str) -> None:
+def _text(driver, element_id: str) -> str:
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def _shows(probability: str) -> Any:
+    return lambda driver: _text(driver, "probability") == probability
+
+
+def _width_is(width: int) -> Any:
+    return lambda driver: driver.execute_script("return window.innerWidth") == width
+
+
+def _geometry(driver, view: str, schema: str) -> None:
+    """Assert the view's geometry at both widths, and keep a screenshot of each."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for label, (width, height) in (("desktop", (1280, 900)), ("phone", (390, 844))):
+    for label, (width, height) in SIZES.items():
         driver.set_window_size(width, height)
+        WebDriverWait(driver, 10).until(_width_is(width))
+        problems = driver.execute_script(GEOMETRY, f"view-{view}")
+        assert not problems, f"{schema} {view} at {label} width:\n" + "\n".join(problems[:20])
         driver.execute_script("window.scrollTo(0, 0)")
-        driver.save_screenshot(str(SCREENSHOTS / f"{name}-{label}.png"))
-    driver.set_window_size(1280, 900)
+        driver.save_screenshot(str(SCREENSHOTS / f"{schema}-{view}-{label}.png"))
+    driver.set_window_size(*SIZES["desktop"])
 
 
-def test_the_ui_predicts_explains_validates_and_shows_the_model(served, browser):
-    wait = WebDriverWait(browser, 15)
-    browser.get(served.url + "/")
+def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_shape(served, browser):
+    schema_name, server = served
+    wait = WebDriverWait(browser, 20)
+    browser.get(server.url + "/")
     assert browser.title == "ChurnGuard"
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
+    schema: dict[str, Any] = httpx.get(server.url + "/schema").json()
+    assert _text(browser, "served-schema") == f"schema: {schema_name}"
+    presets = schema["presets"]
+    names = [preset["name"] for preset in presets]
+    expected_names = ["highest risk", "lowest risk", "most typical"]
+    if schema_name == "original":
+        expected_names = ["high risk", "loyal", "new customer", "senior", "family", *expected_names]
+    assert names == expected_names
 
-    browser.find_element(By.CSS_SELECTOR, '[data-preset="high-risk"]').click()
-    browser.find_element(By.ID, "predict-button").click()
-    wait.until(expected_conditions.visibility_of_element_located((By.ID, "result")))
-    wait.until(lambda d: d.find_element(By.ID, "probability").text.endswith("%"))
-    expected = httpx.post(served.url + "/predict", json=HIGH_RISK).json()
-    assert browser.find_element(By.ID, "probability").text == f"{100 * expected['churn_probability']:.1f}%"
-    assert browser.find_element(By.ID, "risk-band").text.lower() == expected["risk_band"]
-    bars = browser.find_elements(By.CSS_SELECTOR, "#contributions li")
-    assert [bar.get_attribute("data-feature") for bar in bars] == [
-        c["feature"] for c in expected["feature_contributions"]
-    ]
-    assert browser.find_element(By.ID, "recommendation").text
-    _shoot(browser, "predict")
+    # the form is the schema's: one control per field, a category's options are its label names
+    for field in schema["fields"]:
+        assert browser.find_element(By.ID, field["name"]).is_enabled()
+        if field["kind"] == "category":
+            options = browser.find_elements(By.CSS_SELECTOR, f"#{field['name']} option")
+            shown = [option.text for option in options if option.get_attribute("value")]
+            assert shown == [label["name"] for label in field["labels"]]
 
-    age = browser.find_element(By.ID, "age")
-    age.clear()
-    age.send_keys("150")
+    for preset in presets:
+        browser.find_element(By.CSS_SELECTOR, f'[data-preset="{preset["name"].replace(" ", "-")}"]').click()
+        browser.find_element(By.ID, "predict-button").click()
+        expected = httpx.post(server.url + "/predict", json=preset["customer"]).json()
+        probability = f"{100 * expected['churn_probability']:.1f}%"
+        wait.until(_shows(probability))
+        assert _text(browser, "risk-band").lower() == expected["risk_band"]
+        rows = browser.find_elements(By.CSS_SELECTOR, "#contributions li")
+        assert [row.get_attribute("data-feature") for row in rows] == [
+            c["feature"] for c in expected["feature_contributions"]
+        ]
+        titles = {field["name"]: field["title"] for field in schema["fields"]}
+        assert rows[0].text.startswith(titles[expected["feature_contributions"][0]["feature"]])
+        assert _text(browser, "recommendation")
+    _geometry(browser, "predict", schema_name)
+
+    # a value outside its field's rule: the API's refusal shows on the field, named by its title
+    field = next(f for f in schema["fields"] if f["kind"] == "integer" and f["maximum"] is not None)
+    box = browser.find_element(By.ID, field["name"])
+    box.clear()
+    box.send_keys(str(int(field["maximum"]) + 1))
     browser.find_element(By.ID, "predict-button").click()
-    wait.until(lambda d: d.find_element(By.ID, "err-age").text)
-    message = browser.find_element(By.ID, "err-age").text
-    assert message.startswith("Age:")
-    assert "less than or equal to 100" in message
-    assert age.get_attribute("aria-invalid") == "true"
+    wait.until(lambda d: _text(d, f"err-{field['name']}"))
+    message = _text(browser, f"err-{field['name']}")
+    assert message.startswith(f"{field['title']}:")
+    assert f"less than or equal to {int(field['maximum'])}" in message
+    assert box.get_attribute("aria-invalid") == "true"
 
     browser.find_element(By.CSS_SELECTOR, '.tab[data-view="model"]').click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#model-metrics li[data-metric="f1"]'))
-    info = httpx.get(served.url + "/model-info").json()
-    f1_row = browser.find_element(By.CSS_SELECTOR, '#model-metrics li[data-metric="f1"]').text
-    assert f"{info['metrics']['f1']:.3f}" in f1_row
-    assert "Promoted" in browser.find_element(By.ID, "model-gate").text
-    _shoot(browser, "model")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-importance li"))
+    info = httpx.get(server.url + "/model-info").json()
+    assert (
+        f"{info['metrics']['f1']:.3f}"
+        in browser.find_element(By.CSS_SELECTOR, '#model-metrics li[data-metric="f1"]').text
+    )
+    diagnostics = httpx.get(server.url + "/model/diagnostics").json()
+    cells = {
+        cell.get_attribute("data-cell"): cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "[data-cell]")
+    }
+    assert cells == {key: str(value) for key, value in diagnostics["confusion"].items()}
+    assert f"AUC {diagnostics['roc']['auc']:.3f}" in _text(browser, "roc-caption")
+    shown_fields = browser.find_elements(By.CSS_SELECTOR, "#model-fields tbody tr")
+    assert [row.get_attribute("data-field") for row in shown_fields] == [f["name"] for f in schema["fields"]]
+    _geometry(browser, "model", schema_name)
 
     browser.find_element(By.CSS_SELECTOR, '.tab[data-view="monitoring"]').click()
-    wait.until(lambda d: "predictions since start" in d.find_element(By.ID, "request-total").text)
-    wait.until(lambda d: d.find_element(By.ID, "request-rate").text.endswith("req/s"))  # a second poll came in
-    assert "churn" in browser.find_element(By.ID, "mix-text").text
-    _shoot(browser, "monitoring")
+    served_count = len(presets) * 2  # each preset: once from the page, once from this test
+    wait.until(lambda d: f"{served_count} predictions in the last 6 h" in _text(d, "requests-caption"))
+    bars = browser.find_elements(By.CSS_SELECTOR, "#chart-requests rect[data-value]")
+    assert sum(float(bar.get_attribute("data-value")) for bar in bars) == served_count
+    assert "training base rate" in browser.find_element(By.ID, "chart-churn-rate").text
+    wait.until(lambda d: _text(d, "request-rate").endswith("req/s"))  # a second poll came in
+    _geometry(browser, "monitoring", schema_name)
+
+    browser.find_element(By.CSS_SELECTOR, '.tab[data-view="about"]').click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#endpoints tbody tr"))
+    openapi = httpx.get(server.url + "/openapi.json").json()
+    listed = {
+        row.get_attribute("data-endpoint") for row in browser.find_elements(By.CSS_SELECTOR, "#endpoints tbody tr")
+    }
+    assert listed == {f"{method.upper()} {path}" for path, ops in openapi["paths"].items() for method in ops}
+    assert schema["hash"][:12] in browser.find_element(By.ID, "about-schema").text
+    _geometry(browser, "about", schema_name)
 
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    # the one expected: the 422 answer to the invalid age, which the page handles
+    # the one expected: the 422 answer to the out-of-range value, which the page handles
     assert all("/predict" in entry["message"] and "422" in entry["message"] for entry in severe), severe

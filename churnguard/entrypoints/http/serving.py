@@ -20,6 +20,7 @@ from churnguard.application.errors import ModelNotFound
 from churnguard.application.ports import PredictionRecord
 from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, EncodedCustomer, LoadedModel
 from churnguard.domain.customer import ORIGINAL_SCHEMA, Customer, CustomerProfile
+from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.reference_profile import ReferenceProfile
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container
@@ -55,6 +56,9 @@ class Serving:
         self.tracer = container.inference_tracer()
         self.prediction_log = container.prediction_log()
         self.profile: ReferenceProfile | None = None
+        self.diagnostics: ModelDiagnostics | None = None
+        self.history = container.prediction_history()
+        self.drift_reports = container.drift_reports()
         self._dropped_seen = 0
         logger.info("serving schema", extra={"schema": self.schema.name, "schema_hash": self.schema.short_hash})
 
@@ -83,6 +87,7 @@ class Serving:
                 return False
             loaded = self.champion.reload()
             profile = self.champion.profile(loaded)
+            diagnostics = self.container.model_store().diagnostics(loaded.version.fingerprint)
         except ModelNotFound:
             return False
         except Exception:
@@ -90,6 +95,7 @@ class Serving:
             logger.exception("champion reload failed; keeping the current model", extra={"reason": reason})
             return False
         self.profile = profile
+        self.diagnostics = diagnostics
         metrics.declare_inputs(self.schema, profile)
         version = loaded.version
         metrics.reloads.labels("loaded").inc()

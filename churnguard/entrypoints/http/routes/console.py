@@ -1,48 +1,110 @@
-"""What the web UI reads: the served schema, the monitoring summary, and the page itself."""
+"""What the web UI reads: the served schema, the model's diagnostics, the monitoring data and
+the page itself. Everything here is JSON the UI draws offline (no CDN)."""
 
 from __future__ import annotations
 
-import json
-import logging
+import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from churnguard.domain.reference_profile import PROBABILITY_BINS
+from churnguard.entrypoints.http.schemas import ErrorOut
 from churnguard.entrypoints.http.serving import Serving
 
-logger = logging.getLogger("churnguard.api")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+TRAFFIC_BUCKETS = 36
 
 
 def console_router(serving: Serving) -> APIRouter:
     router = APIRouter()
-    settings = serving.settings
     metrics = serving.metrics
-    api = settings.api
+    api = serving.settings.api
 
     @router.get("/schema", summary="The served schema: fields, rules, labels, presets from the training data")
     async def schema() -> dict[str, Any]:
         return dict(serving.schema_body())
 
+    @router.get(
+        "/model/diagnostics",
+        summary="The champion's holdout ROC curve, calibration, confusion matrix and feature importance",
+        responses={404: {"model": ErrorOut}},
+    )
+    async def diagnostics() -> Any:
+        loaded, found = serving.champion.peek(), serving.diagnostics
+        if loaded is None or found is None:
+            detail = "no champion loaded" if loaded is None else "this version was stored without diagnostics"
+            return JSONResponse({"detail": detail, "errors": []}, 404)
+        body = found.as_json()
+        schema = loaded.version.schema
+        titles = {f.name: f.title for f in schema.fields} | {f.name: f.title for f in schema.features}
+        for item in body["importance"]:
+            item["title"] = titles.get(item["feature"], item["feature"])
+        return {"model_version": loaded.version.fingerprint, **body}
+
+    @router.get(
+        "/monitoring/traffic",
+        summary="Predictions per time bucket, the served probability mix against training, the latest drift check",
+    )
+    async def traffic(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 6.0) -> dict[str, Any]:
+        now = time.time()
+        bucket_seconds = hours * 3600 / TRAFFIC_BUCKETS
+        since = now - hours * 3600
+        summary = await run_in_threadpool(
+            serving.history.traffic, since, bucket_seconds, PROBABILITY_BINS, serving.schema.hash
+        )
+        loaded, profile = serving.champion.peek(), serving.profile
+        served = sum(summary.probability_counts)
+        report = serving.drift_reports.latest()
+        drift = None
+        if report is not None:
+            titles = {f.name: f.title for f in serving.schema.fields}
+            fields = sorted(report["features"], key=lambda f: (not f["drifted"], f["feature"]))
+            drift = {
+                "checked_at": report["checked_at"],
+                "dataset_drift": report["dataset_drift"],
+                "drift_share": report["drift_share"],
+                "reasons": report.get("reasons", []),
+                "current_source": report.get("current_source"),
+                "fields": [{**f, "title": titles.get(f["feature"], f["feature"])} for f in fields],
+            }
+        return {
+            "now": now,
+            "hours": hours,
+            "bucket_seconds": bucket_seconds,
+            "buckets": [
+                {
+                    "start": b.start,
+                    "predictions": b.predictions,
+                    "churn_rate": b.churn_predictions / b.predictions,
+                    "mean_probability": b.mean_probability,
+                }
+                for b in summary.buckets
+            ],
+            "training_churn_rate": None if loaded is None else loaded.version.churn_rate,
+            "probability_bins": PROBABILITY_BINS,
+            "served_probability_shares": [count / served if served else 0.0 for count in summary.probability_counts],
+            "served_predictions": served,
+            "training_probability_shares": None if profile is None else list(profile.probability_shares),
+            "drift": drift,
+        }
+
     @router.get("/monitoring/summary", summary="Request and prediction totals and the latest drift check, for the UI")
     async def monitoring_summary() -> dict[str, Any]:
         totals = metrics.totals()
+        report = serving.drift_reports.latest()
         drift = None
-        report_path = settings.paths.reports_dir / "drift_report.json"
-        if report_path.is_file():
-            try:
-                report = json.loads(report_path.read_text(encoding="utf-8"))
-                drift = {
-                    "dataset_drift": report["dataset_drift"],
-                    "drift_share": report["drift_share"],
-                    "drifted_features": report["drifted_features"],
-                    "features": len(report["features"]),
-                    "checked_at": report["checked_at"],
-                }
-            except (OSError, ValueError, KeyError) as error:
-                logger.warning("drift report unreadable: %s", error)
+        if report is not None:
+            drift = {
+                "dataset_drift": report["dataset_drift"],
+                "drift_share": report["drift_share"],
+                "drifted_features": report["drifted_features"],
+                "features": len(report["features"]),
+                "checked_at": report["checked_at"],
+            }
         links = {name: url for name, url in (("MLflow", api.mlflow_ui_url), ("Grafana", api.grafana_url)) if url}
         loaded = serving.champion.peek()
         return {
@@ -51,6 +113,7 @@ def console_router(serving: Serving) -> APIRouter:
             "churn_predictions": int(totals["churn"]),
             "no_churn_predictions": int(totals["no_churn"]),
             "model_version": None if loaded is None else loaded.version.fingerprint,
+            "schema": serving.schema.name,
             "drift": drift,
             "links": links,
         }

@@ -1,28 +1,8 @@
 "use strict";
-// ChurnGuard single-page app: three views over the API's JSON endpoints. No dependencies.
+// ChurnGuard single-page app: four views over the API's JSON. The Predict form, the presets and
+// the field names come from GET /schema, so the page speaks the served table's language.
 
-const FIELDS = ["gender", "age", "partner", "dependents", "tenure_months", "monthly_charges", "contract_type",
-  "payment_method", "paperless_billing", "internet_service", "online_security", "tech_support", "num_tickets"];
-const CHECKBOXES = new Set(["partner", "dependents", "paperless_billing", "online_security", "tech_support"]);
-const LABELS = {
-  gender: "Gender", age: "Age", partner: "Partner", dependents: "Dependents", tenure_months: "Tenure",
-  monthly_charges: "Monthly charges", contract_type: "Contract", payment_method: "Payment method",
-  paperless_billing: "Paperless billing", internet_service: "Internet", online_security: "Online security",
-  tech_support: "Tech support", num_tickets: "Support tickets",
-};
-const PRESETS = {
-  "high-risk": { gender: 0, age: 47, partner: 0, dependents: 0, tenure_months: 1, monthly_charges: 98.53, contract_type: 0,
-    payment_method: 2, paperless_billing: 1, internet_service: 2, online_security: 0, tech_support: 0, num_tickets: 6 },
-  loyal: { gender: 1, age: 52, partner: 1, dependents: 1, tenure_months: 66, monthly_charges: 60.9, contract_type: 2,
-    payment_method: 0, paperless_billing: 0, internet_service: 1, online_security: 1, tech_support: 1, num_tickets: 0 },
-  new: { gender: 0, age: 29, partner: 0, dependents: 0, tenure_months: 2, monthly_charges: 55.2, contract_type: 0,
-    payment_method: 1, paperless_billing: 1, internet_service: 1, online_security: 0, tech_support: 0, num_tickets: 1 },
-  senior: { gender: 1, age: 71, partner: 1, dependents: 0, tenure_months: 30, monthly_charges: 84.1, contract_type: 1,
-    payment_method: 3, paperless_billing: 0, internet_service: 2, online_security: 0, tech_support: 1, num_tickets: 2 },
-  family: { gender: 0, age: 41, partner: 1, dependents: 1, tenure_months: 40, monthly_charges: 72.4, contract_type: 1,
-    payment_method: 1, paperless_billing: 1, internet_service: 1, online_security: 1, tech_support: 0, num_tickets: 1 },
-};
-const ADVICE = {
+const ADVICE = {  // the original schema's retention advice, by field
   contract_type: "Offer a discounted one- or two-year contract.",
   num_tickets: "Call proactively to resolve the open support issues.",
   tenure_months: "Run an onboarding check-in: new customers leave most often.",
@@ -37,46 +17,175 @@ const ADVICE = {
   age: "Tailor the offer to the customer's life stage.",
   gender: "No action: this field should not drive retention offers.",
 };
+const METRICS = [["f1", "F1"], ["accuracy", "Accuracy"], ["precision", "Precision"], ["recall", "Recall"], ["roc_auc", "ROC-AUC"]];
 
 const $ = (selector) => document.querySelector(selector);
 const el = (tag, attrs = {}, text = "") => {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  if (text) node.textContent = text;
+  if (text !== "") node.textContent = text;
   return node;
 };
 const pct = (value) => `${(100 * value).toFixed(1)}%`;
+const slug = (text) => String(text).toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const state = { schema: null, fields: new Map(), presets: new Map() };
+
+async function getJson(url) {
+  const response = await fetch(url);
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.detail || `${url}: ${response.status}`);
+  return body;
+}
 
 function showView(name) {
-  for (const view of ["predict", "model", "monitoring"]) {
+  for (const view of ["predict", "model", "monitoring", "about"]) {
     $(`#view-${view}`).hidden = view !== name;
     const tab = document.querySelector(`.tab[data-view="${view}"]`);
     if (view === name) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
   }
   if (name === "model") loadModel();
+  if (name === "about") loadAbout();
   if (name === "monitoring") startMonitoring(); else stopMonitoring();
 }
 
-function fillForm(values) {
-  for (const name of FIELDS) {
-    const input = document.getElementById(name);
-    if (CHECKBOXES.has(name)) input.checked = Boolean(values[name]);
-    else input.value = values[name];
-    const slider = document.getElementById(`${name}-range`);
-    if (slider) slider.value = values[name];
+// ---- the schema-driven form ----
+
+const title = (name) => (state.fields.get(name) || {}).title || name;
+const labelName = (field, value) => {
+  const found = (field.labels || []).find((label) => String(label.value) === String(value));
+  return found ? found.name : String(value);
+};
+
+function sliderRange(field) {
+  const deciles = field.training_deciles || [];
+  const step = field.integer ? 1 : 0.01;
+  let min = field.minimum ?? (deciles.length ? Math.min(0, deciles[0]) : 0);
+  if (field.minimum !== null && field.minimum !== undefined && !field.minimum_inclusive) min += step;
+  let max = field.maximum ?? (deciles.length ? deciles[deciles.length - 1] * 2 : 100);
+  if (deciles.length && max > 4 * deciles[deciles.length - 1]) max = Math.ceil(deciles[deciles.length - 1] * 1.5);
+  if (field.maximum !== null && field.maximum !== undefined && !field.maximum_inclusive) max = Math.min(max, field.maximum - step);
+  return { min, max, step };
+}
+
+function fieldControl(field) {
+  const wrap = el("div", { class: `field kind-${field.kind}`, "data-field": field.name });
+  const help = field.help ? el("span", { class: "help" }, field.help) : null;
+  const error = el("p", { class: "field-error", id: `err-${field.name}`, role: "alert" });
+  if (field.kind === "binary") {
+    const [off, on] = field.labels;
+    const label = el("label", { class: "toggle" });
+    const input = el("input", { type: "checkbox", id: field.name, name: field.name, "aria-describedby": `err-${field.name}` });
+    const shown = el("span", { class: "toggle-value", id: `${field.name}-shown` }, off.name);
+    input.addEventListener("change", () => { shown.textContent = input.checked ? on.name : off.name; });
+    label.append(input, el("span", { class: "toggle-title" }, field.title), shown);
+    wrap.append(label);
+    if (help) wrap.append(help);
+    wrap.append(error);
+    return wrap;
   }
+  const unit = field.unit && !field.labels && !field.title.toLowerCase().includes(field.unit.toLowerCase()) ? ` (${field.unit})` : "";
+  const label = el("label", { for: field.name }, field.title + unit);
+  wrap.append(label);
+  if (help) wrap.append(help);
+  if (field.labels) {
+    const select = el("select", { id: field.name, name: field.name, "aria-describedby": `err-${field.name}` });
+    if (!field.required) select.append(el("option", { value: "" }, "(blank: imputed)"));
+    for (const option of field.labels) select.append(el("option", { value: String(option.value) }, option.name));
+    wrap.append(select);
+  } else {
+    const { min, max, step } = sliderRange(field);
+    const row = el("div", { class: "range" });
+    const slider = el("input", { type: "range", id: `${field.name}-range`, min, max, step, "aria-label": `${field.title} slider`, "data-for": field.name });
+    const input = el("input", { type: "number", id: field.name, name: field.name, step, "aria-describedby": `err-${field.name}` });
+    if (!field.required) input.placeholder = "blank";
+    slider.addEventListener("input", () => { input.value = slider.value; });
+    input.addEventListener("input", () => { slider.value = input.value; });
+    row.append(slider, input);
+    wrap.append(row);
+  }
+  wrap.append(error);
+  return wrap;
+}
+
+function buildForm(schema) {
+  const container = $("#form-fields");
+  container.replaceChildren();
+  const groups = [
+    ["Customer", (f) => f.kind === "binary"],
+    ["Numbers", (f) => f.kind === "integer" || f.kind === "number"],
+    ["Categories", (f) => f.kind === "category"],
+  ];
+  if (schema.id_column) {
+    const set = el("fieldset");
+    set.append(el("legend", {}, "Identity"));
+    const wrap = el("div", { class: "field" });
+    wrap.append(el("label", { for: "customer-id" }, `${schema.id_column} (optional, echoed back)`));
+    wrap.append(el("input", { type: "text", id: "customer-id", name: schema.id_column, autocomplete: "off" }));
+    set.append(wrap);
+    container.append(set);
+  }
+  for (const [legend, belongs] of groups) {
+    const fields = schema.fields.filter(belongs);
+    if (!fields.length) continue;
+    const set = el("fieldset", { class: legend === "Customer" ? "toggles-set" : "" });
+    set.append(el("legend", {}, legend === "Customer" ? "Yes / no" : legend));
+    const grid = el("div", { class: legend === "Customer" ? "toggles" : "field-grid" });
+    for (const field of fields) grid.append(fieldControl(field));
+    set.append(grid);
+    container.append(set);
+  }
+}
+
+function fillForm(values) {
+  for (const field of state.schema.fields) {
+    const value = values[field.name];
+    const input = document.getElementById(field.name);
+    if (field.kind === "binary") {
+      input.checked = String(value) === String(field.labels[1].value);
+      input.dispatchEvent(new Event("change"));
+    } else {
+      input.value = value === null || value === undefined ? "" : String(value);
+      const slider = document.getElementById(`${field.name}-range`);
+      if (slider && input.value !== "") slider.value = input.value;
+    }
+  }
+  const id = document.getElementById("customer-id");
+  if (id) id.value = values[state.schema.id_column] ?? "";
   clearErrors();
 }
 
 function readForm() {
   const body = {};
-  for (const name of FIELDS) {
-    const input = document.getElementById(name);
-    if (CHECKBOXES.has(name)) body[name] = input.checked ? 1 : 0;
-    else if (input.value.trim() === "") body[name] = null;
-    else body[name] = Number(input.value);
+  const id = document.getElementById("customer-id");
+  if (id && id.value.trim()) body[state.schema.id_column] = id.value.trim();
+  for (const field of state.schema.fields) {
+    const input = document.getElementById(field.name);
+    if (field.kind === "binary") {
+      body[field.name] = field.labels[input.checked ? 1 : 0].value;
+    } else if (input.value.trim() === "") {
+      if (field.required) body[field.name] = null;  // refused by the API, with the field named
+    } else if (field.labels) {
+      const label = field.labels.find((l) => String(l.value) === input.value);
+      body[field.name] = label ? label.value : input.value;
+    } else {
+      body[field.name] = Number(input.value);
+    }
   }
   return body;
+}
+
+function buildPresets(schema) {
+  const bar = $("#presets");
+  bar.replaceChildren(el("span", {}, "Presets:"));
+  state.presets.clear();
+  for (const preset of schema.presets) {
+    const key = slug(preset.name);
+    state.presets.set(key, preset.customer);
+    const button = el("button", { type: "button", "data-preset": key }, preset.name[0].toUpperCase() + preset.name.slice(1));
+    button.addEventListener("click", () => fillForm(preset.customer));
+    bar.append(button);
+  }
+  if (!schema.presets.length) bar.append(el("span", { class: "hint" }, "none: the champion was stored without a training snapshot"));
 }
 
 function clearErrors() {
@@ -85,18 +194,24 @@ function clearErrors() {
 }
 
 function showErrors(payload) {
-  const errors = (payload && payload.errors) || [];
   let placed = false;
-  for (const error of errors) {
+  for (const error of (payload && payload.errors) || []) {
     const field = String(error.field || "");
     const slot = document.getElementById(`err-${field}`);
     if (slot) {
-      slot.textContent = `${LABELS[field] || field}: ${error.rule}`;
+      slot.textContent = `${title(field)}: ${error.rule}`;
       document.getElementById(field).setAttribute("aria-invalid", "true");
       placed = true;
     }
   }
   if (!placed) $("#form-error").textContent = (payload && payload.detail) || "The request failed.";
+}
+
+function shownValue(feature, value) {
+  const field = state.fields.get(feature);
+  if (!field || value === null || value === undefined) return value === null ? "blank" : String(value ?? "");
+  if (field.labels) return labelName(field, value);
+  return `${Number.isInteger(value) ? value : Number(value).toFixed(2)}${field.unit && field.unit !== "$" ? ` ${field.unit}` : ""}`;
 }
 
 function renderPrediction(result) {
@@ -113,22 +228,27 @@ function renderPrediction(result) {
 
   const contributions = result.feature_contributions || [];
   const raising = contributions.filter((c) => c.contribution > 0.005).slice(0, 2);
-  $("#recommendation").textContent = result.churn_prediction && raising.length
-    ? raising.map((c) => ADVICE[c.feature]).join(" ")
-    : "No retention action needed: keep the usual service.";
+  let advice = "No retention action needed: keep the usual service.";
+  if (result.churn_prediction && raising.length) {
+    advice = state.schema.name === "original"
+      ? raising.map((c) => ADVICE[c.feature]).join(" ")
+      : `Talk to this customer about ${raising.map((c) => `${title(c.feature)} (${shownValue(c.feature, c.value)})`).join(" and ")}: the fields that raise the risk most.`;
+  }
+  $("#recommendation").textContent = advice;
 
   const list = $("#contributions");
   list.replaceChildren();
   const largest = Math.max(0.01, ...contributions.map((c) => Math.abs(c.contribution)));
   for (const c of contributions) {
     const item = el("li", { "data-feature": c.feature });
-    item.append(el("span", {}, LABELS[c.feature] || c.feature));
+    const name = el("span", { class: "bar-label" }, title(c.feature));
+    name.append(el("span", { class: "muted" }, ` ${shownValue(c.feature, c.value)}`));
     const track = el("span", { class: "bar-track", "aria-hidden": "true" });
-    const bar = el("span", { class: `bar ${c.contribution >= 0 ? "up" : "down"}` });
-    bar.style.width = `${(50 * Math.abs(c.contribution)) / largest}%`;
+    const share = (0.5 * Math.abs(c.contribution)) / largest;  // half the track each way
+    const bar = el("span", { class: `bar ${c.contribution >= 0 ? "up" : "down"}`, "data-share": String(share) });
+    bar.style.width = `${100 * share}%`;
     track.append(bar);
-    item.append(track);
-    item.append(el("span", { class: "bar-value" }, `${c.contribution >= 0 ? "+" : ""}${(100 * c.contribution).toFixed(1)} pt`));
+    item.append(name, track, el("span", { class: "bar-value" }, `${c.contribution >= 0 ? "+" : ""}${(100 * c.contribution).toFixed(1)} pt`));
     list.append(item);
   }
 }
@@ -161,48 +281,154 @@ async function predict(event) {
   }
 }
 
+// ---- Model ----
+
+function meter(list, key, label, value, max = 1, shown = value.toFixed(3)) {
+  const item = el("li", { "data-metric": key });
+  const head = el("div", { class: "meter-head" });
+  head.append(el("span", { class: "meter-label" }, label), el("span", { class: "meter-value" }, shown));
+  const track = el("div", { class: "meter-track", "aria-hidden": "true" });
+  const bar = el("div", { class: "meter-bar", "data-share": String(Math.max(0, Math.min(1, value / max))) });
+  bar.style.width = `${100 * Math.max(0, Math.min(1, value / max))}%`;
+  track.append(bar);
+  item.append(head, track);
+  list.append(item);
+  return item;
+}
+
+function definitions(list, rows) {
+  list.replaceChildren();
+  for (const [key, value, full] of rows) {
+    const pair = el("div", { class: "pair" });  // a dt/dd pair wraps as a whole, never mid-word
+    pair.append(el("dt", {}, key), el("dd", full ? { title: full } : {}, String(value)));
+    list.append(pair);
+  }
+}
+
 async function loadModel() {
   $("#model-error").textContent = "";
-  const response = await fetch("/model-info");
-  const info = await response.json();
-  if (!response.ok) { $("#model-error").textContent = info.detail; return; }
-  const summary = $("#model-summary");
-  summary.replaceChildren();
-  for (const [key, value] of [["Version", info.model_version.slice(0, 12)], ["Family", info.family],
+  let info;
+  try { info = await getJson("/model-info"); } catch (error) { $("#model-error").textContent = error.message; return; }
+  definitions($("#model-summary"), [
+    ["Version", info.model_version.slice(0, 12), info.model_version], ["Family", info.family],
     ["Trained", new Date(info.trained_at).toLocaleString()], ["Threshold", pct(info.threshold)],
-    ["Training churn rate", pct(info.churn_rate)], ["Registry version", info.registry_version || "–"]]) {
-    summary.append(el("dt", {}, key), el("dd", {}, String(value)));
-  }
+    ["Training churn rate", pct(info.churn_rate)], ["Registry version", info.registry_version || "–"],
+    ["Schema", `${info.schema.name} (${info.schema.hash.slice(0, 12)})`, info.schema.hash],
+  ]);
   const metrics = $("#model-metrics");
   metrics.replaceChildren();
-  for (const name of ["f1", "accuracy", "precision", "recall", "roc_auc"]) {
-    const value = info.metrics[name];
-    const item = el("li", { "data-metric": name });
-    item.append(el("span", {}, name === "roc_auc" ? "ROC-AUC" : name === "f1" ? "F1" : name[0].toUpperCase() + name.slice(1)));
-    const track = el("span", { class: "bar-track", "aria-hidden": "true" });
-    const bar = el("span", { class: "bar" });
-    bar.style.width = `${100 * value}%`;
-    track.append(bar);
-    item.append(track, el("span", { class: "bar-value" }, value.toFixed(3)));
-    metrics.append(item);
-  }
+  for (const [name, label] of METRICS) if (info.metrics[name] !== undefined) meter(metrics, name, label, info.metrics[name]);
   const gate = info.quality_gate;
-  $("#model-gate").textContent = gate
-    ? `Promoted: holdout F1 ${gate.holdout_f1.toFixed(4)} ≥ floor ${gate.min_f1.toFixed(2)}, and not worse than the previous champion by more than ${gate.tolerance.toFixed(2)} (paired bootstrap).`
-    : "–";
-  const params = $("#model-params");
-  params.replaceChildren();
-  for (const [key, value] of Object.entries(info.params)) params.append(el("dt", {}, key), el("dd", {}, String(value)));
+  const under = gate.holdout_f1 < gate.min_f1
+    ? ` It is under this API's floor: it was promoted with another MIN_F1.` : "";
+  $("#model-gate").textContent = `Holdout F1 ${gate.holdout_f1.toFixed(4)}. Promotion needs F1 ≥ MIN_F1 (${gate.min_f1.toFixed(2)} in this API's settings) and no loss against the champion it replaces beyond ${gate.tolerance.toFixed(2)} (paired bootstrap).${under}`;
+  definitions($("#model-params"), Object.entries(info.params).map(([k, v]) => [k, v]));
+  const body = $("#model-fields tbody");
+  body.replaceChildren();
+  for (const field of state.schema.fields) {
+    const row = el("tr", { "data-field": field.name });
+    const name = el("td");
+    name.append(el("span", {}, field.title), el("code", { class: "muted" }, field.name));
+    row.append(name, el("td", {}, field.kind), el("td", {}, field.labels ? field.labels.map((l) => l.name).join(", ") : field.rule));
+    body.append(row);
+  }
+  $("#model-schema-name").textContent = `${state.schema.name}, ${state.schema.fields.length} fields`;
   const features = $("#model-features");
-  features.replaceChildren(...info.features.map((name) => el("li", {}, name)));
+  features.replaceChildren(...state.schema.features.map((f) => {
+    const item = el("li");
+    item.append(el("strong", {}, f.title), el("span", { class: "muted" }, ` ${f.operation}(${f.inputs.map(title).join(", ")})`));
+    return item;
+  }));
+  if (!state.schema.features.length) features.append(el("li", { class: "muted" }, "none"));
+  loadDiagnostics();
 }
+
+async function loadDiagnostics() {
+  let found;
+  try { found = await getJson("/model/diagnostics"); } catch (error) {
+    for (const id of ["chart-roc", "chart-calibration", "chart-confusion", "chart-importance"]) {
+      document.getElementById(id).replaceChildren(el("p", { class: "hint" }, error.message));
+    }
+    return;
+  }
+  Charts.unitLines($("#chart-roc"), {
+    label: `ROC curve, AUC ${found.roc.auc.toFixed(3)}`,
+    series: [{ points: found.roc.fpr.map((x, i) => [x, found.roc.tpr[i]]), className: "roc" }],
+    xLabel: "false positive rate", yLabel: "true positive rate",
+  });
+  $("#roc-caption").textContent = `AUC ${found.roc.auc.toFixed(3)} on ${found.holdout_rows} holdout customers; the dashed diagonal is a coin toss.`;
+  Charts.unitLines($("#chart-calibration"), {
+    label: "Calibration curve",
+    series: [{ points: found.calibration.map((b) => [b.predicted, b.observed]), className: "calibration" }],
+    xLabel: "mean predicted probability", yLabel: "observed churn rate", dots: true,
+  });
+  const c = found.confusion;
+  const grid = el("div", { class: "confusion", role: "table", "aria-label": "Confusion matrix" });
+  const cell = (cls, text, attrs = {}) => el("div", { class: `cell ${cls}`, ...attrs }, text);
+  grid.append(cell("corner", ""), cell("head", "predicted stays"), cell("head", "predicted churns"),
+    cell("head side", "stays"), cell("tn good", String(c.tn), { "data-cell": "tn" }), cell("fp bad", String(c.fp), { "data-cell": "fp" }),
+    cell("head side", "churns"), cell("fn bad", String(c.fn), { "data-cell": "fn" }), cell("tp good", String(c.tp), { "data-cell": "tp" }));
+  $("#chart-confusion").replaceChildren(grid);
+  $("#confusion-caption").textContent = `Rows: what happened; columns: the decision at threshold ${pct(found.threshold)}.`;
+  const list = el("ul", { class: "meters importance" });
+  const top = Math.max(1e-9, ...found.importance.map((i) => i.drop_in_roc_auc));
+  for (const item of found.importance.slice(0, 12)) meter(list, item.feature, item.title, Math.max(0, item.drop_in_roc_auc), top, item.drop_in_roc_auc.toFixed(4));
+  $("#chart-importance").replaceChildren(list);
+}
+
+// ---- Monitoring ----
 
 let monitorTimer = null;
 let lastSample = null;
+let windowHours = 6;
+
+async function refreshTraffic() {
+  const data = await getJson(`/monitoring/traffic?hours=${windowHours}`);
+  const window = [data.now - data.hours * 3600, data.now];
+  Charts.timeBars($("#chart-requests"), {
+    label: "Predictions per interval", items: data.buckets.map((b) => ({ start: b.start, value: b.predictions })),
+    window, bucketSeconds: data.bucket_seconds, yLabel: "predictions",
+  });
+  const total = data.buckets.reduce((sum, b) => sum + b.predictions, 0);
+  const minutes = Math.round(data.bucket_seconds / 60);
+  $("#requests-caption").textContent = `${total} predictions in the last ${data.hours} h, per ${minutes}-minute interval (from the prediction log).`;
+  Charts.timeBars($("#chart-churn-rate"), {
+    label: "Predicted churn rate", items: data.buckets.map((b) => ({ start: b.start, value: b.churn_rate })),
+    window, bucketSeconds: data.bucket_seconds, yFormat: (v) => `${Math.round(100 * v)}%`, yLabel: "predicted churn",
+    reference: data.training_churn_rate === null ? null : { value: data.training_churn_rate, label: `training base rate ${pct(data.training_churn_rate)}` },
+    className: "bar-series churn", max: 0.5,
+  });
+  const churned = data.buckets.reduce((sum, b) => sum + b.churn_rate * b.predictions, 0);
+  $("#churn-rate-caption").textContent = total
+    ? `${pct(churned / total)} of the window's predictions are churn; the dashed line is the training base rate.`
+    : "No predictions in this window yet.";
+  Charts.distributions($("#chart-probabilities"), {
+    label: "Served vs training probability distribution", served: data.served_probability_shares, training: data.training_probability_shares,
+  });
+  $("#probabilities-caption").textContent = `${data.served_predictions} served predictions in the window against the champion's training split.`;
+  renderDrift(data.drift);
+}
+
+function renderDrift(drift) {
+  const list = $("#drift-fields");
+  list.replaceChildren();
+  if (!drift) {
+    $("#drift-verdict").textContent = "Not checked yet";
+    $("#drift-detail").textContent = "Run `churnguard drift` to compare traffic with the training data.";
+    return;
+  }
+  $("#drift-verdict").textContent = drift.dataset_drift ? "Drift detected" : "No drift";
+  $("#drift-detail").textContent = `${(drift.reasons || []).join("; ")} Checked ${new Date(drift.checked_at).toLocaleString()}.`;
+  for (const f of drift.fields) {
+    if (f.statistic === null) continue;
+    // a p-value drifts below its threshold, a distance above it: show the statistic against twice the threshold
+    const item = meter(list, f.feature, `${f.title} (${f.test})`, f.statistic, 2 * f.threshold, `${f.statistic.toFixed(3)} / ${f.threshold}`);
+    item.classList.add(f.drifted ? "drifted" : "steady");
+  }
+}
+
 async function refreshMonitoring() {
-  const response = await fetch("/monitoring/summary");
-  if (!response.ok) return;
-  const data = await response.json();
+  const data = await getJson("/monitoring/summary");
   const now = performance.now();
   if (lastSample) {
     const seconds = (now - lastSample.at) / 1000;
@@ -214,46 +440,85 @@ async function refreshMonitoring() {
   const share = data.predictions_total ? data.churn_predictions / data.predictions_total : 0;
   $("#mix-churn").style.width = `${100 * share}%`;
   $("#mix-text").textContent = `${data.churn_predictions} churn, ${data.no_churn_predictions} stay (${pct(share)} churn)`;
-  const drift = data.drift;
-  if (drift) {
-    $("#drift-verdict").textContent = drift.dataset_drift ? "Drift detected" : "No drift";
-    $("#drift-detail").textContent = `${drift.drifted_features.length} of ${drift.features} features drifted`
-      + (drift.drifted_features.length ? ` (${drift.drifted_features.join(", ")})` : "")
-      + `; checked ${new Date(drift.checked_at).toLocaleString()}`;
-  } else {
-    $("#drift-verdict").textContent = "Not checked yet";
-    $("#drift-detail").textContent = "Run `churnguard drift` to compare traffic with the training data.";
-  }
   const links = $("#links");
-  links.replaceChildren(el("li"), el("li"));
-  links.children[0].append(el("a", { href: "/docs" }, "API docs"));
-  links.children[1].append(el("a", { href: "/metrics" }, "Prometheus metrics"));
-  for (const [name, url] of Object.entries(data.links || {})) {
+  links.replaceChildren();
+  for (const [name, url] of [["API docs", "/docs"], ["Prometheus metrics", "/metrics"], ...Object.entries(data.links || {})]) {
     const item = el("li");
     item.append(el("a", { href: url }, name));
     links.append(item);
   }
+  await refreshTraffic();
+  $("#monitoring-updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
+
 function startMonitoring() {
   stopMonitoring();
   lastSample = null;
   refreshMonitoring();
-  monitorTimer = setInterval(refreshMonitoring, 2000);
+  monitorTimer = setInterval(refreshMonitoring, 5000);
 }
 function stopMonitoring() { if (monitorTimer) clearInterval(monitorTimer); monitorTimer = null; }
 
-function init() {
-  for (const slider of document.querySelectorAll("input[type=range]")) {
-    const target = document.getElementById(slider.dataset.for);
-    slider.addEventListener("input", () => { target.value = slider.value; });
-    target.addEventListener("input", () => { slider.value = target.value; });
+// ---- About ----
+
+function architecture() {
+  const svg = Charts.svgEl("svg", { viewBox: "0 0 640 300", role: "img", "aria-label": "Hexagonal architecture of ChurnGuard", class: "architecture-svg" });
+  const box = (x, y, w, h, cls, lines) => {
+    svg.append(Charts.svgEl("rect", { x, y, width: w, height: h, rx: 10, class: `layer ${cls}` }));
+    lines.forEach((line, i) => svg.append(Charts.svgEl("text", { x: x + w / 2, y: y + 22 + i * 17, "text-anchor": "middle", class: i ? "layer-note" : "layer-title" }, line)));
+  };
+  box(10, 10, 620, 280, "entrypoints", ["Entrypoints: FastAPI app + web UI, CLI, composition root"]);
+  box(40, 45, 560, 200, "adapters", ["Adapters: sklearn, MLflow, Pandera, Evidently, Prometheus, SQLite, files"]);
+  box(80, 80, 480, 130, "application", ["Application: use-cases through ports", "validate · train · evaluate · promote · predict · score · drift"]);
+  box(150, 135, 340, 60, "domain", ["Domain: schema, features, gate, attribution", "standard library + numpy"]);
+  svg.append(Charts.svgEl("text", { x: 320, y: 272, "text-anchor": "middle", class: "layer-note" }, "dependencies point inwards: entrypoints → adapters → application → domain"));
+  $("#architecture").replaceChildren(svg);
+}
+
+async function loadAbout() {
+  architecture();
+  const schema = state.schema;
+  definitions($("#about-schema"), [
+    ["Name", schema.name], ["Hash", schema.hash.slice(0, 12), schema.hash], ["Label", schema.label],
+    ["Id column", schema.id_column || "–"], ["Fields", String(schema.fields.length)],
+    ["Engineered features", String(schema.features.length)], ["Description", schema.description || "–"],
+  ]);
+  const openapi = await getJson("/openapi.json");
+  $("#api-version").textContent = `v${openapi.info.version}`;
+  const body = $("#endpoints tbody");
+  body.replaceChildren();
+  for (const [path, operations] of Object.entries(openapi.paths)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const row = el("tr", { "data-endpoint": `${method.toUpperCase()} ${path}` });
+      row.append(el("td", {}, method.toUpperCase()), el("td", { class: "path" }, path), el("td", {}, operation.summary || ""));
+      body.append(row);
+    }
   }
-  for (const button of document.querySelectorAll("[data-preset]")) {
-    button.addEventListener("click", () => fillForm(PRESETS[button.dataset.preset]));
+}
+
+async function init() {
+  for (const button of document.querySelectorAll("[data-hours]")) {
+    button.addEventListener("click", () => {
+      windowHours = Number(button.dataset.hours);
+      for (const other of document.querySelectorAll("[data-hours]")) other.setAttribute("aria-pressed", String(other === button));
+      refreshTraffic();
+    });
   }
   $("#customer-form").addEventListener("submit", predict);
   window.addEventListener("hashchange", () => showView(location.hash.slice(1) || "predict"));
-  fillForm(PRESETS["high-risk"]);
+  try {
+    state.schema = await getJson("/schema");
+  } catch (error) {
+    $("#form-error").textContent = `The served schema could not be read: ${error.message}`;
+    return;
+  }
+  for (const field of state.schema.fields) state.fields.set(field.name, field);
+  for (const feature of state.schema.features) state.fields.set(feature.name, feature);
+  $("#served-schema").textContent = `schema: ${state.schema.name}`;
+  buildForm(state.schema);
+  buildPresets(state.schema);
+  if (state.schema.presets.length) fillForm(state.schema.presets[0].customer);
+  document.body.dataset.ready = "true";
   showView(location.hash.slice(1) || "predict");
 }
 init();
