@@ -64,6 +64,14 @@ def field_type(spec: Field, titled: bool = True) -> Any:
     if titled:
         described["title"] = spec.title
     codes = spec.allowed
+    if codes is not None and spec.unseen is UnseenPolicy.OTHER:
+        shown = ", ".join(str(code) for code in codes)
+        note = f'{spec.description or ""} one of {shown}; another code counts as "other"'.strip()
+        return Annotated[
+            int,
+            Declared(strict=True, json_schema_extra={"examples": list(codes)}, **{**described, "description": note}),
+            INTEGRAL,
+        ]
     if codes is not None:
         low, high = min(codes), max(codes)
         extra: dict[str, Any] = {"enum": list(codes)}
@@ -82,6 +90,7 @@ def field_type(spec: Field, titled: bool = True) -> Any:
                 str,
                 Declared(
                     strict=True,
+                    pattern=r"\S",  # a blank is a missing value: null, or no key, where the schema imputes one
                     json_schema_extra={"examples": list(labels)},
                     **{
                         **described,
@@ -98,7 +107,8 @@ def field_type(spec: Field, titled: bool = True) -> Any:
         bounds["le" if spec.maximum_inclusive else "lt"] = spec.maximum
     if spec.kind is Kind.INTEGER:
         return Annotated[int, Declared(strict=True, **described, **bounds), INTEGRAL]
-    return Annotated[float, Declared(allow_inf_nan=False, **described, **bounds)]
+    # strict: JSON numbers only (an int is a number; true and "1.5" are not)
+    return Annotated[float, Declared(strict=True, allow_inf_nan=False, **described, **bounds)]
 
 
 def customer_model(schema: TableSchema, example: Mapping[str, Any] | None = None) -> type[BaseModel]:
@@ -107,7 +117,7 @@ def customer_model(schema: TableSchema, example: Mapping[str, Any] | None = None
     fields: dict[str, Any] = {}
     if schema.id_column:
         fields[schema.id_column] = (
-            str | int | None,
+            Annotated[str, Declared(strict=True)] | Annotated[int, Declared(strict=True), INTEGRAL] | None,
             Declared(default=None, description="the customer's id, echoed back as customer_id; not a feature"),
         )
     original = schema.hash == ORIGINAL_SCHEMA.hash

@@ -48,6 +48,7 @@ def console_router(serving: Serving) -> APIRouter:
     @router.get(
         "/monitoring/traffic",
         summary="Predictions per time bucket, the served probability mix against training, the latest drift check",
+        responses={422: {"model": ErrorOut}},
     )
     async def traffic(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 6.0) -> dict[str, Any]:
         now = time.time()
