@@ -34,11 +34,12 @@ def _typed_values(spec: Field) -> st.SearchStrategy[Any]:
         words = st.text(min_size=1, max_size=4).filter(lambda t: t == t.strip() and t != "")
         return st.sampled_from([*spec.labels, "unheard-of"]) | words
     if spec.has_labels:
-        return st.sampled_from([*spec.labels, max(spec.labels) + 1, -1]) | st.integers(-3, 25)
+        codes = [int(label) for label in spec.labels]
+        return st.sampled_from([*codes, max(codes) + 1, -1]) | st.integers(-3, 25)
     assert spec.minimum is not None
     assert spec.maximum is not None
     edges = [spec.minimum, spec.maximum, spec.minimum - 1, spec.maximum + 1]
-    numbers = st.integers(int(spec.minimum) - 2, int(spec.maximum) + 2)
+    numbers: st.SearchStrategy[Any] = st.integers(int(spec.minimum) - 2, int(spec.maximum) + 2)
     if spec.kind is Kind.NUMBER:
         numbers = numbers | st.floats(spec.minimum - 2, spec.maximum + 2, allow_nan=False)
     return st.sampled_from(edges) | numbers
