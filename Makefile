@@ -15,7 +15,7 @@ help:
 	@echo "make serve      serve the current champion on http://127.0.0.1:8001"
 	@echo "make pipeline   validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
 	@echo "make test       install, then run the whole test suite"
-	@echo "make lint       ruff check, ruff format --check, mypy"
+	@echo "make lint       ruff check, ruff format --check, mypy, import-linter (layers), bandit"
 	@echo "make tools      install (root) the Debian packages the tests drive: chromium, prometheus, alertmanager"
 	@echo "make bench      training benchmark: default and gbm searches, on the original data and against the oracle"
 	@echo "make data       regenerate data/raw/churn.csv from the synthetic generator"
@@ -72,6 +72,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/bandit -c pyproject.toml -r churnguard -q
 
 format: $(STAMP)

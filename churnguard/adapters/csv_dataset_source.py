@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnguard.adapters.atomic_files import atomic_write_text
+from churnguard.adapters.atomic_files import atomic_write_bytes, atomic_write_text
 from churnguard.application.errors import DatasetUnreadable
-from churnguard.application.ports import Dataset
+from churnguard.application.ports import Dataset, Table
 
 GZIP_MAGIC = b"\x1f\x8b"
 _BOMS = {
@@ -102,3 +102,17 @@ class CsvDatasetSource:
 def write_csv(table: pd.DataFrame, path: Path) -> None:
     """Write a table as CSV atomically (temp file, fsync, rename)."""
     atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))
+
+
+class FileTableWriter:
+    """The TableWriter port: CSV, or Parquet for a `.parquet` location; atomic either way."""
+
+    def write(self, table: Table, location: str) -> None:
+        assert isinstance(table, pd.DataFrame)
+        path = Path(location)
+        if path.suffix.lower() == ".parquet":
+            buffer = io.BytesIO()
+            table.to_parquet(buffer, index=False)
+            atomic_write_bytes(path, buffer.getvalue())
+        else:
+            write_csv(table, path)

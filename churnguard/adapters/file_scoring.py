@@ -151,6 +151,10 @@ class FileScoredWriter:
             self._temp_rejects.unlink()
         fsync_directory(self.out.parent)
 
+    @property
+    def rejects_location(self) -> str:
+        return str(self.rejects_path)
+
     def abort(self) -> None:
         if self._parquet is not None:
             with contextlib.suppress(Exception):

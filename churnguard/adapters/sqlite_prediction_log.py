@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churnguard.adapters.csv_dataset_source import FileTableWriter
 from churnguard.application.ports import PredictionRecord, TrafficBucket, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import TableSchema
@@ -271,3 +272,23 @@ class SqlitePredictionHistory:
             ),
             tuple(int(histogram.get(index, 0)) for index in range(bins)),
         )
+
+
+class SqlitePredictionArchive:
+    """The PredictionArchive port: export the log to a file, prune it by age."""
+
+    def __init__(self, path: Path, writer: FileTableWriter) -> None:
+        self.path = Path(path)
+        self._writer = writer
+
+    def export(self, schema: TableSchema, since: datetime | None, location: str) -> int:
+        frame = read_predictions(self.path, schema, since=since, labels=True)
+        self._writer.write(frame, location)
+        return len(frame)
+
+    def prune(self, older_than: datetime) -> int:
+        log = SqlitePredictionLog(self.path, retention_days=0)
+        try:
+            return log.prune(older_than.timestamp())
+        finally:
+            log.close()

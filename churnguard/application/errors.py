@@ -59,6 +59,10 @@ class InvalidDataset(ChurnGuardError):
         self.violations = violations
 
 
+class InvalidOptions(ChurnGuardError):
+    """A command's options do not make sense together, or one is malformed (named in the message)."""
+
+
 class InsufficientData(ChurnGuardError):
     """The table is valid but too small (or too one-sided) to train and hold out a split."""
 

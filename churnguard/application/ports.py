@@ -409,6 +409,48 @@ class DriftSamples(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class GeneratedTable:
+    table: Table
+    rows: int
+    how: str
+    """synthetic (the original's process) or bootstrap (drawn from a stored table)."""
+    churn_rate: float
+    shifts: tuple[str, ...]
+
+
+class CustomerGenerator(Protocol):
+    def generate(
+        self, schema: TableSchema, rows: int, seed: int, drifts: Sequence[str], source: Table | None = None
+    ) -> GeneratedTable: ...
+
+    def records(self, generated: GeneratedTable, schema: TableSchema) -> list[dict[str, Any]]:
+        """The generated customers as the API takes them."""
+        ...
+
+
+class TableWriter(Protocol):
+    def write(self, table: Table, location: str) -> None:
+        """Write the table atomically (CSV or Parquet by the location's suffix)."""
+        ...
+
+
+class TrafficSender(Protocol):
+    def send(self, url: str, customers: Sequence[Mapping[str, Any]], batch_size: int) -> tuple[int, int]:
+        """POST the customers to a running API's /predict/batch; (scored, rejected)."""
+        ...
+
+
+class PredictionArchive(Protocol):
+    def export(self, schema: TableSchema, since: datetime | None, location: str) -> int:
+        """Write the logged predictions of `schema` (labels, not codes) to a file; rows written."""
+        ...
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete predictions older than `older_than`; rows deleted."""
+        ...
+
+
 class DriftDetector(Protocol):
     def compare(self, reference: Table, current: Table, schema: TableSchema) -> DriftAnalysis:
         """Per-field drift of `current` against `reference`, both with the schema's fields encoded."""

@@ -66,6 +66,15 @@ class ScoredBatchWriter(Protocol):
         """Make the output appear, whole, at its final path."""
         ...
 
+    def abort(self) -> None:
+        """Leave nothing behind: no partial output, no temporary files."""
+        ...
+
+    @property
+    def rejects_location(self) -> str:
+        """Where the rejected rows, with their reasons, are written."""
+        ...
+
 
 @dataclass(frozen=True)
 class ScoringSummary:
@@ -82,7 +91,15 @@ class ScoreCustomers:
         """A schema the user named (--schema): the champion's must be it."""
 
     def __call__(self, source: CustomerBatchSource, writer: ScoredBatchWriter, explain: bool = False) -> ScoringSummary:
-        """Score every customer of `source` with the champion, read by the champion's own schema."""
+        """Score every customer of `source` with the champion, read by the champion's own schema;
+        the output appears whole, or (on any failure) not at all."""
+        try:
+            return self._score(source, writer, explain)
+        except BaseException:
+            writer.abort()
+            raise
+
+    def _score(self, source: CustomerBatchSource, writer: ScoredBatchWriter, explain: bool) -> ScoringSummary:
         started = time.perf_counter()
         loaded = self._champion.current()
         version = loaded.version

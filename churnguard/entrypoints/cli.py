@@ -16,8 +16,6 @@ from pathlib import Path
 from dependency_injector.wiring import Provide, inject
 from pydantic import ValidationError
 
-from churnguard.adapters.csv_dataset_source import write_csv
-from churnguard.adapters.synthetic_population import Drift, generate_population
 from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.errors import (
@@ -30,11 +28,12 @@ from churnguard.application.errors import (
     Violation,
 )
 from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
 from churnguard.application.ports import Dataset, InferenceTracer, ModelStore, SchemaReader
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.run_pipeline import RunPipeline
-from churnguard.application.score_customers import ScoreCustomers
+from churnguard.application.score_customers import CustomerBatchSource, ScoreCustomers, ScoredBatchWriter
 from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.errors import ChurnGuardError
@@ -200,9 +199,7 @@ def cmd_predict(
         for customer, item in zip(result.customers, output, strict=True):
             item[schema.id_column] = customer.customer_id
     print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
-    flush = getattr(tracer, "close", None)
-    if flush is not None:
-        flush()
+    tracer.close()  # export the traces of this run before the process ends
     return EXIT_OK
 
 
@@ -213,21 +210,20 @@ def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Containe
 
 
 @inject
-def cmd_score(args: argparse.Namespace, score: ScoreCustomers = Provide[Container.score_customers]) -> int:
-    from churnguard.adapters.file_scoring import CustomerFile, FileScoredWriter
-
-    writer = FileScoredWriter(Path(args.out))
-    try:
-        summary = score(CustomerFile(Path(args.input), args.chunk_rows), writer, explain=args.explain)
-    except BaseException:
-        writer.abort()
-        raise
+def cmd_score(
+    args: argparse.Namespace,
+    score: ScoreCustomers = Provide[Container.score_customers],
+    customer_file: Callable[..., CustomerBatchSource] = Provide[Container.customer_file.provider],
+    scored_writer: Callable[..., ScoredBatchWriter] = Provide[Container.scored_writer.provider],
+) -> int:
+    writer = scored_writer(Path(args.out))
+    summary = score(customer_file(Path(args.input), args.chunk_rows), writer, explain=args.explain)
     rate = summary.scored / summary.seconds if summary.seconds else 0.0
     print(
         f"scored {summary.scored} customers ({rate:,.0f} rows/s) with model {summary.model_version[:12]} -> {args.out}"
     )
     if summary.rejected:
-        print(f"rejected {summary.rejected} rows, with reasons, -> {writer.rejects_path}")
+        print(f"rejected {summary.rejected} rows, with reasons, -> {writer.rejects_location}")
     return EXIT_OK
 
 
@@ -235,14 +231,10 @@ def cmd_score(args: argparse.Namespace, score: ScoreCustomers = Provide[Containe
 def cmd_predictions(
     args: argparse.Namespace,
     settings: Settings = Provide[Container.settings],
-    store: ModelStore = Provide[Container.model_store],
-    schema: TableSchema = Provide[Container.schema],
+    predictions: ManagePredictions = Provide[Container.manage_predictions],
 ) -> int:
     """Export or prune the prediction log (the API writes it)."""
     from datetime import UTC, datetime, timedelta
-
-    from churnguard.adapters.csv_dataset_source import write_csv
-    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog, read_predictions
 
     path = settings.prediction_log_path
     if args.action == "prune":
@@ -251,9 +243,7 @@ def cmd_predictions(
             if args.older_than_days is not None
             else settings.prediction_log.prediction_retention_days
         )
-        log = SqlitePredictionLog(path, retention_days=0)
-        removed = log.prune((datetime.now(UTC) - timedelta(days=days)).timestamp())
-        log.close()
+        removed = predictions.prune(datetime.now(UTC) - timedelta(days=days))
         print(f"pruned {removed} predictions older than {days:g} days from {path}")
         return EXIT_OK
     try:
@@ -264,23 +254,10 @@ def cmd_predictions(
         ) from None
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    out = Path(args.out)
-    if out.suffix.lower() not in (".csv", ".parquet"):
+    if Path(args.out).suffix.lower() not in (".csv", ".parquet"):
         raise UsageError("--out must end in .csv or .parquet")
-    champion = store.champion()
-    served = champion.schema if champion is not None else schema
-    frame = read_predictions(path, served, since=since, labels=True)
-    if out.suffix.lower() == ".parquet":
-        import io
-
-        from churnguard.adapters.atomic_files import atomic_write_bytes
-
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        atomic_write_bytes(out, buffer.getvalue())
-    else:
-        write_csv(frame, out)
-    print(f"exported {len(frame)} predictions from {path} to {out}")
+    exported = predictions.export(str(args.out), since)
+    print(f"exported {exported} predictions from {path} to {args.out}")
     return EXIT_OK
 
 
@@ -289,10 +266,9 @@ def cmd_schema(
     args: argparse.Namespace,
     reader: SchemaReader = Provide[Container.schema_reader],
     draft_schema: DraftSchema = Provide[Container.draft_schema],
+    write_text: Callable[[Path, str], None] = Provide[Container.text_writer],
 ) -> int:
     """`schema init`: profile a CSV into a draft schema; `schema check FILE`: validate one."""
-    from churnguard.adapters.atomic_files import atomic_write_text
-
     if args.action == "check":
         if args.file is None:
             raise UsageError("schema check needs the schema file: churnguard schema check FILE")
@@ -308,7 +284,7 @@ def cmd_schema(
     if args.out is None:
         print(drafted.text, end="")
     else:
-        atomic_write_text(Path(args.out), drafted.text)
+        write_text(Path(args.out), drafted.text)
         print(f"wrote {args.out}: {_describe_schema(drafted.draft.schema, str(args.out))}")
     return EXIT_OK
 
@@ -370,32 +346,15 @@ def cmd_drift(
         time.sleep(interval)
 
 
-def cmd_simulate_traffic(args: argparse.Namespace) -> int:
+@inject
+def cmd_simulate_traffic(
+    args: argparse.Namespace, simulate: SimulateTraffic = Provide[Container.simulate_traffic]
+) -> int:
     """Send generated customers to a running API through /predict/batch."""
-    import httpx
-
-    from churnguard.domain.customer import RAW_FIELDS
-
-    try:
-        drift = Drift.parse(args.drift or [])
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    table = generate_population(args.rows, args.seed, drift)[list(RAW_FIELDS)]
-    records = table.to_dict(orient="records")
-    scored = rejected = 0
-    with httpx.Client(base_url=args.url, timeout=60) as client:
-        for start in range(0, len(records), args.batch_size):
-            chunk = records[start : start + args.batch_size]
-            try:
-                response = client.post("/predict/batch", json={"customers": chunk})
-            except httpx.HTTPError as error:
-                raise UsageError(f"cannot reach {args.url}: {error}") from None
-            if response.status_code != 200:
-                raise UsageError(f"{args.url}/predict/batch answered {response.status_code}: {response.text[:300]}")
-            body = response.json()
-            scored += body["scored"]
-            rejected += body["rejected"]
-    print(f"sent {len(records)} customers to {args.url}: {scored} scored, {rejected} rejected")
+    summary = simulate(
+        args.url, args.rows, args.seed, args.drift or [], args.batch_size, str(args.source) if args.source else None
+    )
+    print(f"sent {summary.sent} customers to {args.url}: {summary.scored} scored, {summary.rejected} rejected")
     return EXIT_OK
 
 
@@ -427,48 +386,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
 
 
 @inject
-def cmd_generate_data(
-    args: argparse.Namespace,
-    schema: TableSchema = Provide[Container.schema],
-    validate: ValidateDataset = Provide[Container.validate_dataset],
-) -> int:
+def cmd_generate_data(args: argparse.Namespace, generate: GenerateData = Provide[Container.generate_data]) -> int:
     """The original's synthetic process for the original schema; a bootstrap of `--from` for any other."""
-    import pandas as pd
-
-    from churnguard.adapters.bootstrap_population import apply_shifts, bootstrap_population
-    from churnguard.domain.customer import ORIGINAL_SCHEMA
-    from churnguard.domain.shifts import parse_shift
-
-    if args.rows < 1:
-        raise UsageError(f"--rows must be >= 1, got {args.rows}")
-    named = set(Drift.__dataclass_fields__)
-    specs = args.drift or []
-    synthetic = args.source is None and schema.hash == ORIGINAL_SCHEMA.hash
-    try:
-        # the original's named drifts shift its generating process; a bootstrap has none to shift
-        original_drifts = [s for s in specs if s.partition("=")[0] in named] if synthetic else []
-        shifts = [parse_shift(s, schema) for s in specs if s not in original_drifts]
-        drift = Drift.parse(original_drifts)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    if synthetic:
-        table = generate_population(args.rows, args.seed, drift)
-        table = apply_shifts(table, schema, shifts, args.seed)
-        how = "synthetic"
-    else:
-        if args.source is None:
-            raise UsageError(
-                f"schema {schema.name!r} has no generating process: draw from a stored table with --from CSV"
-            )
-        source = validate(str(args.source)).table
-        assert isinstance(source, pd.DataFrame)
-        table = bootstrap_population(source, schema, args.rows, args.seed, shifts)
-        how = f"bootstrap of {args.source}"
-    write_csv(table, Path(args.out))
-    label = schema.label
-    churn = table[label.column].isin(label.positive).mean() if label.column in table else float("nan")
-    shifted = f", shifts {', '.join(map(str, shifts))}" if shifts else ""
-    print(f"wrote {len(table)} rows ({how}, seed {args.seed}, churn rate {churn:.3f}{shifted}) to {args.out}")
+    source = str(args.source) if args.source else None
+    generated = generate(args.rows, args.seed, args.drift or [], str(args.out), source)
+    how = generated.how if source is None else f"{generated.how} of {source}"
+    shifted = f", shifts {', '.join(generated.shifts)}" if generated.shifts else ""
+    print(
+        f"wrote {generated.rows} rows ({how}, seed {args.seed}, churn rate {generated.churn_rate:.3f}{shifted}) "
+        f"to {args.out}"
+    )
     return EXIT_OK
 
 
@@ -575,7 +502,17 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--rows", type=int, default=2000)
     traffic.add_argument("--seed", type=int, default=1)
     traffic.add_argument("--batch-size", type=int, default=200)
-    traffic.add_argument("--drift", action="append", metavar="NAME=VALUE", help="shift the generated population")
+    traffic.add_argument(
+        "--drift",
+        action="append",
+        metavar="SHIFT",
+        help="shift the customers by field: FIELD*FACTOR, FIELD+AMOUNT, FIELD=LABEL:SHARE (any schema); "
+        "the original's named drifts too: age_shift, charges_scale, fiber_share, new_customer_share, extra_tickets",
+    )
+    traffic.add_argument(
+        "--from", dest="source", type=Path, help="draw customers from this table (schemas other than the original)"
+    )
+    schema_option(traffic)
     serve = command("serve", cmd_serve, "serve the API and UI with uvicorn")
     serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or 8001)")

@@ -10,11 +10,15 @@ from collections.abc import Sequence
 
 from dependency_injector import containers, providers
 
-from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+from churnguard.adapters.atomic_files import atomic_write_text
+from churnguard.adapters.csv_dataset_source import CsvDatasetSource, FileTableWriter
+from churnguard.adapters.customer_generator import PandasCustomerGenerator
 from churnguard.adapters.drift_report_writer import FileDriftReportWriter
 from churnguard.adapters.drift_samples import PandasDriftSamples
 from churnguard.adapters.evidently_drift_detector import EvidentlyDriftDetector
+from churnguard.adapters.file_scoring import CustomerFile, FileScoredWriter
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+from churnguard.adapters.httpx_traffic_sender import HttpxTrafficSender
 from churnguard.adapters.json_report_writer import JsonReportWriter
 from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
 from churnguard.adapters.mlflow_experiment_tracker import MlflowExperimentTracker, is_remote
@@ -27,12 +31,17 @@ from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
-from churnguard.adapters.sqlite_prediction_log import SqlitePredictionHistory, SqlitePredictionLog
+from churnguard.adapters.sqlite_prediction_log import (
+    SqlitePredictionArchive,
+    SqlitePredictionHistory,
+    SqlitePredictionLog,
+)
 from churnguard.adapters.system_clock import SystemClock
 from churnguard.adapters.yaml_schema import YamlSchemaReader, load_schema
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
 from churnguard.application.ports import (
     ExperimentTracker,
     InferenceTracer,
@@ -223,6 +232,28 @@ class Container(containers.DeclarativeContainer):
         declared=named_schema,
     )
     prediction_history = providers.Singleton(SqlitePredictionHistory, path=settings.provided.prediction_log_path)
+    table_writer = providers.Singleton(FileTableWriter)
+    text_writer = providers.Object(atomic_write_text)
+    customer_generator = providers.Singleton(PandasCustomerGenerator)
+    generate_data = providers.Factory(
+        GenerateData, generator=customer_generator, writer=table_writer, validate=validate_dataset
+    )
+    simulate_traffic = providers.Factory(
+        SimulateTraffic,
+        generator=customer_generator,
+        sender=providers.Singleton(HttpxTrafficSender),
+        validate=validate_dataset,
+    )
+    manage_predictions = providers.Factory(
+        ManagePredictions,
+        archive=providers.Singleton(
+            SqlitePredictionArchive, path=settings.provided.prediction_log_path, writer=table_writer
+        ),
+        store=model_store,
+        declared=named_schema,
+    )
+    customer_file = providers.Factory(CustomerFile)
+    scored_writer = providers.Factory(FileScoredWriter)
     champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(
