@@ -7,6 +7,9 @@ COMPOSE_VENV  := .venv-compose
 COMPOSE_STAMP := $(COMPOSE_VENV)/.installed
 GRID   ?= full
 FAMILY ?= default
+SCHEMA ?=
+DATA   ?=
+TABLE_OPTIONS = $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(DATA),--data $(DATA))
 
 .PHONY: help install tools browser run pipeline serve bench-serve bench-score bench-load test test-unit test-integration lint format bench data lock clean
 
@@ -14,6 +17,7 @@ help:
 	@echo "make run        install, run the pipeline on the bundled data, then serve API + UI on http://127.0.0.1:8001"
 	@echo "make serve      serve the current champion on http://127.0.0.1:8001"
 	@echo "make pipeline   validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
+	@echo "                another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv MIN_F1=0.6"
 	@echo "make test       install, then run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter (layers), bandit"
 	@echo "make tools      install (root) the Debian packages the tests drive: chromium, prometheus, alertmanager"
@@ -52,7 +56,7 @@ $(COMPOSE_STAMP):
 	$(COMPOSE_VENV)/bin/pip install --quiet "docker-compose==1.29.2" && touch $(COMPOSE_STAMP); fi
 
 pipeline: $(STAMP)
-	$(BIN)/churnguard pipeline --grid $(GRID) --family $(FAMILY)
+	$(BIN)/churnguard pipeline --grid $(GRID) --family $(FAMILY) $(TABLE_OPTIONS)
 
 run: pipeline serve
 

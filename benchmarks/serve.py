@@ -1,13 +1,15 @@
 """Serving benchmark: throughput and latency of the API under wrk, and the model's own floor.
 
     python benchmarks/serve.py [--seconds 20] [--workers 1] [--workdir DIR]
+    python benchmarks/serve.py --table telco     # a Telco champion (trained first, ../shared/data)
 
 Uses the champion in --workdir (default: the project root, where `make pipeline` leaves it;
-if there is none, the pipeline is run into a temp dir first). Starts `churnguard serve` on a
-free loopback port, then drives it with wrk (Debian package `wrk`) at concurrency 1 and 8:
-POST /predict with the original example body (leave-one-out explanation), the same with
-?explain=none, and GET /health (the framework's ceiling). Also times one in-process 14-row
-predict_proba, the model's floor. Prints a table and JSON.
+if there is none, the pipeline is run into a temp dir first; with --table telco, the Telco
+pipeline). Starts `churnguard serve` on a free loopback port, then drives it with wrk (Debian
+package `wrk`) at concurrency 1 and 8: POST /predict with the original example body (for
+another schema: its "most typical" customer from /schema), leave-one-out explanation, the same
+with ?explain=none, and GET /health (the framework's ceiling). Also times one in-process
+predict_proba of the explained rows, the model's floor. Prints a table and JSON.
 """
 
 from __future__ import annotations
@@ -43,17 +45,23 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _ensure_champion(workdir: Path) -> Path:
-    if (workdir / "models" / "champion.json").exists():
+TELCO = ("--schema", str(ROOT / "schemas" / "telco.yaml"), "--data", str(ROOT.parent / "shared" / "data" / "telco.csv"))
+
+
+def _ensure_champion(workdir: Path | None, table: str) -> Path:
+    if workdir is None and table == "original":
+        workdir = ROOT
+    if workdir is not None and (workdir / "models" / "champion.json").exists():
         return workdir
     temp = Path(tempfile.mkdtemp(prefix="churnguard-serve-bench-"))
     subprocess.run(
-        [sys.executable, "-m", "churnguard.entrypoints.cli", "pipeline", "--workdir", str(temp)],
+        [sys.executable, "-m", "churnguard.entrypoints.cli", "pipeline", "--workdir", str(temp),
+         *(TELCO if table == "telco" else ())],
         cwd=ROOT,
-        env={**os.environ, "ENABLE_MLFLOW_TRACKING": "false"},
+        env={**os.environ, "ENABLE_MLFLOW_TRACKING": "false", "MIN_F1": "0.6" if table == "telco" else "0.72"},
         check=True,
         capture_output=True,
-    )
+    )  # fmt: skip
     return temp
 
 
@@ -92,19 +100,20 @@ def run_wrk(url: str, connections: int, seconds: int, body: dict[str, Any] | Non
     }
 
 
-def model_floor(workdir: Path) -> dict[str, float]:
+def model_floor(workdir: Path, body: dict[str, Any]) -> dict[str, float]:
     from churnguard.adapters.filesystem_model_store import FilesystemModelStore
-    from churnguard.domain.attribution import leave_one_out_rows
-    from churnguard.domain.customer import CustomerProfile
+    from churnguard.adapters.serving_model import compile_for_serving
+    from churnguard.domain.attribution import substituted_rows
+    from churnguard.domain.schema import Imputation
 
     store = FilesystemModelStore(workdir / "models")
     version = store.champion()
     assert version is not None
-    from churnguard.adapters.serving_model import compile_for_serving
-
+    schema = version.schema
     model = store.load(version.fingerprint)
-    rows = leave_one_out_rows(CustomerProfile.from_mapping(EXAMPLE), version.feature_means)
-    result = {}
+    raw = Imputation(version.imputation).apply(schema, schema.check_record(body)[None, :])[0]
+    rows = substituted_rows(schema, raw.tolist(), version.feature_means)
+    result = {"rows": float(len(rows))}
     for name, scorer in (("sklearn", model), ("serving", compile_for_serving(model))):
         timings = []
         for _ in range(2000):
@@ -152,9 +161,20 @@ def start_server(workdir: Path, workers: int, prediction_log: bool) -> tuple[sub
         time.sleep(0.2)
     else:
         raise RuntimeError("the API did not become ready")
-    for _ in range(200):  # warm up
-        httpx.post(base + "/predict", json=EXAMPLE)
     return server, base
+
+
+def request_body(base: str) -> dict[str, Any]:
+    """The original's example for the original schema, else the data's most typical customer."""
+    served = httpx.get(base + "/schema").json()
+    if served["name"] == "original":
+        return EXAMPLE
+    return dict(next(p["customer"] for p in served["presets"] if p["name"] == "most typical"))
+
+
+def warm_up(base: str, body: dict[str, Any]) -> None:
+    for _ in range(200):
+        assert httpx.post(base + "/predict", json=body).status_code == 200
 
 
 def compare_prediction_log(workdir: Path, seconds: int, repeats: int) -> int:
@@ -163,8 +183,10 @@ def compare_prediction_log(workdir: Path, seconds: int, repeats: int) -> int:
     for _ in range(repeats):
         for setting in ("on", "off"):
             server, base = start_server(workdir, 1, setting == "on")
+            body = request_body(base)
+            warm_up(base, body)
             try:
-                runs[setting].append(run_wrk(base + "/predict", 8, seconds, EXAMPLE))
+                runs[setting].append(run_wrk(base + "/predict", 8, seconds, body))
             finally:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
@@ -186,34 +208,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--workdir", type=Path, default=ROOT)
+    parser.add_argument("--workdir", type=Path, help="a workdir with a champion (default: the project root)")
+    parser.add_argument("--table", choices=["original", "telco"], default="original", help="train this table if needed")
     parser.add_argument("--prediction-log", choices=["on", "off"], default="on", help="PREDICTION_LOG_ENABLED")
     parser.add_argument("--compare-log", type=int, metavar="REPEATS", help="alternate log on/off REPEATS times")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
-    workdir = _ensure_champion(args.workdir)
+    workdir = _ensure_champion(args.workdir, args.table)
     if args.compare_log:
         return compare_prediction_log(workdir, args.seconds, args.compare_log)
     server, base = start_server(workdir, args.workers, args.prediction_log == "on")
+    body = request_body(base)
+    warm_up(base, body)
     try:
         results: dict[str, Any] = {
+            "schema": httpx.get(base + "/schema").json()["name"],
             "workers": args.workers,
             "seconds": args.seconds,
             "prediction_log": args.prediction_log,
             "scenarios": {},
         }
-        for name, path, body in (
-            ("predict (leave-one-out)", "/predict", EXAMPLE),
-            ("predict ?explain=none", "/predict?explain=none", EXAMPLE),
+        for name, path, sent in (
+            ("predict (leave-one-out)", "/predict", body),
+            ("predict ?explain=none", "/predict?explain=none", body),
             ("GET /health (ceiling)", "/health", None),
         ):
             for connections in (1, 8):
                 key = f"{name} c={connections}"
-                results["scenarios"][key] = run_wrk(base + path, connections, args.seconds, body)
+                results["scenarios"][key] = run_wrk(base + path, connections, args.seconds, sent)
                 print(key, json.dumps(results["scenarios"][key]), flush=True)
-        results["model_floor_14_rows"] = model_floor(workdir)
+        results["model_floor"] = model_floor(workdir, body)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -226,9 +252,9 @@ def main() -> int:
     for key, row in scenarios.items():
         rate, p50, p99 = row["requests_per_second"], row["p50_ms"], row["p99_ms"]
         print(f"{key:<34} {rate:>9.0f} {p50:>8.2f} {p99:>8.2f} {row['errors']:>7}")
-    floor = results["model_floor_14_rows"]
+    floor = results["model_floor"]
     print(
-        "model floor, one 14-row predict_proba in process: "
+        f"model floor, one {floor['rows']:.0f}-row predict_proba in process: "
         f"scikit-learn pipeline median {floor['sklearn_median_ms']:.3f} ms (p99 {floor['sklearn_p99_ms']:.3f}), "
         f"served twin median {floor['serving_median_ms']:.3f} ms (p99 {floor['serving_p99_ms']:.3f})"
     )

@@ -182,3 +182,22 @@ def test_the_original_churnguard_api_tests_pass_unchanged_against_our_app(traine
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "8 passed" in result.stdout
+
+
+def test_make_pipeline_with_a_schema_and_a_table_trains_promotes_and_the_api_serves_it(tmp_path):
+    """The README's `make run SCHEMA=... DATA=...`, its pipeline half (GRID=fast), then the API."""
+    data = require_shared(TELCO_DATA)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "pipeline", f"SCHEMA={SCHEMAS / 'telco.yaml'}", f"DATA={data}",
+         "MIN_F1=0.6", "GRID=fast", f"WORKDIR={tmp_path}", "ENABLE_MLFLOW_TRACKING=false"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "champion is now" in result.stdout
+    server = ApiServer(tmp_path, env={"MODEL_POLL_SECONDS": "0"}).start()
+    try:
+        assert httpx.get(server.url + "/schema").json()["name"] == "telco"
+        customer = telco_rows(1)[0]
+        assert httpx.post(server.url + "/predict", json=customer).json()["customer_id"] == customer["customerID"]
+    finally:
+        server.stop()

@@ -11,6 +11,8 @@ import secrets
 import time
 from typing import Annotated, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,8 +20,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from churnguard.application.predict_churn import ChurnPrediction, EncodedCustomer
+from churnguard.application.predict_churn import ChurnPrediction, EncodedCustomer, LoadedModel
 from churnguard.domain.errors import InvalidProfile
+from churnguard.domain.schema import Imputation
 from churnguard.entrypoints.http.responses import PredictionResponse, readable_errors
 from churnguard.entrypoints.http.schemas import (
     BatchIn,
@@ -174,12 +177,8 @@ def predict_router(serving: Serving) -> APIRouter:
     return router
 
 
-def loaded_rows(loaded: Any, customers: list[EncodedCustomer]) -> Any:
+def loaded_rows(loaded: LoadedModel, customers: list[EncodedCustomer]) -> npt.NDArray[np.float64]:
     """The customers' encoded fields with the champion's imputation applied (SHAP's input)."""
-    import numpy as np
-
-    from churnguard.domain.schema import Imputation
-
     version = loaded.version
     raw = np.array([customer.encoded() for customer in customers], dtype=np.float64)
     return Imputation(version.imputation).apply(version.schema, raw) if version.imputation else raw
