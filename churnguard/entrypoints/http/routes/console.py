@@ -63,7 +63,9 @@ def console_router(serving: Serving) -> APIRouter:
         drift = None
         if report is not None:
             titles = {f.name: f.title for f in serving.schema.fields}
-            fields = sorted(report["features"], key=lambda f: (not f["drifted"], f["feature"]))
+            fields = sorted(
+                report["features"], key=lambda f: (not f["drifted"], titles.get(f["feature"], f["feature"]).lower())
+            )
             drift = {
                 "checked_at": report["checked_at"],
                 "dataset_drift": report["dataset_drift"],
