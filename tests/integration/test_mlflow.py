@@ -265,3 +265,15 @@ def test_a_telco_champion_is_tracked_registered_and_scored_by_mlflow_in_its_own_
     assert explanation.expected_value + sum(explanation.values.values()) == pytest.approx(
         explanation.log_odds, abs=1e-9
     )
+
+    # what the API shows of the champion comes from the registry as well: diagnostics, presets
+    diagnostics = store.diagnostics(version.fingerprint)
+    assert diagnostics is not None
+    assert diagnostics.roc_auc == pytest.approx(version.metrics["roc_auc"], abs=1e-9)
+    assert sum(diagnostics.confusion.values()) == diagnostics.holdout_rows
+    from churnguard.application.predict_churn import ChampionCache
+
+    cache = ChampionCache(store)
+    profile = cache.profile(cache.reload())
+    assert profile is not None
+    assert list(profile.presets) == ["highest risk", "lowest risk", "most typical"]
