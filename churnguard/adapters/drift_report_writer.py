@@ -16,7 +16,29 @@ HTML_FILE = "drift_report.html"
 JSON_FILE = "drift_report.json"
 
 
+def _estimate_json(report: DriftReport) -> dict[str, Any] | None:
+    estimated = report.estimated
+    if estimated is None:
+        return None
+    floor = report.f1_floor
+    return {
+        "f1": estimated.f1,
+        "precision": estimated.precision,
+        "recall": estimated.recall,
+        "roc_auc": estimated.roc_auc,
+        "f1_interval": list(estimated.f1_interval),
+        "roc_auc_interval": list(estimated.roc_auc_interval),
+        "threshold": estimated.threshold,
+        "rows": estimated.rows,
+        "method": "confidence-based: the expected confusion matrix of the calibrated probabilities",
+        "f1_floor": floor,
+        "below_f1_floor": None if floor is None else estimated.f1 < floor,
+    }
+
+
 def drift_report_json(report: DriftReport) -> dict[str, Any]:
+    verdict = report.verdict
+    prediction = report.prediction
     document: dict[str, Any] = json_safe(
         {
             "checked_at": report.checked_at.isoformat(),
@@ -28,6 +50,18 @@ def drift_report_json(report: DriftReport) -> dict[str, Any]:
             "drift_share": report.verdict.drift_share,
             "drifted_features": list(report.verdict.drifted_features),
             "reasons": list(report.verdict.reasons),
+            "rules_fired": list(verdict.rules),
+            "weighted_drift_share": verdict.weighted_share,
+            "field_weights": dict(verdict.weights),
+            "prediction_drift": None
+            if prediction is None
+            else {
+                "test": prediction.test,
+                "statistic": prediction.statistic,
+                "threshold": prediction.threshold,
+                "drifted": prediction.drifted,
+            },
+            "estimated_performance": _estimate_json(report),
             "features": [
                 {
                     "feature": f.feature,

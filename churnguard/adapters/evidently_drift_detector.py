@@ -11,9 +11,10 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from churnguard.application.ports import DriftAnalysis, Table
+from churnguard.application.ports import DriftAnalysis, ProbabilisticModel, Table
 from churnguard.domain.drift_policy import FeatureDrift
 from churnguard.domain.schema import FieldKind, TableSchema
 
@@ -37,28 +38,51 @@ def _definition(schema: TableSchema) -> DataDefinition:
     return DataDefinition(numerical_columns=numeric, categorical_columns=[n for n in names if n not in numeric])
 
 
+def _probability(model: ProbabilisticModel, frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
+    raw = frame[list(schema.raw_fields)].to_numpy(dtype=np.float64)
+    return np.asarray(model.predict_proba(schema.model_matrix(raw))[:, 1], dtype=np.float64)
+
+
 def _frame(table: Table, schema: TableSchema) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
     return table[list(schema.raw_fields)].astype("float64").reset_index(drop=True)
 
 
+PREDICTION = "churn_probability"
+
+
 class EvidentlyDriftDetector:
-    def compare(self, reference: Table, current: Table, schema: TableSchema) -> DriftAnalysis:
-        """Both tables hold the schema's fields encoded (as the stored reference does)."""
+    def compare(
+        self, reference: Table, current: Table, schema: TableSchema, model: ProbabilisticModel | None = None
+    ) -> DriftAnalysis:
+        """Both tables hold the schema's fields encoded (as the stored reference does). With a
+        model, its churn probability is one more numerical column of the same report."""
         definition = _definition(schema)
+        current_frame, reference_frame = _frame(current, schema), _frame(reference, schema)
+        probability = None
+        if model is not None:
+            probability = _probability(model, current_frame, schema)
+            current_frame[PREDICTION] = probability
+            reference_frame[PREDICTION] = _probability(model, reference_frame, schema)
+            definition.numerical_columns = [*(definition.numerical_columns or []), PREDICTION]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from evidently import Dataset, Report
             from evidently.presets import DataDriftPreset
 
             evaluation = Report([DataDriftPreset()]).run(
-                Dataset.from_pandas(_frame(current, schema), data_definition=definition),
-                Dataset.from_pandas(_frame(reference, schema), data_definition=definition),
+                Dataset.from_pandas(current_frame, data_definition=definition),
+                Dataset.from_pandas(reference_frame, data_definition=definition),
             )
-        features = [self._feature(metric) for metric in evaluation.dict()["metrics"]]
-        found = [f for f in features if f is not None]
-        return DriftAnalysis(features=found, html=evaluation.get_html_str(as_iframe=False))
+        found = [f for f in (self._feature(metric) for metric in evaluation.dict()["metrics"]) if f is not None]
+        prediction = next((f for f in found if f.feature == PREDICTION), None)
+        return DriftAnalysis(
+            features=[f for f in found if f.feature != PREDICTION],
+            html=evaluation.get_html_str(as_iframe=False),
+            prediction=prediction,
+            current_probability=probability,
+        )
 
     @staticmethod
     def _feature(metric: dict[str, Any]) -> FeatureDrift | None:

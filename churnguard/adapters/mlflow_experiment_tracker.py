@@ -250,6 +250,7 @@ class MlflowExperimentTracker:
                     "churnguard.fingerprint": report.model_version,
                     "drift.current_source": report.current_source,
                     "drift.drifted_features": ",".join(report.verdict.drifted_features),
+                    "drift.rules_fired": ",".join(report.verdict.rules) or "none",
                 }
             )
             metrics = {
@@ -260,6 +261,16 @@ class MlflowExperimentTracker:
                 "reference_rows": float(report.reference_rows),
             }
             metrics.update({f"drift_{f.feature}": f.statistic for f in report.features if f.statistic == f.statistic})
+            metrics["weighted_drift_share"] = report.verdict.weighted_share
+            if report.prediction is not None:
+                metrics["prediction_drift"] = report.prediction.statistic
+                metrics["prediction_drifted"] = float(report.prediction.drifted)
+            if report.estimated is not None:
+                estimated = report.estimated
+                for name in ("f1", "precision", "recall", "roc_auc"):
+                    metrics[f"estimated_{name}"] = getattr(estimated, name)
+                metrics["estimated_f1_low"], metrics["estimated_f1_high"] = estimated.f1_interval
+            metrics = {name: value for name, value in metrics.items() if value == value}  # MLflow refuses NaN
             mlflow.log_metrics(metrics)
             for path in files:
                 mlflow.log_artifact(path, artifact_path="drift")

@@ -35,6 +35,7 @@ from churnguard.adapters.sklearn_evaluation import (
     churn_probability,
     classification_metrics,
     encoded_table,
+    field_influence,
     holdout_split,
     model_inputs,
     permutation_drops,
@@ -195,12 +196,10 @@ class SklearnModelTrainer:
 
         holdout_probability = churn_probability(model, x_test)
         drops = permutation_drops(model, x_test, y_test, IMPORTANCE_REPEATS, plan.random_state)
-        diagnostics = diagnose(
-            y_test,
-            holdout_probability,
-            threshold.threshold,
-            dict(zip(schema.model_features, drops.mean(axis=1), strict=True)),
-        )
+        importance = dict(zip(schema.model_features, drops.mean(axis=1), strict=True))
+        baselines = attribution_baselines(schema, raw_train)
+        influence = field_influence(model, schema, imputation.apply(schema, raw_test), baselines)
+        diagnostics = diagnose(y_test, holdout_probability, threshold.threshold, importance, influence)
         train_probability = churn_probability(model, x_train)
         scores = np.array([c.score(plan.selection_metric) for c in candidates])
         return TrainedModel(

@@ -17,7 +17,8 @@ from churnguard.application.ports import (
     Table,
 )
 from churnguard.domain.customer import ORIGINAL_SCHEMA
-from churnguard.domain.drift_policy import DriftPolicy, NotEnoughRows
+from churnguard.domain.drift_policy import DriftPolicy, NotEnoughRows, field_weights
+from churnguard.domain.performance_estimate import estimate_performance
 from churnguard.domain.schema import TableSchema
 
 
@@ -36,6 +37,7 @@ class DetectDrift:
         tracker: ExperimentTracker,
         clock: Clock,
         policy: DriftPolicy,
+        f1_floor: float | None = None,
     ) -> None:
         self._detector = detector
         self._store = store
@@ -43,6 +45,7 @@ class DetectDrift:
         self._tracker = tracker
         self._clock = clock
         self._policy = policy
+        self._f1_floor = f1_floor
 
     def __call__(self, current: Table, current_source: str, reference: Table | None = None) -> DriftOutcome:
         """Drift of `current` against `reference` (default: the champion's training snapshot).
@@ -56,7 +59,16 @@ class DetectDrift:
                 raise ModelNotFound("no champion to compare against; run `churnguard pipeline` first")
             reference = self._store.reference(champion.fingerprint)
         schema = champion.schema if champion is not None else ORIGINAL_SCHEMA
-        analysis = self._detector.compare(reference, current, schema)
+        model = self._store.load(champion.fingerprint) if champion is not None else None
+        analysis = self._detector.compare(reference, current, schema, model)
+        weights = None
+        diagnostics = self._store.diagnostics(champion.fingerprint) if champion is not None else None
+        if diagnostics is not None and diagnostics.influence:
+            weights = field_weights(schema.raw_fields, diagnostics.influence)
+        estimated = None
+        if champion is not None and analysis.current_probability is not None:
+            margins = diagnostics.estimate_error if diagnostics is not None else None
+            estimated = estimate_performance(analysis.current_probability, champion.threshold, margins)
         report = DriftReport(
             model_version=champion.fingerprint if champion else "",
             checked_at=self._clock.now(),
@@ -64,7 +76,10 @@ class DetectDrift:
             current_rows=len(current),
             current_source=current_source,
             features=list(analysis.features),
-            verdict=self._policy.verdict(analysis.features),
+            verdict=self._policy.verdict(analysis.features, weights, analysis.prediction),
+            prediction=analysis.prediction,
+            estimated=estimated,
+            f1_floor=self._f1_floor,
         )
         files = self._writer.write(report, analysis.html)
         self._tracker.record_drift(report, files)

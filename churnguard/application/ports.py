@@ -20,6 +20,7 @@ from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStr
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.drift_policy import DriftVerdict, FeatureDrift
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.performance_estimate import EstimatedPerformance
 from churnguard.domain.quality_gate import GateDecision
 from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
@@ -377,6 +378,10 @@ class DriftAnalysis:
 
     features: Sequence[FeatureDrift]
     html: str
+    prediction: FeatureDrift | None = None
+    """The drift of the model's predicted probabilities, when a model was given."""
+    current_probability: npt.NDArray[np.float64] | None = None
+    """The model's churn probability for each current row, when a model was given."""
 
 
 @dataclass(frozen=True)
@@ -452,8 +457,11 @@ class PredictionArchive(Protocol):
 
 
 class DriftDetector(Protocol):
-    def compare(self, reference: Table, current: Table, schema: TableSchema) -> DriftAnalysis:
-        """Per-field drift of `current` against `reference`, both with the schema's fields encoded."""
+    def compare(
+        self, reference: Table, current: Table, schema: TableSchema, model: ProbabilisticModel | None = None
+    ) -> DriftAnalysis:
+        """Per-field drift of `current` against `reference`, both with the schema's fields encoded
+        (and imputed); with a `model`, the drift of its predicted probabilities too."""
         ...
 
 
@@ -466,6 +474,11 @@ class DriftReport:
     current_source: str
     features: Sequence[FeatureDrift]
     verdict: DriftVerdict
+    prediction: FeatureDrift | None = None
+    estimated: EstimatedPerformance | None = None
+    """The champion's performance estimated from its probabilities on the current rows."""
+    f1_floor: float | None = None
+    """The gate's F1 floor: an estimate under it is a warning."""
 
 
 class DriftReportWriter(Protocol):

@@ -8,11 +8,13 @@ API and drawn by the UI (no image library, no CDN).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from churnguard.domain.performance_estimate import estimate_performance
 
 ROC_POINTS = 101
 CALIBRATION_BINS = 10
@@ -39,6 +41,12 @@ class ModelDiagnostics:
     importance: Mapping[str, float]
     """Mean drop in holdout ROC-AUC when the model input is shuffled, largest first."""
     holdout_rows: int
+    estimate_error: Mapping[str, float] = field(default_factory=dict)
+    """How far the label-free performance estimate was from the realized value on the holdout
+    (f1, roc_auc): the estimator's own error for this model, added to its intervals later."""
+    influence: Mapping[str, float] = field(default_factory=dict)
+    """Per raw field: mean |change in churn probability| when it is set to its baseline (the
+    leave-one-out attribution over the holdout): how far the field moves this model's output."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +58,8 @@ class ModelDiagnostics:
             "confusion": dict(self.confusion),
             "importance": [{"feature": name, "drop_in_roc_auc": value} for name, value in self.importance.items()],
             "holdout_rows": self.holdout_rows,
+            "influence": dict(self.influence),
+            "estimate_error": dict(self.estimate_error),
         }
 
     @classmethod
@@ -65,6 +75,8 @@ class ModelDiagnostics:
             confusion={key: int(value) for key, value in data["confusion"].items()},
             importance={item["feature"]: float(item["drop_in_roc_auc"]) for item in data["importance"]},
             holdout_rows=int(data["holdout_rows"]),
+            influence={name: float(value) for name, value in data.get("influence", {}).items()},
+            estimate_error={name: float(value) for name, value in data.get("estimate_error", {}).items()},
         )
 
 
@@ -82,7 +94,11 @@ def roc_curve(target: npt.NDArray[Any], probability: npt.NDArray[np.float64]) ->
 
 
 def diagnose(
-    target: npt.NDArray[Any], probability: npt.NDArray[np.float64], threshold: float, importance: Mapping[str, float]
+    target: npt.NDArray[Any],
+    probability: npt.NDArray[np.float64],
+    threshold: float,
+    importance: Mapping[str, float],
+    influence: Mapping[str, float] | None = None,
 ) -> ModelDiagnostics:
     target = np.asarray(target).astype(np.int64)
     probability = np.asarray(probability, dtype=np.float64)
@@ -95,6 +111,13 @@ def diagnose(
         for b in np.unique(bins)
     )
     predicted = probability >= threshold
+    estimated = estimate_performance(probability, threshold)
+    tp, fp, fn = (
+        (predicted & (target == 1)).sum(),
+        (predicted & (target == 0)).sum(),
+        ((~predicted) & (target == 1)).sum(),
+    )
+    realized_f1 = float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else float("nan")
     confusion = {
         "tn": int(((~predicted) & (target == 0)).sum()),
         "fp": int((predicted & (target == 0)).sum()),
@@ -111,4 +134,6 @@ def diagnose(
         confusion=confusion,
         importance=ordered,
         holdout_rows=int(target.size),
+        influence=dict(influence or {}),
+        estimate_error={"f1": abs(estimated.f1 - realized_f1), "roc_auc": abs(estimated.roc_auc - auc)},
     )

@@ -337,8 +337,23 @@ def cmd_drift(
                 raise UsageError(str(error)) from None
             print(f"skipped: {error}", flush=True)
         else:
-            verdict = outcome.report.verdict
-            print(f"{'DRIFT' if verdict.drifted else 'no drift'}: " + "; ".join(verdict.reasons), flush=True)
+            report = outcome.report
+            verdict = report.verdict
+            print(("" if verdict.drifted else "no drift: ") + "; ".join(verdict.reasons), flush=True)
+            if report.estimated is not None:
+                estimated = report.estimated
+                low, high = estimated.f1_interval
+                warn = (
+                    f"  WARNING: under the gate's F1 floor {report.f1_floor:.2f}"
+                    if report.f1_floor is not None and estimated.f1 < report.f1_floor
+                    else ""
+                )
+                print(
+                    f"estimated performance on {estimated.rows} rows (no labels needed): F1 {estimated.f1:.3f} "
+                    f"(95% {low:.3f} to {high:.3f}), precision {estimated.precision:.3f}, recall "
+                    f"{estimated.recall:.3f}, ROC-AUC {estimated.roc_auc:.3f}{warn}",
+                    flush=True,
+                )
             print("reports: " + ", ".join(outcome.files), flush=True)
             if interval is None:
                 return EXIT_REFUSED if verdict.drifted else EXIT_OK

@@ -219,6 +219,7 @@ class Container(containers.DeclarativeContainer):
         tracker=experiment_tracker,
         clock=clock,
         policy=drift_policy,
+        f1_floor=settings.provided.gate.min_f1,
     )
     check_drift = providers.Factory(
         CheckDrift,

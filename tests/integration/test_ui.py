@@ -5,6 +5,7 @@ refusal shown on its field, and the geometry of every view asserted at desktop a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import BUNDLED_DATA, ROOT, TELCO_DATA
 from tests.integration.api_server import ApiServer
+from tests.integration.conftest import run_cli_process
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -37,6 +39,9 @@ GEOMETRY = (Path(__file__).parent / "ui_geometry.js").read_text()
 def served(request, tmp_path):
     source: Path = request.getfixturevalue("trained_workdir" if request.param == "original" else "telco_workdir")
     shutil.copytree(source / "models", tmp_path / "models")
+    current = BUNDLED_DATA if request.param == "original" else TELCO_DATA
+    checked = run_cli_process("drift", "--current", str(current), "--workdir", str(tmp_path))
+    assert checked.returncode in (0, 1), checked.stderr  # the Monitoring view shows its report
     server = ApiServer(tmp_path).start()
     yield request.param, server
     server.stop()
@@ -145,6 +150,7 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
     }
     assert cells == {key: str(value) for key, value in diagnostics["confusion"].items()}
     assert f"AUC {diagnostics['roc']['auc']:.3f}" in _text(browser, "roc-caption")
+    schema_titles = {field["name"]: field["title"] for field in schema["fields"]}
     shown_fields = browser.find_elements(By.CSS_SELECTOR, "#model-fields tbody tr")
     assert [row.get_attribute("data-field") for row in shown_fields] == [f["name"] for f in schema["fields"]]
     _geometry(browser, "model", schema_name)
@@ -155,6 +161,14 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart-requests rect[data-value]")
     assert sum(float(bar.get_attribute("data-value")) for bar in bars) == served_count
     assert "training base rate" in browser.find_element(By.ID, "chart-churn-rate").text
+    report = json.loads((server.workdir / "reports" / "drift_report.json").read_text())
+    estimate = report["estimated_performance"]
+    assert f"Estimated F1 {estimate['f1']:.3f}" in _text(browser, "estimate")
+    drifted = [row.get_attribute("data-metric") for row in browser.find_elements(By.CSS_SELECTOR, "#drift-fields li")]
+    assert sorted(drifted) == sorted(f["feature"] for f in report["features"] if f["statistic"] is not None)
+    assert drifted[: len(report["drifted_features"])] == sorted(
+        report["drifted_features"], key=lambda name: schema_titles[name].lower()
+    )
     wait.until(lambda d: _text(d, "request-rate").endswith("req/s"))  # a second poll came in
     _geometry(browser, "monitoring", schema_name)
 

@@ -12,7 +12,7 @@ class FakeDriftDetector:
         self.drifted = drifted
         self.calls: list[tuple[object, object]] = []
 
-    def compare(self, reference, current, schema=None):
+    def compare(self, reference, current, schema=None, model=None):
         self.calls.append((reference, current))
         features = [FeatureDrift(name, "ks", 0.01, 0.05, name in self.drifted) for name in ("age", "tenure", "charges")]
         return DriftAnalysis(features, "<html></html>")

@@ -134,6 +134,32 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.drift_weighted_share = Gauge(
+            "churnguard_drift_weighted_share",
+            "Share of the champion's importance carried by the drifted fields in the latest check",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.prediction_drift = Gauge(
+            "churnguard_prediction_drift_score",
+            "Drift statistic of the predicted probabilities in the latest check",
+            ["test"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.estimated_performance = Gauge(
+            "churnguard_estimated_performance",
+            "The champion's performance estimated without labels on the latest check's rows",
+            ["metric"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.estimated_below_floor = Gauge(
+            "churnguard_estimated_f1_below_floor",
+            "1 if the latest estimated F1 is under the gate's F1 floor",
+            registry=r,
+            multiprocess_mode="max",
+        )
         self._drift_seen: float | None = None
         self.start_time.set(time.time())
         self.model_loaded.set(0)
@@ -189,6 +215,16 @@ class ServiceMetrics:
                         float(feature["statistic"])
                     )
             self.drift_last_check.set(datetime.fromisoformat(report["checked_at"]).timestamp())
+            self.drift_weighted_share.set(float(report.get("weighted_drift_share", report["drift_share"])))
+            prediction = report.get("prediction_drift")
+            if prediction is not None:
+                self.prediction_drift.labels(prediction["test"]).set(float(prediction["statistic"]))
+            estimated = report.get("estimated_performance")
+            if estimated is not None:
+                for name in ("f1", "precision", "recall", "roc_auc"):
+                    if estimated[name] is not None:
+                        self.estimated_performance.labels(name).set(float(estimated[name]))
+                self.estimated_below_floor.set(1.0 if estimated.get("below_f1_floor") else 0.0)
         except (OSError, ValueError, KeyError, TypeError) as error:
             logger.warning("drift report %s unreadable (%s); keeping the last values", report_path, error)
             return

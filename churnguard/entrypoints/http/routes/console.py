@@ -72,6 +72,11 @@ def console_router(serving: Serving) -> APIRouter:
                 "drift_share": report["drift_share"],
                 "reasons": report.get("reasons", []),
                 "current_source": report.get("current_source"),
+                "rules_fired": report.get("rules_fired", []),
+                "plain_share": report["drift_share"],
+                "weighted_share": report.get("weighted_drift_share"),
+                "prediction_drift": report.get("prediction_drift"),
+                "estimated_performance": report.get("estimated_performance"),
                 "fields": [{**f, "title": titles.get(f["feature"], f["feature"])} for f in fields],
             }
         return {

@@ -418,7 +418,18 @@ function renderDrift(drift) {
     return;
   }
   $("#drift-verdict").textContent = drift.dataset_drift ? "Drift detected" : "No drift";
-  $("#drift-detail").textContent = `${(drift.reasons || []).join("; ")} Checked ${new Date(drift.checked_at).toLocaleString()}.`;
+  $("#drift-detail").textContent = `${(drift.reasons || []).slice(0, 2).join("; ")}. Checked ${new Date(drift.checked_at).toLocaleString()} on ${drift.current_source}.`;
+  const estimate = drift.estimated_performance;
+  const box = $("#estimate");
+  box.replaceChildren();
+  box.hidden = !estimate;
+  if (estimate) {
+    const [low, high] = estimate.f1_interval;
+    box.append(el("strong", {}, `Estimated F1 ${estimate.f1.toFixed(3)}`),
+      el("span", {}, ` (95% ${low.toFixed(3)} to ${high.toFixed(3)}); precision ${estimate.precision.toFixed(3)}, recall ${estimate.recall.toFixed(3)}, ROC-AUC ${estimate.roc_auc.toFixed(3)}, on ${estimate.rows} rows without labels.`));
+    box.classList.toggle("warning", Boolean(estimate.below_f1_floor));
+    if (estimate.below_f1_floor) box.append(el("span", { class: "warning-text" }, ` Under the gate's F1 floor ${estimate.f1_floor.toFixed(2)}.`));
+  }
   for (const f of drift.fields) {
     if (f.statistic === null) continue;
     // a p-value drifts below its threshold, a distance above it: show the statistic against twice the threshold
