@@ -24,6 +24,7 @@ from churnguard.application.ports import (
     EvaluationReport,
     HoldoutPredictions,
     InferenceTrace,
+    OutcomesReport,
     Table,
     TrackedRun,
     TrainedModel,
@@ -241,6 +242,9 @@ class FakeExperimentTracker:
 
     def record_drift(self, report: DriftReport, files: Sequence[str]) -> None:
         self.events.append(("drift", report.verdict.drifted))
+
+    def record_outcomes(self, report: OutcomesReport, files: Sequence[str]) -> None:
+        self.events.append(("outcomes", report.matched))
 
 
 def fake_dataset(location: str = "data.csv", rows: int = 100, data_hash: str = "d" * 64) -> Dataset:

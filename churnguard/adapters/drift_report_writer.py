@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.json_report_writer import json_safe
-from churnguard.application.ports import DriftReport
+from churnguard.application.ports import DriftReport, OutcomesReport
 
 logger = logging.getLogger(__name__)
 HTML_FILE = "drift_report.html"
@@ -95,5 +96,62 @@ class FileDriftReportWriter:
             return None
         except (OSError, ValueError) as error:
             logger.warning("drift report unreadable: %s", error)
+            return None
+        return document
+
+
+OUTCOMES_FILE = "outcomes_report.json"
+
+
+def outcomes_report_json(report: OutcomesReport) -> dict[str, Any]:
+    document: dict[str, Any] = json_safe(
+        {
+            "checked_at": report.checked_at.isoformat(),
+            "model_version": report.model_version,
+            "source": report.source,
+            "received": report.received,
+            "matched": report.matched,
+            "unknown_ids": {"count": len(report.unknown), "first": list(report.unknown[:50])},
+            "duplicate_ids": {"count": len(report.duplicates), "first": list(report.duplicates[:50])},
+            "period_seconds": report.period_seconds,
+            "periods": [
+                {
+                    "start": datetime.fromtimestamp(p.start, UTC).isoformat(),
+                    "rows": p.rows,
+                    "churn_rate": p.churn_rate,
+                    "realized": {"f1": p.realized_f1, "roc_auc": p.realized_roc_auc},
+                    "estimated": {
+                        "f1": p.estimated.f1,
+                        "f1_interval": list(p.estimated.f1_interval),
+                        "roc_auc": p.estimated.roc_auc,
+                        "roc_auc_interval": list(p.estimated.roc_auc_interval),
+                    },
+                    "realized_f1_within_estimate": bool(
+                        p.estimated.f1_interval[0] <= p.realized_f1 <= p.estimated.f1_interval[1]
+                    ),
+                }
+                for p in report.periods
+            ],
+        }
+    )
+    return document
+
+
+class FileOutcomesReportWriter:
+    def __init__(self, reports_dir: Path) -> None:
+        self._dir = Path(reports_dir)
+
+    def write(self, report: OutcomesReport) -> list[str]:
+        path = self._dir / OUTCOMES_FILE
+        atomic_write_text(path, json.dumps(outcomes_report_json(report), indent=2) + "\n")
+        return [str(path)]
+
+    def latest(self) -> dict[str, Any] | None:
+        try:
+            document: dict[str, Any] = json.loads((self._dir / OUTCOMES_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            logger.warning("outcomes report unreadable: %s", error)
             return None
         return document

@@ -15,7 +15,14 @@ from typing import Any
 
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.json_report_writer import json_safe
-from churnguard.application.ports import Dataset, DriftReport, EvaluationReport, TrackedRun, TrainedModel
+from churnguard.application.ports import (
+    Dataset,
+    DriftReport,
+    EvaluationReport,
+    OutcomesReport,
+    TrackedRun,
+    TrainedModel,
+)
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 
@@ -89,6 +96,22 @@ class JsonlExperimentTracker:
                 "fingerprint": version.fingerprint,
                 "promoted": decision.promote,
                 "reasons": list(decision.reasons),
+            }
+        )
+
+    def record_outcomes(self, report: OutcomesReport, files: Sequence[str]) -> None:
+        latest = report.periods[-1] if report.periods else None
+        self._append(
+            {
+                "event": "outcomes",
+                "fingerprint": report.model_version,
+                "checked_at": report.checked_at.isoformat(),
+                "matched": report.matched,
+                "unknown": len(report.unknown),
+                "duplicates": len(report.duplicates),
+                "latest_realized_f1": None if latest is None else latest.realized_f1,
+                "latest_estimated_f1": None if latest is None else latest.estimated.f1,
+                "files": list(files),
             }
         )
 

@@ -26,7 +26,14 @@ from churnguard.adapters.filesystem_model_store import TRUSTED_TYPES
 from churnguard.adapters.training_report import write_training_artifacts
 from churnguard.adapters.yaml_schema import dump_schema
 from churnguard.application.errors import TrackingUnavailable
-from churnguard.application.ports import Dataset, DriftReport, EvaluationReport, TrackedRun, TrainedModel
+from churnguard.application.ports import (
+    Dataset,
+    DriftReport,
+    EvaluationReport,
+    OutcomesReport,
+    TrackedRun,
+    TrainedModel,
+)
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 
@@ -239,6 +246,34 @@ class MlflowExperimentTracker:
             client.set_registered_model_alias(name, "challenger", number)
         if version.run_id:
             client.set_tag(version.run_id, "gate.decision", "promote" if decision.promote else "refuse")
+
+    def record_outcomes(self, report: OutcomesReport, files: Sequence[str]) -> None:
+        """An `outcomes` run: realized and estimated F1 / ROC-AUC per period (step = period index)."""
+        mlflow.set_tracking_uri(self._uri)
+        with mlflow.start_run(experiment_id=self._experiment_id(), run_name="outcomes") as run:
+            mlflow.set_tags(
+                {
+                    "churnguard.run_type": "outcomes",
+                    "churnguard.fingerprint": report.model_version,
+                    "outcomes.source": report.source,
+                }
+            )
+            mlflow.log_metrics(
+                {"matched": float(report.matched), "unknown": float(len(report.unknown)),
+                 "duplicates": float(len(report.duplicates))}
+            )  # fmt: skip
+            for step, period in enumerate(report.periods):
+                values = {
+                    "realized_f1": period.realized_f1,
+                    "realized_roc_auc": period.realized_roc_auc,
+                    "estimated_f1": period.estimated.f1,
+                    "estimated_roc_auc": period.estimated.roc_auc,
+                    "period_rows": float(period.rows),
+                }
+                mlflow.log_metrics({k: v for k, v in values.items() if v == v}, step=step)
+            for path in files:
+                mlflow.log_artifact(path, artifact_path="outcomes")
+            logger.info("outcomes run logged", extra={"run_id": run.info.run_id})
 
     def record_drift(self, report: DriftReport, files: Sequence[str]) -> None:
         """A `drift` run: share, verdict and per-feature statistics as metrics, the reports as artifacts."""

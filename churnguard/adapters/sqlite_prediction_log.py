@@ -24,13 +24,16 @@ import numpy as np
 import pandas as pd
 
 from churnguard.adapters.csv_dataset_source import FileTableWriter
-from churnguard.application.ports import PredictionRecord, TrafficBucket, TrafficSummary
+from churnguard.application.ports import OutcomesJoined, PredictionRecord, TrafficBucket, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("timestamp", "request_id", "model_version", "schema_hash", "inputs", "probability", "prediction")
+COLUMNS = (
+    "timestamp", "request_id", "model_version", "schema_hash", "inputs", "probability", "prediction", "customer_id",
+)  # fmt: skip
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY,
@@ -40,9 +43,17 @@ CREATE TABLE IF NOT EXISTS predictions (
     schema_hash TEXT NOT NULL,
     inputs TEXT NOT NULL,
     probability REAL NOT NULL,
-    prediction INTEGER NOT NULL
+    prediction INTEGER NOT NULL,
+    customer_id TEXT
 );
 CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
+CREATE INDEX IF NOT EXISTS predictions_customer ON predictions (customer_id, timestamp);
+CREATE TABLE IF NOT EXISTS outcomes (
+    customer_id TEXT PRIMARY KEY,
+    churned INTEGER NOT NULL,
+    observed_at REAL NOT NULL,
+    recorded_at REAL NOT NULL
+);
 """
 INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # nosec B608
 PRUNE_EVERY_SECONDS = 3600.0
@@ -55,6 +66,8 @@ def _migrate(connection: sqlite3.Connection) -> None:
     connection.execute("BEGIN IMMEDIATE")
     try:
         columns = {row[1] for row in connection.execute("PRAGMA table_info(predictions)")}
+        if "inputs" in columns and "customer_id" not in columns:  # logged before outcomes were joined
+            connection.execute("ALTER TABLE predictions ADD COLUMN customer_id TEXT")
         if columns and "inputs" not in columns:
             fields = ", ".join(ORIGINAL_SCHEMA.raw_fields)  # module constants, no user input
             connection.execute("ALTER TABLE predictions RENAME TO predictions_original")
@@ -163,6 +176,7 @@ class SqlitePredictionLog:
                 _inputs_json(r.inputs),
                 r.probability,
                 r.prediction,
+                r.customer_id,
             )
             for r in records
         ]
@@ -202,12 +216,14 @@ def read_predictions(
     `labels` as a table of the schema holds them (text labels, codes).
     """
     fields = list(schema.raw_fields)
-    header = ["time", "timestamp", "request_id", "model_version", *fields, "probability", "prediction"]
+    header = ["time", "timestamp", "request_id", "customer_id", "model_version", *fields, "probability", "prediction"]
     if not path.exists():
         return pd.DataFrame(columns=header)
     connection = _read_only(path)
     try:
-        query = "SELECT timestamp, request_id, model_version, inputs, probability, prediction FROM predictions"
+        query = (
+            "SELECT timestamp, request_id, customer_id, model_version, inputs, probability, prediction FROM predictions"
+        )
         query += " WHERE schema_hash = ?"
         params: list[float | int | str] = [schema.hash]
         if since is not None:
@@ -229,6 +245,7 @@ def read_predictions(
     columns: dict[str, Any] = schema.decode(raw) if labels else {name: raw[:, i] for i, name in enumerate(fields)}
     out = pd.DataFrame(columns, index=frame.index)
     out.insert(0, "model_version", frame["model_version"])
+    out.insert(0, "customer_id", frame["customer_id"])
     out.insert(0, "request_id", frame["request_id"])
     out.insert(0, "timestamp", frame["timestamp"])
     out.insert(0, "time", pd.to_datetime(frame["timestamp"], unit="s", utc=True))
@@ -292,3 +309,67 @@ class SqlitePredictionArchive:
             return log.prune(older_than.timestamp())
         finally:
             log.close()
+
+
+class SqliteOutcomeLedger:
+    """The OutcomeLedger port over the prediction log's database: outcomes are kept beside the
+    predictions they are joined with (one file per replica log, as the log itself)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def record(self, outcomes: Sequence[Outcome], schema_hash: str, threshold: float) -> OutcomesJoined:
+        connection = connect(self.path)
+        matched: list[MatchedOutcome] = []
+        unknown: list[str] = []
+        already: list[str] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for outcome in outcomes:
+                    if connection.execute(
+                        "SELECT 1 FROM outcomes WHERE customer_id = ?", (outcome.customer_id,)
+                    ).fetchone():
+                        already.append(outcome.customer_id)
+                        continue
+                    found = connection.execute(
+                        "SELECT probability, prediction, timestamp FROM predictions WHERE customer_id = ?"
+                        " AND schema_hash = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1",
+                        (outcome.customer_id, schema_hash, outcome.observed_at),
+                    ).fetchone()
+                    if found is None:
+                        unknown.append(outcome.customer_id)
+                        continue
+                    connection.execute(
+                        "INSERT INTO outcomes (customer_id, churned, observed_at, recorded_at) VALUES (?, ?, ?, ?)",
+                        (outcome.customer_id, int(outcome.churned), outcome.observed_at, time.time()),
+                    )
+                    probability, prediction, predicted_at = found
+                    matched.append(
+                        MatchedOutcome(
+                            outcome.customer_id, outcome.churned, probability, bool(prediction), predicted_at, threshold
+                        )
+                    )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        finally:
+            connection.close()
+        return OutcomesJoined(matched, unknown, already)
+
+    def matched(self, schema_hash: str, threshold: float) -> list[MatchedOutcome]:
+        if not self.path.exists():
+            return []
+        connection = _read_only(self.path)
+        try:
+            rows = connection.execute(
+                "SELECT o.customer_id, o.churned, p.probability, p.prediction, p.timestamp FROM outcomes o"
+                " JOIN predictions p ON p.id = (SELECT id FROM predictions WHERE customer_id = o.customer_id"
+                " AND schema_hash = ? AND timestamp <= o.observed_at ORDER BY timestamp DESC LIMIT 1)"
+                " ORDER BY p.timestamp",
+                (schema_hash,),
+            ).fetchall()
+        finally:
+            connection.close()
+        return [MatchedOutcome(cid, bool(c), prob, bool(pred), at, threshold) for cid, c, prob, pred, at in rows]

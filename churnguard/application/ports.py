@@ -20,6 +20,7 @@ from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStr
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.drift_policy import DriftVerdict, FeatureDrift
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.outcomes import MatchedOutcome, Outcome, PeriodPerformance
 from churnguard.domain.performance_estimate import EstimatedPerformance
 from churnguard.domain.quality_gate import GateDecision
 from churnguard.domain.schema import TableSchema
@@ -258,6 +259,10 @@ class ExperimentTracker(Protocol):
         """Record a drift check, its metrics and its report files."""
         ...
 
+    def record_outcomes(self, report: OutcomesReport, files: Sequence[str]) -> None:
+        """Record realized performance per period beside the estimate."""
+        ...
+
 
 @dataclass(frozen=True)
 class TraceSpan:
@@ -330,6 +335,8 @@ class PredictionRecord:
     prediction: int
     schema_hash: str
     """The hash of the schema whose fields `inputs` holds (encoded, NaN where imputed)."""
+    customer_id: str | None = None
+    """The schema's id column, when the request carried one: what outcomes are joined on."""
 
 
 @dataclass(frozen=True)
@@ -454,6 +461,52 @@ class PredictionArchive(Protocol):
     def prune(self, older_than: datetime) -> int:
         """Delete predictions older than `older_than`; rows deleted."""
         ...
+
+
+@dataclass(frozen=True)
+class OutcomesRead:
+    outcomes: Sequence[Outcome]
+    duplicates: Sequence[str]
+    """Ids given more than once in the file (the first one counts)."""
+
+
+class OutcomeReader(Protocol):
+    def read(self, location: str, schema: TableSchema, default_time: float) -> OutcomesRead:
+        """The id column and the label column of a file of outcomes (an `observed_at` column,
+        ISO time, is optional: `default_time` otherwise). Raises InvalidDataset naming the rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutcomesJoined:
+    matched: Sequence[MatchedOutcome]
+    unknown: Sequence[str]
+    """Ids with no logged prediction (of the served schema) before their outcome."""
+    already_recorded: Sequence[str]
+    """Ids whose outcome was recorded before: kept as first recorded."""
+
+
+class OutcomeLedger(Protocol):
+    def record(self, outcomes: Sequence[Outcome], schema_hash: str, threshold: float) -> OutcomesJoined:
+        """Join each outcome with its customer's latest prediction before it, and keep the joined ones."""
+        ...
+
+    def matched(self, schema_hash: str, threshold: float) -> list[MatchedOutcome]:
+        """Every recorded outcome of the schema with its prediction."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutcomesReport:
+    checked_at: datetime
+    model_version: str
+    source: str
+    received: int
+    matched: int
+    unknown: Sequence[str]
+    duplicates: Sequence[str]
+    periods: Sequence[PeriodPerformance]
+    period_seconds: float
 
 
 class DriftDetector(Protocol):

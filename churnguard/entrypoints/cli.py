@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dependency_injector.wiring import Provide, inject
@@ -32,6 +33,7 @@ from churnguard.application.generate_customers import GenerateData, ManagePredic
 from churnguard.application.ports import Dataset, InferenceTracer, ModelStore, SchemaReader
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
+from churnguard.application.record_outcomes import RecordOutcomes
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.score_customers import CustomerBatchSource, ScoreCustomers, ScoredBatchWriter
 from churnguard.application.train_model import TrainingOutcome, TrainModel
@@ -298,12 +300,15 @@ def _describe_schema(schema: TableSchema, location: str) -> str:
     )
 
 
-def _duration_seconds(text: str) -> float:
+def _duration_seconds(text: str, option: str = "--schedule") -> float:
     units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
     try:
-        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, IndexError):
-        raise UsageError(f"--schedule {text!r}: expected a duration like 30s, 15m, 1h or 1d") from None
+        seconds = -1.0
+    if not seconds > 0:
+        raise UsageError(f"{option} {text!r}: expected a duration like 30s, 15m, 1h or 1d")
+    return seconds
 
 
 @inject
@@ -359,6 +364,29 @@ def cmd_drift(
                 return EXIT_REFUSED if verdict.drifted else EXIT_OK
         assert interval is not None
         time.sleep(interval)
+
+
+@inject
+def cmd_outcomes(args: argparse.Namespace, record: RecordOutcomes = Provide[Container.record_outcomes]) -> int:
+    """Join outcomes (id + label) with the logged predictions; realized vs estimated per period."""
+    report, files = record(str(args.input), _duration_seconds(args.period, "--period"))
+    print(
+        f"{report.received} outcomes from {args.input}: {report.matched} joined with their prediction, "
+        f"{len(report.unknown)} unknown ids, {len(report.duplicates)} duplicates"
+    )
+    if report.unknown:
+        print(f"  unknown (no logged prediction before the outcome): {', '.join(report.unknown[:10])}")
+    if report.duplicates:
+        print(f"  duplicates (the first outcome counts): {', '.join(report.duplicates[:10])}")
+    for period in report.periods:
+        low, high = period.estimated.f1_interval
+        print(
+            f"  {datetime.fromtimestamp(period.start, UTC):%Y-%m-%d %H:%M}: {period.rows} customers, realized F1 "
+            f"{period.realized_f1:.3f} / ROC-AUC {period.realized_roc_auc:.3f}; estimated F1 {period.estimated.f1:.3f} "
+            f"({low:.3f} to {high:.3f})"
+        )
+    print("report: " + ", ".join(files))
+    return EXIT_OK
 
 
 @inject
@@ -512,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--days", type=float, help="time window of the prediction log (default: DRIFT_WINDOW_DAYS)")
     drift.add_argument("--split", action="store_true", help="the original's mode: 75/25 split of --data")
     drift.add_argument("--schedule", help="rerun every interval (30s, 15m, 1h, 1d) until stopped")
+    outcomes = command(
+        "outcomes", cmd_outcomes, "join later outcomes with the logged predictions: realized vs estimated"
+    )
+    outcomes.add_argument("--in", dest="input", type=Path, required=True, help="CSV: the schema's id and label columns")
+    outcomes.add_argument("--period", default="1d", help="report period of prediction time (e.g. 1h, 1d; default 1d)")
+    outcomes.add_argument("--workdir", type=Path)
     traffic = command("simulate-traffic", cmd_simulate_traffic, "send generated customers to a running API")
     traffic.add_argument("--url", default="http://127.0.0.1:8001")
     traffic.add_argument("--rows", type=int, default=2000)

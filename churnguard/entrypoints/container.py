@@ -13,7 +13,7 @@ from dependency_injector import containers, providers
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource, FileTableWriter
 from churnguard.adapters.customer_generator import PandasCustomerGenerator
-from churnguard.adapters.drift_report_writer import FileDriftReportWriter
+from churnguard.adapters.drift_report_writer import FileDriftReportWriter, FileOutcomesReportWriter
 from churnguard.adapters.drift_samples import PandasDriftSamples
 from churnguard.adapters.evidently_drift_detector import EvidentlyDriftDetector
 from churnguard.adapters.file_scoring import CustomerFile, FileScoredWriter
@@ -25,6 +25,7 @@ from churnguard.adapters.mlflow_experiment_tracker import MlflowExperimentTracke
 from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer, NullInferenceTracer
 from churnguard.adapters.mlflow_model_store import MlflowModelStore
 from churnguard.adapters.model_families import FAMILY_SETS
+from churnguard.adapters.outcome_file import CsvOutcomeReader
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
 from churnguard.adapters.schema_profiler import PandasSchemaProfiler
 from churnguard.adapters.serving_model import compile_for_serving
@@ -32,6 +33,7 @@ from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
 from churnguard.adapters.sqlite_prediction_log import (
+    SqliteOutcomeLedger,
     SqlitePredictionArchive,
     SqlitePredictionHistory,
     SqlitePredictionLog,
@@ -52,6 +54,7 @@ from churnguard.application.ports import (
 )
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.application.promote_model import PromoteModel
+from churnguard.application.record_outcomes import RecordOutcomes
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.score_customers import ScoreCustomers
 from churnguard.application.train_model import TrainModel
@@ -252,6 +255,16 @@ class Container(containers.DeclarativeContainer):
         ),
         store=model_store,
         declared=named_schema,
+    )
+    outcome_reports = providers.Singleton(FileOutcomesReportWriter, reports_dir=settings.provided.paths.reports_dir)
+    record_outcomes = providers.Factory(
+        RecordOutcomes,
+        reader=providers.Singleton(CsvOutcomeReader),
+        ledger=providers.Singleton(SqliteOutcomeLedger, path=settings.provided.prediction_log_path),
+        store=model_store,
+        writer=outcome_reports,
+        tracker=experiment_tracker,
+        clock=clock,
     )
     customer_file = providers.Factory(CustomerFile)
     scored_writer = providers.Factory(FileScoredWriter)

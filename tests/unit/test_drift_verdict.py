@@ -73,3 +73,22 @@ def test_the_estimate_matches_outcomes_drawn_from_calibrated_probabilities(seed)
     assert outside_auc <= 5
     assert estimate.f1_interval[0] < estimate.f1 < estimate.f1_interval[1]
     assert estimate.rows == 3000
+
+
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from([0.1, 0.3, 0.3, 0.5, 0.9]), st.integers(0, 3)), min_size=2))
+def test_realized_performance_per_period_is_scikit_learns(rows):
+    from churnguard.domain.outcomes import MatchedOutcome, by_period
+
+    matches = [MatchedOutcome(str(i), c, p, p >= 0.4, day * 86400.0 + i, 0.4) for i, (c, p, day) in enumerate(rows)]
+    periods = by_period(matches, 86400.0)
+    assert sum(period.rows for period in periods) == len(rows)
+    for period in periods:
+        inside = [m for m in matches if period.start <= m.predicted_at < period.start + 86400.0]
+        churned = np.array([m.churned for m in inside])
+        probability = np.array([m.probability for m in inside])
+        expected_f1 = f1_score(churned, probability >= 0.4, zero_division=np.nan)
+        assert period.realized_f1 == pytest.approx(expected_f1, nan_ok=True)
+        if churned.all() or not churned.any():
+            assert np.isnan(period.realized_roc_auc)
+        else:
+            assert period.realized_roc_auc == pytest.approx(roc_auc_score(churned, probability))

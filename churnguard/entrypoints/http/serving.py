@@ -59,6 +59,7 @@ class Serving:
         self.diagnostics: ModelDiagnostics | None = None
         self.history = container.prediction_history()
         self.drift_reports = container.drift_reports()
+        self.outcome_reports = container.outcome_reports()
         self._dropped_seen = 0
         logger.info("serving schema", extra={"schema": self.schema.name, "schema_hash": self.schema.short_hash})
 
@@ -133,13 +134,23 @@ class Serving:
     ) -> None:
         """Log and count served predictions (the log's writer thread does the I/O)."""
         rows = [customer.encoded() for customer in customers]
+        ids = [self.customer_id(customer) for customer in customers]
         metrics = self.metrics
         now = time.time()
         served = self.schema.hash
         self.prediction_log.record(
             [
-                PredictionRecord(now, request_id, p.model_version, tuple(row), p.probability, int(p.churns), served)
-                for p, row in zip(predictions, rows, strict=True)
+                PredictionRecord(
+                    now,
+                    request_id,
+                    p.model_version,
+                    tuple(row),
+                    p.probability,
+                    int(p.churns),
+                    served,
+                    None if customer_id is None else str(customer_id),
+                )
+                for p, row, customer_id in zip(predictions, rows, ids, strict=True)
             ]
         )
         dropped = self.prediction_log.dropped_records

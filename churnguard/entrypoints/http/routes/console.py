@@ -98,6 +98,7 @@ def console_router(serving: Serving) -> APIRouter:
             "served_predictions": served,
             "training_probability_shares": None if profile is None else list(profile.probability_shares),
             "drift": drift,
+            "outcomes": serving.outcome_reports.latest(),
         }
 
     @router.get("/monitoring/summary", summary="Request and prediction totals and the latest drift check, for the UI")

@@ -407,6 +407,25 @@ async function refreshTraffic() {
   });
   $("#probabilities-caption").textContent = `${data.served_predictions} served predictions in the window against the champion's training split.`;
   renderDrift(data.drift);
+  renderOutcomes(data.outcomes);
+}
+
+function renderOutcomes(report) {
+  $("#outcomes-card").hidden = !report;
+  if (!report) return;
+  $("#outcomes-detail").textContent = `${report.matched} of ${report.received} outcomes in the latest file joined with their prediction; `
+    + `${report.unknown_ids.count} unknown ids, ${report.duplicate_ids.count} duplicates (churnguard outcomes, ${new Date(report.checked_at).toLocaleString()}).`;
+  const body = $("#outcomes tbody");
+  body.replaceChildren();
+  const fixed = (v) => (v === null || v === undefined ? "–" : v.toFixed(3));
+  for (const period of report.periods) {
+    const row = el("tr", { "data-period": period.start });
+    const [low, high] = period.estimated.f1_interval;
+    row.append(el("td", {}, new Date(period.start).toLocaleDateString()), el("td", {}, String(period.rows)),
+      el("td", { class: period.realized_f1_within_estimate ? "" : "off" }, fixed(period.realized.f1)),
+      el("td", {}, `${fixed(period.estimated.f1)} (${fixed(low)}–${fixed(high)})`), el("td", {}, fixed(period.realized.roc_auc)));
+    body.append(row);
+  }
 }
 
 function renderDrift(drift) {
