@@ -84,7 +84,7 @@ class DriftPolicy:
             if fired
         )
         said = {
-            "weighted_share": f"the drifted fields carry {weighted:.0%} of the champion's importance "
+            "weighted_share": f"the drifted fields carry {weighted:.0%} of the fields' influence on the champion "
             f"(dataset drift from {self.drift_share:.0%})",
             "prediction": f"the predicted probabilities drifted ({prediction.test} {prediction.statistic:.4g}, "
             f"threshold {prediction.threshold:.4g})"
@@ -94,7 +94,7 @@ class DriftPolicy:
         head = (
             f"DRIFT by {' and '.join(rules)}: " + "; ".join(said[rule] for rule in rules)
             if rules
-            else f"no rule fired: drifted fields carry {weighted:.0%} of the importance (needs {self.drift_share:.0%})"
+            else f"no rule fired: drifted fields carry {weighted:.0%} of the influence (needs {self.drift_share:.0%})"
             + ("" if prediction is None else f", predictions steady ({prediction.test} {prediction.statistic:.4g})")
         )
         reasons = (
