@@ -398,15 +398,45 @@ SECTIONS: tuple[tuple[str, tuple[PanelSpec, ...]], ...] = (
         (
             PanelSpec(
                 "gauge",
-                "Drifted feature share",
-                "Share of features drifted in the latest `churnguard drift`.",
-                (Query("max(churnguard_drift_share)", instant=True),),
+                "Drifted share of the champion's influence",
+                "Share of the fields' influence on the champion carried by the drifted fields in the latest "
+                "`churnguard drift` (dataset drift from DRIFT_SHARE); the plain share of drifted fields beside it.",
+                (
+                    Query("max(churnguard_drift_weighted_share)", "weighted", instant=True),
+                    Query("max(churnguard_drift_share)", "plain", instant=True),
+                ),
                 unit="percentunit",
                 min=0,
                 max=1,
                 width=6,
                 height=8,
                 thresholds=((None, GREEN), (0.25, AMBER), (0.5, RED)),
+            ),
+            PanelSpec(
+                "stat",
+                "Estimated performance (no labels)",
+                "The champion's F1, precision, recall and ROC-AUC estimated from its calibrated probabilities "
+                "on the latest drift check's rows; red under the gate's F1 floor.",
+                (
+                    Query(
+                        "max by (metric) (churnguard_estimated_performance)",
+                        "{{metric}}",
+                        instant=True,
+                    ),
+                ),
+                unit="percentunit",
+                width=6,
+                height=8,
+                thresholds=((None, RED), (0.6, AMBER), (0.72, GREEN)),
+            ),
+            PanelSpec(
+                "stat",
+                "Prediction drift",
+                "Drift statistic of the predicted probabilities, reference against current.",
+                (Query("max by (test) (churnguard_prediction_drift_score)", "{{test}}", instant=True),),
+                width=6,
+                height=8,
+                thresholds=((None, GREEN), (0.1, RED)),
             ),
             PanelSpec(
                 "stat",

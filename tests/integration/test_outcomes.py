@@ -59,6 +59,13 @@ def test_outcomes_are_joined_by_id_and_report_realized_beside_estimated_performa
     low, high = period["estimated"]["f1_interval"]
     assert low < period["estimated"]["f1"] < high
 
+    server = ApiServer(tmp_path).start()  # the Monitoring view's JSON carries the same periods
+    try:
+        shown = httpx.get(server.url + "/monitoring/traffic").json()["outcomes"]
+    finally:
+        server.stop()
+    assert shown["periods"] == report["periods"]
+
     again = run_cli("outcomes", "--in", str(labels), "--workdir", str(tmp_path))  # sent twice: nothing doubles
     assert again.code == 0, again.err
     assert "0 joined with their prediction, 1 unknown ids, 601 duplicates" in again.out
