@@ -414,6 +414,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
     os.environ["WORKDIR"] = str(settings.paths.workdir.resolve())
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="churnguard-metrics-")
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        # a container's /tmp starts empty (the deploy files point here); after a restart in the same
+        # pod it holds the dead workers' files, which the collector would add to the new ones
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+        for stale in Path(metrics_dir).glob("*.db"):
+            stale.unlink()
     print(f"serving ChurnGuard on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''})", flush=True)
     uvicorn.run(
         "churnguard.entrypoints.http.app:create_app",

@@ -16,7 +16,18 @@ from tests.integration.mlflow_server import free_port
 
 
 class ApiServer:
-    def __init__(self, workdir: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        inherit: bool = True,
+        args: list[str] | None = None,
+    ) -> None:
+        """`inherit=False`: the process gets `env` and nothing of this one's environment but PATH;
+        `args`: serve's own options instead of --port/--workers/--workdir (a deploy file's)."""
+        self.inherit = inherit
+        self.args = args
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -27,23 +38,21 @@ class ApiServer:
     def start(self, timeout: float = 60.0) -> ApiServer:
         log_path = self.log_path
         log = log_path.open("wb")
+        options = self.args or [
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--workdir",
+            str(self.workdir),
+        ]
+        base = {**os.environ, "ENABLE_MLFLOW_TRACKING": "false"} if self.inherit else {"PATH": os.environ["PATH"]}
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "churnguard.entrypoints.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-                "--workdir",
-                str(self.workdir),
-            ],
+            [sys.executable, "-m", "churnguard.entrypoints.cli", "serve", *options],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "ENABLE_MLFLOW_TRACKING": "false", **self.env},
+            env={**base, **self.env},
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

@@ -162,7 +162,9 @@ def test_the_deployment_probes_runs_hardened_and_reads_known_settings():
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert {"requests", "limits"} <= set(container["resources"])
     config = documents["ConfigMap"]["data"]
-    unknown = set(config) - env_names() - {"PROMETHEUS_MULTIPROC_DIR", "MPLCONFIGDIR", "HOME", "MLFLOW_TRACKING_URI"}
+    read_by_libraries = {"PROMETHEUS_MULTIPROC_DIR", "MPLCONFIGDIR", "HOME", "MLFLOW_TRACKING_URI"}
+    read_by_libraries |= {"MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"}  # MLflow's usage telemetry, off
+    unknown = set(config) - env_names() - read_by_libraries
     assert not unknown, f"ConfigMap keys ChurnGuard does not read: {sorted(unknown)}"
     monitor = documents["PodMonitor"]["spec"]
     labels = documents["Deployment"]["spec"]["template"]["metadata"]["labels"]

@@ -1,0 +1,132 @@
+"""`churnguard serve` started with exactly the environment the deploy files give it: the compose
+service, and the Kubernetes ConfigMap + Deployment. Read from the files; secrets get test values,
+container paths map to temp dirs (`/tmp` starting empty, as in a container), the MLflow host to
+a real MLflow server on loopback; 2 workers; then /ready, /predict and /metrics."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
+from tests.conftest import BUNDLED_DATA, ROOT
+from tests.integration.api_server import ApiServer
+from tests.integration.conftest import run_cli_process
+from tests.integration.mlflow_server import MlflowServer
+
+DEPLOY = ROOT / "deploy"
+SECRETS = {"ADMIN_API_KEY": "deploy-test-admin-key", "MLFLOW_TRACKING_TOKEN": "deploy-test-token"}
+CONTAINER_MLFLOW = ("http://mlflow:5000", "http://mlflow.mlflow.svc.cluster.local:5000")
+
+
+def _mapped(value: str, data: Path, tmp: Path, mlflow: str) -> str:
+    value = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: SECRETS.get(m[1], m[2]), value)  # compose interpolation
+    for host in CONTAINER_MLFLOW:
+        value = value.replace(host, mlflow)
+    if value == "/data" or value.startswith("/data/"):
+        return str(data) + value[len("/data") :]
+    if value == "/tmp" or value.startswith("/tmp/"):
+        return str(tmp) + value[len("/tmp") :]
+    return value
+
+
+def _serve_options(command: list[str], port: int) -> list[str]:
+    assert command[:2] == ["churnguard", "serve"], command
+    options = list(command[2:])
+    options[options.index("--host") + 1] = "127.0.0.1"
+    options[options.index("--port") + 1] = str(port)
+    return options
+
+
+def _drive(server: ApiServer, workers: int) -> None:
+    assert httpx.get(server.url + "/ready", timeout=10).status_code == 200
+    pids = set()
+    for _ in range(40):
+        response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER, timeout=10)
+        assert response.status_code == 200, response.text
+        pids.add(response.headers["x-worker-pid"])
+    metrics = httpx.get(server.url + "/metrics", timeout=10).text
+    served = sum(
+        float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("churnguard_predictions_total{")
+    )
+    assert served == 40  # every worker's samples, aggregated
+    assert len(pids) <= workers
+
+
+@pytest.fixture(scope="module")
+def mlflow_with_champion(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-deploy")).start()
+    workdir = tmp_path_factory.mktemp("deploy-train")
+    env = {"MLFLOW_TRACKING_URI": server.uri, "ENABLE_MLFLOW_TRACKING": "true", "MODEL_STORE": "mlflow"}
+    trained = run_cli_process(
+        "pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir), env=env
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    yield server
+    server.stop()
+
+
+def test_the_compose_services_environment_serves_with_two_workers(trained_workdir, mlflow_with_champion, tmp_path):
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    service = compose["services"]["inference-api"]
+    data, tmp = tmp_path / "data", tmp_path / "tmp"
+    tmp.mkdir()
+    shutil.copytree(trained_workdir / "models", data / "models")
+    env = {
+        key: _mapped(str(value), data, tmp, mlflow_with_champion.uri) for key, value in service["environment"].items()
+    }
+    assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp / "churnguard-metrics")  # nothing creates it but serve
+    server = ApiServer(data, workers=2, env={**env, "TMPDIR": str(tmp)}, inherit=False)
+    server.args = _serve_options(service["command"], server.port)
+    server.start(timeout=180)
+    try:
+        _drive(server, 2)
+    finally:
+        server.stop()
+
+
+def test_the_kubernetes_configmap_and_deployment_serve_the_registry_champion(mlflow_with_champion, tmp_path):
+    documents = {
+        doc["kind"]: doc for path in (DEPLOY / "k8s").glob("*.yaml") for doc in yaml.safe_load_all(path.read_text())
+        if doc and "kind" in doc
+    }  # fmt: skip
+    config = documents["ConfigMap"]["data"]
+    (container,) = [c for c in documents["Deployment"]["spec"]["template"]["spec"]["containers"] if c["name"]]
+    data, tmp = tmp_path / "data", tmp_path / "tmp"
+    data.mkdir()
+    tmp.mkdir()
+    env = {key: _mapped(str(value), data, tmp, mlflow_with_champion.uri) for key, value in config.items()}
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = _mapped(str(item["value"]), data, tmp, mlflow_with_champion.uri)
+        elif "secretKeyRef" in item.get("valueFrom", {}):
+            env[item["name"]] = SECRETS.get(item["name"], "deploy-test-secret")
+        elif "fieldRef" in item.get("valueFrom", {}):
+            env[item["name"]] = "churnguard-test-pod"
+    assert env["MODEL_STORE"] == "mlflow"
+    workers = int(env["WORKERS"])
+    server = ApiServer(data, workers=workers, env={**env, "TMPDIR": str(tmp)}, inherit=False)
+    server.args = _serve_options(container["args"], server.port)
+    server.start(timeout=180)
+    try:
+        _drive(server, workers)
+    finally:
+        server.stop()
+
+
+def test_mlflows_usage_telemetry_is_off_in_every_deploy_file():
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        command = " ".join(map(str, service.get("command", [])))
+        if "churnguard" in command or "mlflow" in command:
+            environment = service.get("environment", {})
+            assert environment.get("MLFLOW_DISABLE_TELEMETRY") == "true", name
+            assert environment.get("DO_NOT_TRACK") == "true", name
+    config = yaml.safe_load((DEPLOY / "k8s" / "configmap.yaml").read_text())["data"]
+    assert (config["MLFLOW_DISABLE_TELEMETRY"], config["DO_NOT_TRACK"]) == ("true", "true")
