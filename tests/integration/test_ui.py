@@ -182,6 +182,12 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
     assert schema["hash"][:12] in browser.find_element(By.ID, "about-schema").text
     _geometry(browser, "about", schema_name)
 
+    # /docs renders every operation from assets the API serves itself (no CDN on this machine)
+    browser.get(server.url + "/docs")
+    operations = sum(len(ops) for ops in openapi["paths"].values())
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == operations)
+    assert "cdn" not in browser.page_source.lower()
+
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     # the one expected: the 422 answer to the out-of-range value, which the page handles
     assert all("/predict" in entry["message"] and "422" in entry["message"] for entry in severe), severe

@@ -64,8 +64,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-# The UI has no inline script or style and calls only this origin; /docs and /redoc load
-# FastAPI's Swagger/ReDoc assets from their CDN, so they go without this policy.
+# The UI has no inline script or style and calls only this origin; /docs and /redoc start their
+# (locally served) Swagger UI and ReDoc with an inline script, so they go without this policy.
 CONTENT_SECURITY_POLICY = (
     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
