@@ -41,7 +41,7 @@ from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.errors import ChurnGuardError
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container, build_container
-from churnguard.entrypoints.logging_setup import configure_logging
+from churnguard.entrypoints.logging_setup import CONFIGURE_IN_WORKERS, configure_logging
 from churnguard.entrypoints.presenters import prediction_json
 from churnguard.entrypoints.settings import Settings
 
@@ -421,6 +421,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
         Path(metrics_dir).mkdir(parents=True, exist_ok=True)
         for stale in Path(metrics_dir).glob("*.db"):
             stale.unlink()
+    os.environ[CONFIGURE_IN_WORKERS] = f"{args.log_level}:{api.log_format}"
+    configure_logging(args.log_level, api.log_format)
     print(f"serving ChurnGuard on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''})", flush=True)
     uvicorn.run(
         "churnguard.entrypoints.http.app:create_app",

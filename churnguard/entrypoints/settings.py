@@ -108,6 +108,10 @@ class ApiSettings(BaseSettings):
     )
     mlflow_ui_url: str | None = Field(None, description="link shown in the UI's Monitoring view (MLFLOW_UI_URL)")
     grafana_url: str | None = Field(None, description="link shown in the UI's Monitoring view (GRAFANA_URL)")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log lines as text or one JSON object per line (LOG_FORMAT), in every worker"
+    )
+    access_log: bool = Field(False, description="one log line per HTTP request (ACCESS_LOG)")
     original_metric_names: bool = Field(
         True, description="also expose the original ChurnGuard's metric names on /metrics (ORIGINAL_METRIC_NAMES)"
     )

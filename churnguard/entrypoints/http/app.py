@@ -34,6 +34,7 @@ from churnguard.entrypoints.http.routes.console import STATIC_DIR, console_route
 from churnguard.entrypoints.http.routes.operations import operations_router
 from churnguard.entrypoints.http.routes.predict import predict_router
 from churnguard.entrypoints.http.serving import Serving
+from churnguard.entrypoints.logging_setup import configure_worker_logging
 from churnguard.entrypoints.settings import Settings
 
 __all__ = ["PredictionResponse", "create_app", "readable_errors"]
@@ -143,6 +144,7 @@ def _offline_docs(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_worker_logging()
     container = container or build_container(settings)
     metrics = ServiceMetrics(original_names=settings.api.original_metric_names)
     serving = Serving(settings, container, metrics)
@@ -174,6 +176,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             expose_headers=["x-request-id"],
             max_age=600,
         )
-    app.add_middleware(ObserveRequests, observe=RequestObserver(metrics, serving.tracer))
+    app.add_middleware(ObserveRequests, observe=RequestObserver(metrics, serving.tracer, settings.api.access_log))
     app.add_middleware(BodySizeLimit, limit=api.max_body_bytes)
     return app

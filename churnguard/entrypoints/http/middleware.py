@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -10,6 +11,9 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from churnguard.entrypoints.http.metrics import ServiceMetrics
+from churnguard.entrypoints.logging_setup import REQUEST_ID
+
+access = logging.getLogger("churnguard.access")
 
 
 class BodySizeLimit:
@@ -91,9 +95,10 @@ class RequestObserver:
     """Pure ASGI (no BaseHTTPMiddleware task overhead): request id, worker pid, security headers,
     the HTTP metrics, and the tracer's dropped traces."""
 
-    def __init__(self, metrics: ServiceMetrics, tracer: Any) -> None:
+    def __init__(self, metrics: ServiceMetrics, tracer: Any, access_log: bool = False) -> None:
         self.metrics = metrics
         self.tracer = tracer
+        self.access_log = access_log
         self.worker_pid = str(os.getpid()).encode()
         self._dropped_seen = 0
 
@@ -102,6 +107,7 @@ class RequestObserver:
         status = {"code": 500}
         request_id = next((v.decode() for k, v in scope.get("headers", ()) if k == b"x-request-id"), uuid.uuid4().hex)
         scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)  # every line logged while serving it carries the id
         policed = not scope["path"].startswith(UNPOLICED_PATHS)
         worker_pid = self.worker_pid
 
@@ -123,8 +129,18 @@ class RequestObserver:
             await inner(scope, receive, send_with_headers)
         finally:
             template = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
             metrics.http_requests.labels(scope["method"], template, str(status["code"])).inc()
-            metrics.http_latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+            metrics.http_latency.labels(scope["method"], template).observe(elapsed)
+            if self.access_log:
+                access.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status["code"],
+                    extra={"status": status["code"], "duration_ms": round(elapsed * 1000, 3)},
+                )
+            REQUEST_ID.reset(token)
             dropped = self.tracer.dropped_traces
             if dropped > self._dropped_seen:
                 metrics.dropped_traces.inc(dropped - self._dropped_seen)
