@@ -24,7 +24,7 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import bargauge, gauge, piechart, stat, timeseries
 from grafana_foundation_sdk.builders.common import ReduceDataOptions, VizLegendOptions
-from grafana_foundation_sdk.builders.dashboard import Dashboard, Row, ThresholdsConfig
+from grafana_foundation_sdk.builders.dashboard import Dashboard, Row, TextBoxVariable, ThresholdsConfig
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import (
@@ -55,7 +55,10 @@ from churnguard.entrypoints.http.input_metrics import metric_name, snake
 DASHBOARDS = Path(__file__).parent / "dashboards"
 OUTPUT = DASHBOARDS / "churnguard.json"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="churnguard-prometheus")  # provisioned in datasources/
-JOB = 'job="churnguard-api"'
+JOB_MATCH = "(.+/)?churnguard-api"
+"""The API's job: `churnguard-api` from the static scrape config, `<namespace>/churnguard-api`
+from the Kubernetes PodMonitor; the dashboard's `job` variable defaults to both."""
+JOB = 'job=~"$job"'
 RATE = "$__rate_interval"
 RANGE = "$__range"
 
@@ -638,6 +641,13 @@ def build_dashboard(schema: TableSchema = ORIGINAL_SCHEMA) -> dict[str, Any]:
         .timezone("browser")
         .editable()
     )
+    job = (
+        TextBoxVariable("job")
+        .label("API job")
+        .description("Prometheus job of the ChurnGuard API (a regex): static config or PodMonitor")
+        .default_value(JOB_MATCH)
+    )
+    dashboard = dashboard.with_variable(job)
     panel_id = 1
     for section, panels in sections(schema):
         dashboard = dashboard.with_row(Row(section).id(panel_id))

@@ -266,3 +266,14 @@ def test_the_github_workflow_runs_every_gate():
     assert "make pipeline" in steps["pipeline"]
     for gate in ("docker/build-push-action", "aquasecurity/trivy-action", "/predict", "compose"):
         assert gate in steps["image"], gate
+
+
+@pytest.mark.parametrize("schema", ["original", "telco"])
+def test_the_dashboards_job_is_a_variable_matching_the_static_config_and_the_podmonitor(schema):
+    (variable,) = [v for v in dashboard(schema)["templating"]["list"] if v["name"] == "job"]
+    pattern = re.compile(variable["query"])
+    assert pattern.fullmatch("churnguard-api")  # deploy/prometheus/prometheus.yml
+    assert pattern.fullmatch("churnguard/churnguard-api")  # the PodMonitor: <namespace>/<name>
+    assert not pattern.fullmatch("other-api")
+    expressions = [target["expr"] for panel in panels(schema) for target in panel["targets"]]
+    assert all('job="' not in expr for expr in expressions)

@@ -31,7 +31,7 @@ DEPLOY = ROOT / "deploy"
 ORIGINAL_CLIENTS = ROOT.parent / "shared" / "original"
 ADMIN_KEY = "monitoring-test-key"
 # Grafana's variables, as Grafana would expand them for a 10-minute view of 1 s scrapes
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "10m"}
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "10m", "$job": "(.+/)?churnguard-api"}
 
 
 @dataclass
