@@ -152,11 +152,11 @@ class MlflowModelStore:
         version = self.get(fingerprint)
         if not version.run_id:
             return None
+        stored = {artifact.path for artifact in self._client.list_artifacts(version.run_id, "churnguard")}
+        if f"churnguard/{DIAGNOSTICS_FILE}" not in stored:
+            return None  # registered before diagnostics were kept
         with tempfile.TemporaryDirectory(prefix="churnguard-diagnostics-") as directory:
-            try:
-                local = self._client.download_artifacts(version.run_id, f"churnguard/{DIAGNOSTICS_FILE}", directory)
-            except (MlflowException, OSError):
-                return None  # stored before diagnostics were kept
+            local = self._client.download_artifacts(version.run_id, f"churnguard/{DIAGNOSTICS_FILE}", directory)
             try:
                 return ModelDiagnostics.from_json(json.loads(Path(local).read_text(encoding="utf-8")))
             except (ValueError, KeyError, TypeError) as error:

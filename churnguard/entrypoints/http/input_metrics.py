@@ -24,11 +24,15 @@ MISSING = "missing"
 FALLBACK_BUCKETS = 10
 
 
+def _words(text: str) -> str:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text))
+    return re.sub(r"[^a-zA-Z0-9_]+", "_", spaced).strip("_").lower()
+
+
 def snake(name: str) -> str:
     """`MonthlyCharges` -> `monthly_charges`, `SeniorCitizen` -> `senior_citizen`; anything
-    Prometheus does not take in a name becomes `_`."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name))
-    cleaned = re.sub(r"[^a-zA-Z0-9_]+", "_", spaced).strip("_").lower()
+    Prometheus does not take in a name becomes `_` (and a name cannot start with a digit)."""
+    cleaned = _words(name)
     return cleaned if cleaned and not cleaned[0].isdigit() else f"f_{cleaned}"
 
 
@@ -42,7 +46,8 @@ def metric_name(spec: Field) -> str:
 
 
 def label_value(text: str) -> str:
-    return snake(text) if snake(text) != "f_" else text
+    """A label as a metric label value: `Month-to-month` -> `month_to_month`, a code stays `0`."""
+    return _words(text) or text
 
 
 def fallback_buckets(spec: Field) -> tuple[float, ...]:

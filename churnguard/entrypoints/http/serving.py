@@ -22,7 +22,7 @@ from churnguard.application.predict_churn import ChampionCache, ChurnPrediction,
 from churnguard.domain.customer import ORIGINAL_SCHEMA, Customer, CustomerProfile
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.reference_profile import ReferenceProfile
-from churnguard.domain.schema import TableSchema
+from churnguard.domain.schema import TableSchema, schema_to_mapping
 from churnguard.entrypoints.container import Container
 from churnguard.entrypoints.http.metrics import ServiceMetrics
 from churnguard.entrypoints.http.request_model import customer_model, example_of
@@ -88,7 +88,7 @@ class Serving:
                 return False
             loaded = self.champion.reload()
             profile = self.champion.profile(loaded)
-            diagnostics = self.container.model_store().diagnostics(loaded.version.fingerprint)
+            diagnostics = self._diagnostics(loaded)
         except ModelNotFound:
             return False
         except Exception:
@@ -109,6 +109,17 @@ class Serving:
         )
         logger.info("champion loaded", extra={"model_version": version.short_id, "reason": reason})
         return True
+
+    def _diagnostics(self, loaded: LoadedModel) -> ModelDiagnostics | None:
+        """The charts of the Model view are not worth refusing a verified champion over: a store
+        that cannot hand them over now is logged, and the view says they are missing."""
+        try:
+            return self.container.model_store().diagnostics(loaded.version.fingerprint)
+        except Exception:
+            logger.warning(
+                "champion diagnostics unavailable", exc_info=True, extra={"model_version": loaded.version.short_id}
+            )
+            return None
 
     def serving_model(self) -> LoadedModel:
         """The verified champion the lifespan, the poller or /admin/reload loaded. Requests never
@@ -173,8 +184,6 @@ class Serving:
 def schema_json(schema: TableSchema, profile: ReferenceProfile | None) -> dict[str, Any]:
     """GET /schema: the served schema as the UI builds its form from it, with the presets and
     label shares of the champion's training data."""
-    from churnguard.domain.schema import schema_to_mapping
-
     fields = []
     for spec in schema.fields:
         item: dict[str, Any] = {
