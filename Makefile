@@ -20,7 +20,8 @@ help:
 	@echo "                another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv MIN_F1=0.6"
 	@echo "make test       install, then run the whole test suite"
 	@echo "make lint       ruff check, ruff format --check, mypy, import-linter (layers), bandit"
-	@echo "make tools      install (root) the Debian packages the tests drive: chromium, prometheus, alertmanager"
+	@echo "make tools      install (root) the Debian packages the tests drive: chromium, prometheus, alertmanager,"
+	@echo "                postgresql, openjdk-17-jre-headless"
 	@echo "make bench      training benchmark: default and gbm searches, on the original data and against the oracle"
 	@echo "make data       regenerate data/raw/churn.csv from the synthetic generator"
 
@@ -34,12 +35,14 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # Debian packages the tests drive for real: chromium + chromedriver (UI), prometheus + promtool and
-# alertmanager's amtool (monitoring). Installed once (root), skipped when present.
-SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/chromedriver /usr/bin/prometheus /usr/bin/promtool /usr/bin/amtool
-SYSTEM_PACKAGES := chromium chromium-driver prometheus prometheus-alertmanager
+# alertmanager's amtool (monitoring), the PostgreSQL server (a throwaway cluster per test session)
+# and a Java 17 runtime (Spark in local mode). Installed once (root), skipped when present.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/chromedriver /usr/bin/prometheus /usr/bin/promtool /usr/bin/amtool /usr/bin/java
+SYSTEM_PACKAGES := chromium chromium-driver prometheus prometheus-alertmanager postgresql openjdk-17-jre-headless
 
 tools: $(COMPOSE_STAMP)
 	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -x $$tool ] || missing="$$missing $$tool"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing initdb"; \
 	if [ -z "$$missing" ]; then echo "system tools present"; \
 	else echo "installing$$missing"; apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); fi
@@ -102,7 +105,7 @@ data: $(STAMP)
 lock:
 	rm -rf /tmp/churnguard-lock && $(PYTHON) -m venv /tmp/churnguard-lock
 	/tmp/churnguard-lock/bin/pip install --quiet --upgrade pip
-	/tmp/churnguard-lock/bin/pip install --quiet -e ".[dev,postgres]"
+	/tmp/churnguard-lock/bin/pip install --quiet -e ".[dev]"
 	(printf "# Exact versions tested together (pip freeze of a fresh .venv). Install with: pip install -c constraints.txt -e '.[dev]'\n# Refresh: make lock\n"; \
 	 /tmp/churnguard-lock/bin/pip freeze --exclude-editable | grep -v '^churnguard') > constraints.txt
 

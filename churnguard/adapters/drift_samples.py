@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from churnguard.adapters import postgres_prediction_log, sqlite_prediction_log
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
-from churnguard.adapters.sqlite_prediction_log import read_predictions
 from churnguard.application.errors import DatasetUnreadable
 from churnguard.application.ports import DriftSample
 from churnguard.domain.schema import Imputation, TableSchema
@@ -22,15 +22,24 @@ from churnguard.domain.schema import Imputation, TableSchema
 SPLIT_REFERENCE_SHARE = 0.75
 
 
-def prediction_logs(patterns: list[str]) -> list[Path]:
-    """Files or glob patterns (one log per API replica, e.g. /data/predictions/*.db)."""
+def prediction_logs(patterns: list[str]) -> list[str]:
+    """PostgreSQL URLs, files or glob patterns (a SQLite log per API replica, e.g.
+    /data/predictions/*.db)."""
+    urls = [pattern for pattern in patterns if postgres_prediction_log.is_postgres(pattern)]
+    files = [pattern for pattern in patterns if pattern not in urls]
     paths = sorted(
-        {Path(match) for pattern in patterns for match in glob.glob(pattern)}
-        | {Path(pattern) for pattern in patterns if not glob.has_magic(pattern) and Path(pattern).exists()}
+        {Path(match) for pattern in files for match in glob.glob(pattern)}
+        | {Path(pattern) for pattern in files if not glob.has_magic(pattern) and Path(pattern).exists()}
     )
-    if not paths:
+    if not paths and not urls:
         raise DatasetUnreadable(" ".join(patterns), "no prediction log matches")
-    return paths
+    return urls + [str(path) for path in paths]
+
+
+def read_log(location: str, schema: TableSchema, since: datetime | None, last: int | None) -> pd.DataFrame:
+    if postgres_prediction_log.is_postgres(location):
+        return postgres_prediction_log.read_predictions(location, schema, since=since, last=last)
+    return sqlite_prediction_log.read_predictions(Path(location), schema, since=since, last=last)
 
 
 def _encoded(table: pd.DataFrame, schema: TableSchema, fill: Imputation) -> pd.DataFrame:
@@ -39,7 +48,7 @@ def _encoded(table: pd.DataFrame, schema: TableSchema, fill: Imputation) -> pd.D
 
 
 class PandasDriftSamples:
-    def __init__(self, default_log: Path, random_state: int) -> None:
+    def __init__(self, default_log: str, random_state: int) -> None:
         self._default_log = default_log
         self._random_state = random_state
 
@@ -52,11 +61,14 @@ class PandasDriftSamples:
         since: datetime | None = None,
     ) -> DriftSample:
         logs = prediction_logs(patterns) if patterns else [self._default_log]
-        frames = [read_predictions(path, schema, since=since, last=last) for path in logs]
+        frames = [read_log(location, schema, since, last) for location in logs]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True).sort_values("timestamp")
         if last is not None:
             frame = frame.tail(last)
-        shown = ", ".join(str(path) for path in logs)
+        shown = ", ".join(
+            postgres_prediction_log.shown(location) if postgres_prediction_log.is_postgres(location) else location
+            for location in logs
+        )
         window = f"last {last}" if last is not None else f"since {since:%Y-%m-%d %H:%M}" if since else "all"
         raw = frame[list(schema.raw_fields)].to_numpy(dtype="float64")
         filled = Imputation(imputation).apply(schema, raw)

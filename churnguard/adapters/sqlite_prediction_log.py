@@ -1,39 +1,33 @@
-"""The prediction log in SQLite (WAL), written by a background thread so requests never wait.
+"""The prediction log in SQLite (WAL): the embedded default, one file per API process host.
 
-`record` appends records to a bounded in-memory queue; the writer thread inserts them in one
-transaction per batch, every `flush_interval` seconds. A full queue drops records and counts
-them. `close` flushes what is queued. After a kill -9 at most the last unflushed interval is
-lost; WAL keeps the database itself consistent. The writer also prunes rows older than the
-retention period, once an hour.
+The queue, writer thread and drop count are `QueuedPredictionLog`'s; this module holds the
+SQLite side: the layout (and its migration from the original's 13 columns), inserts, pruning,
+and the read side (export, the UI's traffic, the outcome ledger). WAL keeps the file consistent
+through a kill -9. SQLite's WAL needs a local disk: for replicas on several hosts use the
+PostgreSQL log (`PREDICTION_LOG_URL`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
-import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from churnguard.adapters.csv_dataset_source import FileTableWriter
-from churnguard.application.ports import OutcomesJoined, PredictionRecord, TrafficBucket, TrafficSummary
+from churnguard.adapters.prediction_log_queue import COLUMNS, READ_COLUMNS, QueuedPredictionLog, predictions_frame
+from churnguard.application.ports import OutcomesJoined, TrafficBucket, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = (
-    "timestamp", "request_id", "model_version", "schema_hash", "inputs", "probability", "prediction", "customer_id",
-)  # fmt: skip
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     id INTEGER PRIMARY KEY,
@@ -56,8 +50,6 @@ CREATE TABLE IF NOT EXISTS outcomes (
 );
 """
 INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"  # nosec B608
-PRUNE_EVERY_SECONDS = 3600.0
-WARNING_INTERVAL_SECONDS = 60.0
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
@@ -98,13 +90,8 @@ def connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def _inputs_json(inputs: Sequence[float]) -> str:
-    return json.dumps([None if value != value else value for value in inputs])  # NaN (imputed) -> null
-
-
-class SqlitePredictionLog:
-    """Requests append to an in-memory deque (no lock, no thread wake-up per record); the
-    writer thread wakes once per flush interval, drains it and writes one transaction."""
+class SqlitePredictionLog(QueuedPredictionLog):
+    """The PredictionLog port on a SQLite file (see QueuedPredictionLog for the queue)."""
 
     def __init__(
         self,
@@ -113,88 +100,25 @@ class SqlitePredictionLog:
         queue_size: int = 100_000,
         retention_days: float = 90.0,
     ) -> None:
+        super().__init__(flush_interval, queue_size, retention_days, name="prediction-log-writer")
         self.path = Path(path)
-        self._flush_interval = flush_interval
-        self._queue_size = queue_size
-        self._retention_seconds = retention_days * 86400.0
-        self._buffer: deque[PredictionRecord] = deque()
-        self._dropped = 0
-        self._stopping = False
-        self._wake = threading.Event()
-        self._last_warning = -WARNING_INTERVAL_SECONDS
-        self._lock = threading.Lock()
         self._connection = connect(self.path)
-        self._worker = threading.Thread(target=self._run, name="prediction-log-writer", daemon=True)
-        self._worker.start()
+        self._start()
 
-    @property
-    def dropped_records(self) -> int:
-        return self._dropped
-
-    def record(self, records: Sequence[PredictionRecord]) -> None:
-        room = self._queue_size - len(self._buffer)
-        if room >= len(records):
-            self._buffer.extend(records)
-            return
-        if room > 0:
-            self._buffer.extend(records[:room])
-        with self._lock:
-            self._dropped += len(records) - max(room, 0)
-            now = time.monotonic()
-            if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
-                self._last_warning = now
-                logger.warning("prediction log queue full: dropping records", extra={"dropped": self._dropped})
-
-    def close(self, timeout: float = 30.0) -> None:
-        self._stopping = True
-        self._wake.set()
-        self._worker.join(timeout)
-        self._connection.close()
-
-    def _run(self) -> None:
-        next_prune = time.monotonic()
-        while True:
-            self._wake.wait(self._flush_interval)
-            self._wake.clear()
-            stopping = self._stopping
-            batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
-            if batch:
-                self._write(batch)
-            if time.monotonic() >= next_prune and self._retention_seconds > 0:
-                self.prune(time.time() - self._retention_seconds)
-                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-            if stopping:
-                return
-
-    def _write(self, records: list[PredictionRecord]) -> None:
-        rows = [
-            (
-                r.timestamp,
-                r.request_id,
-                r.model_version,
-                r.schema_hash,
-                _inputs_json(r.inputs),
-                r.probability,
-                r.prediction,
-                r.customer_id,
-            )
-            for r in records
-        ]
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self._connection.execute("BEGIN")
         try:
-            self._connection.execute("BEGIN")
-            try:
-                self._connection.executemany(INSERT, rows)
-                self._connection.execute("COMMIT")
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-        except sqlite3.Error:
-            with self._lock:
-                self._dropped += len(records)
-            logger.exception("prediction log write failed; records dropped", extra={"records": len(records)})
+            self._connection.executemany(INSERT, rows)
+            self._connection.execute("COMMIT")
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
 
     def prune(self, older_than: float) -> int:
         return self._connection.execute("DELETE FROM predictions WHERE timestamp < ?", (older_than,)).rowcount
+
+    def _disconnect(self) -> None:
+        self._connection.close()
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -215,16 +139,11 @@ def read_predictions(
     One column per field: encoded as the model reads them (NaN where imputed), or with
     `labels` as a table of the schema holds them (text labels, codes).
     """
-    fields = list(schema.raw_fields)
-    header = ["time", "timestamp", "request_id", "customer_id", "model_version", *fields, "probability", "prediction"]
     if not path.exists():
-        return pd.DataFrame(columns=header)
+        return predictions_frame(pd.DataFrame(columns=list(READ_COLUMNS)), schema, labels)
     connection = _read_only(path)
     try:
-        query = (
-            "SELECT timestamp, request_id, customer_id, model_version, inputs, probability, prediction FROM predictions"
-        )
-        query += " WHERE schema_hash = ?"
+        query = f"SELECT {', '.join(READ_COLUMNS)} FROM predictions WHERE schema_hash = ?"  # nosec B608 - constants
         params: list[float | int | str] = [schema.hash]
         if since is not None:
             query += " AND timestamp >= ?"
@@ -237,21 +156,8 @@ def read_predictions(
     finally:
         connection.close()
     if last is not None:
-        frame = frame.iloc[::-1].reset_index(drop=True)
-    raw = np.array(
-        [[np.nan if value is None else value for value in json.loads(text)] for text in frame["inputs"]],
-        dtype=np.float64,
-    ).reshape(len(frame), len(fields))
-    columns: dict[str, Any] = schema.decode(raw) if labels else {name: raw[:, i] for i, name in enumerate(fields)}
-    out = pd.DataFrame(columns, index=frame.index)
-    out.insert(0, "model_version", frame["model_version"])
-    out.insert(0, "customer_id", frame["customer_id"])
-    out.insert(0, "request_id", frame["request_id"])
-    out.insert(0, "timestamp", frame["timestamp"])
-    out.insert(0, "time", pd.to_datetime(frame["timestamp"], unit="s", utc=True))
-    out["probability"] = frame["probability"]
-    out["prediction"] = frame["prediction"]
-    return out[header]
+        frame = frame.iloc[::-1]
+    return predictions_frame(frame, schema, labels)
 
 
 class SqlitePredictionHistory:

@@ -43,7 +43,7 @@ from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container, build_container
 from churnguard.entrypoints.logging_setup import CONFIGURE_IN_WORKERS, configure_logging
 from churnguard.entrypoints.presenters import prediction_json
-from churnguard.entrypoints.settings import Settings
+from churnguard.entrypoints.settings import Settings, masked
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 logger = logging.getLogger("churnguard.cli")
@@ -238,7 +238,7 @@ def cmd_predictions(
     """Export or prune the prediction log (the API writes it)."""
     from datetime import UTC, datetime, timedelta
 
-    path = settings.prediction_log_path
+    path = masked(settings.prediction_log_location)
     if args.action == "prune":
         days = (
             args.older_than_days
@@ -543,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--log",
         action="append",
         metavar="PATH",
-        help="prediction log file or glob, repeatable (default: PREDICTION_LOG_PATH); one per API replica",
+        help="prediction log: a SQLite file or glob (one per API replica) or a postgresql:// URL; repeatable"
+        " (default: PREDICTION_LOG_URL, else PREDICTION_LOG_PATH)",
     )
     drift.add_argument("--last", type=int, help="the last N logged predictions instead of a time window")
     drift.add_argument("--days", type=float, help="time window of the prediction log (default: DRIFT_WINDOW_DAYS)")

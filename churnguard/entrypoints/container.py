@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from pathlib import Path
 
 from dependency_injector import containers, providers
 
@@ -27,6 +28,13 @@ from churnguard.adapters.mlflow_model_store import MlflowModelStore
 from churnguard.adapters.model_families import FAMILY_SETS
 from churnguard.adapters.outcome_file import CsvOutcomeReader
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
+from churnguard.adapters.postgres_prediction_log import (
+    PostgresOutcomeLedger,
+    PostgresPredictionArchive,
+    PostgresPredictionHistory,
+    PostgresPredictionLog,
+    is_postgres,
+)
 from churnguard.adapters.schema_profiler import PandasSchemaProfiler
 from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
@@ -48,6 +56,9 @@ from churnguard.application.ports import (
     ExperimentTracker,
     InferenceTracer,
     ModelStore,
+    OutcomeLedger,
+    PredictionArchive,
+    PredictionHistory,
     PredictionLog,
     PredictionRecord,
     TrainingPlan,
@@ -143,12 +154,32 @@ def build_prediction_log(settings: Settings) -> PredictionLog:
     config = settings.prediction_log
     if not config.prediction_log_enabled:
         return NullPredictionLog()
-    return SqlitePredictionLog(
-        settings.prediction_log_path,
-        flush_interval=config.prediction_log_flush_seconds,
-        queue_size=config.prediction_log_queue_size,
-        retention_days=config.prediction_retention_days,
+    flush, queue, retention = (
+        config.prediction_log_flush_seconds,
+        config.prediction_log_queue_size,
+        config.prediction_retention_days,
     )
+    location = settings.prediction_log_location
+    if is_postgres(location):
+        return PostgresPredictionLog(location, flush, queue, retention)
+    return SqlitePredictionLog(settings.prediction_log_path, flush, queue, retention)
+
+
+def build_prediction_history(settings: Settings) -> PredictionHistory:
+    location = settings.prediction_log_location
+    return PostgresPredictionHistory(location) if is_postgres(location) else SqlitePredictionHistory(Path(location))
+
+
+def build_prediction_archive(settings: Settings, writer: FileTableWriter) -> PredictionArchive:
+    location = settings.prediction_log_location
+    if is_postgres(location):
+        return PostgresPredictionArchive(location, writer)
+    return SqlitePredictionArchive(Path(location), writer)
+
+
+def build_outcome_ledger(settings: Settings) -> OutcomeLedger:
+    location = settings.prediction_log_location
+    return PostgresOutcomeLedger(location) if is_postgres(location) else SqliteOutcomeLedger(Path(location))
 
 
 class Container(containers.DeclarativeContainer):
@@ -228,14 +259,14 @@ class Container(containers.DeclarativeContainer):
         CheckDrift,
         samples=providers.Singleton(
             PandasDriftSamples,
-            default_log=settings.provided.prediction_log_path,
+            default_log=settings.provided.prediction_log_location,
             random_state=settings.provided.training.random_state,
         ),
         store=model_store,
         detect=detect_drift,
         declared=named_schema,
     )
-    prediction_history = providers.Singleton(SqlitePredictionHistory, path=settings.provided.prediction_log_path)
+    prediction_history = providers.Singleton(build_prediction_history, settings=settings)
     table_writer = providers.Singleton(FileTableWriter)
     text_writer = providers.Object(atomic_write_text)
     customer_generator = providers.Singleton(PandasCustomerGenerator)
@@ -250,9 +281,7 @@ class Container(containers.DeclarativeContainer):
     )
     manage_predictions = providers.Factory(
         ManagePredictions,
-        archive=providers.Singleton(
-            SqlitePredictionArchive, path=settings.provided.prediction_log_path, writer=table_writer
-        ),
+        archive=providers.Singleton(build_prediction_archive, settings=settings, writer=table_writer),
         store=model_store,
         declared=named_schema,
     )
@@ -260,7 +289,7 @@ class Container(containers.DeclarativeContainer):
     record_outcomes = providers.Factory(
         RecordOutcomes,
         reader=providers.Singleton(CsvOutcomeReader),
-        ledger=providers.Singleton(SqliteOutcomeLedger, path=settings.provided.prediction_log_path),
+        ledger=providers.Singleton(build_outcome_ledger, settings=settings),
         store=model_store,
         writer=outcome_reports,
         tracker=experiment_tracker,

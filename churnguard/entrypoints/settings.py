@@ -6,10 +6,11 @@ TEST_SIZE, MLFLOW_TRACKING_URI, ...) keep working, while providers receive typed
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ENV = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
@@ -122,9 +123,21 @@ class PredictionLogSettings(BaseSettings):
 
     prediction_log_enabled: bool = Field(True, description="log every served prediction (PREDICTION_LOG_ENABLED)")
     prediction_log_path: Path | None = Field(None, description="SQLite file (default <workdir>/predictions.db)")
+    prediction_log_url: str | None = Field(
+        None,
+        description="PREDICTION_LOG_URL: postgresql://user@host:port/db for one log shared by every replica"
+        " (password in the URL or PGPASSWORD); sqlite:///path for a file; unset: PREDICTION_LOG_PATH",
+    )
     prediction_log_flush_seconds: float = Field(1.0, gt=0.0, le=60.0, description="PREDICTION_LOG_FLUSH_SECONDS")
     prediction_log_queue_size: int = Field(100_000, ge=100, description="PREDICTION_LOG_QUEUE_SIZE")
     prediction_retention_days: float = Field(90.0, ge=0.0, description="prune older rows; 0 keeps all")
+
+    @field_validator("prediction_log_url")
+    @classmethod
+    def _known_engine(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("must start with postgresql:// (or postgres://) or sqlite:///")
+        return url or None
 
 
 class DriftSettings(BaseSettings):
@@ -146,7 +159,18 @@ class Settings(BaseModel):
 
     @property
     def prediction_log_path(self) -> Path:
+        url = self.prediction_log.prediction_log_url
+        if url is not None and url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///"))
         return self.prediction_log.prediction_log_path or self.paths.workdir / "predictions.db"
+
+    @property
+    def prediction_log_location(self) -> str:
+        """Where predictions are logged: a PostgreSQL URL, or the SQLite file's path."""
+        url = self.prediction_log.prediction_log_url
+        if url is not None and not url.startswith("sqlite:///"):
+            return url
+        return str(self.prediction_log_path)
 
     def with_overrides(self, section: str, **values: Any) -> Settings:
         """A copy with some fields of one section replaced and re-validated (CLI flags)."""
@@ -157,7 +181,7 @@ class Settings(BaseModel):
     def effective(self) -> dict[str, dict[str, Any]]:
         """Every value in force, secrets masked, for `churnguard settings`."""
         return {
-            name: {key: str(value) if value is not None else None for key, value in section.model_dump().items()}
+            name: {key: masked(value) if value is not None else None for key, value in section.model_dump().items()}
             for name, section in (
                 ("paths", self.paths),
                 ("training", self.training),
@@ -168,3 +192,8 @@ class Settings(BaseModel):
                 ("drift", self.drift),
             )
         }
+
+
+def masked(value: Any) -> str:
+    """A value as shown: a password inside a URL (user:password@host) masked."""
+    return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1**********@", str(value))

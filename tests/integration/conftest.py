@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,10 @@ import pytest
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.domain.model_version import ModelVersion
 from churnguard.entrypoints import cli
-from tests.conftest import BUNDLED_DATA, FAST_DEFAULTS, ROOT, SCHEMAS, TELCO_DATA, require_shared
+from tests.conftest import BUNDLED_DATA, FAST_DEFAULTS, IN_CI, ROOT, SCHEMAS, TELCO_DATA, require_shared
+from tests.integration.postgres_server import PostgresServer, postgres_bin
+
+_DATABASES = itertools.count()
 
 
 @dataclass
@@ -97,3 +102,25 @@ def two_trained_versions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL cluster for the session; each test takes its own database."""
+    if postgres_bin() is None:
+        message = "PostgreSQL server binaries not found (`make tools` installs Debian's postgresql)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer().initialise().start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database for this test, on the session's cluster."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return postgres.create_database(f"{name}_{os.getpid()}_{next(_DATABASES)}")

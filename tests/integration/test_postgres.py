@@ -1,0 +1,330 @@
+"""The prediction log on a real PostgreSQL (a throwaway cluster on loopback): the same answers as
+the SQLite log, one table for every replica, the API, drift, export and outcomes reading it, and
+the faults a platform engineer asks about (the database stopped under load, a worker killed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import psutil
+import psycopg2
+import pytest
+
+from churnguard.adapters.csv_dataset_source import FileTableWriter
+from churnguard.adapters.postgres_prediction_log import (
+    PostgresOutcomeLedger,
+    PostgresPredictionArchive,
+    PostgresPredictionHistory,
+    PostgresPredictionLog,
+    shown,
+)
+from churnguard.adapters.postgres_prediction_log import read_predictions as read_postgres
+from churnguard.adapters.sqlite_prediction_log import (
+    SqliteOutcomeLedger,
+    SqlitePredictionArchive,
+    SqlitePredictionHistory,
+    SqlitePredictionLog,
+)
+from churnguard.adapters.sqlite_prediction_log import read_predictions as read_sqlite
+from churnguard.adapters.yaml_schema import load_schema
+from churnguard.application.ports import PredictionRecord
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.outcomes import Outcome
+from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
+from tests.conftest import SCHEMAS
+from tests.integration.api_server import ApiServer
+from tests.integration.conftest import run_cli_process
+from tests.integration.postgres_server import PostgresServer
+
+pytestmark = pytest.mark.slow
+
+TELCO = load_schema(SCHEMAS / "telco.yaml")
+NOW = 1_790_000_000.0
+
+
+def _records() -> list[PredictionRecord]:
+    """300 records of two schemas over three days, some with ids, some imputed (NaN) inputs."""
+    rng = np.random.default_rng(7)
+    telco_row = TELCO.check_record(
+        {"gender": "Male", "SeniorCitizen": 0, "Partner": "No", "Dependents": "No", "tenure": 3, "PhoneService": "Yes",
+         "MultipleLines": "No", "InternetService": "DSL", "OnlineSecurity": "No", "OnlineBackup": "No",
+         "DeviceProtection": "No", "TechSupport": "No", "StreamingTV": "No", "StreamingMovies": "No",
+         "Contract": "One year", "PaperlessBilling": "Yes", "PaymentMethod": "Mailed check", "MonthlyCharges": 20.5}
+    )  # fmt: skip
+    records = []
+    for i in range(300):
+        at = NOW - 3 * 86400 + i * 864.0
+        probability = float(rng.uniform())
+        if i % 3 == 0:
+            records.append(
+                PredictionRecord(at, f"t-{i}", "v9", tuple(telco_row), probability, int(probability > 0.4), TELCO.hash,
+                                 f"c-{i}")
+            )  # fmt: skip
+        else:
+            row = ORIGINAL_SCHEMA.check_record({**EXAMPLE_CUSTOMER, "tenure_months": i % 70, "age": 18 + i % 60})
+            inputs = tuple(float(v) for v in row)
+            inputs = (*inputs[:5], float("nan"), *inputs[6:]) if i % 5 == 0 else inputs  # an imputed charge
+            records.append(
+                PredictionRecord(at, f"o-{i}", "v1", inputs, probability, int(probability > 0.5), ORIGINAL_SCHEMA.hash,
+                                 f"c-{i}" if i % 2 else None)
+            )  # fmt: skip
+    return records
+
+
+def _both(tmp_path: Path, postgres_url: str) -> tuple[Path, str]:
+    sqlite = SqlitePredictionLog(tmp_path / "log.db", flush_interval=0.05, retention_days=0)
+    postgres = PostgresPredictionLog(postgres_url, flush_interval=0.05, retention_days=0)
+    for log in (sqlite, postgres):
+        log.record(_records())
+        log.close()
+        assert log.dropped_records == 0
+    return tmp_path / "log.db", postgres_url
+
+
+def test_postgres_and_sqlite_logs_answer_every_read_alike(tmp_path, postgres_url):
+    path, url = _both(tmp_path, postgres_url)
+    since = pd.Timestamp(NOW - 86400, unit="s", tz="UTC").to_pydatetime()
+    for schema in (ORIGINAL_SCHEMA, TELCO):
+        for options in ({}, {"labels": True}, {"since": since}, {"last": 17}, {"last": 17, "labels": True}):
+            expected = read_sqlite(path, schema, **options)
+            got = read_postgres(url, schema, **options)
+            assert len(got) > 0
+            pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+        history = [
+            engine.traffic(NOW - 2 * 86400, 3600.0, 20, schema.hash)
+            for engine in (SqlitePredictionHistory(path), PostgresPredictionHistory(url))
+        ]
+        assert history[1] == history[0]
+        window = read_sqlite(path, schema, since=pd.Timestamp(NOW - 2 * 86400, unit="s", tz="UTC").to_pydatetime())
+        assert sum(b.predictions for b in history[0].buckets) == len(window) > 0
+
+    ledgers = (SqliteOutcomeLedger(path), PostgresOutcomeLedger(url))
+    outcomes = [Outcome(f"c-{i}", i % 4 == 0, NOW) for i in range(0, 300, 7)] + [Outcome("nobody", True, NOW)]
+    joined = [ledger.record(outcomes, TELCO.hash, 0.4) for ledger in ledgers]
+    assert joined[1] == joined[0]
+    assert len(joined[0].matched) > 0
+    assert joined[0].unknown[-1] == "nobody"
+    recorded = {m.customer_id for m in joined[0].matched}
+    again = [ledger.record(outcomes[:6], TELCO.hash, 0.4) for ledger in ledgers]
+    assert again[1] == again[0]
+    assert list(again[0].already_recorded) == [o.customer_id for o in outcomes[:6] if o.customer_id in recorded]
+    assert ledgers[1].matched(TELCO.hash, 0.4) == ledgers[0].matched(TELCO.hash, 0.4)
+
+    writer = FileTableWriter()
+    archives = (SqlitePredictionArchive(path, writer), PostgresPredictionArchive(url, writer))
+    exported = [archive.export(TELCO, None, str(tmp_path / f"{i}.csv")) for i, archive in enumerate(archives)]
+    assert exported == [100, 100]
+    assert (tmp_path / "0.csv").read_text() == (tmp_path / "1.csv").read_text()
+    cut = pd.Timestamp(NOW - 2 * 86400, unit="s", tz="UTC").to_pydatetime()
+    assert [archive.prune(cut) for archive in archives] == [100, 100]
+    assert len(read_postgres(url, ORIGINAL_SCHEMA)) == len(read_sqlite(path, ORIGINAL_SCHEMA))
+
+
+def test_replicas_starting_together_share_one_table(postgres_url):
+    """Four logs opened at once race to create the layout (an advisory lock orders them)."""
+    logs: list[PostgresPredictionLog] = []
+    lock = threading.Lock()
+
+    def replica(k: int) -> None:
+        log = PostgresPredictionLog(postgres_url, flush_interval=0.05)
+        with lock:
+            logs.append(log)
+        log.record([PredictionRecord(NOW + i, f"r{k}-{i}", "v1", (1.0,) * 13, 0.5, 1, ORIGINAL_SCHEMA.hash)
+                    for i in range(500)])  # fmt: skip
+
+    threads = [threading.Thread(target=replica, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for log in logs:
+        log.close()
+    frame = read_postgres(postgres_url)
+    assert len(frame) == 2000
+    assert frame["request_id"].nunique() == 2000
+    assert sum(log.dropped_records for log in logs) == 0
+
+
+def test_an_unreachable_log_database_is_a_readable_error_not_a_crash(postgres, tmp_path):
+    url = postgres.url("no_such_database")
+    result = run_cli_process("drift", "--log", url, "--last", "10", "--workdir", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "prediction log's database is unreachable" in result.stderr
+    assert "churnguard-test" not in result.stdout + result.stderr  # the password is never printed
+
+
+def _count(url: str) -> int:
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM predictions")
+            return int(cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+def _wait_for_rows(url: str, expected: int, deadline_seconds: float = 60.0) -> int:
+    deadline = time.monotonic() + deadline_seconds
+    count = _count(url)
+    while count < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        count = _count(url)
+    return count
+
+
+def test_two_workers_log_to_one_table_read_by_drift_export_and_the_ui(trained_workdir, postgres_url, tmp_path):
+    workdir = tmp_path / "work"
+    shutil.copytree(trained_workdir / "models", workdir / "models")
+    env = {"PREDICTION_LOG_URL": postgres_url, "PREDICTION_LOG_FLUSH_SECONDS": "0.2", "MODEL_POLL_SECONDS": "0"}
+    server = ApiServer(workdir, workers=2, env=env).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for i in range(120):
+                body = {**EXAMPLE_CUSTOMER, "tenure_months": 1 + i % 60}
+                response = client.post("/predict", json=body, headers={"X-Request-ID": f"pg-{i}"})
+                assert response.status_code == 200, response.text
+            assert client.post("/predict/batch", json={"customers": [EXAMPLE_CUSTOMER] * 30}).status_code == 200
+            assert _wait_for_rows(postgres_url, 150) == 150
+            traffic = client.get("/monitoring/traffic").json()
+            assert sum(bucket["predictions"] for bucket in traffic["buckets"]) == 150
+    finally:
+        server.stop()
+    logged = read_postgres(postgres_url)
+    assert {f"pg-{i}" for i in range(120)} <= set(logged["request_id"])
+    assert sorted(logged["tenure_months"].head(120).astype(int)) == sorted(1 + i % 60 for i in range(120))
+
+    drift = run_cli_process("drift", "--last", "150", "--workdir", str(workdir), env=env)
+    assert drift.returncode in (0, 1), drift.stdout + drift.stderr
+    report = json.loads((workdir / "reports" / "drift_report.json").read_text())
+    assert report["current_rows"] == 150
+    assert report["current_source"] == f"prediction log {shown(postgres_url)}, last 150"
+    assert "churnguard-test" not in drift.stdout + drift.stderr
+
+    out = tmp_path / "export.csv"
+    exported = run_cli_process("predictions", "export", "--out", str(out), "--workdir", str(workdir), env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert len(pd.read_csv(out)) == 150
+    assert "churnguard-test" not in exported.stdout
+
+
+def _load(url: str, stop: threading.Event, results: list[tuple[str, int, float, float]], tag: str) -> None:
+    """Send /predict until stopped: (request id, status, answered at, latency) per request."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        i = 0
+        while not stop.is_set():
+            request_id = f"{tag}-{i}"
+            started = time.time()
+            try:
+                status = client.post(
+                    "/predict?explain=none", json=EXAMPLE_CUSTOMER, headers={"X-Request-ID": request_id}
+                ).status_code
+            except httpx.HTTPError:
+                status = 0
+            results.append((request_id, status, time.time(), time.time() - started))
+            i += 1
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def _copy(trained_workdir: Path, tmp_path: Path) -> Path:
+    shutil.copytree(trained_workdir / "models", tmp_path / "work" / "models")
+    return tmp_path / "work"
+
+
+def test_postgres_stopped_for_10_s_under_load_costs_serving_nothing_and_the_log_catches_up(
+    trained_workdir, postgres: PostgresServer, postgres_url, tmp_path
+):
+    env = {"PREDICTION_LOG_URL": postgres_url, "PREDICTION_LOG_FLUSH_SECONDS": "0.2", "MODEL_POLL_SECONDS": "0"}
+    server = ApiServer(_copy(trained_workdir, tmp_path), workers=1, env=env).start()
+    results: list[tuple[str, int, float, float]] = []
+    stop = threading.Event()
+    loader = threading.Thread(target=_load, args=(server.url, stop, results, "outage"))
+    try:
+        loader.start()
+        while len(results) < 300:
+            time.sleep(0.05)
+        before = len(results)
+        postgres.stop()
+        stopped_at = time.time()
+        time.sleep(10.0)  # the scenario: ten seconds without the database (no outcome depends on it)
+        during = [r for r in results if r[2] >= stopped_at]
+        postgres.start()
+        resumed = len(results)
+        while len(results) < resumed + 300:
+            time.sleep(0.05)
+        stop.set()
+        loader.join()
+        served = [r for r in results if r[1] == 200]
+        assert len(served) == len(results)  # every request answered, during the outage too
+        assert len(during) > 100
+        logged = _wait_for_rows(postgres_url, len(served))
+        metrics = httpx.get(server.url + "/metrics").text
+    finally:
+        stop.set()
+        server.stop()
+    assert logged == len(served)  # the queue held the outage's records and wrote them after
+    assert _metric(metrics, "churnguard_prediction_log_dropped_total") == 0
+    assert set(read_postgres(postgres_url)["request_id"]) == {r[0] for r in served}
+    latency = {
+        "before": np.percentile([r[3] for r in results[:before]], 99) * 1000,
+        "outage": np.percentile([r[3] for r in during], 99) * 1000,
+    }
+    print(
+        f"PostgreSQL stopped 10 s under load: {len(results)} requests, all 200, {len(during)} during the outage;"
+        f" p99 {latency['before']:.1f} ms before, {latency['outage']:.1f} ms during; 0 dropped, all {logged} logged"
+    )
+
+
+def _workers(server: ApiServer) -> list[int]:
+    assert server.process is not None
+    children = psutil.Process(server.process.pid).children()
+    return [child.pid for child in children if any("spawn_main" in part for part in child.cmdline())]
+
+
+def test_kill_9_of_a_worker_loses_at_most_its_last_flush_interval(trained_workdir, postgres_url, tmp_path):
+    flush = 1.0
+    env = {"PREDICTION_LOG_URL": postgres_url, "PREDICTION_LOG_FLUSH_SECONDS": str(flush), "MODEL_POLL_SECONDS": "0"}
+    server = ApiServer(_copy(trained_workdir, tmp_path), workers=2, env=env).start()
+    results: list[tuple[str, int, float, float]] = []
+    stop = threading.Event()
+    loaders = [threading.Thread(target=_load, args=(server.url, stop, results, f"k{n}")) for n in range(4)]
+    try:
+        for loader in loaders:
+            loader.start()
+        while len(results) < 2000:
+            time.sleep(0.05)
+        victim = _workers(server)[0]
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.time()
+        count = len(results)
+        while len(results) < count + 1000:  # the other worker (and the restarted one) keep serving
+            time.sleep(0.05)
+        stop.set()
+        for loader in loaders:
+            loader.join()
+    finally:
+        stop.set()
+        server.stop()  # the survivors flush their queues on the way out
+    served = {r[0]: r[2] for r in results if r[1] == 200}
+    logged = set(read_postgres(postgres_url)["request_id"])
+    assert logged <= set(served)
+    lost = sorted(answered for request_id, answered in served.items() if request_id not in logged)
+    # nothing answered after the kill is lost (0.5 s: a client thread notes the time after the answer)
+    assert all(answered <= killed_at + 0.5 for answered in lost)
+    oldest = killed_at - lost[0] if lost else 0.0
+    assert oldest <= flush + 0.5, f"a record answered {oldest:.2f} s before the kill was lost"
+    print(
+        f"kill -9 of 1 of 2 workers (flush {flush:g} s): {len(lost)} of {len(served)} answered predictions lost,"
+        f" the oldest answered {oldest:.2f} s before the kill"
+    )
