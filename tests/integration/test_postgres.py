@@ -36,7 +36,7 @@ from churnguard.adapters.sqlite_prediction_log import (
 )
 from churnguard.adapters.sqlite_prediction_log import read_predictions as read_sqlite
 from churnguard.adapters.yaml_schema import load_schema
-from churnguard.application.ports import PredictionRecord
+from churnguard.application.ports import PredictionArchive, PredictionRecord
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import Outcome
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
@@ -120,7 +120,10 @@ def test_postgres_and_sqlite_logs_answer_every_read_alike(tmp_path, postgres_url
     assert ledgers[1].matched(TELCO.hash, 0.4) == ledgers[0].matched(TELCO.hash, 0.4)
 
     writer = FileTableWriter()
-    archives = (SqlitePredictionArchive(path, writer), PostgresPredictionArchive(url, writer))
+    archives: tuple[PredictionArchive, ...] = (
+        SqlitePredictionArchive(path, writer),
+        PostgresPredictionArchive(url, writer),
+    )
     exported = [archive.export(TELCO, None, str(tmp_path / f"{i}.csv")) for i, archive in enumerate(archives)]
     assert exported == [100, 100]
     assert (tmp_path / "0.csv").read_text() == (tmp_path / "1.csv").read_text()
