@@ -1,16 +1,25 @@
 """`churnguard serve` started with exactly the environment the deploy files give it: the compose
 service, and the Kubernetes ConfigMap + Deployment. Read from the files; secrets get test values,
 container paths map to temp dirs (`/tmp` starting empty, as in a container), the MLflow host to
-a real MLflow server on loopback; 2 workers; then /ready, /predict and /metrics."""
+a real MLflow server on loopback, the PostgreSQL prediction log to a throwaway cluster; 2 workers;
+then /ready, /predict and /metrics, the predictions in PostgreSQL, and the drift job's command
+reading them."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import psycopg2
 import pytest
 import yaml
 
@@ -23,12 +32,19 @@ from tests.integration.mlflow_server import MlflowServer
 DEPLOY = ROOT / "deploy"
 SECRETS = {"ADMIN_API_KEY": "deploy-test-admin-key", "MLFLOW_TRACKING_TOKEN": "deploy-test-token"}
 CONTAINER_MLFLOW = ("http://mlflow:5000", "http://mlflow.mlflow.svc.cluster.local:5000")
+CONTAINER_POSTGRES = ("postgres:5432", "postgres.churnguard.svc.cluster.local:5432")
+PREDICTIONS = 120  # above DRIFT_MIN_ROWS, so the drift job's command has a window to check
 
 
 def _mapped(value: str, data: Path, tmp: Path, mlflow: str) -> str:
     value = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: SECRETS.get(m[1], m[2]), value)  # compose interpolation
     for host in CONTAINER_MLFLOW:
         value = value.replace(host, mlflow)
+    if value.startswith("postgresql://"):
+        url = urlsplit(value)
+        assert f"{url.hostname}:{url.port}" in CONTAINER_POSTGRES, value
+        assert url.password is None, "the password comes from PGPASSWORD, never the URL in a file"
+        return value  # pointed at the test's cluster by _with_postgres
     if value == "/data" or value.startswith("/data/"):
         return str(data) + value[len("/data") :]
     if value == "/tmp" or value.startswith("/tmp/"):
@@ -44,10 +60,23 @@ def _serve_options(command: list[str], port: int) -> list[str]:
     return options
 
 
+def _with_postgres(env: dict[str, str], postgres_url: str) -> dict[str, str]:
+    """The file's PREDICTION_LOG_URL with its host, port, user and database replaced by the
+    test cluster's; the password stays out of the URL, in PGPASSWORD, as the files have it."""
+    assert env["PREDICTION_LOG_URL"].startswith("postgresql://"), env.get("PREDICTION_LOG_URL")
+    assert "PGPASSWORD" in env
+    test = urlsplit(postgres_url)
+    return {
+        **env,
+        "PREDICTION_LOG_URL": f"postgresql://{test.username}@{test.hostname}:{test.port}{test.path}",
+        "PGPASSWORD": test.password or "",
+    }
+
+
 def _drive(server: ApiServer, workers: int) -> None:
     assert httpx.get(server.url + "/ready", timeout=10).status_code == 200
     pids = set()
-    for _ in range(40):
+    for _ in range(PREDICTIONS):
         response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER, timeout=10)
         assert response.status_code == 200, response.text
         pids.add(response.headers["x-worker-pid"])
@@ -55,8 +84,24 @@ def _drive(server: ApiServer, workers: int) -> None:
     served = sum(
         float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("churnguard_predictions_total{")
     )
-    assert served == 40  # every worker's samples, aggregated
+    assert served == PREDICTIONS  # every worker's samples, aggregated
     assert len(pids) <= workers
+
+
+def _logged(postgres_url: str) -> int:
+    deadline, count = time.monotonic() + 60, 0
+    while time.monotonic() < deadline:
+        connection = psycopg2.connect(postgres_url)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM predictions")
+                count = int(cursor.fetchone()[0])
+        finally:
+            connection.close()
+        if count >= PREDICTIONS:
+            break
+        time.sleep(0.2)
+    return count
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +117,9 @@ def mlflow_with_champion(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server.stop()
 
 
-def test_the_compose_services_environment_serves_with_two_workers(trained_workdir, mlflow_with_champion, tmp_path):
+def test_the_compose_services_environment_serves_with_two_workers(
+    trained_workdir, mlflow_with_champion, postgres_url, tmp_path
+):
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     service = compose["services"]["inference-api"]
     data, tmp = tmp_path / "data", tmp_path / "tmp"
@@ -82,16 +129,39 @@ def test_the_compose_services_environment_serves_with_two_workers(trained_workdi
         key: _mapped(str(value), data, tmp, mlflow_with_champion.uri) for key, value in service["environment"].items()
     }
     assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp / "churnguard-metrics")  # nothing creates it but serve
+    env = _with_postgres(env, postgres_url)
     server = ApiServer(data, workers=2, env={**env, "TMPDIR": str(tmp)}, inherit=False)
     server.args = _serve_options(service["command"], server.port)
     server.start(timeout=180)
     try:
         _drive(server, 2)
+        assert _logged(postgres_url) == PREDICTIONS
     finally:
         server.stop()
+    drift = compose["services"]["drift"]
+    job_env = _with_postgres(
+        {key: _mapped(str(value), data, tmp, mlflow_with_champion.uri) for key, value in drift["environment"].items()},
+        postgres_url,
+    )
+    _run_drift_job(drift["command"], job_env, data)
 
 
-def test_the_kubernetes_configmap_and_deployment_serve_the_registry_champion(mlflow_with_champion, tmp_path):
+def _run_drift_job(command: list[str], env: dict[str, str], data: Path) -> None:
+    """The drift job's own command, with its environment: it reads the API's predictions."""
+    assert command[:2] == ["churnguard", "drift"], command
+    completed = subprocess.run(
+        [sys.executable, "-m", "churnguard.entrypoints.cli", *command[1:]],
+        cwd=ROOT, env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert completed.returncode in (0, 1), completed.stdout + completed.stderr  # 1: drift found
+    report = json.loads((data / "reports" / "drift_report.json").read_text())
+    assert report["current_rows"] == PREDICTIONS
+    assert report["current_source"].startswith("prediction log postgresql://")
+
+
+def test_the_kubernetes_configmap_and_deployment_serve_the_registry_champion(
+    mlflow_with_champion, postgres_url, tmp_path
+):
     documents = {
         doc["kind"]: doc for path in (DEPLOY / "k8s").glob("*.yaml") for doc in yaml.safe_load_all(path.read_text())
         if doc and "kind" in doc
@@ -110,14 +180,20 @@ def test_the_kubernetes_configmap_and_deployment_serve_the_registry_champion(mlf
         elif "fieldRef" in item.get("valueFrom", {}):
             env[item["name"]] = "churnguard-test-pod"
     assert env["MODEL_STORE"] == "mlflow"
+    env = _with_postgres(env, postgres_url)
     workers = int(env["WORKERS"])
     server = ApiServer(data, workers=workers, env={**env, "TMPDIR": str(tmp)}, inherit=False)
     server.args = _serve_options(container["args"], server.port)
     server.start(timeout=180)
     try:
         _drive(server, workers)
+        assert _logged(postgres_url) == PREDICTIONS
     finally:
         server.stop()
+    (job,) = documents["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    job_env = {key: _mapped(str(value), data, tmp, mlflow_with_champion.uri) for key, value in config.items()}
+    job_env.update({item["name"]: "from-secret" for item in job.get("env", []) if "valueFrom" in item})
+    _run_drift_job(job["args"], _with_postgres(job_env, postgres_url), data)
 
 
 def test_mlflows_usage_telemetry_is_off_in_every_deploy_file():
