@@ -2,7 +2,7 @@
 
 Selected by `PREDICTION_LOG_URL=postgresql://user@host:port/db` (the password from the URL or
 libpq's PGPASSWORD / ~/.pgpass). The queue and writer thread are `QueuedPredictionLog`'s: a
-batch is one `INSERT ... VALUES` page per 1,000 rows in one transaction, off the request path.
+batch is one pipelined `executemany` in one transaction, off the request path.
 While the server is unreachable the writer keeps records queued and reconnects at each flush;
 records are dropped (and counted) only when the queue is full. The read side (export, drift,
 the UI's traffic, outcomes) queries the same table, so a drift job reads what every replica
@@ -19,9 +19,8 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-import psycopg2
-import psycopg2.extensions
-import psycopg2.extras
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from churnguard.adapters.csv_dataset_source import FileTableWriter
 from churnguard.adapters.prediction_log_queue import (
@@ -65,7 +64,7 @@ CREATE TABLE IF NOT EXISTS outcomes (
     recorded_at DOUBLE PRECISION NOT NULL
 );
 """
-INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES %s"  # nosec B608 - constants
+INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"  # nosec B608
 
 
 def is_postgres(location: str | None) -> bool:
@@ -74,30 +73,35 @@ def is_postgres(location: str | None) -> bool:
 
 def shown(url: str) -> str:
     """The URL without its password, for messages and logs."""
-    parsed = psycopg2.extensions.parse_dsn(url)
+    parsed = conninfo_to_dict(url)
     user = f"{parsed['user']}@" if "user" in parsed else ""
     port = f":{parsed['port']}" if "port" in parsed else ""
     return f"postgresql://{user}{parsed.get('host', '')}{port}/{parsed.get('dbname', '')}"
 
 
-def connect(url: str, application: str = "churnguard") -> psycopg2.extensions.connection:
-    """A connection with the log's tables in place (created once, under an advisory lock)."""
+def connect(url: str, application: str = "churnguard") -> psycopg.Connection[Any]:
+    """An autocommit connection (transactions are explicit) with the log's tables in place
+    (created once, under an advisory lock)."""
     try:
-        connection = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=application)
-    except psycopg2.OperationalError as error:
+        connection = psycopg.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=application
+        )
+    except psycopg.OperationalError as error:
         raise DatabaseUnreachable(f"{shown(url)}: {str(error).strip()}") from error
     try:
-        with connection, connection.cursor() as cursor:
+        with connection.transaction(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LAYOUT_LOCK,))
-            cursor.execute(LAYOUT)
-    except psycopg2.OperationalError as error:
+            for statement in LAYOUT.split(";"):
+                if statement.strip():
+                    cursor.execute(statement)  # nosec B608 - module constant
+    except psycopg.OperationalError as error:
         connection.close()
         raise DatabaseUnreachable(f"{shown(url)}: {str(error).strip()}") from error
     return connection
 
 
 @contextmanager
-def _session(url: str) -> Iterator[psycopg2.extensions.connection]:
+def _session(url: str) -> Iterator[psycopg.Connection[Any]]:
     """A short-lived connection for the read side; an unreachable server is the caller's error."""
     try:
         connection = connect(url, "churnguard-reader")
@@ -121,7 +125,7 @@ class PostgresPredictionLog(QueuedPredictionLog):
     ) -> None:
         super().__init__(flush_interval, queue_size, retention_days, name="prediction-log-writer")
         self.url = url
-        self._connection: psycopg2.extensions.connection | None = None
+        self._connection: psycopg.Connection[Any] | None = None
         try:
             self._connection = connect(url, "churnguard-api")
         except DatabaseUnreachable as error:
@@ -129,24 +133,31 @@ class PostgresPredictionLog(QueuedPredictionLog):
             logger.warning("prediction log database unreachable at start: %s", error)
         self._start()
 
-    def _connected(self) -> psycopg2.extensions.connection:
+    def _connected(self) -> psycopg.Connection[Any]:
         if self._connection is None or self._connection.closed:
             self._connection = connect(self.url, "churnguard-api")
         return self._connection
 
+    def _available(self) -> bool:
+        try:
+            self._connected()
+        except DatabaseUnreachable:
+            return False
+        return True
+
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg2.extensions.cursor]:
+    def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
         connection = self._connected()
         try:
-            with connection, connection.cursor() as cursor:
+            with connection.transaction(), connection.cursor() as cursor:
                 yield cursor
-        except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             self._disconnect()
             raise DatabaseUnreachable(f"{shown(self.url)}: {str(error).strip()}") from error
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         with self._transaction() as cursor:
-            psycopg2.extras.execute_values(cursor, INSERT, rows, page_size=1000)
+            cursor.executemany(INSERT, rows)
 
     def prune(self, older_than: float) -> int:
         with self._transaction() as cursor:
@@ -228,7 +239,7 @@ class PostgresPredictionArchive:
         return len(frame)
 
     def prune(self, older_than: datetime) -> int:
-        with _session(self.url) as connection, connection, connection.cursor() as cursor:
+        with _session(self.url) as connection, connection.cursor() as cursor:
             cursor.execute("DELETE FROM predictions WHERE timestamp < %s", (older_than.timestamp(),))
             return int(cursor.rowcount)
 
@@ -244,7 +255,7 @@ class PostgresOutcomeLedger:
         matched: list[MatchedOutcome] = []
         unknown: list[str] = []
         already: list[str] = []
-        with _session(self.url) as connection, connection, connection.cursor() as cursor:
+        with _session(self.url) as connection, connection.transaction(), connection.cursor() as cursor:
             for outcome in outcomes:
                 cursor.execute("SELECT 1 FROM outcomes WHERE customer_id = %s", (outcome.customer_id,))
                 if cursor.fetchone() is not None:

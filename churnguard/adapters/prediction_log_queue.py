@@ -114,6 +114,11 @@ class QueuedPredictionLog(ABC):
     @abstractmethod
     def _disconnect(self) -> None: ...
 
+    def _available(self) -> bool:
+        """Whether the database can take a batch now; while it cannot, the queue is left as it
+        is (draining and re-queueing thousands of records per flush would cost requests time)."""
+        return True
+
     @property
     def dropped_records(self) -> int:
         return self._dropped
@@ -152,6 +157,12 @@ class QueuedPredictionLog(ABC):
             self._wake.wait(self._flush_interval)
             self._wake.clear()
             stopping = self._stopping
+            if self._buffer and not self._available():
+                if stopping:
+                    self._count_dropped(len(self._buffer), "prediction log unreachable at shutdown: records dropped")
+                    return
+                self._warn_unreachable()
+                continue
             batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
             if batch:
                 self._write(batch, final=stopping)

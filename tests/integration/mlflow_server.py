@@ -20,8 +20,11 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, backend_store_uri: str | None = None) -> None:
+        """`backend_store_uri`: where runs and the registry live (default: a sqlite file in
+        `root`); the artifacts are always served by the server from `root`."""
         self.root = root
+        self.backend_store_uri = backend_store_uri
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -40,7 +43,7 @@ class MlflowServer:
                 "--port",
                 str(self.port),
                 "--backend-store-uri",
-                f"sqlite:///{self.root / 'server.db'}",
+                self.backend_store_uri or f"sqlite:///{self.root / 'server.db'}",
                 "--artifacts-destination",
                 str(self.root / "artifacts"),
                 "--workers",

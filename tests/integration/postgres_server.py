@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg2
+import psycopg
 
 from tests.integration.mlflow_server import free_port
 
@@ -72,14 +72,14 @@ class PostgresServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                psycopg2.connect(self.url("postgres"), connect_timeout=2).close()
+                psycopg.connect(self.url("postgres"), connect_timeout=2).close()
                 return self
-            except psycopg2.OperationalError:
+            except psycopg.OperationalError:
                 time.sleep(0.2)
         raise RuntimeError(f"PostgreSQL did not accept connections within {timeout}s: {self._tail()}")
 
     def create_database(self, name: str) -> str:
-        connection = psycopg2.connect(self.url("postgres"))
+        connection = psycopg.connect(self.url("postgres"))
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:

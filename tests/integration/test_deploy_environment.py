@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import psycopg2
+import psycopg
 import pytest
 import yaml
 
@@ -91,11 +91,11 @@ def _drive(server: ApiServer, workers: int) -> None:
 def _logged(postgres_url: str) -> int:
     deadline, count = time.monotonic() + 60, 0
     while time.monotonic() < deadline:
-        connection = psycopg2.connect(postgres_url)
+        connection = psycopg.connect(postgres_url)
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT COUNT(*) FROM predictions")
-                count = int(cursor.fetchone()[0])
+                count = int(cursor.fetchall()[0][0])
         finally:
             connection.close()
         if count >= PREDICTIONS:

@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 
 import httpx
+import mlflow
 import numpy as np
 import pandas as pd
 import psutil
-import psycopg2
+import psycopg
 import pytest
+from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.csv_dataset_source import FileTableWriter
 from churnguard.adapters.postgres_prediction_log import (
@@ -40,9 +42,10 @@ from churnguard.application.ports import PredictionArchive, PredictionRecord
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import Outcome
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
-from tests.conftest import SCHEMAS
+from tests.conftest import BUNDLED_DATA, SCHEMAS
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
+from tests.integration.mlflow_server import MlflowServer
 from tests.integration.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.slow
@@ -166,11 +169,11 @@ def test_an_unreachable_log_database_is_a_readable_error_not_a_crash(postgres, t
 
 
 def _count(url: str) -> int:
-    connection = psycopg2.connect(url)
+    connection = psycopg.connect(url)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM predictions")
-            return int(cursor.fetchone()[0])
+            return int(cursor.fetchall()[0][0])
     finally:
         connection.close()
 
@@ -331,3 +334,62 @@ def test_kill_9_of_a_worker_loses_at_most_its_last_flush_interval(trained_workdi
         f"kill -9 of 1 of 2 workers (flush {flush:g} s): {len(lost)} of {len(served)} answered predictions lost,"
         f" the oldest answered {oldest:.2f} s before the kill"
     )
+
+
+def test_mlflow_on_postgres_tracks_registers_promotes_and_its_champion_is_served(postgres_url, tmp_path):
+    """`mlflow server --backend-store-uri postgresql://...` with the artifacts served by the
+    server: train, register, promote via the alias, serve the champion with MODEL_STORE=mlflow."""
+    server = MlflowServer(tmp_path / "mlflow", backend_store_uri=postgres_url).start(timeout=180)
+    workdir = tmp_path / "work"
+    env = {"MLFLOW_TRACKING_URI": server.uri, "ENABLE_MLFLOW_TRACKING": "true", "MODEL_STORE": "mlflow"}
+    try:
+        trained = run_cli_process(
+            "pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir), env=env
+        )
+        assert trained.returncode == 0, trained.stderr[-3000:]
+        client = MlflowClient(server.uri)
+        champion = client.get_model_version_by_alias("churn-model", "champion")
+        assert champion.run_id is not None
+        run = client.get_run(champion.run_id)
+        assert run.data.metrics["eval_f1"] >= 0.72
+        assert run.data.params["fingerprint"] == champion.tags["fingerprint"]
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server
+        assert {"schema", "training"} <= {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
+        source = client.get_model_version_download_uri("churn-model", champion.version)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=server.uri))
+        assert (local / "MLmodel").exists()  # the registered model's files, downloaded through the server
+
+        connection = psycopg.connect(postgres_url)  # the registry really lives in PostgreSQL
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT name, alias, version FROM registered_model_aliases")
+                assert cursor.fetchall() == [("churn-model", "champion", int(champion.version))]
+                cursor.execute("SELECT COUNT(*) FROM runs")
+                assert cursor.fetchall()[0][0] >= 1
+        finally:
+            connection.close()
+
+        api = ApiServer(workdir, env={**env, "MODEL_POLL_SECONDS": "0"}).start(timeout=180)
+        try:
+            answer = httpx.post(api.url + "/predict", json=EXAMPLE_CUSTOMER, timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["model_version"] == champion.tags["fingerprint"]
+        finally:
+            api.stop()
+    finally:
+        server.stop()
+
+
+def test_a_log_whose_database_is_down_keeps_a_full_queue_and_counts_the_rest(postgres):
+    """Nothing listens on the port: the log still starts (the API serves without it), keeps
+    `queue_size` records, drops and counts the overflow, and counts what is left at shutdown."""
+    from tests.integration.mlflow_server import free_port
+
+    log = PostgresPredictionLog(
+        f"postgresql://churnguard@127.0.0.1:{free_port()}/nowhere", flush_interval=0.05, queue_size=100
+    )
+    log.record([PredictionRecord(NOW, f"x-{i}", "v1", (1.0,) * 13, 0.5, 1, ORIGINAL_SCHEMA.hash) for i in range(150)])
+    assert log.dropped_records == 50
+    assert log.queued_records == 100
+    log.close()
+    assert log.dropped_records == 150
