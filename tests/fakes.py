@@ -25,6 +25,7 @@ from churnguard.application.ports import (
     HoldoutPredictions,
     InferenceTrace,
     OutcomesReport,
+    PyfuncModel,
     Table,
     TrackedRun,
     TrainedModel,
@@ -152,6 +153,9 @@ class FakeModelStore:
 
     def reference(self, fingerprint: str) -> Any:
         return self.references[self.get(fingerprint).fingerprint]
+
+    def pyfunc_model(self, fingerprint: str) -> PyfuncModel:
+        return PyfuncModel(f"fake:/{self.get(fingerprint).fingerprint}")
 
     def save(
         self,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -60,34 +61,40 @@ class CustomerFile:
         The label column, if present, is ignored; the id column is optional and carried through.
         """
         first_row = 1
-        expected = set(schema.raw_fields) | ({schema.id_column} if schema.id_column else set())
         for chunk in _chunks(self.path, self.chunk_rows):
-            columns = [c for c in chunk.columns if c != schema.label.column]
-            missing = [name for name in schema.raw_fields if name not in columns]
-            extra = [name for name in columns if name not in expected]
-            if missing or extra:
-                violations = [Violation(name, "is a required column but is missing", (), (), 0) for name in missing]
-                violations += [Violation(name, "is not an expected column", (), (), 0) for name in extra]
-                raise InvalidDataset(str(self.path), violations)
-            chunk = chunk.reset_index(drop=True)
-            values = {name: chunk[name].to_numpy() for name in schema.raw_fields}
-            checked = schema.check(values)
-            reasons: dict[int, list[str]] = defaultdict(list)
-            for violation in checked.violations:
-                column = values[violation.field]
-                for index in violation.rows:
-                    reasons[index].append(f"{violation.field}: {violation.rule} (got {shown_value(column[index])})")
-            good = checked.ok
-            ids = chunk[schema.id_column].to_numpy()[good] if schema.id_column in chunk else None
-            yield CustomerBatch(
-                rows=np.flatnonzero(good).astype(np.int64) + first_row,
-                raw=checked.raw[good],
-                rejected=[
-                    RejectedRow(first_row + index, "; ".join(sorted(set(r)))) for index, r in sorted(reasons.items())
-                ],
-                ids=ids,
-            )
+            rows = np.arange(first_row, first_row + len(chunk), dtype=np.int64)
+            yield check_chunk(chunk, schema, rows, str(self.path))
             first_row += len(chunk)
+
+
+def check_chunk(chunk: pd.DataFrame, schema: TableSchema, rows: npt.NDArray[np.int64], location: str) -> CustomerBatch:
+    """One chunk of a customer table checked by the schema: its valid rows encoded, its
+    rejected rows with every rule they break. `rows` numbers the chunk's rows (1-based, as in
+    the file). Both scoring engines call this, so a row is rejected for the same reasons."""
+    expected = set(schema.raw_fields) | ({schema.id_column} if schema.id_column else set())
+    columns = [c for c in chunk.columns if c != schema.label.column]
+    missing = [name for name in schema.raw_fields if name not in columns]
+    extra = [name for name in columns if name not in expected]
+    if missing or extra:
+        violations = [Violation(name, "is a required column but is missing", (), (), 0) for name in missing]
+        violations += [Violation(name, "is not an expected column", (), (), 0) for name in extra]
+        raise InvalidDataset(location, violations)
+    chunk = chunk.reset_index(drop=True)
+    values = {name: chunk[name].to_numpy() for name in schema.raw_fields}
+    checked = schema.check(values)
+    reasons: dict[int, list[str]] = defaultdict(list)
+    for violation in checked.violations:
+        column = values[violation.field]
+        for index in violation.rows:
+            reasons[index].append(f"{violation.field}: {violation.rule} (got {shown_value(column[index])})")
+    good = checked.ok
+    ids = chunk[schema.id_column].to_numpy()[good] if schema.id_column in chunk else None
+    return CustomerBatch(
+        rows=rows[good],
+        raw=checked.raw[good],
+        rejected=[RejectedRow(int(rows[index]), "; ".join(sorted(set(r)))) for index, r in sorted(reasons.items())],
+        ids=ids,
+    )
 
 
 class FileScoredWriter:

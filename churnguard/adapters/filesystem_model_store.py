@@ -26,12 +26,13 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import skops.io as sio
 
 from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, fsync_directory
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
-from churnguard.application.ports import ProbabilisticModel, Table
+from churnguard.application.ports import ProbabilisticModel, PyfuncModel, Table
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
@@ -51,6 +52,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
 """Types beyond skops' defaults that a stored model may contain; anything else is refused."""
 
 MODEL_FILE = "model.skops"
+PYFUNC_DIR = "pyfunc"
 METADATA_FILE = "metadata.json"
 CHAMPION_FILE = "champion.json"
 REFERENCE_FILE = "reference.parquet"
@@ -255,6 +257,21 @@ class FilesystemModelStore:
             return None
         except (ValueError, KeyError, TypeError) as error:
             raise ModelIntegrityError(f"{path} does not parse: {error!r}") from None
+
+    def pyfunc_model(self, fingerprint: str) -> PyfuncModel:
+        """The version as an MLflow model directory, `versions/<fingerprint>/pyfunc`, written from
+        the verified model the first time it is asked for."""
+        from churnguard.adapters.mlflow_pyfunc import save_pyfunc
+
+        fingerprint = self._resolve(fingerprint)
+        target = self._versions / fingerprint / PYFUNC_DIR
+        if not (target / "MLmodel").is_file():
+            version = self.get(fingerprint)
+            snapshot = pd.read_parquet(self._versions / fingerprint / REFERENCE_FILE).head(5)
+            raw = snapshot[list(version.schema.raw_fields)].to_numpy(dtype=np.float64)
+            example = pd.DataFrame(version.schema.decode(raw))
+            save_pyfunc(self.load(fingerprint), example, target)
+        return PyfuncModel(str(target.resolve()))
 
     def reference(self, fingerprint: str) -> Table:
         fingerprint = self._resolve(fingerprint)

@@ -19,10 +19,9 @@ import mlflow
 import pandas as pd
 import requests
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from churnguard.adapters.filesystem_model_store import TRUSTED_TYPES
+from churnguard.adapters.mlflow_pyfunc import PACKAGE_DIR, pyfunc_options
 from churnguard.adapters.training_report import write_training_artifacts
 from churnguard.adapters.yaml_schema import dump_schema
 from churnguard.application.errors import TrackingUnavailable
@@ -39,7 +38,6 @@ from churnguard.domain.quality_gate import GateDecision
 
 logger = logging.getLogger(__name__)
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PREFLIGHT_TIMEOUT_SECONDS = 10.0
 
 
@@ -136,19 +134,10 @@ class MlflowExperimentTracker:
                 )
                 mlflow.log_artifacts(directory, artifact_path="training")
             example = table[list(version.schema.raw_fields)].head(5)
-            signature = infer_signature(example, trained.model.predict(example))  # type: ignore[attr-defined]
             info = mlflow.sklearn.log_model(
                 trained.model,
                 name="model",
-                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-                skops_trusted_types=list(TRUSTED_TYPES),
-                code_paths=[str(PACKAGE_DIR)],
-                input_example=example,
-                signature=signature,
-                # stated, not inferred: inference loads the model in a subprocess for seconds
-                pip_requirements=[
-                    f"{name}=={_version_of(name)}" for name in ("scikit-learn", "numpy", "pandas", "skops", "mlflow")
-                ],
+                **pyfunc_options(trained.model, example),
                 registered_model_name=self._model_name,
                 metadata={"churnguard_fingerprint": version.fingerprint, "threshold": trained.threshold},
             )

@@ -32,7 +32,7 @@ from churnguard.adapters.filesystem_model_store import (
 )
 from churnguard.adapters.mlflow_experiment_tracker import is_absent
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
-from churnguard.application.ports import ProbabilisticModel, Table
+from churnguard.application.ports import ProbabilisticModel, PyfuncModel, Table
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
 
@@ -44,6 +44,7 @@ CHAMPION = "champion"
 class MlflowModelStore:
     def __init__(self, tracking_uri: str, model_name: str, lock_path: Path) -> None:
         self._client = MlflowClient(tracking_uri)
+        self._tracking_uri = tracking_uri
         self._name = model_name
         self._lock_path = lock_path
 
@@ -161,6 +162,14 @@ class MlflowModelStore:
                 return ModelDiagnostics.from_json(json.loads(Path(local).read_text(encoding="utf-8")))
             except (ValueError, KeyError, TypeError) as error:
                 raise ModelIntegrityError(f"diagnostics of {fingerprint[:12]} do not parse: {error!r}") from None
+
+    def pyfunc_model(self, fingerprint: str) -> PyfuncModel:
+        """The registered version itself: by the `champion` alias when it holds it."""
+        registry_version = self._registry_version(fingerprint)
+        champion = self.champion()
+        if champion is not None and champion.fingerprint == self.get(fingerprint).fingerprint:
+            return PyfuncModel(f"models:/{self._name}@{CHAMPION}", self._tracking_uri)
+        return PyfuncModel(f"models:/{self._name}/{registry_version}", self._tracking_uri)
 
     def lock(self) -> AbstractContextManager[None]:
         return exclusive_lock(self._lock_path)

@@ -194,6 +194,16 @@ class ProbabilisticModel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PyfuncModel:
+    """Where an engine that loads MLflow models by URI (Spark's spark_udf) finds a version."""
+
+    uri: str
+    """`models:/<name>@champion`, `models:/<name>/<version>`, or a local MLflow model directory."""
+    tracking_uri: str | None = None
+    """The tracking server a `models:/` URI is resolved against."""
+
+
 class ModelStore(Protocol):
     def save(
         self,
@@ -229,6 +239,11 @@ class ModelStore(Protocol):
 
     def reference(self, fingerprint: str) -> Table:
         """The version's training snapshot (raw features), the reference for drift."""
+        ...
+
+    def pyfunc_model(self, fingerprint: str) -> PyfuncModel:
+        """The version as an MLflow pyfunc model (checks, encodes, imputes and scores a table
+        of raw customers), for engines that load models by URI."""
         ...
 
 

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from churnguard.application.errors import require_schema
+from churnguard.application.errors import ModelNotFound, require_schema
+from churnguard.application.ports import ModelStore, PyfuncModel
 from churnguard.application.predict_churn import ChampionCache
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import Imputation, TableSchema
@@ -82,6 +83,8 @@ class ScoringSummary:
     rejected: int
     seconds: float
     model_version: str
+    rejects_location: str | None = None
+    """Where the rejected rows went, when an engine chose it."""
 
 
 class ScoreCustomers:
@@ -149,3 +152,40 @@ class ScoreCustomers:
             )
         writer.commit()
         return ScoringSummary(scored, rejected, time.perf_counter() - started, version.fingerprint)
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """A whole file scored by an engine that loads the model by URI (Spark)."""
+
+    model: PyfuncModel
+    schema: TableSchema
+    threshold: float
+    model_version: str
+    source: str
+    out: str
+
+
+class ScoringEngine(Protocol):
+    def run(self, job: ScoringJob) -> ScoringSummary:
+        """Score `job.source` into `job.out` with the same columns, rejects and reasons as
+        ScoreCustomers; the output appears whole, or not at all."""
+        ...
+
+
+class ScoreOnEngine:
+    """Offline scoring on another engine (`score --engine spark`): the champion's MLflow pyfunc
+    model, applied where the data is, read by the champion's own schema."""
+
+    def __init__(self, store: ModelStore, engine: ScoringEngine, declared: TableSchema | None = None) -> None:
+        self._store = store
+        self._engine = engine
+        self._declared = declared
+
+    def __call__(self, source: str, out: str) -> ScoringSummary:
+        version = self._store.champion()
+        if version is None:
+            raise ModelNotFound("no champion model yet; run `churnguard pipeline` first")
+        require_schema(version, self._declared, "the schema named with --schema or SCHEMA_PATH")
+        model = self._store.pyfunc_model(version.fingerprint)
+        return self._engine.run(ScoringJob(model, version.schema, version.threshold, version.fingerprint, source, out))

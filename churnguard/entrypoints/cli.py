@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -35,7 +36,12 @@ from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.record_outcomes import RecordOutcomes
 from churnguard.application.run_pipeline import RunPipeline
-from churnguard.application.score_customers import CustomerBatchSource, ScoreCustomers, ScoredBatchWriter
+from churnguard.application.score_customers import (
+    CustomerBatchSource,
+    ScoreCustomers,
+    ScoredBatchWriter,
+    ScoreOnEngine,
+)
 from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.errors import ChurnGuardError
@@ -215,17 +221,25 @@ def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Containe
 def cmd_score(
     args: argparse.Namespace,
     score: ScoreCustomers = Provide[Container.score_customers],
+    on_engine: Callable[[], ScoreOnEngine] = Provide[Container.score_on_engine.provider],
     customer_file: Callable[..., CustomerBatchSource] = Provide[Container.customer_file.provider],
     scored_writer: Callable[..., ScoredBatchWriter] = Provide[Container.scored_writer.provider],
 ) -> int:
-    writer = scored_writer(Path(args.out))
-    summary = score(customer_file(Path(args.input), args.chunk_rows), writer, explain=args.explain)
+    if args.engine == "spark":
+        if args.explain:
+            raise UsageError("--explain is not available with --engine spark (use the single-process engine)")
+        summary = on_engine()(args.input, args.out)
+        rejects_location = summary.rejects_location
+    else:
+        writer = scored_writer(Path(args.out))
+        summary = score(customer_file(Path(args.input), args.chunk_rows), writer, explain=args.explain)
+        rejects_location = writer.rejects_location
     rate = summary.scored / summary.seconds if summary.seconds else 0.0
     print(
         f"scored {summary.scored} customers ({rate:,.0f} rows/s) with model {summary.model_version[:12]} -> {args.out}"
     )
     if summary.rejected:
-        print(f"rejected {summary.rejected} rows, with reasons, -> {writer.rejects_location}")
+        print(f"rejected {summary.rejected} rows, with reasons, -> {rejects_location}")
     return EXIT_OK
 
 
@@ -518,6 +532,13 @@ def build_parser() -> argparse.ArgumentParser:
     score = command("score", cmd_score, "score a CSV or Parquet file of customers in chunks")
     score.add_argument("--in", dest="input", required=True, help="customers .csv or .parquet")
     score.add_argument("--out", required=True, help="scored .csv or .parquet (rejects go beside it)")
+    score.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="local: this process, in chunks; spark: the champion's MLflow model on Spark (SPARK_MASTER,"
+        " default local[*]); Spark writes --out as a dataset directory",
+    )
     score.add_argument("--explain", action="store_true", help="add the 13 leave-one-out contributions")
     score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
     score.add_argument("--workdir", type=Path)
@@ -605,6 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
+    # MLflow's download bars belong on a terminal, not in a job's log
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", str(sys.stderr.isatty()).lower())
     try:
         container = build_container(_settings_from(args))
         container.wire(modules=[__name__])

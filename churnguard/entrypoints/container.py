@@ -40,6 +40,7 @@ from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
 from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
+from churnguard.adapters.spark_scoring import SparkScoringEngine
 from churnguard.adapters.sqlite_prediction_log import (
     SqliteOutcomeLedger,
     SqlitePredictionArchive,
@@ -67,7 +68,7 @@ from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.application.promote_model import PromoteModel
 from churnguard.application.record_outcomes import RecordOutcomes
 from churnguard.application.run_pipeline import RunPipeline
-from churnguard.application.score_customers import ScoreCustomers
+from churnguard.application.score_customers import ScoreCustomers, ScoreOnEngine
 from churnguard.application.train_model import TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.customer import ORIGINAL_SCHEMA
@@ -301,6 +302,16 @@ class Container(containers.DeclarativeContainer):
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(
         PredictChurn, champion=champion_cache, tracer=inference_tracer, declared=named_schema
+    )
+    score_on_engine = providers.Factory(
+        ScoreOnEngine,
+        store=model_store,
+        engine=providers.Factory(
+            SparkScoringEngine,
+            master=settings.provided.spark.spark_master,
+            driver_memory=settings.provided.spark.spark_driver_memory,
+        ),
+        declared=named_schema,
     )
     score_customers = providers.Factory(
         ScoreCustomers,

@@ -148,6 +148,15 @@ class DriftSettings(BaseSettings):
     drift_window_days: float = Field(7.0, gt=0.0, description="default current window of the prediction log")
 
 
+class SparkSettings(BaseSettings):
+    model_config = _ENV
+
+    spark_master: str = Field(
+        "local[*]", description="SPARK_MASTER for `score --engine spark`: local[*] (all cores here) or a cluster URL"
+    )
+    spark_driver_memory: str = Field("2g", description="SPARK_DRIVER_MEMORY: the Spark driver's heap")
+
+
 class Settings(BaseModel):
     paths: PathSettings = Field(default_factory=PathSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
@@ -156,6 +165,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     prediction_log: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @property
     def prediction_log_path(self) -> Path:
@@ -190,6 +200,7 @@ class Settings(BaseModel):
                 ("api", self.api),
                 ("prediction_log", self.prediction_log),
                 ("drift", self.drift),
+                ("spark", self.spark),
             )
         }
 
