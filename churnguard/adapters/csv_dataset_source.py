@@ -10,10 +10,12 @@ import zlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from churnguard.adapters.atomic_files import atomic_write_bytes, atomic_write_text
+from churnguard.adapters.atomic_files import atomic_file
 from churnguard.application.errors import DatasetUnreadable
-from churnguard.application.ports import Dataset, Table
+from churnguard.application.ports import Dataset, NoProgress, Progress, Table
 
 GZIP_MAGIC = b"\x1f\x8b"
 _BOMS = {
@@ -101,18 +103,33 @@ class CsvDatasetSource:
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
     """Write a table as CSV atomically (temp file, fsync, rename)."""
-    atomic_write_text(path, table.to_csv(index=False, lineterminator="\n"))
+    FileTableWriter().write(table, str(path))
 
 
 class FileTableWriter:
-    """The TableWriter port: CSV, or Parquet for a `.parquet` location; atomic either way."""
+    """The TableWriter port: CSV, or Parquet for a `.parquet` location; atomic either way, written
+    in chunks of `chunk_rows` (one Parquet row group each) so progress can be told."""
 
-    def write(self, table: Table, location: str) -> None:
+    def __init__(self, chunk_rows: int = 100_000) -> None:
+        self.chunk_rows = chunk_rows
+
+    def write(self, table: Table, location: str, progress: Progress | None = None) -> None:
         assert isinstance(table, pd.DataFrame)
         path = Path(location)
-        if path.suffix.lower() == ".parquet":
-            buffer = io.BytesIO()
-            table.to_parquet(buffer, index=False)
-            atomic_write_bytes(path, buffer.getvalue())
-        else:
-            write_csv(table, path)
+        progress = progress or NoProgress()
+        progress.start(f"writing {path.name}", len(table))
+        starts = range(0, max(len(table), 1), self.chunk_rows)
+        with atomic_file(path) as handle:
+            if path.suffix.lower() == ".parquet":
+                schema = pa.Schema.from_pandas(table, preserve_index=False)
+                with pq.ParquetWriter(handle, schema) as writer:
+                    for start in starts:
+                        part = table.iloc[start : start + self.chunk_rows]
+                        writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+                        progress.advance(len(part))
+            else:
+                for start in starts:
+                    part = table.iloc[start : start + self.chunk_rows]
+                    handle.write(part.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8"))
+                    progress.advance(len(part))
+        progress.finish()

@@ -31,7 +31,7 @@ from churnguard.adapters.prediction_log_queue import (
     predictions_frame,
 )
 from churnguard.application.errors import DatasetUnreadable
-from churnguard.application.ports import OutcomesJoined, TrafficBucket, TrafficSummary
+from churnguard.application.ports import OutcomesJoined, Progress, TrafficBucket, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
@@ -233,9 +233,11 @@ class PostgresPredictionArchive:
         self.url = url
         self._writer = writer
 
-    def export(self, schema: TableSchema, since: datetime | None, location: str) -> int:
+    def export(
+        self, schema: TableSchema, since: datetime | None, location: str, progress: Progress | None = None
+    ) -> int:
         frame = read_predictions(self.url, schema, since=since, labels=True)
-        self._writer.write(frame, location)
+        self._writer.write(frame, location, progress)
         return len(frame)
 
     def prune(self, older_than: datetime) -> int:

@@ -12,11 +12,13 @@ target and renamed into place, or (a remote URI) committed by Spark's own protoc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +31,7 @@ import pandas as pd
 
 from churnguard.adapters.file_scoring import check_chunk
 from churnguard.application.errors import DatasetUnreadable
+from churnguard.application.ports import NoProgress, Progress
 from churnguard.application.score_customers import ScoringJob, ScoringSummary
 from churnguard.domain.schema import TableSchema
 
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROW, REASONS = "row", "reasons"
+JOB_GROUP = "churnguard-score"
+POLL_SECONDS = 0.5
 SIGNATURE_TYPES = {"long": "long", "integer": "int", "double": "double", "float": "float", "string": "string",
                    "boolean": "boolean"}  # fmt: skip
 
@@ -121,9 +126,10 @@ def _blank(value: object) -> bool:
 class SparkScoringEngine:
     """The ScoringEngine port on Spark; one session per run."""
 
-    def __init__(self, master: str = "local[*]", driver_memory: str = "2g") -> None:
+    def __init__(self, master: str = "local[*]", driver_memory: str = "2g", progress: Progress | None = None) -> None:
         self.master = master
         self.driver_memory = driver_memory
+        self._progress = progress or NoProgress()
 
     def _session(self) -> SparkSession:
         from pyspark.sql import SparkSession
@@ -202,7 +208,10 @@ class SparkScoringEngine:
                 .withColumn("churn_prediction", (F.col("churn_probability") >= F.lit(job.threshold)).cast("long"))
                 .withColumn("model_version", F.lit(job.model_version[:12]))
             )
-            self._write(scored, job.out, output_format)
+            self._progress.start("scoring on Spark", total)
+            with self._watching(spark, total):
+                self._write(scored, job.out, output_format)
+            self._progress.finish()
             rejects = checked.filter(F.col(REASONS).isNotNull()).select(ROW, REASONS)
             rejected = rejects.count()
             rejects_location = rejects_path(job.out)
@@ -213,6 +222,42 @@ class SparkScoringEngine:
             return total - rejected, rejected
         finally:
             checked.unpersist()
+
+    @contextlib.contextmanager
+    def _watching(self, spark: SparkSession, total: int) -> Iterator[None]:
+        """Rows done, estimated from the scoring job's finished tasks (Spark knows tasks, not
+        rows), polled from Spark's status tracker while the job runs."""
+        context = spark.sparkContext
+        context.setJobGroup(JOB_GROUP, "churnguard score")
+        stop = threading.Event()
+        reported = 0
+
+        def poll() -> None:
+            nonlocal reported
+            tracker = context.statusTracker()
+            while not stop.wait(POLL_SECONDS):
+                done = tasks = 0
+                for job_id in tracker.getJobIdsForGroup(JOB_GROUP):
+                    job = tracker.getJobInfo(job_id)
+                    for stage_id in job.stageIds if job else ():
+                        stage = tracker.getStageInfo(stage_id)
+                        if stage:
+                            done, tasks = done + stage.numCompletedTasks, tasks + stage.numTasks
+                estimate = total * done // tasks if tasks else 0
+                if estimate > reported:
+                    self._progress.advance(estimate - reported)
+                    reported = estimate
+
+        watcher = threading.Thread(target=poll, name="spark-progress", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+            context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        if total > reported:
+            self._progress.advance(total - reported)
 
     @staticmethod
     def _as_signature(column: Any, wanted: str | None) -> Any:

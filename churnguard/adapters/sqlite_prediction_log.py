@@ -21,7 +21,7 @@ import pandas as pd
 
 from churnguard.adapters.csv_dataset_source import FileTableWriter
 from churnguard.adapters.prediction_log_queue import COLUMNS, READ_COLUMNS, QueuedPredictionLog, predictions_frame
-from churnguard.application.ports import OutcomesJoined, TrafficBucket, TrafficSummary
+from churnguard.application.ports import OutcomesJoined, Progress, TrafficBucket, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
@@ -204,9 +204,11 @@ class SqlitePredictionArchive:
         self.path = Path(path)
         self._writer = writer
 
-    def export(self, schema: TableSchema, since: datetime | None, location: str) -> int:
+    def export(
+        self, schema: TableSchema, since: datetime | None, location: str, progress: Progress | None = None
+    ) -> int:
         frame = read_predictions(self.path, schema, since=since, labels=True)
-        self._writer.write(frame, location)
+        self._writer.write(frame, location, progress)
         return len(frame)
 
     def prune(self, older_than: datetime) -> int:

@@ -10,7 +10,9 @@ from churnguard.application.ports import (
     CustomerGenerator,
     GeneratedTable,
     ModelStore,
+    NoProgress,
     PredictionArchive,
+    Progress,
     TableWriter,
     TrafficSender,
 )
@@ -20,10 +22,17 @@ from churnguard.domain.schema import TableSchema
 
 
 class GenerateData:
-    def __init__(self, generator: CustomerGenerator, writer: TableWriter, validate: ValidateDataset) -> None:
+    def __init__(
+        self,
+        generator: CustomerGenerator,
+        writer: TableWriter,
+        validate: ValidateDataset,
+        progress: Progress | None = None,
+    ) -> None:
         self._generator = generator
         self._writer = writer
         self._validate = validate
+        self._progress = progress or NoProgress()
 
     def __call__(
         self, rows: int, seed: int, drifts: Sequence[str], out: str, source: str | None = None
@@ -31,7 +40,7 @@ class GenerateData:
         """`source`: a table to draw from (validated by the schema first)."""
         table = self._validate(source).table if source is not None else None
         generated = self._generator.generate(self._validate.schema, rows, seed, drifts, table)
-        self._writer.write(generated.table, out)
+        self._writer.write(generated.table, out, self._progress)
         return generated
 
 
@@ -63,15 +72,22 @@ class SimulateTraffic:
 class ManagePredictions:
     """The prediction log's upkeep: export it (by the champion's schema) or prune it."""
 
-    def __init__(self, archive: PredictionArchive, store: ModelStore, declared: TableSchema | None = None) -> None:
+    def __init__(
+        self,
+        archive: PredictionArchive,
+        store: ModelStore,
+        declared: TableSchema | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self._archive = archive
         self._store = store
         self._declared = declared
+        self._progress = progress or NoProgress()
 
     def export(self, location: str, since: datetime | None = None) -> int:
         champion = self._store.champion()
         schema = champion.schema if champion is not None else (self._declared or ORIGINAL_SCHEMA)
-        return self._archive.export(schema, since, location)
+        return self._archive.export(schema, since, location, self._progress)
 
     def prune(self, older_than: datetime) -> int:
         return self._archive.prune(older_than)

@@ -456,9 +456,35 @@ class CustomerGenerator(Protocol):
         ...
 
 
+class Progress(Protocol):
+    """How far a long run is (rows done, rate, time left), for whoever watches it."""
+
+    def start(self, what: str, total: int | None = None) -> None:
+        """A new stage of `total` rows (None: unknown) begins."""
+        ...
+
+    def advance(self, rows: int) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    """Progress nobody watches (not on a terminal, or an embedding program's default)."""
+
+    def start(self, what: str, total: int | None = None) -> None:
+        return None
+
+    def advance(self, rows: int) -> None:
+        return None
+
+    def finish(self) -> None:
+        return None
+
+
 class TableWriter(Protocol):
-    def write(self, table: Table, location: str) -> None:
-        """Write the table atomically (CSV or Parquet by the location's suffix)."""
+    def write(self, table: Table, location: str, progress: Progress | None = None) -> None:
+        """Write the table atomically (CSV or Parquet by the location's suffix), in chunks
+        whose rows `progress` is told about."""
         ...
 
 
@@ -469,7 +495,9 @@ class TrafficSender(Protocol):
 
 
 class PredictionArchive(Protocol):
-    def export(self, schema: TableSchema, since: datetime | None, location: str) -> int:
+    def export(
+        self, schema: TableSchema, since: datetime | None, location: str, progress: Progress | None = None
+    ) -> int:
         """Write the logged predictions of `schema` (labels, not codes) to a file; rows written."""
         ...
 

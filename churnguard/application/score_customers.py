@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.application.errors import ModelNotFound, require_schema
-from churnguard.application.ports import ModelStore, PyfuncModel
+from churnguard.application.ports import ModelStore, NoProgress, Progress, PyfuncModel
 from churnguard.application.predict_churn import ChampionCache
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import Imputation, TableSchema
@@ -57,6 +57,10 @@ class CustomerBatchSource(Protocol):
         """The customers, checked against `schema`, a chunk at a time."""
         ...
 
+    def total_rows(self) -> int | None:
+        """How many rows there are, when that is cheap to know (for progress)."""
+        ...
+
 
 class ScoredBatchWriter(Protocol):
     def write(self, scored: ScoredBatch, model_version: str, threshold: float) -> None: ...
@@ -88,10 +92,13 @@ class ScoringSummary:
 
 
 class ScoreCustomers:
-    def __init__(self, champion: ChampionCache, declared: TableSchema | None = None) -> None:
+    def __init__(
+        self, champion: ChampionCache, declared: TableSchema | None = None, progress: Progress | None = None
+    ) -> None:
         self._champion = champion
         self._declared = declared
         """A schema the user named (--schema): the champion's must be it."""
+        self._progress = progress or NoProgress()
 
     def __call__(self, source: CustomerBatchSource, writer: ScoredBatchWriter, explain: bool = False) -> ScoringSummary:
         """Score every customer of `source` with the champion, read by the champion's own schema;
@@ -112,10 +119,12 @@ class ScoreCustomers:
         width = len(schema.fields)
         baselines = np.array([version.feature_means[name] for name in schema.raw_fields])
         scored = rejected = 0
+        self._progress.start("scoring", source.total_rows())
         for batch in source.batches(schema):
             writer.reject(batch.rejected)
             rejected += len(batch.rejected)
             count = len(batch.rows)
+            self._progress.advance(count + len(batch.rejected))
             if count == 0:
                 continue
             raw = imputation.apply(schema, batch.raw)
@@ -151,6 +160,7 @@ class ScoreCustomers:
                 version.threshold,
             )
         writer.commit()
+        self._progress.finish()
         return ScoringSummary(scored, rejected, time.perf_counter() - started, version.fingerprint)
 
 

@@ -48,6 +48,7 @@ from churnguard.adapters.sqlite_prediction_log import (
     SqlitePredictionLog,
 )
 from churnguard.adapters.system_clock import SystemClock
+from churnguard.adapters.terminal_progress import progress_on_terminal
 from churnguard.adapters.yaml_schema import YamlSchemaReader, load_schema
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
@@ -187,6 +188,7 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     clock = providers.Singleton(SystemClock)
+    progress = providers.Factory(progress_on_terminal)
     dataset_source = providers.Singleton(CsvDatasetSource)
     named_schema = providers.Singleton(named_schema, paths=settings.provided.paths)
     schema = providers.Callable(schema_or_original, named=named_schema)
@@ -272,7 +274,7 @@ class Container(containers.DeclarativeContainer):
     text_writer = providers.Object(atomic_write_text)
     customer_generator = providers.Singleton(PandasCustomerGenerator)
     generate_data = providers.Factory(
-        GenerateData, generator=customer_generator, writer=table_writer, validate=validate_dataset
+        GenerateData, generator=customer_generator, writer=table_writer, validate=validate_dataset, progress=progress
     )
     simulate_traffic = providers.Factory(
         SimulateTraffic,
@@ -285,6 +287,7 @@ class Container(containers.DeclarativeContainer):
         archive=providers.Singleton(build_prediction_archive, settings=settings, writer=table_writer),
         store=model_store,
         declared=named_schema,
+        progress=progress,
     )
     outcome_reports = providers.Singleton(FileOutcomesReportWriter, reports_dir=settings.provided.paths.reports_dir)
     record_outcomes = providers.Factory(
@@ -310,6 +313,7 @@ class Container(containers.DeclarativeContainer):
             SparkScoringEngine,
             master=settings.provided.spark.spark_master,
             driver_memory=settings.provided.spark.spark_driver_memory,
+            progress=progress,
         ),
         declared=named_schema,
     )
@@ -317,6 +321,7 @@ class Container(containers.DeclarativeContainer):
         ScoreCustomers,
         champion=champion_cache,
         declared=named_schema,
+        progress=progress,
     )
     run_pipeline = providers.Factory(
         RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model
