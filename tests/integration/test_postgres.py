@@ -393,3 +393,15 @@ def test_a_log_whose_database_is_down_keeps_a_full_queue_and_counts_the_rest(pos
     assert log.queued_records == 100
     log.close()
     assert log.dropped_records == 150
+
+
+def test_the_writer_prunes_rows_older_than_the_retention(postgres_url):
+    # a flush interval longer than the test: the writer's first round is close()'s, after the records
+    log = PostgresPredictionLog(postgres_url, flush_interval=600, retention_days=1)
+    now = time.time()
+    log.record([
+        PredictionRecord(at, request, "v1", (1.0,) * 13, 0.5, 1, ORIGINAL_SCHEMA.hash)
+        for at, request in ((now - 3 * 86400, "old"), (now - 2 * 3600, "recent"), (now, "new"))
+    ])  # fmt: skip
+    log.close()  # the writer's first round writes, then prunes (and then once an hour)
+    assert read_postgres(postgres_url)["request_id"].tolist() == ["recent", "new"]
