@@ -12,6 +12,7 @@ workers included), sampled every 100 ms. Exits non-zero if a run fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -31,10 +32,8 @@ CLI = [sys.executable, "-m", "churnguard.entrypoints.cli"]
 def _tree_rss(process: psutil.Process) -> int:
     total = 0
     for member in [process, *process.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):  # a worker that exited between listing and reading
             total += member.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
