@@ -10,20 +10,33 @@ FAMILY ?= default
 SCHEMA ?=
 DATA   ?=
 TABLE_OPTIONS = $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(DATA),--data $(DATA))
+# The original ChurnGuard's names for where the API listens; churnguard's settings read them too.
+API_HOST ?= 127.0.0.1
+API_PORT ?= 8001
+COMPOSE  := docker compose -f deploy/docker-compose.yml
+# A Docker engine that answers (these machines have the client at most): image, api-up, api-down.
+HAVE_DOCKER = $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: help install tools browser run pipeline serve bench-serve bench-score bench-load test test-unit test-integration lint format bench data lock clean
+.PHONY: help install tools browser run ml-pipeline pipeline train eval promote image smoke api-up api-down serve \
+	bench-serve bench-score bench-load test test-unit test-integration lint format bench data lock clean
 
 help:
-	@echo "make run        install, run the pipeline on the bundled data, then serve API + UI on http://127.0.0.1:8001"
-	@echo "make serve      serve the current champion on http://127.0.0.1:8001"
-	@echo "make pipeline   validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
-	@echo "                another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv MIN_F1=0.6"
-	@echo "make test       install, then run the whole test suite"
-	@echo "make lint       ruff check, ruff format --check, mypy, import-linter (layers), bandit"
-	@echo "make tools      install (root) the Debian packages the tests drive: chromium, prometheus, alertmanager,"
-	@echo "                postgresql, openjdk-17-jre-headless"
-	@echo "make bench      training benchmark: default and gbm searches, on the original data and against the oracle"
-	@echo "make data       regenerate data/raw/churn.csv from the synthetic generator"
+	@echo "make run         install, run the pipeline on the bundled data, then serve API + UI on http://$(API_HOST):$(API_PORT)"
+	@echo "make serve       serve the current champion on http://$(API_HOST):$(API_PORT) (API_HOST, API_PORT)"
+	@echo "make ml-pipeline validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
+	@echo "                 another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv MIN_F1=0.6"
+	@echo "make test        install, then run the whole test suite"
+	@echo "make lint        ruff check, ruff format --check, mypy, import-linter (layers), bandit"
+	@echo "The original ChurnGuard's commands:"
+	@echo "make train / eval / promote   one step each (SCHEMA=, DATA=, GRID=, FAMILY= as above)"
+	@echo "make smoke       start the API, check /ready, a prediction, a 422 and /metrics, stop (API_URL=...: a running one)"
+	@echo "make image       build the container image (needs a Docker engine)"
+	@echo "make api-up / api-down        the compose stack up / down (needs a Docker engine)"
+	@echo "make pipeline    lint -> test -> train -> eval -> promote -> image -> smoke"
+	@echo "make tools       install (root) the Debian packages the tests drive: chromium, prometheus, alertmanager,"
+	@echo "                 postgresql, openjdk-17-jre-headless"
+	@echo "make bench       training benchmark: default and gbm searches, on the original data and against the oracle"
+	@echo "make data        regenerate data/raw/churn.csv from the synthetic generator"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ChurnGuard needs Python >= 3.11"'
@@ -58,13 +71,41 @@ $(COMPOSE_STAMP):
 	$(COMPOSE_VENV)/bin/pip install --quiet --no-build-isolation "pyyaml==5.4.1" && \
 	$(COMPOSE_VENV)/bin/pip install --quiet "docker-compose==1.29.2" && touch $(COMPOSE_STAMP); fi
 
-pipeline: $(STAMP)
+# Ours: the four ML steps in one process (what `make run` runs before serving).
+ml-pipeline: $(STAMP)
 	$(BIN)/churnguard pipeline --grid $(GRID) --family $(FAMILY) $(TABLE_OPTIONS)
 
-run: pipeline serve
+run: ml-pipeline serve
 
 serve: $(STAMP)
-	$(BIN)/churnguard serve --host 127.0.0.1 --port 8001
+	$(BIN)/churnguard serve --host $(API_HOST) --port $(API_PORT)
+
+# The original ChurnGuard's commands, one step each, then its whole chain.
+train: $(STAMP)
+	$(BIN)/churnguard train --grid $(GRID) --family $(FAMILY) $(TABLE_OPTIONS)
+
+eval: $(STAMP)
+	$(BIN)/churnguard evaluate $(TABLE_OPTIONS)
+
+promote: $(STAMP)
+	$(BIN)/churnguard promote $(TABLE_OPTIONS)
+
+smoke: $(STAMP)
+	API_PORT=$(API_PORT) $(BIN)/python deploy/smoke.py $(if $(API_URL),--url $(API_URL))
+
+image:
+	@if [ "$(HAVE_DOCKER)" = yes ]; then docker build -f deploy/Dockerfile -t churnguard:latest .; \
+	else echo "make image: no Docker engine on this machine: the image is not built (CI's image job builds it)"; fi
+
+api-up:
+	@[ "$(HAVE_DOCKER)" = yes ] || { echo "make api-up: no Docker engine on this machine; \`make serve\` runs the API without containers" >&2; exit 1; }
+	$(COMPOSE) up -d
+
+api-down:
+	@[ "$(HAVE_DOCKER)" = yes ] || { echo "make api-down: no Docker engine on this machine: no stack to stop" >&2; exit 1; }
+	$(COMPOSE) down
+
+pipeline: lint test train eval promote image smoke
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest

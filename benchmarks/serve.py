@@ -173,8 +173,11 @@ def request_body(base: str) -> dict[str, Any]:
 
 
 def warm_up(base: str, body: dict[str, Any]) -> None:
+    """200 explained predictions before measuring; any that fails ends the benchmark."""
     for _ in range(200):
-        assert httpx.post(base + "/predict", json=body).status_code == 200
+        response = httpx.post(base + "/predict", json=body)
+        if response.status_code != 200:
+            raise SystemExit(f"warm-up /predict answered {response.status_code}: {response.text[:500]}")
 
 
 def compare_prediction_log(workdir: Path, seconds: int, repeats: int) -> int:
@@ -259,6 +262,10 @@ def main() -> int:
         f"served twin median {floor['serving_median_ms']:.3f} ms (p99 {floor['serving_p99_ms']:.3f})"
     )
     print(f"explained /predict at c=8: {results['explained_c8_share_of_health_ceiling']:.0%} of the /health ceiling")
+    failed = {key: row["errors"] for key, row in scenarios.items() if row["errors"]}
+    if failed:
+        print(f"FAILED: requests that did not succeed: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

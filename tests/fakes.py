@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from churnguard.adapters.in_memory import InMemoryModelStore, InMemoryReportWriter
 from churnguard.application.errors import (
     DatasetUnreadable,
     InvalidDataset,
-    ModelNotFound,
     TrackingUnavailable,
     Violation,
 )
@@ -32,7 +32,6 @@ from churnguard.application.ports import (
     TrainingPlan,
 )
 from churnguard.domain.customer import ORIGINAL_SCHEMA
-from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
 from churnguard.domain.schema import TableSchema
@@ -142,38 +141,15 @@ class FakeModelEvaluator:
 
 
 @dataclass
-class FakeModelStore:
-    models: dict[str, object] = field(default_factory=dict)
-    versions: dict[str, ModelVersion] = field(default_factory=dict)
-    champion_fingerprint: str | None = None
+class FakeModelStore(InMemoryModelStore):
+    """The shipped in-memory store, plus what the tests look at: whether the champion was
+    switched under the lock, and `add` for a version without training."""
+
     lock_held: bool = False
     champion_switched_under_lock: list[bool] = field(default_factory=list)
-    references: dict[str, Any] = field(default_factory=dict)
-    kept_diagnostics: dict[str, ModelDiagnostics] = field(default_factory=dict)
-
-    def reference(self, fingerprint: str) -> Any:
-        return self.references[self.get(fingerprint).fingerprint]
 
     def pyfunc_model(self, fingerprint: str) -> PyfuncModel:
         return PyfuncModel(f"fake:/{self.get(fingerprint).fingerprint}")
-
-    def save(
-        self,
-        model: object,
-        version: ModelVersion,
-        reference: Table | None = None,
-        diagnostics: ModelDiagnostics | None = None,
-    ) -> ModelVersion:
-        self.models[version.fingerprint] = model
-        if reference is not None:
-            self.references[version.fingerprint] = reference
-        if diagnostics is not None:
-            self.kept_diagnostics[version.fingerprint] = diagnostics
-        self.versions[version.fingerprint] = version
-        return version
-
-    def diagnostics(self, fingerprint: str) -> ModelDiagnostics | None:
-        return self.kept_diagnostics.get(self.get(fingerprint).fingerprint)
 
     def add(self, fingerprint: str, f1: float, created_second: int = 0, model: object | None = None) -> ModelVersion:
         version = ModelVersion(
@@ -187,41 +163,21 @@ class FakeModelStore:
         )
         return self.save(model if model is not None else object(), version)
 
-    def load(self, fingerprint: str) -> Any:
-        return self.models[self.get(fingerprint).fingerprint]
-
-    def get(self, fingerprint: str) -> ModelVersion:
-        matches = [fp for fp in self.versions if fp.startswith(fingerprint)]
-        if len(matches) != 1:
-            raise ModelNotFound(fingerprint)
-        return self.versions[matches[0]]
-
-    def latest(self) -> ModelVersion | None:
-        return max(self.versions.values(), key=lambda v: v.created_at, default=None)
-
-    def champion(self) -> ModelVersion | None:
-        return self.versions[self.champion_fingerprint] if self.champion_fingerprint else None
-
     def set_champion(self, fingerprint: str) -> None:
         self.champion_switched_under_lock.append(self.lock_held)
-        self.champion_fingerprint = self.get(fingerprint).fingerprint
+        super().set_champion(fingerprint)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        self.lock_held = True
-        try:
-            yield
-        finally:
-            self.lock_held = False
+        with super().lock():
+            self.lock_held = True
+            try:
+                yield
+            finally:
+                self.lock_held = False
 
 
-class FakeReportWriter:
-    def __init__(self) -> None:
-        self.reports: list[EvaluationReport] = []
-
-    def write_evaluation(self, report: EvaluationReport) -> str:
-        self.reports.append(report)
-        return f"memory://report/{len(self.reports)}"
+FakeReportWriter = InMemoryReportWriter
 
 
 class FakeExperimentTracker:

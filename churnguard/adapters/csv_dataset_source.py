@@ -72,6 +72,10 @@ class CsvDatasetSource:
             raise DatasetUnreadable(location, "is a directory, not a CSV file") from None
         except OSError as error:
             raise DatasetUnreadable(location, error.strerror or str(error)) from None
+        return self.load_bytes(raw, location)
+
+    def load_bytes(self, raw: bytes, location: str) -> Dataset:
+        """A CSV file's content, read as `load` reads the file at `location`."""
         if not raw.strip():
             raise DatasetUnreadable(location, "the file is empty")
         text = decode_csv_bytes(raw, location)

@@ -16,7 +16,7 @@ from churnguard.adapters import postgres_prediction_log, sqlite_prediction_log
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
 from churnguard.application.errors import DatasetUnreadable
-from churnguard.application.ports import DriftSample
+from churnguard.application.ports import DatasetSource, DriftSample
 from churnguard.domain.schema import Imputation, TableSchema
 
 SPLIT_REFERENCE_SHARE = 0.75
@@ -48,9 +48,10 @@ def _encoded(table: pd.DataFrame, schema: TableSchema, fill: Imputation) -> pd.D
 
 
 class PandasDriftSamples:
-    def __init__(self, default_log: str, random_state: int) -> None:
+    def __init__(self, default_log: str, random_state: int, source: DatasetSource | None = None) -> None:
         self._default_log = default_log
         self._random_state = random_state
+        self._source = source or CsvDatasetSource()
 
     def prediction_log(
         self,
@@ -75,13 +76,13 @@ class PandasDriftSamples:
         return DriftSample(pd.DataFrame(filled, columns=list(schema.raw_fields)), f"prediction log {shown}, {window}")
 
     def file(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample:
-        dataset = CsvDatasetSource().load(location)
+        dataset = self._source.load(location)
         checked = PanderaDatasetValidator(with_target=False, drop_duplicates=False).validate(dataset, schema)
         assert isinstance(checked.table, pd.DataFrame)
         return DriftSample(_encoded(checked.table, schema, Imputation(imputation)), location)
 
     def split(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample:
-        dataset = CsvDatasetSource().load(location)
+        dataset = self._source.load(location)
         checked = PanderaDatasetValidator().validate(dataset, schema)
         assert isinstance(checked.table, pd.DataFrame)
         shuffled = _encoded(checked.table, schema, Imputation(imputation)).sample(

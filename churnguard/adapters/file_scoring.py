@@ -114,6 +114,72 @@ def check_chunk(chunk: pd.DataFrame, schema: TableSchema, rows: npt.NDArray[np.i
     )
 
 
+def scored_frame(scored: ScoredBatch, model_version: str) -> pd.DataFrame:
+    """The output columns of scoring: row, [id], the fields as the table holds them, the
+    probability, the decision, [contributions], the model version."""
+    batch, schema = scored.batch, scored.schema
+    frame: dict[str, Any] = {"row": batch.rows}
+    if schema.id_column:
+        frame[schema.id_column] = batch.ids if batch.ids is not None else np.full(len(batch.rows), None)
+    frame.update(schema.decode(batch.raw))
+    frame["churn_probability"] = scored.probability
+    frame["churn_prediction"] = scored.churns.astype(np.int64)
+    if scored.contributions is not None:
+        for index, name in enumerate(schema.raw_fields):
+            frame[f"contribution_{name}"] = scored.contributions[:, index]
+    frame["model_version"] = model_version[:12]
+    return pd.DataFrame(frame)
+
+
+class FrameCustomers:
+    """The CustomerBatchSource port over a DataFrame (an embedding program's customers), checked
+    chunk by chunk exactly as a file of the same rows is."""
+
+    def __init__(self, frame: pd.DataFrame, chunk_rows: int = DEFAULT_CHUNK_ROWS, name: str = "dataframe") -> None:
+        self.frame = frame
+        self.chunk_rows = chunk_rows
+        self.name = name
+
+    def total_rows(self) -> int | None:
+        return len(self.frame)
+
+    def batches(self, schema: TableSchema) -> Iterator[CustomerBatch]:
+        for start in range(0, max(len(self.frame), 1), self.chunk_rows):
+            chunk = self.frame.iloc[start : start + self.chunk_rows]
+            rows = np.arange(start + 1, start + 1 + len(chunk), dtype=np.int64)
+            yield check_chunk(chunk, schema, rows, self.name)
+
+
+class FrameScoredWriter:
+    """The ScoredBatchWriter port into DataFrames: `scored` and `rejected` once committed."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+        self._rejected: list[RejectedRow] = []
+        self.scored: pd.DataFrame | None = None
+        self.rejected: pd.DataFrame | None = None
+
+    def write(self, scored: ScoredBatch, model_version: str, threshold: float) -> None:
+        self._parts.append(scored_frame(scored, model_version))
+
+    def reject(self, rows: Sequence[RejectedRow]) -> None:
+        self._rejected.extend(rows)
+
+    def commit(self) -> None:
+        self.scored = pd.concat(self._parts, ignore_index=True) if self._parts else pd.DataFrame()
+        self.rejected = pd.DataFrame(
+            {"row": [r.row for r in self._rejected], "reasons": [r.reasons for r in self._rejected]}
+        )
+
+    def abort(self) -> None:
+        self._parts.clear()
+        self._rejected.clear()
+
+    @property
+    def rejects_location(self) -> str:
+        return "memory://rejected"
+
+
 class FileScoredWriter:
     """Scores to `out` (.csv or .parquet), rejects to `<out stem>.rejects.csv` beside it."""
 
@@ -135,18 +201,7 @@ class FileScoredWriter:
         self._rejected = 0
 
     def write(self, scored: ScoredBatch, model_version: str, threshold: float) -> None:
-        batch, schema = scored.batch, scored.schema
-        frame: dict[str, Any] = {"row": batch.rows}
-        if schema.id_column:
-            frame[schema.id_column] = batch.ids if batch.ids is not None else np.full(len(batch.rows), None)
-        frame.update(schema.decode(batch.raw))
-        frame["churn_probability"] = scored.probability
-        frame["churn_prediction"] = scored.churns.astype(np.int64)
-        if scored.contributions is not None:
-            for index, name in enumerate(schema.raw_fields):
-                frame[f"contribution_{name}"] = scored.contributions[:, index]
-        frame["model_version"] = model_version[:12]
-        table = pd.DataFrame(frame)
+        table = scored_frame(scored, model_version)
         if self.out.suffix.lower() == ".parquet":
             arrow = pa.Table.from_pandas(table, preserve_index=False)
             if self._parquet is None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from dependency_injector.wiring import Provide, inject
 from pydantic import ValidationError
 
+from churnguard import __version__
 from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.errors import (
@@ -418,7 +419,6 @@ def cmd_simulate_traffic(
 @inject
 def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
     """Run the API with uvicorn; worker processes rebuild their settings from the environment."""
-    import os
     import tempfile
 
     import uvicorn
@@ -468,6 +468,7 @@ def cmd_generate_data(args: argparse.Namespace, generate: GenerateData = Provide
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churnguard", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
@@ -594,8 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema_option(traffic)
     serve = command("serve", cmd_serve, "serve the API and UI with uvicorn")
-    serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: PORT or 8001)")
+    serve.add_argument("--host", help="bind address (default: HOST or API_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or API_PORT, else 8001)")
     serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
     serve.add_argument("--workdir", type=Path)
     settings = command("settings", cmd_settings, "print the effective settings (secrets masked)")

@@ -12,14 +12,22 @@ from pathlib import Path
 from dependency_injector import containers, providers
 
 from churnguard.adapters.atomic_files import atomic_write_text
-from churnguard.adapters.csv_dataset_source import CsvDatasetSource, FileTableWriter
+from churnguard.adapters.csv_dataset_source import FileTableWriter
 from churnguard.adapters.customer_generator import PandasCustomerGenerator
 from churnguard.adapters.drift_report_writer import FileDriftReportWriter, FileOutcomesReportWriter
 from churnguard.adapters.drift_samples import PandasDriftSamples
 from churnguard.adapters.evidently_drift_detector import EvidentlyDriftDetector
-from churnguard.adapters.file_scoring import CustomerFile, FileScoredWriter
+from churnguard.adapters.file_scoring import CustomerFile, FileScoredWriter, FrameCustomers, FrameScoredWriter
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.httpx_traffic_sender import HttpxTrafficSender
+from churnguard.adapters.in_memory import (
+    FrameDatasetSource,
+    InMemoryDriftReportWriter,
+    InMemoryExperimentTracker,
+    InMemoryModelStore,
+    InMemoryPredictionLog,
+    InMemoryReportWriter,
+)
 from churnguard.adapters.json_report_writer import JsonReportWriter
 from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
 from churnguard.adapters.mlflow_experiment_tracker import MlflowExperimentTracker, is_remote
@@ -189,7 +197,8 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(SystemClock)
     progress = providers.Factory(progress_on_terminal)
-    dataset_source = providers.Singleton(CsvDatasetSource)
+    # CSV files by path, and DataFrames an embedding program hands over by name
+    dataset_source = providers.Singleton(FrameDatasetSource)
     named_schema = providers.Singleton(named_schema, paths=settings.provided.paths)
     schema = providers.Callable(schema_or_original, named=named_schema)
     dataset_validator = providers.Singleton(
@@ -264,6 +273,7 @@ class Container(containers.DeclarativeContainer):
             PandasDriftSamples,
             default_log=settings.provided.prediction_log_location,
             random_state=settings.provided.training.random_state,
+            source=dataset_source,
         ),
         store=model_store,
         detect=detect_drift,
@@ -300,7 +310,9 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     customer_file = providers.Factory(CustomerFile)
+    customer_frame = providers.Factory(FrameCustomers)
     scored_writer = providers.Factory(FileScoredWriter)
+    frame_writer = providers.Factory(FrameScoredWriter)
     champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
     model_explainer = providers.Singleton(ShapExplainer)
     predict_churn = providers.Factory(
@@ -328,5 +340,15 @@ class Container(containers.DeclarativeContainer):
     )
 
 
-def build_container(settings: Settings) -> Container:
-    return Container(settings=settings)
+def build_container(settings: Settings, in_memory: bool = False) -> Container:
+    """The application's object graph; `in_memory`: every port that would write a file or call
+    a server is kept in Python objects instead (models, reports, tracking, the prediction log)."""
+    container = Container(settings=settings)
+    if in_memory:
+        container.model_store.override(providers.Singleton(InMemoryModelStore))
+        container.experiment_tracker.override(providers.Singleton(InMemoryExperimentTracker))
+        container.report_writer.override(providers.Singleton(InMemoryReportWriter))
+        container.drift_reports.override(providers.Singleton(InMemoryDriftReportWriter))
+        container.prediction_log.override(providers.Singleton(InMemoryPredictionLog))
+        container.inference_tracer.override(providers.Singleton(NullInferenceTracer))
+    return container

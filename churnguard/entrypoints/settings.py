@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ENV = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
@@ -89,8 +89,18 @@ class MlflowSettings(BaseSettings):
 class ApiSettings(BaseSettings):
     model_config = _ENV
 
-    host: str = Field("127.0.0.1", description="bind address (HOST)")
-    port: int = Field(8001, ge=1, le=65535, description="port (PORT)")
+    host: str = Field(
+        "127.0.0.1",
+        validation_alias=AliasChoices("host", "api_host"),
+        description="bind address (HOST, or the original's API_HOST)",
+    )
+    port: int = Field(
+        8001,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("port", "api_port"),
+        description="port (PORT, or the original's API_PORT)",
+    )
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes (WORKERS)")
     worker_healthcheck_seconds: int = Field(
         30,

@@ -202,18 +202,23 @@ def test_hot_reload_under_load_fails_no_request_and_mixes_no_versions(api):
                 response = client.post("/predict", json=EXAMPLE_CUSTOMER)
                 seen.append((response.status_code, response.json().get("model_version")))
 
+    def answered(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while len(seen) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     threads = [threading.Thread(target=hammer) for _ in range(4)]
     for thread in threads:
         thread.start()
-    time.sleep(1.0)
+    answered(50)  # the old champion is serving under load
     FilesystemModelStore(server.workdir / "models").set_champion(fingerprints[1])
     reloaded = httpx.post(server.url + "/admin/reload", headers={"X-API-Key": KEY}, timeout=30).json()
-    time.sleep(1.0)
+    answered(len(seen) + 50)  # and the new one after the reload
     stop.set()
     for thread in threads:
         thread.join()
     assert reloaded == {"reloaded": True, "model_version": fingerprints[1]}
-    assert len(seen) > 20
+    assert len(seen) >= 100
     assert {status for status, _ in seen} == {200}
     versions = [version for _, version in seen]
     assert set(versions) == set(fingerprints)
@@ -278,3 +283,16 @@ def test_metrics_are_aggregated_over_several_workers(two_versions, tmp_path):
         assert len(pids) == 2, "both workers should have answered"
     finally:
         server.stop()
+
+
+def test_the_api_and_the_cli_report_the_package_version(api):
+    from importlib.metadata import version
+
+    import churnguard
+    from tests.integration.conftest import run_cli_process
+
+    assert httpx.get(api.url + "/openapi.json").json()["info"]["version"] == churnguard.__version__
+    printed = run_cli_process("--version")
+    assert printed.returncode == 0
+    assert printed.stdout.strip() == f"churnguard {churnguard.__version__}"
+    assert version("churnguard") == churnguard.__version__  # the wheel's, from the same attribute

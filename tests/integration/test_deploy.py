@@ -263,8 +263,8 @@ def test_the_github_workflow_runs_every_gate():
     assert "ruff check" in steps["lint"]
     assert "mypy" in steps["lint"]
     assert "make test" in steps["test"]
-    assert "make pipeline" in steps["pipeline"]
-    for gate in ("docker/build-push-action", "aquasecurity/trivy-action", "/predict", "compose"):
+    assert "make ml-pipeline" in steps["pipeline"]
+    for gate in ("docker/build-push-action", "aquasecurity/trivy-action", "deploy/smoke.py", "compose"):
         assert gate in steps["image"], gate
 
 

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 def run(*command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     venv_bin = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": venv_bin + os.pathsep + os.environ["PATH"], "ENABLE_MLFLOW_TRACKING": "false"}
-    return subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=540, check=False)
 
 
 def test_dvc_repro_runs_every_stage_in_a_fresh_clone_and_then_has_nothing_to_do(tmp_path):

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import httpx
 import pytest
 import yaml
 
+from churnguard.adapters.sqlite_prediction_log import read_predictions
 from tests.conftest import BUNDLED_DATA, ROOT, TELCO_DATA, require_shared
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
@@ -148,6 +150,42 @@ def _send_traffic(api: ApiServer, workdir: Path) -> int:
     return sent
 
 
+def _settled(stack: Stack) -> Stack:
+    """Wait until Prometheus has scraped every prediction sent and the latest drift report's
+    check time, and then one more scrape and rule evaluation (rate() needs two samples)."""
+    checked_at = datetime.fromisoformat(stack.drift_report["checked_at"]).timestamp()
+
+    def scraped() -> bool:
+        total = stack.query("sum(churnguard_predictions_total)")["result"]
+        check = stack.query("max(churnguard_drift_last_check_timestamp_seconds)")["result"]
+        return (
+            bool(total and check)
+            and float(total[0]["value"][1]) == stack.predictions_sent
+            and float(check[0]["value"][1]) == pytest.approx(checked_at)
+        )
+
+    deadline = time.monotonic() + 90
+    while not scraped() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert scraped(), "Prometheus did not scrape the traffic and the drift report in 90 s"
+    evaluated = time.time()
+    while time.monotonic() < deadline:
+        last = stack.query("min(prometheus_rule_group_last_evaluation_timestamp_seconds)")["result"]
+        scrape = stack.query('max(timestamp(up{job="churnguard-api"}))')["result"]
+        if last and scrape and min(float(last[0]["value"][1]), float(scrape[0]["value"][1])) > evaluated:
+            break
+        time.sleep(0.2)
+    return stack
+
+
+def _logged(workdir: Path, count: int) -> None:
+    """Wait until the API's prediction log holds `count` predictions (it flushes every second)."""
+    deadline = time.monotonic() + 60
+    while len(read_predictions(workdir / "predictions.db")) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(read_predictions(workdir / "predictions.db")) == count
+
+
 @pytest.fixture(scope="module")
 def stack(trained_workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("monitored")
@@ -158,13 +196,12 @@ def stack(trained_workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     )
     try:
         sent = _send_traffic(api, workdir)
-        time.sleep(2.0)  # the prediction log flushes every second
+        _logged(workdir, sent)
         # the drifted half only: five shifted parts of the population, so drift at a 0.3 share
         drift = run_cli_process("drift", "--last", "600", "--workdir", str(workdir), env={"DRIFT_SHARE": "0.3"})
         assert drift.returncode == 1, drift.stdout + drift.stderr  # 1 = drift detected
         report = json.loads((workdir / "reports" / "drift_report.json").read_text())
-        time.sleep(4.0)  # a few more scrapes, and rule evaluations, after the last event
-        yield Stack(api, prometheus_url, workdir, sent, report)
+        yield _settled(Stack(api, prometheus_url, workdir, sent, report))
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=20)
@@ -278,8 +315,7 @@ def telco_stack(telco_workdir: Path, tmp_path_factory: pytest.TempPathFactory) -
         drift = run_cli_process("drift", "--current", str(require_shared(TELCO_DATA)), "--workdir", str(workdir))
         assert drift.returncode in (0, 1), drift.stdout + drift.stderr
         report = json.loads((workdir / "reports" / "drift_report.json").read_text())
-        time.sleep(4.0)  # a few more scrapes after the last event
-        yield Stack(api, prometheus_url, workdir, sent, report)
+        yield _settled(Stack(api, prometheus_url, workdir, sent, report))
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=20)

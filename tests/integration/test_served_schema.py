@@ -188,9 +188,9 @@ def test_make_pipeline_with_a_schema_and_a_table_trains_promotes_and_the_api_ser
     """The README's `make run SCHEMA=... DATA=...`, its pipeline half (GRID=fast), then the API."""
     data = require_shared(TELCO_DATA)
     result = subprocess.run(
-        ["make", "--no-print-directory", "pipeline", f"SCHEMA={SCHEMAS / 'telco.yaml'}", f"DATA={data}",
+        ["make", "--no-print-directory", "ml-pipeline", f"SCHEMA={SCHEMAS / 'telco.yaml'}", f"DATA={data}",
          "MIN_F1=0.6", "GRID=fast", f"WORKDIR={tmp_path}", "ENABLE_MLFLOW_TRACKING=false"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=540, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "champion is now" in result.stdout

@@ -89,7 +89,7 @@ def test_evaluate_on_the_training_data_confirms_the_training_metrics():
     assert report.fingerprint == version.fingerprint
     assert report.same_data_as_training
     assert report.matches_training_metrics
-    assert location == "memory://report/1"
+    assert location == "memory://evaluation/1"
     assert world.evaluator.calls[0][1:] == (0.2, 7, 0.4)
     assert world.store.versions[version.fingerprint].threshold == 0.4
 

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from churnguard import __version__
 from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
 from churnguard.domain.errors import InvalidProfile
 from churnguard.entrypoints.container import Container, build_container
@@ -150,7 +151,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     serving = Serving(settings, container, metrics)
     app = FastAPI(
         title="ChurnGuard",
-        version="1.0",
+        version=__version__,
         description="Churn prediction for telecom customers, with per-prediction explanations.",
         lifespan=_lifespan(serving),
         docs_url=None,

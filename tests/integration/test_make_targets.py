@@ -1,0 +1,125 @@
+"""The README's make targets as a user types them: `make run` and `make serve` (start, answer
+/ready, stop), the original ChurnGuard's `make train eval promote smoke`, `make image` and
+`make api-up` where there is no Docker engine, and a pre-commit config that runs `make lint`'s
+own checks."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.integration.mlflow_server import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _env(workdir: Path, port: int | None = None) -> dict[str, str]:
+    env = {**os.environ, "WORKDIR": str(workdir), "ENABLE_MLFLOW_TRACKING": "false", "MODEL_POLL_SECONDS": "0"}
+    if port is not None:
+        env["API_PORT"] = str(port)
+    return env
+
+
+def _make(*targets: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *targets], cwd=ROOT, env=env, capture_output=True, text=True, timeout=540
+    )
+
+
+def _serves_until_ready(command: list[str], env: dict[str, str], port: int) -> dict:
+    """Start a make target that serves, wait for /ready, stop it; /ready's body."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read().decode()[-3000:] if process.stdout else ""
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1)
+                if response.status_code == 200:
+                    return dict(response.json())
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("the API did not become ready")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_make_run_trains_promotes_and_serves_on_api_port(tmp_path):
+    port = free_port()
+    ready = _serves_until_ready(["make", "--no-print-directory", "run", "GRID=fast"], _env(tmp_path, port), port)
+    champion = (tmp_path / "models" / "champion.json").read_text()
+    assert ready["model_version"] in champion
+
+
+def test_the_original_commands_train_eval_promote_then_smoke_and_serve(tmp_path, trained_workdir):
+    env = _env(tmp_path)
+    trained = _make("train", "GRID=fast", env=env)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert _make("eval", env=env).returncode == 0
+    assert (tmp_path / "reports" / "eval_report.json").exists()
+    promoted = _make("promote", env=env)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert "champion is now" in promoted.stdout
+    smoke = _make("smoke", env={**env, "API_PORT": str(free_port())})
+    assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+    assert "smoke test passed: ready; predict (original:" in smoke.stdout
+
+    port = free_port()
+    ready = _serves_until_ready(["make", "--no-print-directory", "serve"], _env(tmp_path, port), port)
+    assert ready["model_version"] in (tmp_path / "models" / "champion.json").read_text()
+
+
+def test_smoke_fails_loudly_without_a_champion(tmp_path):
+    smoke = _make("smoke", env={**_env(tmp_path), "API_PORT": str(free_port())})
+    assert smoke.returncode != 0
+    assert "FAILED: " in smoke.stderr + smoke.stdout
+
+
+def test_image_and_the_compose_targets_say_when_there_is_no_docker_engine(tmp_path):
+    engine = (
+        shutil.which("docker") is not None and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    )
+    if engine:  # a machine with an engine builds for real; only the dry run is checked here
+        assert "docker build" in _make("-n", "image", env=_env(tmp_path)).stdout
+        return
+    image = _make("image", env=_env(tmp_path))
+    assert image.returncode == 0
+    assert "no Docker engine on this machine" in image.stdout
+    for target in ("api-up", "api-down"):
+        result = _make(target, env=_env(tmp_path))
+        assert result.returncode != 0
+        assert "no Docker engine on this machine" in result.stderr
+
+
+def test_make_pipeline_is_the_original_chain():
+    dry = subprocess.run(["make", "-n", "pipeline"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    steps = ["ruff check", "pytest", "churnguard train", "churnguard evaluate", "churnguard promote",
+             "docker build", "deploy/smoke.py"]  # fmt: skip
+    positions = [dry.find(step) for step in steps]
+    assert -1 not in positions, dict(zip(steps, positions, strict=True))
+    assert positions == sorted(positions)
+
+
+def test_pre_commit_runs_the_same_ruff_and_mypy_as_make_lint():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
+    recipe = re.search(r"^lint:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert recipe
+    lint = [line.strip().replace("$(BIN)", ".venv/bin") for line in recipe.group(1).splitlines()]
+    entries = [hook["entry"] for hook in hooks]
+    assert entries == [".venv/bin/ruff check", ".venv/bin/ruff format --check", ".venv/bin/mypy"]
+    for entry in entries:
+        assert any(line.startswith(entry) for line in lint), entry
