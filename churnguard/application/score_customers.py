@@ -17,6 +17,7 @@ import numpy.typing as npt
 from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import ModelStore, NoProgress, Progress, PyfuncModel
 from churnguard.application.predict_churn import ChampionCache
+from churnguard.domain.attribution import contribution_matrix, substituted_batch
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import Imputation, TableSchema
 
@@ -117,7 +118,6 @@ class ScoreCustomers:
         require_schema(version, self._declared, "the schema named with --schema or SCHEMA_PATH")
         imputation = Imputation(version.imputation)
         width = len(schema.fields)
-        baselines = np.array([version.feature_means[name] for name in schema.raw_fields])
         scored = rejected = 0
         self._progress.start("scoring", source.total_rows())
         for batch in source.batches(schema):
@@ -129,15 +129,11 @@ class ScoreCustomers:
                 continue
             raw = imputation.apply(schema, batch.raw)
             contributions = None
-            if explain:
-                # rows [customer, customer with field 1 at baseline, ..., field k at baseline] per customer
-                stacked = np.repeat(raw, width + 1, axis=0).reshape(count, width + 1, width)
-                for field in range(width):
-                    stacked[:, field + 1, field] = baselines[field]
-                scores = loaded.score(schema.model_matrix(stacked.reshape(-1, width))).reshape(count, width + 1)
+            if explain:  # the domain's leave-one-out, in one model call per chunk
+                rows = substituted_batch(schema, raw, version.feature_means)
+                scores = loaded.score(rows).reshape(count, width + 1)
                 probability = scores[:, 0]
-                contributions = probability[:, None] - scores[:, 1:]
-                contributions[raw == baselines[None, :]] = 0.0
+                contributions = contribution_matrix(schema, raw, version.feature_means, scores)
             else:
                 probability = loaded.score(schema.model_matrix(raw))
             writer.write(

@@ -1,10 +1,20 @@
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from churnguard.domain.attribution import leave_one_out, leave_one_out_rows
+from churnguard.domain.attribution import (
+    contribution_matrix,
+    contributions_of,
+    leave_one_out,
+    leave_one_out_rows,
+    substituted_batch,
+    substituted_rows,
+)
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
 from churnguard.domain.features import MODEL_FEATURES
+from churnguard.domain.schema import Imputation
+from tests.schema_strategies import table_for, table_schemas
 from tests.strategies import profiles
 from tests.unit.test_customer_profile import VALID
 
@@ -62,3 +72,30 @@ def test_replacing_tenure_recomputes_the_derived_features():
     assert tenure_row[MODEL_FEATURES.index("total_charges")] == 300.0
     assert tenure_row[MODEL_FEATURES.index("ticket_rate")] == 8.0
     assert rows[0][MODEL_FEATURES.index("total_charges")] == 1200.0
+
+
+@given(table_schemas(), st.integers(1, 12), st.integers(0, 2**16))
+@settings(max_examples=60, deadline=None)
+def test_the_batch_form_offline_scoring_uses_equals_the_per_customer_form(schema, rows, seed):
+    """substituted_batch / contribution_matrix (ScoreCustomers) against substituted_rows /
+    contributions_of (the API), on generated schemas and customers, some at their baselines."""
+    table = table_for(schema, rows + 20, seed)
+    checked = schema.check({name: table[name].to_numpy(dtype=object) for name in schema.raw_fields})
+    raw = Imputation.fit(schema, checked.raw).apply(schema, checked.raw)[:rows]
+    baselines = {name: float(raw[0, index]) for index, name in enumerate(schema.raw_fields)}  # row 0: all at baseline
+    weights = np.random.default_rng(seed).normal(size=len(schema.model_features))
+
+    def score(matrix):  # with last-bit noise by position, as a vectorized scorer may give
+        noise = 1e-13 * np.arange(len(matrix))
+        return 1.0 / (1.0 + np.exp(-np.clip(matrix @ weights, -30, 30) / 50.0)) + noise
+
+    batch = substituted_batch(schema, raw, baselines)
+    width = len(schema.fields)
+    singles = np.vstack([substituted_rows(schema, raw[i], baselines) for i in range(rows)])
+    np.testing.assert_array_equal(batch, singles)
+    scores = score(batch).reshape(rows, width + 1)
+    matrix = contribution_matrix(schema, raw, baselines, scores)
+    assert (matrix[0] == 0.0).all()
+    for i in range(rows):
+        by_name = {c.feature: c.contribution for c in contributions_of(schema, raw[i], baselines, scores[i])}
+        assert [by_name[name] for name in schema.raw_fields] == matrix[i].tolist()
