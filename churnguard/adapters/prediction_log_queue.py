@@ -203,3 +203,15 @@ class QueuedPredictionLog(ABC):
                 logger.warning(
                     "prediction log database unreachable: keeping records queued", extra={"queued": len(self._buffer)}
                 )
+
+
+class NoPredictionLog:
+    """The PredictionLog port when logging is switched off (PREDICTION_LOG_ENABLED=false)."""
+
+    dropped_records = 0
+
+    def record(self, records: Sequence[PredictionRecord]) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -6,7 +6,6 @@ Tests and embedders swap any adapter with `container.<name>.override(fake)`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
 from pathlib import Path
 
 from dependency_injector import containers, providers
@@ -43,6 +42,7 @@ from churnguard.adapters.postgres_prediction_log import (
     PostgresPredictionLog,
     is_postgres,
 )
+from churnguard.adapters.prediction_log_queue import NoPredictionLog
 from churnguard.adapters.schema_profiler import PandasSchemaProfiler
 from churnguard.adapters.serving_model import compile_for_serving
 from churnguard.adapters.shap_explainer import ShapExplainer
@@ -70,7 +70,6 @@ from churnguard.application.ports import (
     PredictionArchive,
     PredictionHistory,
     PredictionLog,
-    PredictionRecord,
     TrainingPlan,
 )
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
@@ -148,22 +147,10 @@ def build_inference_tracer(paths: PathSettings, mlflow: MlflowSettings) -> Infer
     return MlflowInferenceTracer(tracking_uri(paths, mlflow), mlflow.mlflow_trace_experiment_name)
 
 
-class NullPredictionLog:
-    """Prediction logging switched off (PREDICTION_LOG_ENABLED=false)."""
-
-    dropped_records = 0
-
-    def record(self, records: Sequence[PredictionRecord]) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
 def build_prediction_log(settings: Settings) -> PredictionLog:
     config = settings.prediction_log
     if not config.prediction_log_enabled:
-        return NullPredictionLog()
+        return NoPredictionLog()
     flush, queue, retention = (
         config.prediction_log_flush_seconds,
         config.prediction_log_queue_size,

@@ -2,13 +2,17 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from churnguard.adapters.churn_model import ChurnModel
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.model_families import FAMILIES
 from churnguard.adapters.serving_model import ServingModel, compile_for_serving
 from churnguard.adapters.sklearn_model_trainer import fit_calibrator
 from churnguard.domain.customer import RAW_FIELDS
 from churnguard.domain.features import model_matrix
+from churnguard.domain.schema import UnseenPolicy
 
 
 def _rows(rng, n):
@@ -49,3 +53,41 @@ def test_a_model_without_background_rows_is_served_as_is():
     pipeline = FAMILIES["logistic"].build({}, 0).fit(features, (features[:, 1] > 40).astype(int))
     model = ChurnModel(pipeline, "logistic")
     assert compile_for_serving(model) is model
+
+
+def _customers_across_the_domain(schema, observed):
+    """Hypothesis draws of encoded customers from each field's whole domain (independent of
+    `domain_rows`, which the load-time check uses)."""
+    columns = []
+    for index, field in enumerate(schema.fields):
+        if field.has_labels:
+            codes = len(field.labels) + (1 if field.unseen is UnseenPolicy.OTHER else 0)
+            columns.append(st.integers(0, codes - 1).map(float))
+            continue
+        low, high = float(np.nanmin(observed[:, index])), float(np.nanmax(observed[:, index]))
+        low = field.minimum if field.minimum is not None else low - 10 * max(high - low, 1.0)
+        high = field.maximum if field.maximum is not None else high + 10 * max(high - low, 1.0)
+        values = st.floats(low, high, allow_nan=False)
+        columns.append(values.map(round).map(float) if field.is_integer else values)
+    return st.lists(st.tuples(*columns), min_size=1, max_size=40)
+
+
+@pytest.mark.parametrize("workdir", ["trained_workdir", "telco_workdir"])
+def test_every_champion_the_suite_trains_is_served_by_a_twin_equal_across_its_schemas_domain(workdir, request):
+    store = FilesystemModelStore(request.getfixturevalue(workdir) / "models")
+    champion = store.champion()
+    assert champion is not None
+    model = store.load(champion.fingerprint)
+    assert isinstance(model, ChurnModel)
+    twin = compile_for_serving(model)
+    assert isinstance(twin, ServingModel)  # the load-time check (background + domain rows) passed
+    schema = model.table_schema()
+    observed = np.asarray(model.background)[:, : len(schema.fields)]
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_customers_across_the_domain(schema, observed))
+    def equal(customers):
+        rows = schema.model_matrix(np.asarray(customers, dtype=np.float64))
+        np.testing.assert_allclose(twin.predict_proba(rows), model.predict_proba(rows), rtol=0, atol=1e-9)
+
+    equal()
