@@ -84,7 +84,7 @@ class FakeModelTrainer:
     def train(self, table: Table, plan: TrainingPlan, schema: TableSchema = ORIGINAL_SCHEMA) -> TrainedModel:
         self.calls.append(plan)
         return TrainedModel(
-            model={"weights": [1.0, 2.0]},
+            model=LinearChurnModel([1.0, 2.0]),
             family="fake",
             params=self.params,
             holdout_metrics=self.holdout_metrics,

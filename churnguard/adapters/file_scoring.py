@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from churnguard.adapters.atomic_files import fsync_directory
 from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation, shown_value
-from churnguard.application.score_customers import CustomerBatch, RejectedRow, ScoredBatch
+from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
 from churnguard.domain.schema import TableSchema
 
 DEFAULT_CHUNK_ROWS = 100_000

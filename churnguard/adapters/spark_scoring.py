@@ -31,8 +31,7 @@ import pandas as pd
 
 from churnguard.adapters.file_scoring import check_chunk
 from churnguard.application.errors import DatasetUnreadable
-from churnguard.application.ports import NoProgress, Progress
-from churnguard.application.score_customers import ScoringJob, ScoringSummary
+from churnguard.application.ports import NoProgress, Progress, ScoringJob, ScoringSummary
 from churnguard.domain.schema import TableSchema
 
 if TYPE_CHECKING:

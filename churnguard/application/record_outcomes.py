@@ -4,7 +4,6 @@ predicted for them, and the realized performance per period is reported beside t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.ports import (
@@ -14,12 +13,9 @@ from churnguard.application.ports import (
     OutcomeLedger,
     OutcomeReader,
     OutcomesReport,
+    OutcomesReportWriter,
 )
 from churnguard.domain.outcomes import by_period
-
-
-class OutcomesReportWriter(Protocol):
-    def write(self, report: OutcomesReport) -> list[str]: ...
 
 
 class RecordOutcomes:

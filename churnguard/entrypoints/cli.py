@@ -32,17 +32,19 @@ from churnguard.application.errors import (
 )
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
-from churnguard.application.ports import Dataset, InferenceTracer, ModelStore, SchemaReader
+from churnguard.application.ports import (
+    CustomerBatchSource,
+    Dataset,
+    InferenceTracer,
+    ModelStore,
+    SchemaReader,
+    ScoredBatchWriter,
+)
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.record_outcomes import RecordOutcomes
 from churnguard.application.run_pipeline import RunPipeline
-from churnguard.application.score_customers import (
-    CustomerBatchSource,
-    ScoreCustomers,
-    ScoredBatchWriter,
-    ScoreOnEngine,
-)
+from churnguard.application.score_customers import ScoreCustomers, ScoreOnEngine
 from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.errors import ChurnGuardError

@@ -25,11 +25,10 @@ from typing import Any, Protocol, TypeAlias
 import pandas as pd
 
 from churnguard.application.detect_drift import DriftOutcome, DriftSource
-from churnguard.application.ports import Dataset, EvaluationReport
+from churnguard.application.ports import Dataset, EvaluationReport, ScoringSummary
 from churnguard.application.predict_churn import ChurnPrediction
 from churnguard.application.promote_model import PromotionOutcome
 from churnguard.application.run_pipeline import PipelineOutcome
-from churnguard.application.score_customers import ScoringSummary
 from churnguard.application.train_model import TrainingOutcome
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container, build_container

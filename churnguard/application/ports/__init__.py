@@ -1,0 +1,143 @@
+"""Ports: what the use-cases need from the world, as typing.Protocols, and the values that cross them.
+
+Tables (DataFrames in the adapters) cross these ports as opaque `Table` values: the
+application passes them between adapters and never looks inside.
+"""
+
+from __future__ import annotations
+
+from churnguard.application.ports.data import (
+    Clock,
+    Dataset,
+    DatasetSource,
+    DatasetValidator,
+    NoProgress,
+    Progress,
+    Table,
+    TableWriter,
+)
+from churnguard.application.ports.drift import (
+    DriftAnalysis,
+    DriftDetector,
+    DriftReport,
+    DriftReportWriter,
+    DriftSample,
+    DriftSamples,
+)
+from churnguard.application.ports.generation import (
+    CustomerGenerator,
+    GeneratedTable,
+    TrafficSender,
+)
+from churnguard.application.ports.models import (
+    Evaluation,
+    EvaluationReport,
+    HoldoutPredictions,
+    ModelEvaluator,
+    ModelExplainer,
+    ModelStore,
+    ModelTrainer,
+    ProbabilisticModel,
+    PyfuncModel,
+    ReportWriter,
+    ShapExplanation,
+    TrainedModel,
+    TrainingPlan,
+)
+from churnguard.application.ports.predictions import (
+    OutcomeLedger,
+    OutcomeReader,
+    OutcomesJoined,
+    OutcomesRead,
+    OutcomesReport,
+    OutcomesReportWriter,
+    PredictionArchive,
+    PredictionHistory,
+    PredictionLog,
+    PredictionRecord,
+    TrafficBucket,
+    TrafficSummary,
+)
+from churnguard.application.ports.schemas import (
+    SchemaDraft,
+    SchemaProfiler,
+    SchemaReader,
+)
+from churnguard.application.ports.scoring import (
+    CustomerBatch,
+    CustomerBatchSource,
+    RejectedRow,
+    ScoredBatch,
+    ScoredBatchWriter,
+    ScoringEngine,
+    ScoringJob,
+    ScoringSummary,
+)
+from churnguard.application.ports.tracking import (
+    ExperimentTracker,
+    InferenceTrace,
+    InferenceTracer,
+    TraceSpan,
+    TrackedRun,
+)
+
+__all__ = [
+    "Clock",
+    "CustomerBatch",
+    "CustomerBatchSource",
+    "CustomerGenerator",
+    "Dataset",
+    "DatasetSource",
+    "DatasetValidator",
+    "DriftAnalysis",
+    "DriftDetector",
+    "DriftReport",
+    "DriftReportWriter",
+    "DriftSample",
+    "DriftSamples",
+    "Evaluation",
+    "EvaluationReport",
+    "ExperimentTracker",
+    "GeneratedTable",
+    "HoldoutPredictions",
+    "InferenceTrace",
+    "InferenceTracer",
+    "ModelEvaluator",
+    "ModelExplainer",
+    "ModelStore",
+    "ModelTrainer",
+    "NoProgress",
+    "OutcomeLedger",
+    "OutcomeReader",
+    "OutcomesJoined",
+    "OutcomesRead",
+    "OutcomesReport",
+    "OutcomesReportWriter",
+    "PredictionArchive",
+    "PredictionHistory",
+    "PredictionLog",
+    "PredictionRecord",
+    "ProbabilisticModel",
+    "Progress",
+    "PyfuncModel",
+    "RejectedRow",
+    "ReportWriter",
+    "SchemaDraft",
+    "SchemaProfiler",
+    "SchemaReader",
+    "ScoredBatch",
+    "ScoredBatchWriter",
+    "ScoringEngine",
+    "ScoringJob",
+    "ScoringSummary",
+    "ShapExplanation",
+    "Table",
+    "TableWriter",
+    "TraceSpan",
+    "TrackedRun",
+    "TrafficBucket",
+    "TrafficSender",
+    "TrafficSummary",
+    "TrainedModel",
+    "TrainingPlan",
+]
