@@ -71,10 +71,25 @@ def test_admin_endpoints_are_off_without_a_key_and_refuse_a_wrong_one(client_for
     assert admin.post("/admin/reload", headers={"X-API-Key": "admin-key-for-tests"}).status_code == 200
 
 
-def test_keys_are_compared_in_constant_time():
-    source = "".join(path.read_text() for path in (ROOT / "churnguard/entrypoints/http").rglob("*.py"))
-    assert source.count("secrets.compare_digest(x_api_key") == 2
-    assert not re.search(r"x_api_key\s*[!=]=", source)
+def test_every_key_check_goes_through_the_constant_time_comparison(client_for, monkeypatch):
+    """Each key a request carries reaches secrets.compare_digest, and its answer is the one
+    obeyed: with the comparison forced to "equal", a wrong key is let through."""
+    import secrets
+
+    compared: list[tuple[str, str]] = []
+    real = secrets.compare_digest
+
+    def recording(given, expected):
+        compared.append((given, expected))
+        return real(given, expected)
+
+    monkeypatch.setattr(secrets, "compare_digest", recording)
+    client = client_for({"PREDICT_API_KEY": PREDICT_KEY, "ADMIN_API_KEY": "admin-key-for-tests"})
+    assert client.post("/predict", json=EXAMPLE_CUSTOMER, headers={"X-API-Key": "wrong-1"}).status_code == 401
+    assert client.post("/admin/reload", headers={"X-API-Key": "wrong-2"}).status_code == 401
+    assert compared == [("wrong-1", PREDICT_KEY), ("wrong-2", "admin-key-for-tests")]
+    monkeypatch.setattr(secrets, "compare_digest", lambda given, expected: True)
+    assert client.post("/predict", json=EXAMPLE_CUSTOMER, headers={"X-API-Key": "wrong-3"}).status_code == 200
 
 
 def test_cors_is_off_by_default_and_allows_only_configured_origins(client_for):

@@ -1,0 +1,152 @@
+"""CLI paths the other tests do not take: `predict` from stdin and without explanation,
+`predictions export --since` and `prune`, `drift --days` and `--schedule`, `--family`, the
+JSONL tracker, and the API's own pruning of an old log."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog, read_predictions
+from churnguard.application.ports import PredictionRecord
+from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
+from tests.conftest import BUNDLED_DATA, ROOT
+from tests.integration.api_server import ApiServer
+from tests.integration.conftest import run_cli_process
+
+pytestmark = pytest.mark.slow
+DAY = 86400.0
+
+
+@pytest.fixture
+def workdir(trained_workdir: Path, tmp_path: Path) -> Path:
+    shutil.copytree(trained_workdir / "models", tmp_path / "models")
+    return tmp_path
+
+
+def _log(workdir: Path, ages_in_days: list[float]) -> None:
+    """Predictions of customers drawn from the bundled data, logged `age` days ago each."""
+    customers = pd.read_csv(BUNDLED_DATA).drop(columns="churn").to_dict("records")
+    log = SqlitePredictionLog(workdir / "predictions.db", flush_interval=600, retention_days=0)
+    now = time.time()
+    log.record([
+        PredictionRecord(now - age * DAY, f"r{i}", "v1", tuple(ORIGINAL_SCHEMA.check_record(customers[i % 2000])),
+                         0.5, 1, ORIGINAL_SCHEMA.hash)
+        for i, age in enumerate(ages_in_days)
+    ])  # fmt: skip
+    log.close()
+
+
+def test_predict_reads_stdin_and_skips_explanations_on_request(workdir):
+    customers = [EXAMPLE_CUSTOMER, {**EXAMPLE_CUSTOMER, "tenure_months": 60, "contract_type": 2}]
+    command = [sys.executable, "-m", "churnguard.entrypoints.cli", "predict", "--input", "-", "--workdir", str(workdir)]
+    env = {**os.environ, "ENABLE_MLFLOW_TRACKING": "false"}
+    explained = subprocess.run(command, input=json.dumps(customers), capture_output=True, text=True, env=env, cwd=ROOT)
+    assert explained.returncode == 0, explained.stderr
+    plain = subprocess.run(
+        [*command, "--no-explain"], input=json.dumps(customers), capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert plain.returncode == 0, plain.stderr
+    with_contributions, without = json.loads(explained.stdout), json.loads(plain.stdout)
+    assert [len(item["feature_contributions"]) for item in with_contributions] == [13, 13]
+    assert [item["feature_contributions"] for item in without] == [None, None]
+    assert [item["churn_probability"] for item in without] == [item["churn_probability"] for item in with_contributions]
+    assert without[0]["churn_probability"] > without[1]["churn_probability"]
+    broken = subprocess.run(command, input="{not json", capture_output=True, text=True, env=env, cwd=ROOT)
+    assert broken.returncode == 2
+    assert "--input is not valid JSON" in broken.stderr
+
+
+def test_export_since_a_date_and_prune_by_age(workdir, tmp_path):
+    _log(workdir, [10.0] * 30 + [3.0] * 20 + [0.1] * 10)
+    since = pd.Timestamp.now(tz="UTC").floor("s") - pd.Timedelta(days=5)
+    out = tmp_path / "recent.csv"
+    exported = run_cli_process(
+        "predictions", "export", "--since", since.isoformat(), "--out", str(out), "--workdir", str(workdir)
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 30 predictions" in exported.stdout
+    assert len(pd.read_csv(out)) == 30
+    bad = run_cli_process("predictions", "export", "--since", "last tuesday", "--workdir", str(workdir))
+    assert bad.returncode == 2
+    assert "is not an ISO date or time" in bad.stderr
+    pruned = run_cli_process("predictions", "prune", "--older-than-days", "7", "--workdir", str(workdir))
+    assert pruned.returncode == 0, pruned.stderr
+    assert "pruned 30 predictions older than 7 days" in pruned.stdout
+    assert len(read_predictions(workdir / "predictions.db")) == 30
+
+
+def test_drift_reads_the_window_of_days_it_is_given(workdir):
+    _log(workdir, [20.0] * 150 + [2.0] * 120)
+    for days, rows in (("3", 120), ("30", 270)):
+        result = run_cli_process("drift", "--days", days, "--workdir", str(workdir))
+        assert result.returncode in (0, 1), result.stderr
+        report = json.loads((workdir / "reports" / "drift_report.json").read_text())
+        assert report["current_rows"] == rows
+    too_few = run_cli_process("drift", "--days", "1", "--workdir", str(workdir))
+    assert too_few.returncode == 2
+    assert "100" in too_few.stderr  # DRIFT_MIN_ROWS, named in the refusal
+
+
+def test_drift_on_a_schedule_reruns_until_stopped(workdir):
+    _log(workdir, [1.0] * 150)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "churnguard.entrypoints.cli", "drift", "--last", "150", "--schedule", "1s",
+         "--workdir", str(workdir)],
+        cwd=ROOT, env={**os.environ, "ENABLE_MLFLOW_TRACKING": "false"}, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    checks: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 240
+        while len(checks) < 3 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if line.startswith("reports: "):
+                checks.append(line)
+        assert process.poll() is None  # still running: a schedule does not exit after a check
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    assert len(checks) == 3
+
+
+def test_one_family_and_the_jsonl_tracker(tmp_path):
+    result = run_cli_process(
+        "train", "--grid", "fast", "--family", "logistic", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path),
+        env={"ENABLE_MLFLOW_TRACKING": "false"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    promoted = run_cli_process("promote", "--workdir", str(tmp_path), env={"ENABLE_MLFLOW_TRACKING": "false"})
+    assert promoted.returncode == 0, promoted.stderr
+    events = [json.loads(line) for line in (tmp_path / "reports" / "runs" / "runs.jsonl").read_text().splitlines()]
+    assert [event["event"] for event in events] == ["training", "promotion"]
+    assert events[0]["family"] == "logistic"
+    assert events[1]["promoted"] is True
+    assert events[1]["fingerprint"] == events[0]["fingerprint"]
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_api_prunes_a_log_older_than_its_retention(workdir):
+    _log(workdir, [100.0] * 40 + [1.0] * 5)
+    server = ApiServer(workdir, env={"PREDICTION_RETENTION_DAYS": "30", "MODEL_POLL_SECONDS": "0"}).start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(read_predictions(workdir / "predictions.db")) != 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(read_predictions(workdir / "predictions.db")) == 5  # the writer's first round prunes
+        assert httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER).status_code == 200
+    finally:
+        server.stop()
+    assert len(read_predictions(workdir / "predictions.db")) == 6
