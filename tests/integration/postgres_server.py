@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +21,8 @@ import psycopg
 
 from tests.integration.mlflow_server import free_port
 
-PASSWORD = "churnguard-test"
+# a throwaway cluster on loopback: a fresh password per test session, never a literal in the repo
+PASSWORD = secrets.token_hex(16)
 
 
 def postgres_bin() -> Path | None:

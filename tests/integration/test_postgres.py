@@ -46,7 +46,7 @@ from tests.conftest import BUNDLED_DATA, SCHEMAS
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
 from tests.integration.mlflow_server import MlflowServer
-from tests.integration.postgres_server import PostgresServer
+from tests.integration.postgres_server import PASSWORD, PostgresServer
 
 pytestmark = pytest.mark.slow
 
@@ -165,7 +165,7 @@ def test_an_unreachable_log_database_is_a_readable_error_not_a_crash(postgres, t
     result = run_cli_process("drift", "--log", url, "--last", "10", "--workdir", str(tmp_path))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "prediction log's database is unreachable" in result.stderr
-    assert "churnguard-test" not in result.stdout + result.stderr  # the password is never printed
+    assert PASSWORD not in result.stdout + result.stderr  # the password is never printed
 
 
 def _count(url: str) -> int:
@@ -213,13 +213,13 @@ def test_two_workers_log_to_one_table_read_by_drift_export_and_the_ui(trained_wo
     report = json.loads((workdir / "reports" / "drift_report.json").read_text())
     assert report["current_rows"] == 150
     assert report["current_source"] == f"prediction log {shown(postgres_url)}, last 150"
-    assert "churnguard-test" not in drift.stdout + drift.stderr
+    assert PASSWORD not in drift.stdout + drift.stderr
 
     out = tmp_path / "export.csv"
     exported = run_cli_process("predictions", "export", "--out", str(out), "--workdir", str(workdir), env=env)
     assert exported.returncode == 0, exported.stderr
     assert len(pd.read_csv(out)) == 150
-    assert "churnguard-test" not in exported.stdout
+    assert PASSWORD not in exported.stdout
 
 
 def _load(url: str, stop: threading.Event, results: list[tuple[str, int, float, float]], tag: str) -> None:
