@@ -291,7 +291,8 @@ def test_the_api_and_the_cli_report_the_package_version(api):
     import churnguard
     from tests.integration.conftest import run_cli_process
 
-    assert httpx.get(api.url + "/openapi.json").json()["info"]["version"] == churnguard.__version__
+    server, _ = api
+    assert httpx.get(server.url + "/openapi.json").json()["info"]["version"] == churnguard.__version__
     printed = run_cli_process("--version")
     assert printed.returncode == 0
     assert printed.stdout.strip() == f"churnguard {churnguard.__version__}"
