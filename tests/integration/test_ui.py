@@ -111,15 +111,15 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
 
     # the page opens on the first preset: click the others first, then the first, so every click
     # has to change what the page shows
-    shown = None
+    on_page: str | None = None
     for preset in [*presets[1:], presets[0]]:
         browser.find_element(By.CSS_SELECTOR, f'[data-preset="{preset["name"].replace(" ", "-")}"]').click()
         browser.find_element(By.ID, "predict-button").click()
         expected = httpx.post(server.url + "/predict", json=preset["customer"]).json()
         probability = f"{100 * expected['churn_probability']:.1f}%"
-        assert probability != shown, f"{preset['name']} would show what the page already shows"
+        assert probability != on_page, f"{preset['name']} would show what the page already shows"
         wait.until(_shows(probability))
-        shown = probability
+        on_page = probability
         assert _text(browser, "risk-band").lower() == expected["risk_band"]
         rows = browser.find_elements(By.CSS_SELECTOR, "#contributions li")
         assert [row.get_attribute("data-feature") for row in rows] == [
