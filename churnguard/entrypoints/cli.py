@@ -408,13 +408,17 @@ def cmd_outcomes(args: argparse.Namespace, record: RecordOutcomes = Provide[Cont
 
 @inject
 def cmd_simulate_traffic(
-    args: argparse.Namespace, simulate: SimulateTraffic = Provide[Container.simulate_traffic]
+    args: argparse.Namespace,
+    simulate: SimulateTraffic = Provide[Container.simulate_traffic],
+    settings: Settings = Provide[Container.settings],
 ) -> int:
     """Send generated customers to a running API through /predict/batch."""
+    host = settings.api.host if settings.api.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    url = args.url or f"http://{host}:{settings.api.port}"
     summary = simulate(
-        args.url, args.rows, args.seed, args.drift or [], args.batch_size, str(args.source) if args.source else None
+        url, args.rows, args.seed, args.drift or [], args.batch_size, str(args.source) if args.source else None
     )
-    print(f"sent {summary.sent} customers to {args.url}: {summary.scored} scored, {summary.rejected} rejected")
+    print(f"sent {summary.sent} customers to {url}: {summary.scored} scored, {summary.rejected} rejected")
     return EXIT_OK
 
 
@@ -581,7 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     outcomes.add_argument("--period", default="1d", help="report period of prediction time (e.g. 1h, 1d; default 1d)")
     outcomes.add_argument("--workdir", type=Path)
     traffic = command("simulate-traffic", cmd_simulate_traffic, "send generated customers to a running API")
-    traffic.add_argument("--url", default="http://127.0.0.1:8001")
+    traffic.add_argument(
+        "--url", help="the API (default: http://HOST:PORT of the settings, i.e. where `churnguard serve` listens)"
+    )
     traffic.add_argument("--rows", type=int, default=2000)
     traffic.add_argument("--seed", type=int, default=1)
     traffic.add_argument("--batch-size", type=int, default=200)

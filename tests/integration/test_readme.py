@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 
 from tests.conftest import ROOT, TELCO_DATA, require_shared
+from tests.integration.api_server import ApiServer
+from tests.integration.mlflow_server import free_port
 
 
 def readme_block(heading: str) -> str:
@@ -93,3 +101,139 @@ def test_the_readme_has_its_embedding_examples():
     blocks = python_blocks()
     assert len(blocks) >= 2
     assert any("ChurnGuard.in_memory" in block and "guard.predict" in block for block in blocks)
+
+
+def bash_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
+
+
+# Each shell block of the README, by its first line: run by a test of this file, or the test or
+# gate that runs what it says, or why it cannot run on these machines and what checks it instead.
+SHELL_BLOCKS = {
+    "make run    #": "tests/integration/test_make_targets.py runs `make run`; `make test` is what CI runs",
+    "# 1. Draft a schema": "run here: test_the_use_your_own_data_walk_through_runs_as_written",
+    ".venv/bin/mlflow ui": "run here: test_the_mlflow_ui_block_serves_the_tracking_ui",
+    "curl -s localhost:8001/predict": "run here: test_the_curl_block_gets_a_prediction",
+    "make serve &": "run here: test_the_drift_demo_blocks_run_as_written",
+    ".venv/bin/churnguard simulate-traffic --schema": "run here: test_the_drift_demo_blocks_run_as_written",
+    "cp deploy/.env.example": "no Docker engine here: test_deploy.py checks the file with compose `config`, and "
+    "test_deploy_environment.py starts the API with its environment",
+    "kubectl create namespace": "no cluster here: test_deploy.py validates the manifests (kubernetes-validate), and "
+    "test_deploy_environment.py starts the API with the ConfigMap and Deployment's environment",
+    ".venv/bin/dvc repro": "tests/integration/test_dvc.py runs `dvc repro` and reads the metrics",
+    "make lint    #": "CI's .ci/run runs make lint and make test; make bench / bench-load are the benchmarks",
+}
+
+
+def test_every_shell_block_is_run_or_names_what_runs_it():
+    firsts = [block.lstrip().splitlines()[0] for block in bash_blocks()]
+    unknown = [first for first in firsts if not any(first.startswith(key) for key in SHELL_BLOCKS)]
+    assert not unknown, f"README shell blocks no test accounts for: {unknown}"
+    stale = [key for key in SHELL_BLOCKS if not any(first.startswith(key) for first in firsts)]
+    assert not stale, f"accounted for but gone from the README: {stale}"
+
+
+def _block(first_line: str) -> str:
+    (block,) = [b for b in bash_blocks() if b.lstrip().startswith(first_line)]
+    return block
+
+
+def _project(tmp_path: Path, models: Path | None = None) -> Path:
+    """A project root of its own: the checkout's tools linked, `models/` copied from a workdir."""
+    project = tmp_path / "project"
+    project.mkdir(parents=True)
+    for name in (".venv", "schemas", "data", "Makefile", "pyproject.toml", "constraints.txt", "deploy"):
+        (project / name).symlink_to(ROOT / name)
+    (tmp_path / "shared").symlink_to(ROOT.parent / "shared")
+    if models is not None:
+        shutil.copytree(models, project / "models")
+    return project
+
+
+def _bash(script: str, project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The script as a user's shell runs it (no -e: a command's exit status is the user's to read);
+    what it left in the background is stopped afterwards. Output goes to files, so a server left
+    running holds no pipe open."""
+    out, err = project / ".block.out", project / ".block.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            ["bash", "-c", script], cwd=project, env=env, text=True, stdout=stdout, stderr=stderr,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            process.wait(timeout=540)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    return subprocess.CompletedProcess(process.args, process.returncode, out.read_text(), err.read_text())
+
+
+def _env(port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIN_F1", "SCHEMA_PATH", "DATA_PATH", "WORKDIR"))}
+    return {**env, "ENABLE_MLFLOW_TRACKING": "false", "API_PORT": str(port), "MODEL_POLL_SECONDS": "0"}
+
+
+def test_the_drift_demo_blocks_run_as_written(trained_workdir, telco_workdir, tmp_path):
+    """The original's block starts `make serve` itself; the Telco one expects a Telco champion
+    served from the same directory, as the README says."""
+    port = free_port()
+    project = _project(tmp_path / "original", trained_workdir / "models")
+    result = _bash(_block("make serve &"), project, _env(port))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "sent 2000 customers" in result.stdout
+    assert "DRIFT by" in result.stdout
+    assert result.stdout.rstrip().endswith("exit 1")
+
+    require_shared(TELCO_DATA)
+    port = free_port()
+    project = _project(tmp_path / "telco", telco_workdir / "models")
+    server = ApiServer(project, env={"MODEL_POLL_SECONDS": "0"}, args=["--port", str(port), "--workdir", str(project)])
+    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    server.start(timeout=180)
+    try:
+        result = _bash(_block(".venv/bin/churnguard simulate-traffic --schema"), project, _env(port))
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "sent 2000 customers" in result.stdout
+    assert "DRIFT by" in result.stdout
+    assert "exit 1" in result.stdout
+
+
+def test_the_curl_block_gets_a_prediction(trained_workdir, tmp_path):
+    port = free_port()
+    project = _project(tmp_path, trained_workdir / "models")
+    server = ApiServer(project, args=["--port", str(port), "--workdir", str(project)])
+    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    server.start(timeout=180)
+    try:
+        result = _bash(_block("curl -s localhost:8001/predict").replace("8001", str(port)), project, _env(port))
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert 0.0 < body["churn_probability"] < 1.0
+    assert len(body["feature_contributions"]) == 13
+
+
+def test_the_mlflow_ui_block_serves_the_tracking_ui(tmp_path):
+    port = free_port()
+    project = _project(tmp_path)
+    command = _block(".venv/bin/mlflow ui").split("#")[0].replace("--port 5000", f"--port {port}")
+    process = subprocess.Popen(
+        ["bash", "-c", command], cwd=project, env=_env(free_port()), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline, status = time.monotonic() + 180, 0
+        while status != 200 and time.monotonic() < deadline:
+            assert process.poll() is None, "mlflow ui exited"
+            with contextlib.suppress(httpx.HTTPError):
+                status = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code
+            time.sleep(0.3)
+        assert status == 200
+        assert "MLflow" in httpx.get(f"http://127.0.0.1:{port}/", timeout=10).text
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
