@@ -413,7 +413,9 @@ def cmd_simulate_traffic(
     settings: Settings = Provide[Container.settings],
 ) -> int:
     """Send generated customers to a running API through /predict/batch."""
-    host = settings.api.host if settings.api.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    # serve may listen on every interface; the traffic dials it on loopback
+    wildcard = ("0.0.0.0", "::", "")  # nosec B104 - compared with, never bound
+    host = "127.0.0.1" if settings.api.host in wildcard else settings.api.host
     url = args.url or f"http://{host}:{settings.api.port}"
     summary = simulate(
         url, args.rows, args.seed, args.drift or [], args.batch_size, str(args.source) if args.source else None
