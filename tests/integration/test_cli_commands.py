@@ -150,3 +150,14 @@ def test_the_api_prunes_a_log_older_than_its_retention(workdir):
     finally:
         server.stop()
     assert len(read_predictions(workdir / "predictions.db")) == 6
+
+
+def test_train_with_successive_halving(tmp_path):
+    result = run_cli_process(
+        "train", "--grid", "fast", "--search", "halving", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path),
+        env={"ENABLE_MLFLOW_TRACKING": "false"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (event,) = [json.loads(line) for line in (tmp_path / "reports" / "runs" / "runs.jsonl").read_text().splitlines()]
+    assert event["settings"]["search"] == "halving"
+    assert event["holdout_metrics"]["f1"] > 0.7
