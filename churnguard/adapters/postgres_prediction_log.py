@@ -29,9 +29,10 @@ from churnguard.adapters.prediction_log_queue import (
     DatabaseUnreachable,
     QueuedPredictionLog,
     predictions_frame,
+    traffic_summary,
 )
 from churnguard.application.errors import DatasetUnreadable
-from churnguard.application.ports import OutcomesJoined, Progress, TrafficBucket, TrafficSummary
+from churnguard.application.ports import OutcomesJoined, Progress, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
@@ -215,15 +216,7 @@ class PostgresPredictionHistory:
                 (bins, bins, schema_hash, since),
             )
             histogram = dict(cursor.fetchall())
-        return TrafficSummary(
-            since,
-            bucket_seconds,
-            tuple(
-                TrafficBucket(since + index * bucket_seconds, int(count), int(churn), float(mean))
-                for index, count, churn, mean in buckets
-            ),
-            tuple(int(histogram.get(index, 0)) for index in range(bins)),
-        )
+        return traffic_summary(since, bucket_seconds, bins, buckets, histogram)
 
 
 class PostgresPredictionArchive:

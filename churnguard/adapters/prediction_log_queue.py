@@ -17,13 +17,13 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from churnguard.application.ports import PredictionRecord
+from churnguard.application.ports import PredictionRecord, TrafficBucket, TrafficSummary
 from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,26 @@ def predictions_frame(rows: pd.DataFrame, schema: TableSchema, labels: bool) -> 
     out["probability"] = rows["probability"].astype("float64")
     out["prediction"] = rows["prediction"].astype("int64")
     return out[header]
+
+
+def traffic_summary(
+    since: float,
+    bucket_seconds: float,
+    bins: int,
+    buckets: Sequence[Sequence[Any]],
+    histogram: Mapping[Any, Any],
+) -> TrafficSummary:
+    """The UI's traffic from an engine's two aggregates: (bucket index, predictions, churn
+    predictions, mean probability) rows, and predictions per probability bin."""
+    return TrafficSummary(
+        since,
+        bucket_seconds,
+        tuple(
+            TrafficBucket(since + index * bucket_seconds, int(count), int(churn), float(mean))
+            for index, count, churn, mean in buckets
+        ),
+        tuple(int(histogram.get(index, 0)) for index in range(bins)),
+    )
 
 
 class QueuedPredictionLog(ABC):
@@ -146,10 +166,16 @@ class QueuedPredictionLog(ABC):
     def _count_dropped(self, count: int, message: str) -> None:
         with self._lock:
             self._dropped += count
+        self._warn(message, dropped=self._dropped)
+
+    def _warn(self, message: str, **context: int) -> None:
+        """At most one warning a minute: a dropping or disconnected log must not flood the logs."""
+        with self._lock:
             now = time.monotonic()
-            if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
-                self._last_warning = now
-                logger.warning(message, extra={"dropped": self._dropped})
+            if now - self._last_warning < WARNING_INTERVAL_SECONDS:
+                return
+            self._last_warning = now
+        logger.warning(message, extra=context)
 
     def _run(self) -> None:
         next_prune = time.monotonic()
@@ -196,13 +222,7 @@ class QueuedPredictionLog(ABC):
             logger.exception("prediction log write failed; records dropped", extra={"records": len(records)})
 
     def _warn_unreachable(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._last_warning >= WARNING_INTERVAL_SECONDS:
-                self._last_warning = now
-                logger.warning(
-                    "prediction log database unreachable: keeping records queued", extra={"queued": len(self._buffer)}
-                )
+        self._warn("prediction log database unreachable: keeping records queued", queued=len(self._buffer))
 
 
 class NoPredictionLog:

@@ -20,8 +20,14 @@ from typing import Any
 import pandas as pd
 
 from churnguard.adapters.csv_dataset_source import FileTableWriter
-from churnguard.adapters.prediction_log_queue import COLUMNS, READ_COLUMNS, QueuedPredictionLog, predictions_frame
-from churnguard.application.ports import OutcomesJoined, Progress, TrafficBucket, TrafficSummary
+from churnguard.adapters.prediction_log_queue import (
+    COLUMNS,
+    READ_COLUMNS,
+    QueuedPredictionLog,
+    predictions_frame,
+    traffic_summary,
+)
+from churnguard.application.ports import OutcomesJoined, Progress, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
@@ -186,15 +192,7 @@ class SqlitePredictionHistory:
             )
         finally:
             connection.close()
-        return TrafficSummary(
-            since,
-            bucket_seconds,
-            tuple(
-                TrafficBucket(since + index * bucket_seconds, int(count), int(churn), float(mean))
-                for index, count, churn, mean in buckets
-            ),
-            tuple(int(histogram.get(index, 0)) for index in range(bins)),
-        )
+        return traffic_summary(since, bucket_seconds, bins, buckets, histogram)
 
 
 class SqlitePredictionArchive:
