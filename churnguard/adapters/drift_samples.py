@@ -14,6 +14,7 @@ import pandas as pd
 
 from churnguard.adapters import postgres_prediction_log, sqlite_prediction_log
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+from churnguard.adapters.log_location import is_postgres
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
 from churnguard.application.errors import DatasetUnreadable
 from churnguard.application.ports import DatasetSource, DriftSample
@@ -25,7 +26,7 @@ SPLIT_REFERENCE_SHARE = 0.75
 def prediction_logs(patterns: list[str]) -> list[str]:
     """PostgreSQL URLs, files or glob patterns (a SQLite log per API replica, e.g.
     /data/predictions/*.db)."""
-    urls = [pattern for pattern in patterns if postgres_prediction_log.is_postgres(pattern)]
+    urls = [pattern for pattern in patterns if is_postgres(pattern)]
     files = [pattern for pattern in patterns if pattern not in urls]
     paths = sorted(
         {Path(match) for pattern in files for match in glob.glob(pattern)}
@@ -37,7 +38,7 @@ def prediction_logs(patterns: list[str]) -> list[str]:
 
 
 def read_log(location: str, schema: TableSchema, since: datetime | None, last: int | None) -> pd.DataFrame:
-    if postgres_prediction_log.is_postgres(location):
+    if is_postgres(location):
         return postgres_prediction_log.read_predictions(location, schema, since=since, last=last)
     return sqlite_prediction_log.read_predictions(Path(location), schema, since=since, last=last)
 
@@ -67,8 +68,7 @@ class PandasDriftSamples:
         if last is not None:
             frame = frame.tail(last)
         shown = ", ".join(
-            postgres_prediction_log.shown(location) if postgres_prediction_log.is_postgres(location) else location
-            for location in logs
+            postgres_prediction_log.shown(location) if is_postgres(location) else location for location in logs
         )
         window = f"last {last}" if last is not None else f"since {since:%Y-%m-%d %H:%M}" if since else "all"
         raw = frame[list(schema.raw_fields)].to_numpy(dtype="float64")

@@ -22,7 +22,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.mlflow_pyfunc import PACKAGE_DIR, pyfunc_options
-from churnguard.adapters.training_report import write_training_artifacts
 from churnguard.adapters.yaml_schema import dump_schema
 from churnguard.application.errors import TrackingUnavailable
 from churnguard.application.ports import (
@@ -128,6 +127,9 @@ class MlflowExperimentTracker:
             )
             mlflow.log_input(source, context="training", tags={"sha256": dataset.data_hash})
             mlflow.log_text(dump_schema(version.schema), "schema/schema.yaml")
+            # matplotlib and SHAP only for a training run: a drift or outcomes run never draws
+            from churnguard.adapters.training_report import write_training_artifacts
+
             with tempfile.TemporaryDirectory(prefix="churnguard-artifacts-") as directory:
                 write_training_artifacts(
                     Path(directory), trained, table, float(settings["test_size"]), int(settings["random_state"])

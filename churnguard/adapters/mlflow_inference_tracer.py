@@ -52,22 +52,6 @@ class _ExportFailureFilter(logging.Filter):
 HEALTH_TIMEOUT_SECONDS = 1.0
 
 
-class NullInferenceTracer:
-    """Tracing switched off: nothing is recorded, nothing is dropped."""
-
-    enabled = False
-
-    def record(self, trace: InferenceTrace) -> None:
-        return None
-
-    @property
-    def dropped_traces(self) -> int:
-        return 0
-
-    def close(self) -> None:
-        return None
-
-
 class MlflowInferenceTracer:
     enabled = True
 

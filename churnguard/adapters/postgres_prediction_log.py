@@ -22,7 +22,6 @@ import pandas as pd
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from churnguard.adapters.csv_dataset_source import FileTableWriter
 from churnguard.adapters.prediction_log_queue import (
     COLUMNS,
     READ_COLUMNS,
@@ -32,14 +31,13 @@ from churnguard.adapters.prediction_log_queue import (
     traffic_summary,
 )
 from churnguard.application.errors import DatasetUnreadable
-from churnguard.application.ports import OutcomesJoined, Progress, TrafficSummary
+from churnguard.application.ports import OutcomesJoined, Progress, TableWriter, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
 
-URL_SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT_SECONDS = 5
 # Replicas starting together race to create the tables; one advisory lock serialises them.
 LAYOUT_LOCK = 0x6368_7572_6E67_64  # "churngd"
@@ -66,10 +64,6 @@ CREATE TABLE IF NOT EXISTS outcomes (
 );
 """
 INSERT = f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"  # nosec B608
-
-
-def is_postgres(location: str | None) -> bool:
-    return location is not None and location.startswith(URL_SCHEMES)
 
 
 def shown(url: str) -> str:
@@ -222,7 +216,7 @@ class PostgresPredictionHistory:
 class PostgresPredictionArchive:
     """The PredictionArchive port: export the log to a file, prune it by age."""
 
-    def __init__(self, url: str, writer: FileTableWriter) -> None:
+    def __init__(self, url: str, writer: TableWriter) -> None:
         self.url = url
         self._writer = writer
 

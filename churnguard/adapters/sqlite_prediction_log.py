@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 
-from churnguard.adapters.csv_dataset_source import FileTableWriter
 from churnguard.adapters.prediction_log_queue import (
     COLUMNS,
     READ_COLUMNS,
@@ -27,7 +26,7 @@ from churnguard.adapters.prediction_log_queue import (
     predictions_frame,
     traffic_summary,
 )
-from churnguard.application.ports import OutcomesJoined, Progress, TrafficSummary
+from churnguard.application.ports import OutcomesJoined, Progress, TableWriter, TrafficSummary
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.outcomes import MatchedOutcome, Outcome
 from churnguard.domain.schema import TableSchema
@@ -198,7 +197,7 @@ class SqlitePredictionHistory:
 class SqlitePredictionArchive:
     """The PredictionArchive port: export the log to a file, prune it by age."""
 
-    def __init__(self, path: Path, writer: FileTableWriter) -> None:
+    def __init__(self, path: Path, writer: TableWriter) -> None:
         self.path = Path(path)
         self._writer = writer
 

@@ -5,59 +5,15 @@ Tests and embedders swap any adapter with `container.<name>.override(fake)`.
 
 from __future__ import annotations
 
+import importlib
 import operator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
 
-from churnguard.adapters.atomic_files import atomic_write_text
-from churnguard.adapters.csv_dataset_source import FileTableWriter
-from churnguard.adapters.customer_generator import PandasCustomerGenerator
-from churnguard.adapters.drift_report_writer import FileDriftReportWriter, FileOutcomesReportWriter
-from churnguard.adapters.drift_samples import PandasDriftSamples
-from churnguard.adapters.evidently_drift_detector import EvidentlyDriftDetector
-from churnguard.adapters.file_scoring import CustomerFile, FileScoredWriter, FrameCustomers, FrameScoredWriter
-from churnguard.adapters.filesystem_model_store import FilesystemModelStore
-from churnguard.adapters.httpx_traffic_sender import HttpxTrafficSender
-from churnguard.adapters.in_memory import (
-    FrameDatasetSource,
-    InMemoryDriftReportWriter,
-    InMemoryExperimentTracker,
-    InMemoryModelStore,
-    InMemoryPredictionLog,
-    InMemoryReportWriter,
-)
-from churnguard.adapters.json_report_writer import JsonReportWriter
-from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
-from churnguard.adapters.mlflow_experiment_tracker import MlflowExperimentTracker, is_remote
-from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer, NullInferenceTracer
-from churnguard.adapters.mlflow_model_store import MlflowModelStore
-from churnguard.adapters.model_families import FAMILY_SETS
-from churnguard.adapters.outcome_file import CsvOutcomeReader
-from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
-from churnguard.adapters.postgres_prediction_log import (
-    PostgresOutcomeLedger,
-    PostgresPredictionArchive,
-    PostgresPredictionHistory,
-    PostgresPredictionLog,
-    is_postgres,
-)
-from churnguard.adapters.prediction_log_queue import NoPredictionLog
-from churnguard.adapters.schema_profiler import PandasSchemaProfiler
-from churnguard.adapters.serving_model import compile_for_serving
-from churnguard.adapters.shap_explainer import ShapExplainer
-from churnguard.adapters.sklearn_evaluation import SklearnModelEvaluator
-from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
-from churnguard.adapters.spark_scoring import SparkScoringEngine
-from churnguard.adapters.sqlite_prediction_log import (
-    SqliteOutcomeLedger,
-    SqlitePredictionArchive,
-    SqlitePredictionHistory,
-    SqlitePredictionLog,
-)
-from churnguard.adapters.system_clock import SystemClock
-from churnguard.adapters.terminal_progress import progress_on_terminal
-from churnguard.adapters.yaml_schema import YamlSchemaReader, load_schema
+from churnguard.adapters.log_location import is_postgres
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
@@ -70,6 +26,7 @@ from churnguard.application.ports import (
     PredictionArchive,
     PredictionHistory,
     PredictionLog,
+    TableWriter,
     TrainingPlan,
 )
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
@@ -87,9 +44,24 @@ from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.settings import MlflowSettings, PathSettings, Settings, TrainingSettings
 
 
+def _adapter(path: str) -> Callable[..., Any]:
+    """The adapter `module:name`, imported when its provider first builds it: a command pays
+    only for the adapters it uses (MLflow, skops, matplotlib and Evidently take seconds)."""
+    module, _, name = path.partition(":")
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    build.__qualname__ = build.__name__ = name
+    build.adapter_path = path  # type: ignore[attr-defined]
+    return build
+
+
 def named_schema(paths: PathSettings) -> TableSchema | None:
     """SCHEMA_PATH (or --schema) read and validated; None when unset. A stored model's own
     schema must then be it."""
+    from churnguard.adapters.yaml_schema import load_schema
+
     return load_schema(paths.schema_path) if paths.schema_path is not None else None
 
 
@@ -99,6 +71,8 @@ def schema_or_original(named: TableSchema | None) -> TableSchema:
 
 
 def training_plan(training: TrainingSettings) -> TrainingPlan:
+    from churnguard.adapters.model_families import FAMILY_SETS
+
     return TrainingPlan(
         families=FAMILY_SETS[training.family],
         family_set=training.family,
@@ -129,7 +103,11 @@ def tracking_uri(paths: PathSettings, mlflow: MlflowSettings) -> str:
 
 def build_experiment_tracker(paths: PathSettings, mlflow: MlflowSettings) -> ExperimentTracker:
     if not mlflow.enable_mlflow_tracking:
+        from churnguard.adapters.jsonl_experiment_tracker import JsonlExperimentTracker
+
         return JsonlExperimentTracker(paths.runs_dir)
+    from churnguard.adapters.mlflow_experiment_tracker import MlflowExperimentTracker, is_remote
+
     uri = tracking_uri(paths, mlflow)
     local_artifacts = None if is_remote(uri) else (paths.workdir / "mlartifacts").resolve().as_uri()
     return MlflowExperimentTracker(uri, mlflow.mlflow_experiment_name, mlflow.mlflow_model_name, local_artifacts)
@@ -137,19 +115,29 @@ def build_experiment_tracker(paths: PathSettings, mlflow: MlflowSettings) -> Exp
 
 def build_model_store(paths: PathSettings, mlflow: MlflowSettings) -> ModelStore:
     if mlflow.model_store == "mlflow":
+        from churnguard.adapters.mlflow_model_store import MlflowModelStore
+
         return MlflowModelStore(tracking_uri(paths, mlflow), mlflow.mlflow_model_name, paths.models_dir / ".lock")
+    from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+
     return FilesystemModelStore(paths.models_dir)
 
 
 def build_inference_tracer(paths: PathSettings, mlflow: MlflowSettings) -> InferenceTracer:
     if not mlflow.enable_mlflow_tracing:
+        from churnguard.adapters.null_inference_tracer import NullInferenceTracer
+
         return NullInferenceTracer()
+    from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer
+
     return MlflowInferenceTracer(tracking_uri(paths, mlflow), mlflow.mlflow_trace_experiment_name)
 
 
 def build_prediction_log(settings: Settings) -> PredictionLog:
     config = settings.prediction_log
     if not config.prediction_log_enabled:
+        from churnguard.adapters.prediction_log_queue import NoPredictionLog
+
         return NoPredictionLog()
     flush, queue, retention = (
         config.prediction_log_flush_seconds,
@@ -158,46 +146,70 @@ def build_prediction_log(settings: Settings) -> PredictionLog:
     )
     location = settings.prediction_log_location
     if is_postgres(location):
+        from churnguard.adapters.postgres_prediction_log import PostgresPredictionLog
+
         return PostgresPredictionLog(location, flush, queue, retention)
+    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog
+
     return SqlitePredictionLog(settings.prediction_log_path, flush, queue, retention)
 
 
 def build_prediction_history(settings: Settings) -> PredictionHistory:
     location = settings.prediction_log_location
-    return PostgresPredictionHistory(location) if is_postgres(location) else SqlitePredictionHistory(Path(location))
+    if is_postgres(location):
+        from churnguard.adapters.postgres_prediction_log import PostgresPredictionHistory
+
+        return PostgresPredictionHistory(location)
+    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionHistory
+
+    return SqlitePredictionHistory(Path(location))
 
 
-def build_prediction_archive(settings: Settings, writer: FileTableWriter) -> PredictionArchive:
+def build_prediction_archive(settings: Settings, writer: TableWriter) -> PredictionArchive:
     location = settings.prediction_log_location
     if is_postgres(location):
+        from churnguard.adapters.postgres_prediction_log import PostgresPredictionArchive
+
         return PostgresPredictionArchive(location, writer)
+    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionArchive
+
     return SqlitePredictionArchive(Path(location), writer)
 
 
 def build_outcome_ledger(settings: Settings) -> OutcomeLedger:
     location = settings.prediction_log_location
-    return PostgresOutcomeLedger(location) if is_postgres(location) else SqliteOutcomeLedger(Path(location))
+    if is_postgres(location):
+        from churnguard.adapters.postgres_prediction_log import PostgresOutcomeLedger
+
+        return PostgresOutcomeLedger(location)
+    from churnguard.adapters.sqlite_prediction_log import SqliteOutcomeLedger
+
+    return SqliteOutcomeLedger(Path(location))
 
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
-    clock = providers.Singleton(SystemClock)
-    progress = providers.Factory(progress_on_terminal)
+    clock = providers.Singleton(_adapter("churnguard.adapters.system_clock:SystemClock"))
+    progress = providers.Factory(_adapter("churnguard.adapters.terminal_progress:progress_on_terminal"))
     # CSV files by path, and DataFrames an embedding program hands over by name
-    dataset_source = providers.Singleton(FrameDatasetSource)
+    dataset_source = providers.Singleton(_adapter("churnguard.adapters.in_memory:FrameDatasetSource"))
     named_schema = providers.Singleton(named_schema, paths=settings.provided.paths)
     schema = providers.Callable(schema_or_original, named=named_schema)
     dataset_validator = providers.Singleton(
-        PanderaDatasetValidator,
+        _adapter("churnguard.adapters.pandera_dataset_validator:PanderaDatasetValidator"),
         drop_duplicates=providers.Callable(operator.not_, settings.provided.training.keep_duplicates),
     )
-    model_trainer = providers.Singleton(SklearnModelTrainer)
+    model_trainer = providers.Singleton(_adapter("churnguard.adapters.sklearn_model_trainer:SklearnModelTrainer"))
     model_evaluator = providers.Singleton(
-        SklearnModelEvaluator, bootstrap_rounds=settings.provided.gate.bootstrap_rounds
+        _adapter("churnguard.adapters.sklearn_evaluation:SklearnModelEvaluator"),
+        bootstrap_rounds=settings.provided.gate.bootstrap_rounds,
     )
     model_store = providers.Singleton(build_model_store, paths=settings.provided.paths, mlflow=settings.provided.mlflow)
-    report_writer = providers.Singleton(JsonReportWriter, reports_dir=settings.provided.paths.reports_dir)
+    report_writer = providers.Singleton(
+        _adapter("churnguard.adapters.json_report_writer:JsonReportWriter"),
+        reports_dir=settings.provided.paths.reports_dir,
+    )
     experiment_tracker = providers.Singleton(
         build_experiment_tracker, paths=settings.provided.paths, mlflow=settings.provided.mlflow
     )
@@ -207,9 +219,12 @@ class Container(containers.DeclarativeContainer):
         QualityGate, min_f1=settings.provided.gate.min_f1, tolerance=settings.provided.gate.f1_tolerance
     )
 
-    schema_reader = providers.Singleton(YamlSchemaReader)
+    schema_reader = providers.Singleton(_adapter("churnguard.adapters.yaml_schema:YamlSchemaReader"))
     draft_schema = providers.Factory(
-        DraftSchema, source=dataset_source, profiler=providers.Singleton(PandasSchemaProfiler), reader=schema_reader
+        DraftSchema,
+        source=dataset_source,
+        profiler=providers.Singleton(_adapter("churnguard.adapters.schema_profiler:PandasSchemaProfiler")),
+        reader=schema_reader,
     )
     validate_dataset = providers.Factory(
         ValidateDataset,
@@ -243,10 +258,13 @@ class Container(containers.DeclarativeContainer):
     drift_policy = providers.Factory(
         DriftPolicy, drift_share=settings.provided.drift.drift_share, min_rows=settings.provided.drift.drift_min_rows
     )
-    drift_reports = providers.Singleton(FileDriftReportWriter, reports_dir=settings.provided.paths.reports_dir)
+    drift_reports = providers.Singleton(
+        _adapter("churnguard.adapters.drift_report_writer:FileDriftReportWriter"),
+        reports_dir=settings.provided.paths.reports_dir,
+    )
     detect_drift = providers.Factory(
         DetectDrift,
-        detector=providers.Singleton(EvidentlyDriftDetector),
+        detector=providers.Singleton(_adapter("churnguard.adapters.evidently_drift_detector:EvidentlyDriftDetector")),
         store=model_store,
         writer=drift_reports,
         tracker=experiment_tracker,
@@ -257,7 +275,7 @@ class Container(containers.DeclarativeContainer):
     check_drift = providers.Factory(
         CheckDrift,
         samples=providers.Singleton(
-            PandasDriftSamples,
+            _adapter("churnguard.adapters.drift_samples:PandasDriftSamples"),
             default_log=settings.provided.prediction_log_location,
             random_state=settings.provided.training.random_state,
             source=dataset_source,
@@ -267,16 +285,16 @@ class Container(containers.DeclarativeContainer):
         declared=named_schema,
     )
     prediction_history = providers.Singleton(build_prediction_history, settings=settings)
-    table_writer = providers.Singleton(FileTableWriter)
-    text_writer = providers.Object(atomic_write_text)
-    customer_generator = providers.Singleton(PandasCustomerGenerator)
+    table_writer = providers.Singleton(_adapter("churnguard.adapters.csv_dataset_source:FileTableWriter"))
+    text_writer = providers.Object(_adapter("churnguard.adapters.atomic_files:atomic_write_text"))
+    customer_generator = providers.Singleton(_adapter("churnguard.adapters.customer_generator:PandasCustomerGenerator"))
     generate_data = providers.Factory(
         GenerateData, generator=customer_generator, writer=table_writer, validate=validate_dataset, progress=progress
     )
     simulate_traffic = providers.Factory(
         SimulateTraffic,
         generator=customer_generator,
-        sender=providers.Singleton(HttpxTrafficSender),
+        sender=providers.Singleton(_adapter("churnguard.adapters.httpx_traffic_sender:HttpxTrafficSender")),
         validate=validate_dataset,
     )
     manage_predictions = providers.Factory(
@@ -286,22 +304,27 @@ class Container(containers.DeclarativeContainer):
         declared=named_schema,
         progress=progress,
     )
-    outcome_reports = providers.Singleton(FileOutcomesReportWriter, reports_dir=settings.provided.paths.reports_dir)
+    outcome_reports = providers.Singleton(
+        _adapter("churnguard.adapters.drift_report_writer:FileOutcomesReportWriter"),
+        reports_dir=settings.provided.paths.reports_dir,
+    )
     record_outcomes = providers.Factory(
         RecordOutcomes,
-        reader=providers.Singleton(CsvOutcomeReader),
+        reader=providers.Singleton(_adapter("churnguard.adapters.outcome_file:CsvOutcomeReader")),
         ledger=providers.Singleton(build_outcome_ledger, settings=settings),
         store=model_store,
         writer=outcome_reports,
         tracker=experiment_tracker,
         clock=clock,
     )
-    customer_file = providers.Factory(CustomerFile)
-    customer_frame = providers.Factory(FrameCustomers)
-    scored_writer = providers.Factory(FileScoredWriter)
-    frame_writer = providers.Factory(FrameScoredWriter)
-    champion_cache = providers.Singleton(ChampionCache, store=model_store, prepare=compile_for_serving)
-    model_explainer = providers.Singleton(ShapExplainer)
+    customer_file = providers.Factory(_adapter("churnguard.adapters.file_scoring:CustomerFile"))
+    customer_frame = providers.Factory(_adapter("churnguard.adapters.file_scoring:FrameCustomers"))
+    scored_writer = providers.Factory(_adapter("churnguard.adapters.file_scoring:FileScoredWriter"))
+    frame_writer = providers.Factory(_adapter("churnguard.adapters.file_scoring:FrameScoredWriter"))
+    champion_cache = providers.Singleton(
+        ChampionCache, store=model_store, prepare=_adapter("churnguard.adapters.serving_model:compile_for_serving")
+    )
+    model_explainer = providers.Singleton(_adapter("churnguard.adapters.shap_explainer:ShapExplainer"))
     predict_churn = providers.Factory(
         PredictChurn, champion=champion_cache, tracer=inference_tracer, declared=named_schema
     )
@@ -309,7 +332,7 @@ class Container(containers.DeclarativeContainer):
         ScoreOnEngine,
         store=model_store,
         engine=providers.Factory(
-            SparkScoringEngine,
+            _adapter("churnguard.adapters.spark_scoring:SparkScoringEngine"),
             master=settings.provided.spark.spark_master,
             driver_memory=settings.provided.spark.spark_driver_memory,
             progress=progress,
@@ -332,10 +355,22 @@ def build_container(settings: Settings, in_memory: bool = False) -> Container:
     a server is kept in Python objects instead (models, reports, tracking, the prediction log)."""
     container = Container(settings=settings)
     if in_memory:
-        container.model_store.override(providers.Singleton(InMemoryModelStore))
-        container.experiment_tracker.override(providers.Singleton(InMemoryExperimentTracker))
-        container.report_writer.override(providers.Singleton(InMemoryReportWriter))
-        container.drift_reports.override(providers.Singleton(InMemoryDriftReportWriter))
-        container.prediction_log.override(providers.Singleton(InMemoryPredictionLog))
-        container.inference_tracer.override(providers.Singleton(NullInferenceTracer))
+        container.model_store.override(
+            providers.Singleton(_adapter("churnguard.adapters.in_memory:InMemoryModelStore"))
+        )
+        container.experiment_tracker.override(
+            providers.Singleton(_adapter("churnguard.adapters.in_memory:InMemoryExperimentTracker"))
+        )
+        container.report_writer.override(
+            providers.Singleton(_adapter("churnguard.adapters.in_memory:InMemoryReportWriter"))
+        )
+        container.drift_reports.override(
+            providers.Singleton(_adapter("churnguard.adapters.in_memory:InMemoryDriftReportWriter"))
+        )
+        container.prediction_log.override(
+            providers.Singleton(_adapter("churnguard.adapters.in_memory:InMemoryPredictionLog"))
+        )
+        container.inference_tracer.override(
+            providers.Singleton(_adapter("churnguard.adapters.null_inference_tracer:NullInferenceTracer"))
+        )
     return container

@@ -1,0 +1,438 @@
+"""The `churnguard` commands: each parses what argparse left, calls one use-case from the
+container and presents its result. Imported by `cli.main` only once a command is chosen, so
+`--version` and `--help` never pay for the container's wiring (which imports FastAPI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dependency_injector.wiring import Provide, inject
+
+from churnguard.application.detect_drift import CheckDrift, DriftSource
+from churnguard.application.draft_schema import DraftSchema
+from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
+from churnguard.application.ports import (
+    CustomerBatchSource,
+    Dataset,
+    InferenceTracer,
+    ModelStore,
+    SchemaReader,
+    ScoredBatchWriter,
+)
+from churnguard.application.predict_churn import PredictChurn
+from churnguard.application.promote_model import PromoteModel, PromotionOutcome
+from churnguard.application.record_outcomes import RecordOutcomes
+from churnguard.application.run_pipeline import RunPipeline
+from churnguard.application.score_customers import ScoreCustomers, ScoreOnEngine
+from churnguard.application.train_model import TrainingOutcome, TrainModel
+from churnguard.application.validate_dataset import ValidateDataset
+from churnguard.domain.schema import TableSchema
+from churnguard.entrypoints.container import Container
+from churnguard.entrypoints.exit_codes import EXIT_OK, EXIT_REFUSED, UsageError
+from churnguard.entrypoints.logging_setup import CONFIGURE_IN_WORKERS, configure_logging
+from churnguard.entrypoints.presenters import prediction_json
+from churnguard.entrypoints.settings import Settings, masked
+
+
+def _print_training(outcome: TrainingOutcome) -> None:
+    version, trained = outcome.version, outcome.trained
+    metrics, cv = version.metrics, trained.cv_summary
+    calibration = trained.calibration
+    print(f"trained model {version.fingerprint}")
+    print(f"  family     {trained.family} {json.dumps(dict(trained.params), sort_keys=True)}")
+    print(
+        f"  search     {int(cv['cv_candidates'])} candidates from {int(cv['cv_fit_groups'])} fits per fold "
+        f"x {version.settings['cv_folds']} folds in {trained.search_seconds:.1f}s; "
+        f"best CV log loss {cv['cv_best_log_loss']:.4f}, ROC-AUC {cv['cv_best_roc_auc']:.4f}"
+    )
+    for row in trained.family_table:
+        print(
+            f"    {row['family']:<9} {row['candidates']:>3} candidates  CV log loss {row['cv_log_loss']:.4f}  "
+            f"ROC-AUC {row['cv_roc_auc']:.4f}  F1@0.5 {row['cv_f1_at_0_5']:.4f}  fits {row['fit_seconds']:.1f}s"
+        )
+    print(
+        f"  calibrate  {calibration['method']} (CV Brier {calibration['brier_before']:.4f} -> "
+        f"{calibration['brier_after']:.4f})"
+    )
+    print(f"  threshold  {trained.threshold:.4f} ({trained.threshold_strategy}, chosen on out-of-fold predictions)")
+    print(
+        f"  holdout    F1 {metrics['f1']:.4f}  ROC-AUC {metrics['roc_auc']:.4f}  Brier {metrics['brier']:.4f}  "
+        f"accuracy {metrics['accuracy']:.4f}  precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  "
+        f"({trained.holdout_rows} rows)"
+    )
+
+
+def _print_promotion(outcome: PromotionOutcome) -> int:
+    decision = outcome.decision
+    print(f"quality gate for {outcome.candidate.short_id}: {decision.summary()}")
+    if decision.promote:
+        print(f"champion is now {outcome.candidate.fingerprint}")
+        return EXIT_OK
+    return EXIT_REFUSED
+
+
+@inject
+def cmd_validate(args: argparse.Namespace, validate: ValidateDataset = Provide[Container.validate_dataset]) -> int:
+    dataset = validate(str(args.data))
+    schema = dataset.schema
+    print(
+        f"valid: {dataset.location}: {dataset.rows} rows, sha256 {dataset.data_hash} "
+        f"(schema {schema.name} {schema.short_hash})"
+    )
+    _print_duplicates(dataset)
+    return EXIT_OK
+
+
+def _print_duplicates(dataset: Dataset) -> None:
+    if dataset.duplicates:
+        kept = len(dataset.table) == dataset.rows
+        print(
+            f"  {dataset.duplicates} rows repeat an earlier row in every column: "
+            + ("kept (KEEP_DUPLICATES=true)" if kept else "dropped before the split, so none sits on both sides")
+        )
+
+
+@inject
+def cmd_train(
+    args: argparse.Namespace,
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+    train: TrainModel = Provide[Container.train_model],
+) -> int:
+    dataset = validate(str(args.data))
+    _print_duplicates(dataset)
+    _print_training(train(dataset))
+    return EXIT_OK
+
+
+@inject
+def cmd_evaluate(
+    args: argparse.Namespace,
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+    evaluate: EvaluateModel = Provide[Container.evaluate_model],
+    store: ModelStore = Provide[Container.model_store],
+) -> int:
+    report, location = evaluate(validate.for_model(str(args.data), store, args.model), args.model)
+    evaluation = report.evaluation
+    print(f"evaluated {report.fingerprint} on {evaluation.holdout_rows} holdout rows -> {location}")
+    print(f"  threshold {evaluation.threshold:.4f}, accuracy {evaluation.metrics['accuracy']:.4f}")
+    for name, interval in evaluation.intervals.items():
+        print(f"  {name:<8} {interval}")
+    if report.same_data_as_training:
+        print("  matches the training run's holdout metrics exactly")
+    else:
+        print("  data differs from the model's training data: metrics are on this data's holdout split")
+    return EXIT_OK
+
+
+@inject
+def cmd_promote(
+    args: argparse.Namespace,
+    validate: ValidateDataset = Provide[Container.validate_dataset],
+    promote: PromoteModel = Provide[Container.promote_model],
+    store: ModelStore = Provide[Container.model_store],
+) -> int:
+    return _print_promotion(promote(validate.for_model(str(args.data), store, args.model), args.model))
+
+
+@inject
+def cmd_pipeline(args: argparse.Namespace, pipeline: RunPipeline = Provide[Container.run_pipeline]) -> int:
+    outcome = pipeline(str(args.data))
+    _print_training(outcome.training)
+    print(f"evaluation report {outcome.report_location} (matches training: {outcome.report.matches_training_metrics})")
+    return _print_promotion(outcome.promotion)
+
+
+@inject
+def cmd_predict(
+    args: argparse.Namespace,
+    predict: PredictChurn = Provide[Container.predict_churn],
+    tracer: InferenceTracer = Provide[Container.inference_tracer],
+) -> int:
+    """Score customers given as a JSON object or a list of objects (a file, or - for stdin)."""
+    try:
+        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
+        payload = json.loads(text)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read --input {args.input}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--input is not valid JSON: {error}") from None
+    records = payload if isinstance(payload, list) else [payload]
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise UsageError(f"customer {index}: expected a JSON object of the champion's fields")
+    result = predict.records(records, explain=not args.no_explain)
+    schema = result.schema
+    output = [prediction_json(prediction, schema) for prediction in result.predictions]
+    if schema.id_column:
+        for customer, item in zip(result.customers, output, strict=True):
+            item[schema.id_column] = customer.customer_id
+    print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
+    tracer.close()  # export the traces of this run before the process ends
+    return EXIT_OK
+
+
+@inject
+def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
+    print(json.dumps(settings.effective(), indent=2))
+    return EXIT_OK
+
+
+@inject
+def cmd_score(
+    args: argparse.Namespace,
+    score: ScoreCustomers = Provide[Container.score_customers],
+    on_engine: Callable[[], ScoreOnEngine] = Provide[Container.score_on_engine.provider],
+    customer_file: Callable[..., CustomerBatchSource] = Provide[Container.customer_file.provider],
+    scored_writer: Callable[..., ScoredBatchWriter] = Provide[Container.scored_writer.provider],
+) -> int:
+    if args.engine == "spark":
+        if args.explain:
+            raise UsageError("--explain is not available with --engine spark (use the single-process engine)")
+        summary = on_engine()(args.input, args.out)
+        rejects_location = summary.rejects_location
+    else:
+        writer = scored_writer(Path(args.out))
+        summary = score(customer_file(Path(args.input), args.chunk_rows), writer, explain=args.explain)
+        rejects_location = writer.rejects_location
+    rate = summary.scored / summary.seconds if summary.seconds else 0.0
+    print(
+        f"scored {summary.scored} customers ({rate:,.0f} rows/s) with model {summary.model_version[:12]} -> {args.out}"
+    )
+    if summary.rejected:
+        print(f"rejected {summary.rejected} rows, with reasons, -> {rejects_location}")
+    return EXIT_OK
+
+
+@inject
+def cmd_predictions(
+    args: argparse.Namespace,
+    settings: Settings = Provide[Container.settings],
+    predictions: ManagePredictions = Provide[Container.manage_predictions],
+) -> int:
+    """Export or prune the prediction log (the API writes it)."""
+    from datetime import UTC, datetime, timedelta
+
+    path = masked(settings.prediction_log_location)
+    if args.action == "prune":
+        days = (
+            args.older_than_days
+            if args.older_than_days is not None
+            else settings.prediction_log.prediction_retention_days
+        )
+        removed = predictions.prune(datetime.now(UTC) - timedelta(days=days))
+        print(f"pruned {removed} predictions older than {days:g} days from {path}")
+        return EXIT_OK
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise UsageError(
+            f"--since {args.since!r} is not an ISO date or time (e.g. 2026-11-01 or 2026-11-01T12:00)"
+        ) from None
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    if Path(args.out).suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError("--out must end in .csv or .parquet")
+    exported = predictions.export(str(args.out), since)
+    print(f"exported {exported} predictions from {path} to {args.out}")
+    return EXIT_OK
+
+
+@inject
+def cmd_schema(
+    args: argparse.Namespace,
+    reader: SchemaReader = Provide[Container.schema_reader],
+    draft_schema: DraftSchema = Provide[Container.draft_schema],
+    write_text: Callable[[Path, str], None] = Provide[Container.text_writer],
+) -> int:
+    """`schema init`: profile a CSV into a draft schema; `schema check FILE`: validate one."""
+    if args.action == "check":
+        if args.file is None:
+            raise UsageError("schema check needs the schema file: churnguard schema check FILE")
+        print(_describe_schema(reader.load(str(args.file)), str(args.file)))
+        return EXIT_OK
+    if args.data is None or args.label is None:
+        raise UsageError("schema init needs --data CSV and --label COLUMN")
+    drafted = draft_schema(str(args.data), args.label, args.positive, args.name)
+    for column, note in drafted.draft.notes.items():
+        print(f"  {column}: {note}", file=sys.stderr)
+    for column, reason in drafted.draft.left_out.items():
+        print(f"  {column}: left out, {reason}", file=sys.stderr)
+    if args.out is None:
+        print(drafted.text, end="")
+    else:
+        write_text(Path(args.out), drafted.text)
+        print(f"wrote {args.out}: {_describe_schema(drafted.draft.schema, str(args.out))}")
+    return EXIT_OK
+
+
+def _describe_schema(schema: TableSchema, location: str) -> str:
+    positive = ", ".join(str(value) for value in schema.label.positive)
+    return (
+        f"valid: schema {schema.name!r} ({location}, hash {schema.short_hash}): {len(schema.fields)} fields, "
+        f"{len(schema.features)} engineered features, {len(schema.model_features)} model inputs; "
+        f"label {schema.label.column} (churn = {positive})" + (f"; id {schema.id_column}" if schema.id_column else "")
+    )
+
+
+def _duration_seconds(text: str, option: str = "--schedule") -> float:
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    try:
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        seconds = -1.0
+    if not seconds > 0:
+        raise UsageError(f"{option} {text!r}: expected a duration like 30s, 15m, 1h or 1d")
+    return seconds
+
+
+@inject
+def cmd_drift(
+    args: argparse.Namespace,
+    settings: Settings = Provide[Container.settings],
+    check_drift: CheckDrift = Provide[Container.check_drift],
+) -> int:
+    """Drift of the current data (prediction log window, --current CSV or --split) vs the reference."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from churnguard.domain.drift_policy import NotEnoughRows
+
+    def source() -> DriftSource:
+        if args.split:
+            return DriftSource(split_of=str(args.data))
+        if args.current:
+            return DriftSource(file=str(args.current))
+        if args.last:
+            return DriftSource(logs=tuple(args.log or ()), last=args.last)
+        days = args.days or settings.drift.drift_window_days
+        return DriftSource(logs=tuple(args.log or ()), since=datetime.now(UTC) - timedelta(days=days))
+
+    interval = _duration_seconds(args.schedule) if args.schedule else None
+    while True:
+        try:
+            outcome = check_drift(source())
+        except NotEnoughRows as error:
+            if interval is None:
+                raise UsageError(str(error)) from None
+            print(f"skipped: {error}", flush=True)
+        else:
+            report = outcome.report
+            verdict = report.verdict
+            print(("" if verdict.drifted else "no drift: ") + "; ".join(verdict.reasons), flush=True)
+            if report.estimated is not None:
+                estimated = report.estimated
+                low, high = estimated.f1_interval
+                warn = (
+                    f"  WARNING: under the gate's F1 floor {report.f1_floor:.2f}"
+                    if report.f1_floor is not None and estimated.f1 < report.f1_floor
+                    else ""
+                )
+                print(
+                    f"estimated performance on {estimated.rows} rows (no labels needed): F1 {estimated.f1:.3f} "
+                    f"(95% {low:.3f} to {high:.3f}), precision {estimated.precision:.3f}, recall "
+                    f"{estimated.recall:.3f}, ROC-AUC {estimated.roc_auc:.3f}{warn}",
+                    flush=True,
+                )
+            print("reports: " + ", ".join(outcome.files), flush=True)
+            if interval is None:
+                return EXIT_REFUSED if verdict.drifted else EXIT_OK
+        assert interval is not None
+        time.sleep(interval)
+
+
+@inject
+def cmd_outcomes(args: argparse.Namespace, record: RecordOutcomes = Provide[Container.record_outcomes]) -> int:
+    """Join outcomes (id + label) with the logged predictions; realized vs estimated per period."""
+    report, files = record(str(args.input), _duration_seconds(args.period, "--period"))
+    print(
+        f"{report.received} outcomes from {args.input}: {report.matched} joined with their prediction, "
+        f"{len(report.unknown)} unknown ids, {len(report.duplicates)} duplicates"
+    )
+    if report.unknown:
+        print(f"  unknown (no logged prediction before the outcome): {', '.join(report.unknown[:10])}")
+    if report.duplicates:
+        print(f"  duplicates (the first outcome counts): {', '.join(report.duplicates[:10])}")
+    for period in report.periods:
+        low, high = period.estimated.f1_interval
+        print(
+            f"  {datetime.fromtimestamp(period.start, UTC):%Y-%m-%d %H:%M}: {period.rows} customers, realized F1 "
+            f"{period.realized_f1:.3f} / ROC-AUC {period.realized_roc_auc:.3f}; estimated F1 {period.estimated.f1:.3f} "
+            f"({low:.3f} to {high:.3f})"
+        )
+    print("report: " + ", ".join(files))
+    return EXIT_OK
+
+
+@inject
+def cmd_simulate_traffic(
+    args: argparse.Namespace,
+    simulate: SimulateTraffic = Provide[Container.simulate_traffic],
+    settings: Settings = Provide[Container.settings],
+) -> int:
+    """Send generated customers to a running API through /predict/batch."""
+    # serve may listen on every interface; the traffic dials it on loopback
+    wildcard = ("0.0.0.0", "::", "")  # nosec B104 - compared with, never bound
+    host = "127.0.0.1" if settings.api.host in wildcard else settings.api.host
+    url = args.url or f"http://{host}:{settings.api.port}"
+    summary = simulate(
+        url, args.rows, args.seed, args.drift or [], args.batch_size, str(args.source) if args.source else None
+    )
+    print(f"sent {summary.sent} customers to {url}: {summary.scored} scored, {summary.rejected} rejected")
+    return EXIT_OK
+
+
+@inject
+def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
+    """Run the API with uvicorn; worker processes rebuild their settings from the environment."""
+    import tempfile
+
+    import uvicorn
+
+    api = settings.api
+    host, port, workers = args.host or api.host, args.port or api.port, args.workers or api.workers
+    os.environ["WORKDIR"] = str(settings.paths.workdir.resolve())
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="churnguard-metrics-")
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        # a container's /tmp starts empty (the deploy files point here); after a restart in the same
+        # pod it holds the dead workers' files, which the collector would add to the new ones
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+        for stale in Path(metrics_dir).glob("*.db"):
+            stale.unlink()
+    os.environ[CONFIGURE_IN_WORKERS] = f"{args.log_level}:{api.log_format}"
+    configure_logging(args.log_level, api.log_format)
+    print(f"serving ChurnGuard on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''})", flush=True)
+    uvicorn.run(
+        "churnguard.entrypoints.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_worker_healthcheck=api.worker_healthcheck_seconds,
+        log_level=args.log_level.lower(),  # uvicorn says when each worker has started
+        access_log=False,
+    )
+    return EXIT_OK
+
+
+@inject
+def cmd_generate_data(args: argparse.Namespace, generate: GenerateData = Provide[Container.generate_data]) -> int:
+    """The original's synthetic process for the original schema; a bootstrap of `--from` for any other."""
+    source = str(args.source) if args.source else None
+    generated = generate(args.rows, args.seed, args.drift or [], str(args.out), source)
+    how = generated.how if source is None else f"{generated.how} of {source}"
+    shifted = f", shifts {', '.join(generated.shifts)}" if generated.shifts else ""
+    print(
+        f"wrote {generated.rows} rows ({how}, seed {args.seed}, churn rate {generated.churn_rate:.3f}{shifted}) "
+        f"to {args.out}"
+    )
+    return EXIT_OK
