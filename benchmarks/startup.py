@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -98,7 +99,7 @@ def main() -> None:
             env=ENV, check=True, capture_output=True,
         )  # fmt: skip
     try:
-        figures = {
+        figures: dict[str, Any] = {
             "version": time_command(["--version"], args.runs),
             "help": time_command(["--help"], args.runs),
             f"serve_ready_{args.workers}_workers_s": statistics.median(
