@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+ENV_FILE_VARIABLE = "CHURNGUARD_ENV_FILE"  # churnguard.entrypoints.settings reads it at import
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_DATA = ROOT / "data" / "raw" / "churn.csv"
@@ -38,24 +42,44 @@ FAST_DEFAULTS = {"ENABLE_MLFLOW_TRACKING": "false"}
 """MLflow tracking is the subject of tests/integration/test_mlflow.py; elsewhere the JSONL log
 keeps CLI runs quick. Tests that need MLflow set ENABLE_MLFLOW_TRACKING=true themselves."""
 
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev")
+"""`ci`: each property test's own example count (what CI runs); `dev`: a fifth of it, for a quick
+local loop. HYPOTHESIS_PROFILE=ci locally runs CI's counts."""
+settings.register_profile("ci", deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(ci_count: int) -> int:
+    """A property test's example count under the active profile."""
+    return ci_count if HYPOTHESIS_PROFILE == "ci" else max(5, ci_count // 5)
+
+
+def _scrub_environment() -> None:
+    """No developer's .env or exported ChurnGuard or MLflow variable reaches a test: done once
+    before any fixture (session-scoped ones and the processes they start included)."""
+    os.environ[ENV_FILE_VARIABLE] = os.devnull
+    from churnguard.entrypoints import settings as churnguard_settings
+
+    assert churnguard_settings.ENV_FILE_VARIABLE == ENV_FILE_VARIABLE
+    environment_names = churnguard_settings.environment_names
+
+    read = environment_names()
+    for name in list(os.environ):
+        if name.upper() in read or name.startswith(("MLFLOW_", "PROMETHEUS_MULTIPROC_DIR")):
+            del os.environ[name]
+    os.environ.update(FAST_DEFAULTS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _scrub_environment()
+
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read a developer's .env or exported ChurnGuard variables."""
-    for name in list(os.environ):
-        if name in {
-            "MIN_F1",
-            "F1_TOLERANCE",
-            "TEST_SIZE",
-            "RANDOM_STATE",
-            "CV_FOLDS",
-            "GRID",
-            "N_JOBS",
-            "WORKDIR",
-            "DATA_PATH",
-            "SCHEMA_PATH",
-            "KEEP_DUPLICATES",
-        } or name.startswith(("MLFLOW_", "ENABLE_MLFLOW_", "ADMIN_API_KEY", "PROMETHEUS_MULTIPROC_DIR")):
-            monkeypatch.delenv(name)
-    for name, value in FAST_DEFAULTS.items():
-        monkeypatch.setenv(name, value)
+def _isolated_settings() -> Iterator[None]:
+    """Whatever a test or the code under it sets in the environment (MLflow reads its retry
+    settings from there) is undone after it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -6,6 +6,7 @@ TEST_SIZE, MLFLOW_TRACKING_URI, ...) keep working, while providers receive typed
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -13,7 +14,11 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_ENV = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+ENV_FILE_VARIABLE = "CHURNGUARD_ENV_FILE"
+"""Names the dotenv file read beside the environment (default `.env` in the working directory)."""
+_ENV = SettingsConfigDict(
+    env_file=os.environ.get(ENV_FILE_VARIABLE, ".env"), env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+)
 
 
 class PathSettings(BaseSettings):
@@ -213,6 +218,22 @@ class Settings(BaseModel):
                 ("spark", self.spark),
             )
         }
+
+
+def environment_names() -> set[str]:
+    """Every variable the settings tree reads (upper case), aliases included."""
+    names: set[str] = set()
+    for section in Settings.model_fields.values():
+        model = section.annotation
+        assert isinstance(model, type) and issubclass(model, BaseSettings)
+        for name, field in model.model_fields.items():
+            names.add(name.upper())
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                names.update(str(choice).upper() for choice in alias.choices)
+            elif isinstance(alias, str):
+                names.add(alias.upper())
+    return names
 
 
 def masked(value: Any) -> str:

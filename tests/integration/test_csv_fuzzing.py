@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from churnguard.domain.customer import FIELD_RULES
 from churnguard.domain.errors import InvalidProfile
 from churnguard.entrypoints import cli
-from tests.conftest import BUNDLED_DATA
+from tests.conftest import BUNDLED_DATA, examples
 
 with BUNDLED_DATA.open(newline="") as handle:
     GOOD_ROWS = list(csv.reader(handle))[:41]  # header + 40 customers
@@ -129,7 +129,7 @@ def test_the_oracle_accepts_the_clean_table_and_refuses_a_changed_cell():
     assert not _valid_by_the_field_rules(changed)
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table=corrupted_table())
 def test_every_generated_table_is_invalid_by_the_oracle(table):
     """Guards the generator itself: a random run once drew extra_column then drop_column of that
@@ -176,7 +176,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize("command", ["validate", "train"])
 # print_blob: a failing draw prints @reproduce_failure(...), to replay that exact file anywhere
 @settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

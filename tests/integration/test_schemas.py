@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.yaml_schema import dump_schema, load_schema
 from churnguard.domain.customer import ORIGINAL_SCHEMA
-from tests.conftest import BUNDLED_DATA, SCHEMAS, TELCO_DATA, require_shared
+from tests.conftest import BUNDLED_DATA, SCHEMAS, TELCO_DATA, examples, require_shared
 from tests.integration.conftest import read_json
 from tests.schema_strategies import table_for, table_schemas
 
@@ -91,7 +91,7 @@ def generated_dir(tmp_path_factory):
 
 
 @given(table_schemas(), st.integers(0, 2**16))
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_whole_cli_works_on_a_table_it_has_never_seen(run_cli, generated_dir, schema, seed):
     """validate -> train -> evaluate -> promote -> score on a made-up schema and table; then a
     cell that breaks its field's rule exits 2 naming the column and the rule."""

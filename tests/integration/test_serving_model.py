@@ -13,6 +13,7 @@ from churnguard.adapters.sklearn_model_trainer import fit_calibrator
 from churnguard.domain.customer import RAW_FIELDS
 from churnguard.domain.features import model_matrix
 from churnguard.domain.schema import UnseenPolicy
+from tests.conftest import examples
 
 
 def _rows(rng, n):
@@ -84,7 +85,7 @@ def test_every_champion_the_suite_trains_is_served_by_a_twin_equal_across_its_sc
     schema = model.table_schema()
     observed = np.asarray(model.background)[:, : len(schema.fields)]
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(_customers_across_the_domain(schema, observed))
     def equal(customers):
         rows = schema.model_matrix(np.asarray(customers, dtype=np.float64))

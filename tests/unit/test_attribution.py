@@ -14,6 +14,7 @@ from churnguard.domain.attribution import (
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
 from churnguard.domain.features import MODEL_FEATURES
 from churnguard.domain.schema import Imputation
+from tests.conftest import examples
 from tests.schema_strategies import table_for, table_schemas
 from tests.strategies import profiles
 from tests.unit.test_customer_profile import VALID
@@ -75,7 +76,7 @@ def test_replacing_tenure_recomputes_the_derived_features():
 
 
 @given(table_schemas(), st.integers(1, 12), st.integers(0, 2**16))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_the_batch_form_offline_scoring_uses_equals_the_per_customer_form(schema, rows, seed):
     """substituted_batch / contribution_matrix (ScoreCustomers) against substituted_rows /
     contributions_of (the API), on generated schemas and customers, some at their baselines."""

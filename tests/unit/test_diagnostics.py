@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from churnguard.domain.diagnostics import ModelDiagnostics, diagnose, roc_curve
+from tests.conftest import examples
 
 labelled_scores = st.integers(4, 400).flatmap(
     lambda n: st.tuples(
@@ -16,7 +17,7 @@ labelled_scores = st.integers(4, 400).flatmap(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(labelled_scores, st.floats(0.05, 0.95))
 def test_the_diagnostics_agree_with_scikit_learn_ties_included(data, threshold):
     target, probability = np.array(data[0]), np.array(data[1])

@@ -11,6 +11,7 @@ from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import RAW_FIELDS
 from churnguard.domain.features import profiles_matrix
 from churnguard.domain.model_version import ModelVersion
+from tests.conftest import examples
 from tests.fakes import FakeInferenceTracer, FakeModelStore, LinearChurnModel
 from tests.strategies import profiles
 
@@ -36,7 +37,7 @@ def _world(threshold=0.5):
     return PredictChurn(ChampionCache(store), tracer), model, tracer
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(st.lists(profiles, min_size=1, max_size=8))
 def test_a_batch_with_explanations_costs_exactly_one_model_call(batch):
     predict, model, _ = _world()

@@ -7,10 +7,11 @@ from hypothesis import strategies as st
 
 from churnguard.domain.customer import ORIGINAL_PRESETS, ORIGINAL_SCHEMA, CustomerProfile
 from churnguard.domain.reference_profile import PROBABILITY_BINS, profile_reference
+from tests.conftest import examples
 from tests.schema_strategies import table_for, table_schemas
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table_schemas(), st.integers(0, 10_000))
 def test_presets_are_customers_the_api_takes_and_shares_add_up(schema, seed):
     table = table_for(schema, 60, seed)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from churnguard.domain.errors import InvalidProfile
 from churnguard.domain.schema import Field, Kind, MissingPolicy, TableSchema
 from churnguard.entrypoints.http.request_model import customer_model
+from tests.conftest import examples
 from tests.schema_strategies import table_schemas
 
 ABSENT = object()
@@ -71,7 +72,7 @@ def _domain(schema: TableSchema, record: dict[str, Any]) -> np.ndarray | None:
         return None
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(records(typed=False))
 def test_what_the_request_model_accepts_the_domain_accepts_and_reads_the_same(drawn):
     schema, record = drawn
@@ -85,7 +86,7 @@ def test_what_the_request_model_accepts_the_domain_accepts_and_reads_the_same(dr
     np.testing.assert_array_equal(direct, via_model)
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(records(typed=True))
 def test_what_the_domain_accepts_in_the_declared_json_types_the_request_model_accepts(drawn):
     schema, record = drawn

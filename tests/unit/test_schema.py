@@ -26,6 +26,7 @@ from churnguard.domain.schema import (
     schema_from_mapping,
     schema_to_mapping,
 )
+from tests.conftest import examples
 from tests.schema_strategies import fields, names, table_for, table_schemas
 
 cells = st.one_of(
@@ -38,7 +39,7 @@ cells = st.one_of(
 
 
 @given(names.flatmap(fields), st.lists(cells, min_size=1, max_size=12))
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 def test_the_scalar_check_agrees_with_the_vectorized_check_on_every_value(spec, values):
     """The API's per-value check is a second form of `Field.encode`: held equal here.
 
@@ -67,7 +68,7 @@ def test_a_schema_survives_its_plain_form_and_keeps_its_hash(schema):
 
 
 @given(table_schemas(), st.integers(20, 60), st.integers(0, 2**16))
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 def test_a_generated_table_passes_its_schema_and_encodes_to_declared_codes(schema, rows, seed):
     table = table_for(schema, rows, seed)
     columns = {name: table[name].to_numpy(dtype=object) for name in (*schema.raw_fields, schema.label.column)}

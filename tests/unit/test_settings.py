@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from churnguard.entrypoints.settings import Settings, masked
+from churnguard.entrypoints.settings import Settings, environment_names, masked
 
 
 def test_the_original_api_host_and_port_names_are_accepted(monkeypatch):
@@ -32,3 +34,13 @@ def test_the_prediction_log_url_picks_the_engine_and_its_password_is_never_shown
     monkeypatch.setenv("PREDICTION_LOG_URL", "mysql://db/log")
     with pytest.raises(ValueError, match="must start with postgresql://"):
         Settings()
+
+
+def test_the_suite_reads_no_dotenv_and_no_exported_setting(tmp_path, monkeypatch):
+    """tests/conftest.py's promise, for the session fixtures too: it holds before any fixture."""
+    (tmp_path / ".env").write_text("MIN_F1=0.99\nGRID=fast\n")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.gate.min_f1 == 0.72
+    assert settings.training.grid == "full"
+    assert {name for name in os.environ if name.upper() in environment_names()} == {"ENABLE_MLFLOW_TRACKING"}

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from churnguard.adapters.bootstrap_population import apply_shifts
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.shifts import FieldShift, ShiftKind, parse_shift
+from tests.conftest import examples
 from tests.schema_strategies import table_for, table_schemas
 
 
@@ -36,7 +37,7 @@ def test_a_shift_that_cannot_apply_is_refused_with_the_reason(text, message):
 
 
 @given(table_schemas(), st.integers(0, 1000), st.floats(0.1, 3.0), st.floats(-50, 50), st.floats(0, 1))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_shifted_tables_stay_inside_every_fields_domain(schema, seed, factor, amount, share):
     table = table_for(schema, 80, seed)
     shifts = []

@@ -6,6 +6,7 @@ from sklearn.metrics import f1_score as sklearn_f1
 from sklearn.metrics import roc_auc_score
 
 from churnguard.domain.uncertainty import f1_interval, f1_score, metric_intervals, paired_f1_difference, roc_auc
+from tests.conftest import examples
 
 samples = st.integers(4, 80).flatmap(
     lambda n: st.tuples(
@@ -28,7 +29,7 @@ def test_f1_agrees_with_scikit_learn(data):
     assert f1_score(target, predicted) == pytest.approx(sklearn_f1(target, predicted, zero_division=0))
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(samples, st.integers(0, 1000))
 def test_intervals_are_ordered_and_reproducible(data, seed):
     target, probability = data
