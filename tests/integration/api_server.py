@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import ROOT
-from tests.integration.mlflow_server import free_port
+from tests.integration.ports import AddressInUse, address_in_use, on_a_free_port
 
 
 class ApiServer:
@@ -22,30 +23,44 @@ class ApiServer:
         workers: int = 1,
         env: dict[str, str] | None = None,
         inherit: bool = True,
-        args: list[str] | None = None,
+        args: Callable[[int], list[str]] | None = None,
     ) -> None:
         """`inherit=False`: the process gets `env` and nothing of this one's environment but PATH;
-        `args`: serve's own options instead of --port/--workers/--workdir (a deploy file's)."""
+        `args`: serve's own options for the port it is given, instead of --port/--workers/--workdir
+        (a deploy file's)."""
         self.inherit = inherit
         self.args = args
         self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0  # bound at start()
         self.workers = workers
         self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self, timeout: float = 60.0) -> ApiServer:
+        """Start on a free port (again on another if it was taken meanwhile); wait until every
+        worker has started and /health answers."""
+        return on_a_free_port(lambda port: self._start(port, timeout))
+
+    def _start(self, port: int, timeout: float) -> ApiServer:
+        self.port = port
         log_path = self.log_path
         log = log_path.open("wb")
-        options = self.args or [
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--workdir",
-            str(self.workdir),
-        ]
+        options = (
+            self.args(port)
+            if self.args
+            else [
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--workdir",
+                str(self.workdir),
+            ]
+        )
         base = {**os.environ, "ENABLE_MLFLOW_TRACKING": "false"} if self.inherit else {"PATH": os.environ["PATH"]}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "churnguard.entrypoints.cli", "serve", *options],
@@ -58,7 +73,8 @@ class ApiServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(log_path.read_text()[-3000:])
+                text = log_path.read_text()
+                raise (AddressInUse if address_in_use(text) else RuntimeError)(text[-3000:])
             # Every worker must have finished its startup, not just the first to answer: a
             # test that needs both workers would otherwise race the second one's imports.
             started = log_path.read_text(errors="replace").count("Application startup complete")

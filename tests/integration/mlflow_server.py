@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,11 +11,7 @@ from pathlib import Path
 
 import requests
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.integration.ports import AddressInUse, address_in_use, on_a_free_port
 
 
 class MlflowServer:
@@ -25,11 +20,18 @@ class MlflowServer:
         `root`); the artifacts are always served by the server from `root`."""
         self.root = root
         self.backend_store_uri = backend_store_uri
-        self.port = free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
+        self.port = 0  # bound at start()
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self, timeout: float = 90.0) -> MlflowServer:
+        return on_a_free_port(lambda port: self._start(port, timeout))
+
+    def _start(self, port: int, timeout: float) -> MlflowServer:
+        self.port = port
         self.root.mkdir(parents=True, exist_ok=True)
         log = (self.root / "server.log").open("wb")
         self.process = subprocess.Popen(
@@ -57,7 +59,8 @@ class MlflowServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {(self.root / 'server.log').read_text()[-2000:]}")
+                text = (self.root / "server.log").read_text()
+                raise (AddressInUse if address_in_use(text) else RuntimeError)(f"mlflow server exited: {text[-2000:]}")
             try:
                 if requests.get(self.uri + "/health", timeout=1).status_code == 200:
                     return self

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.integration.mlflow_server import free_port
+from tests.integration.ports import AddressInUse, address_in_use, on_a_free_port
 
 # a throwaway cluster on loopback: a fresh password per test session, never a literal in the repo
 PASSWORD = secrets.token_hex(16)
@@ -37,7 +37,7 @@ class PostgresServer:
         if binaries is None:
             raise RuntimeError("PostgreSQL server binaries not found: `make tools` installs Debian's postgresql")
         self.bin = binaries
-        self.port = free_port()
+        self.port = 0  # bound at start()
         self.root = Path(tempfile.mkdtemp(prefix="churnguard-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
@@ -67,10 +67,18 @@ class PostgresServer:
         return self
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
+        """Start on a free port (on another if it was taken meanwhile); wait for a connection."""
+        if self.port:  # a restart keeps the port its clients know
+            return self._start(self.port, timeout)
+        return on_a_free_port(lambda port: self._start(port, timeout))
+
+    def _start(self, port: int, timeout: float) -> PostgresServer:
+        self.port = port
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off"
         result = self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "start")
         if result.returncode != 0:
-            raise RuntimeError(f"pg_ctl start failed: {result.stdout}{result.stderr}{self._tail()}")
+            message = f"pg_ctl start failed: {result.stdout}{result.stderr}{self._tail()}"
+            raise (AddressInUse if address_in_use(message) else RuntimeError)(message)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

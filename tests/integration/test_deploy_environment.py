@@ -131,7 +131,7 @@ def test_the_compose_services_environment_serves_with_two_workers(
     assert env["PROMETHEUS_MULTIPROC_DIR"] == str(tmp / "churnguard-metrics")  # nothing creates it but serve
     env = _with_postgres(env, postgres_url)
     server = ApiServer(data, workers=2, env={**env, "TMPDIR": str(tmp)}, inherit=False)
-    server.args = _serve_options(service["command"], server.port)
+    server.args = lambda port: _serve_options(service["command"], port)
     server.start(timeout=180)
     try:
         _drive(server, 2)
@@ -183,7 +183,7 @@ def test_the_kubernetes_configmap_and_deployment_serve_the_registry_champion(
     env = _with_postgres(env, postgres_url)
     workers = int(env["WORKERS"])
     server = ApiServer(data, workers=workers, env={**env, "TMPDIR": str(tmp)}, inherit=False)
-    server.args = _serve_options(container["args"], server.port)
+    server.args = lambda port: _serve_options(container["args"], port)
     server.start(timeout=180)
     try:
         _drive(server, workers)

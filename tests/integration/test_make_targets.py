@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.integration.mlflow_server import free_port
+from tests.integration.ports import free_port
 
 pytestmark = pytest.mark.slow
 

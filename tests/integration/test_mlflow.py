@@ -15,7 +15,8 @@ from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
 from tests.conftest import BUNDLED_DATA
 from tests.integration.conftest import read_json
-from tests.integration.mlflow_server import MlflowServer, free_port
+from tests.integration.mlflow_server import MlflowServer
+from tests.integration.ports import free_port
 
 CUSTOMER = {
     "gender": 0, "age": 47, "partner": 0, "dependents": 0, "tenure_months": 2, "monthly_charges": 98.5,

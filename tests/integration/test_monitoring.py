@@ -27,7 +27,7 @@ from churnguard.adapters.sqlite_prediction_log import read_predictions
 from tests.conftest import BUNDLED_DATA, ROOT, TELCO_DATA, require_shared
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
-from tests.integration.mlflow_server import free_port
+from tests.integration.ports import AddressInUse, address_in_use, on_a_free_port
 
 DEPLOY = ROOT / "deploy"
 ORIGINAL_CLIENTS = ROOT.parent / "shared" / "original"
@@ -77,7 +77,10 @@ def _start_prometheus(
     config["scrape_configs"] = [api_job, *(extra_jobs or [])]
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copy(DEPLOY / "prometheus" / "alerts.yml", directory / "alerts.yml")
-    port = free_port()
+    return on_a_free_port(lambda port: _run_prometheus(directory, port))
+
+
+def _run_prometheus(directory: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus is missing: `make tools` installs Debian's package"
     process = subprocess.Popen(
@@ -95,7 +98,9 @@ def _start_prometheus(
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        assert process.poll() is None, (directory / "prometheus.log").read_text()[-3000:]
+        if process.poll() is not None:
+            text = (directory / "prometheus.log").read_text()
+            raise (AddressInUse if address_in_use(text) else RuntimeError)(text[-3000:])
         try:
             if httpx.get(url + "/-/ready", timeout=1).status_code == 200:
                 return process, url

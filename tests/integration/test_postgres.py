@@ -397,7 +397,7 @@ def test_mlflow_on_postgres_tracks_registers_promotes_and_its_champion_is_served
 def test_a_log_whose_database_is_down_keeps_a_full_queue_and_counts_the_rest(postgres):
     """Nothing listens on the port: the log still starts (the API serves without it), keeps
     `queue_size` records, drops and counts the overflow, and counts what is left at shutdown."""
-    from tests.integration.mlflow_server import free_port
+    from tests.integration.ports import free_port
 
     log = PostgresPredictionLog(
         f"postgresql://churnguard@127.0.0.1:{free_port()}/nowhere", flush_interval=0.05, queue_size=100

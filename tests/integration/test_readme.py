@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ROOT, TELCO_DATA, require_shared
 from tests.integration.api_server import ApiServer
-from tests.integration.mlflow_server import free_port
+from tests.integration.ports import free_port
 
 
 def readme_block(heading: str) -> str:
@@ -186,13 +186,13 @@ def test_the_drift_demo_blocks_run_as_written(trained_workdir, telco_workdir, tm
     assert result.stdout.rstrip().endswith("exit 1")
 
     require_shared(TELCO_DATA)
-    port = free_port()
     project = _project(tmp_path / "telco", telco_workdir / "models")
-    server = ApiServer(project, env={"MODEL_POLL_SECONDS": "0"}, args=["--port", str(port), "--workdir", str(project)])
-    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    server = ApiServer(
+        project, env={"MODEL_POLL_SECONDS": "0"}, args=lambda port: ["--port", str(port), "--workdir", str(project)]
+    )
     server.start(timeout=180)
     try:
-        result = _bash(_block(".venv/bin/churnguard simulate-traffic --schema"), project, _env(port))
+        result = _bash(_block(".venv/bin/churnguard simulate-traffic --schema"), project, _env(server.port))
     finally:
         server.stop()
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -202,12 +202,11 @@ def test_the_drift_demo_blocks_run_as_written(trained_workdir, telco_workdir, tm
 
 
 def test_the_curl_block_gets_a_prediction(trained_workdir, tmp_path):
-    port = free_port()
     project = _project(tmp_path, trained_workdir / "models")
-    server = ApiServer(project, args=["--port", str(port), "--workdir", str(project)])
-    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    server = ApiServer(project, args=lambda port: ["--port", str(port), "--workdir", str(project)])
     server.start(timeout=180)
     try:
+        port = server.port
         result = _bash(_block("curl -s localhost:8001/predict").replace("8001", str(port)), project, _env(port))
     finally:
         server.stop()
