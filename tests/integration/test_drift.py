@@ -4,6 +4,7 @@ import json
 import shutil
 
 import httpx
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -102,6 +103,20 @@ def test_the_originals_split_mode_and_a_current_csv(run_cli, trained_workdir, tm
     shutil.copytree(trained_workdir / "models", tmp_path / "models")
     current = run_cli("drift", "--current", str(BUNDLED_DATA), "--workdir", str(tmp_path))
     assert current.code == 0, current.err
+    report = json.loads((tmp_path / "reports" / "drift_report.json").read_text())
+    assert (report["current_source"], report["current_rows"]) == (str(BUNDLED_DATA), 2000)
+    assert (report["dataset_drift"], report["drifted_features"]) == (False, [])
+    # the same file shifted on two fields: the check reads the file it is given, and finds them
+    shifted = tmp_path / "shifted.csv"
+    table = pd.read_csv(BUNDLED_DATA)
+    table["age"] = (table["age"] + 15).clip(upper=100)
+    table["contract_type"] = 0
+    table.to_csv(shifted, index=False)
+    drifted = run_cli("drift", "--current", str(shifted), "--workdir", str(tmp_path))
+    assert drifted.code == 1, drifted.err
+    report = json.loads((tmp_path / "reports" / "drift_report.json").read_text())
+    assert (report["current_source"], report["current_rows"]) == (str(shifted), 2000)
+    assert sorted(report["drifted_features"]) == ["age", "contract_type"]
 
 
 def test_the_logs_of_several_replicas_are_read_together(run_cli, trained_workdir, tmp_path):

@@ -57,9 +57,13 @@ def test_drift_of_a_shifted_population_is_found(fitted):
     shifted = table.drop(columns="churn").sample(600, random_state=2).reset_index(drop=True)
     shifted["monthly_charges"] = (shifted["monthly_charges"] * 1.6).clip(upper=200)
     shifted["contract_type"] = 0
+    control = guard.drift(table.drop(columns="churn").sample(600, random_state=2).reset_index(drop=True))
+    assert not control.report.verdict.drifted, control.report.verdict.reasons
+    assert control.report.verdict.drifted_features == ()
     outcome = guard.drift(shifted)
     assert outcome.report.verdict.drifted
-    assert outcome.files == ["memory://drift/1"]
+    assert sorted(outcome.report.verdict.drifted_features) == ["contract_type", "monthly_charges"]
+    assert outcome.files == ["memory://drift/2"]
 
 
 def test_settings_are_keywords_and_an_unknown_one_is_refused():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -357,22 +358,37 @@ def test_the_original_keeps_its_named_drifts_and_takes_field_shifts_too(run_cli,
 def test_drift_compares_a_file_of_any_schemas_customers_with_the_champions_reference(run_cli, telco_workdir, tmp_path):
     """The reference is stored encoded; --current is encoded by the champion's schema the same
     way, and each field gets a test of its kind (categorical for labels, numerical for numbers)."""
-    shifted = tmp_path / "shifted.csv"
+    workdir = tmp_path / "workdir"
+    shutil.copytree(telco_workdir / "models", workdir / "models")
+    unshifted, shifted = tmp_path / "unshifted.csv", tmp_path / "shifted.csv"
+    common = (
+        "generate-data",
+        "--schema",
+        str(TELCO_SCHEMA),
+        "--from",
+        str(TELCO_DATA),
+        "--rows",
+        "2000",
+        "--seed",
+        "5",
+    )
+    assert run_cli(*common, "--out", str(unshifted)).code == 0
     result = run_cli(
-        "generate-data", "--schema", str(TELCO_SCHEMA), "--from", str(TELCO_DATA), "--rows", "2000",
-        "--seed", "5", "--out", str(shifted), "--drift", "MonthlyCharges*1.3", "--drift", "tenure+12",
+        *common, "--out", str(shifted), "--drift", "MonthlyCharges*1.3", "--drift", "tenure+12",
         "--drift", "Contract=Month-to-month:0.9",
     )  # fmt: skip
     assert result.code == 0, result.err
-    result = run_cli("drift", "--current", str(shifted), "--workdir", str(telco_workdir))
-    assert result.code in (0, 1), result.err
-    report = read_json(telco_workdir / "reports" / "drift_report.json")
-    drifted = {f["feature"] for f in report["features"] if f["drifted"]}
-    assert {"MonthlyCharges", "tenure", "Contract"} <= drifted
+    control = run_cli("drift", "--current", str(unshifted), "--workdir", str(workdir))
+    assert control.code == 0, control.out + control.err
+    assert read_json(workdir / "reports" / "drift_report.json")["drifted_features"] == []
+    result = run_cli("drift", "--current", str(shifted), "--workdir", str(workdir))
+    assert result.code == 1, result.out + result.err
+    report = read_json(workdir / "reports" / "drift_report.json")
+    assert sorted(report["drifted_features"]) == ["Contract", "MonthlyCharges", "tenure"]
     tests = {f["feature"]: f["test"] for f in report["features"]}
     assert "Wasserstein" in tests["MonthlyCharges"]
     assert "Wasserstein" not in tests["Contract"]
-    log = run_cli("drift", "--workdir", str(telco_workdir))  # the log has no Telco predictions yet
+    log = run_cli("drift", "--workdir", str(workdir))  # the log has no Telco predictions yet
     assert log.code == 2
     assert "0 current rows; drift needs at least 100 (current data: prediction log" in log.err
 
