@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
+from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.sqlite_prediction_log import read_predictions
 from churnguard.adapters.yaml_schema import load_schema
+from churnguard.domain.performance_estimate import estimate_performance
 from tests.conftest import SCHEMAS, TELCO_DATA
 from tests.integration.api_server import ApiServer
 from tests.integration.test_served_schema import telco_rows
@@ -56,8 +58,13 @@ def test_outcomes_are_joined_by_id_and_report_realized_beside_estimated_performa
     by_id = logged.set_index("customer_id")
     assert period["realized"]["f1"] == pytest.approx(f1_score(churned, by_id.loc[ids, "prediction"]))
     assert period["realized"]["roc_auc"] == pytest.approx(roc_auc_score(churned, by_id.loc[ids, "probability"]))
-    low, high = period["estimated"]["f1_interval"]
-    assert low < period["estimated"]["f1"] < high
+    # the estimate beside them is the domain's, from the logged probabilities alone (its draws
+    # depend on the rows' order, so the interval agrees to the draws' noise, not to the bit)
+    threshold = FilesystemModelStore(tmp_path / "models").champion().threshold  # type: ignore[union-attr]
+    expected = estimate_performance(by_id.loc[ids, "probability"].to_numpy(), threshold)
+    assert period["estimated"]["f1"] == pytest.approx(expected.f1, abs=1e-12)
+    assert period["estimated"]["f1_interval"] == pytest.approx(expected.f1_interval, abs=0.01)
+    assert period["estimated"]["roc_auc_interval"] == pytest.approx(expected.roc_auc_interval, abs=0.01)
 
     server = ApiServer(tmp_path).start()  # the Monitoring view's JSON carries the same periods
     try:

@@ -72,6 +72,16 @@ def test_the_estimate_matches_outcomes_drawn_from_calibrated_probabilities(seed)
     assert outside_f1 <= 5
     assert outside_auc <= 5
     assert estimate.f1_interval[0] < estimate.f1 < estimate.f1_interval[1]
+    # and not wider than it has to be: the stated interval is about as wide as the middle 95 % of
+    # 400 realized values (an interval of [0, 1], or twice as wide, fails here)
+    labels = rng.random((400, probability.size)) < probability
+    flagged = probability >= 0.33
+    tp = (labels & flagged).sum(axis=1)
+    realized_f1 = 2 * tp / (labels.sum(axis=1) + flagged.sum())
+    low, high = np.percentile(realized_f1, [2.5, 97.5])
+    width = estimate.f1_interval[1] - estimate.f1_interval[0]
+    assert 0.7 * (high - low) <= width <= 1.4 * (high - low), (width, high - low)
+    assert realized_f1.mean() == pytest.approx(estimate.f1, abs=0.005)
     assert estimate.rows == 3000
 
 
