@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score, roc_auc_score
 
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.sklearn_evaluation import churn_probability, features_and_target
@@ -42,10 +43,15 @@ def test_the_stored_champion_loads_and_scores_the_data(trained_workdir):
     champion = store.champion()
     assert champion is not None
     model = store.load(champion.fingerprint)
-    features, _ = features_and_target(pd.read_csv(BUNDLED_DATA))
+    features, target = features_and_target(pd.read_csv(BUNDLED_DATA))
     probability = churn_probability(model, features)
     assert probability.shape == (2000,)
     assert np.all((probability > 0) & (probability < 1))
+    # it ranks and it is calibrated: a constant or shuffled model fails both
+    assert roc_auc_score(target, probability) > 0.85
+    assert probability.mean() == pytest.approx(target.mean(), abs=0.03)
+    predicted = probability >= champion.threshold
+    assert f1_score(target, predicted) >= 0.72
 
 
 def test_evaluate_from_a_separate_process_reproduces_the_training_metrics(trained_workdir, tmp_path):
