@@ -152,12 +152,18 @@ def test_the_api_prunes_a_log_older_than_its_retention(workdir):
     assert len(read_predictions(workdir / "predictions.db")) == 6
 
 
-def test_train_with_successive_halving(tmp_path):
-    result = run_cli_process(
-        "train", "--grid", "fast", "--search", "halving", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path),
-        env={"ENABLE_MLFLOW_TRACKING": "false"},
+def test_train_with_successive_halving_runs_the_rounds_and_keeps_a_third(run_cli, tmp_path):
+    """The logistic full grid has 8 fit groups: round 1 fits all on a third of each fold's rows,
+    round 2 the best 3 on all of them; only their candidates reach selection (grid: all 8)."""
+    result = run_cli(
+        "train", "--grid", "full", "--family", "logistic", "--search", "halving", "--data", str(BUNDLED_DATA),
+        "--workdir", str(tmp_path),
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
+    assert "halving round 1/2 (8 groups, 33% of rows)" in result.err
+    assert "halving round 2/2 (3 groups, 100% of rows)" in result.err
     (event,) = [json.loads(line) for line in (tmp_path / "reports" / "runs" / "runs.jsonl").read_text().splitlines()]
     assert event["settings"]["search"] == "halving"
-    assert event["holdout_metrics"]["f1"] > 0.7
+    assert (event["cv"]["cv_fit_groups"], event["cv"]["cv_candidates"]) == (8, 3)
+    assert "search     3 candidates from 8 fits per fold x 5 folds" in result.out
+    assert event["holdout_metrics"]["f1"] > 0.72
