@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -103,3 +104,34 @@ class ApiServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+
+def predict_until_every_worker_answers(
+    server: ApiServer, body: dict[str, object], at_least: int, timeout: float = 120.0
+) -> tuple[int, set[str]]:
+    """POST /predict in concurrent bursts on new connections (sequential requests on one may all
+    reach one worker) until `at_least` were answered and every worker answered some; returns
+    how many were sent (all answered 200) and the worker pids that answered."""
+    pids: set[str] = set()
+    sent = 0
+    lock = threading.Lock()
+
+    def send(count: int) -> None:
+        nonlocal sent
+        for _ in range(count):
+            with httpx.Client(timeout=10) as client:
+                response = client.post(server.url + "/predict", json=body)
+            assert response.status_code == 200, response.text
+            with lock:
+                sent += 1
+                pids.add(response.headers["x-worker-pid"])
+
+    deadline = time.monotonic() + timeout  # a hang guard: the loop ends on its condition
+    while sent < at_least or len(pids) < server.workers:
+        assert time.monotonic() < deadline, f"{len(pids)} of {server.workers} workers answered {sent} requests"
+        burst = [threading.Thread(target=send, args=(5,)) for _ in range(4)]
+        for thread in burst:
+            thread.start()
+        for thread in burst:
+            thread.join()
+    return sent, pids

@@ -14,7 +14,7 @@ from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import ORIGINAL_SCHEMA, CustomerProfile
 from churnguard.domain.features import profiles_matrix
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
-from tests.integration.api_server import ApiServer
+from tests.integration.api_server import ApiServer, predict_until_every_worker_answers
 
 KEY = "test-admin-key"
 
@@ -252,27 +252,7 @@ def test_metrics_are_aggregated_over_several_workers(two_versions, tmp_path):
     FilesystemModelStore(tmp_path / "models").set_champion(fingerprints[0])
     server = ApiServer(tmp_path, workers=2).start()
     try:
-        pids: set[str] = set()
-        sent = 0
-        lock = threading.Lock()
-
-        def send(n: int) -> None:
-            nonlocal sent
-            for _ in range(n):
-                with httpx.Client() as client:  # a new connection each time, so both workers get some
-                    response = client.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
-                assert response.status_code == 200
-                with lock:
-                    sent += 1
-                    pids.add(response.headers["x-worker-pid"])
-
-        deadline = time.monotonic() + 60
-        while len(pids) < 2 and time.monotonic() < deadline:  # concurrent bursts keep both accepting
-            burst = [threading.Thread(target=send, args=(10,)) for _ in range(8)]
-            for thread in burst:
-                thread.start()
-            for thread in burst:
-                thread.join()
+        sent, pids = predict_until_every_worker_answers(server, EXAMPLE_CUSTOMER, at_least=40)
         text = httpx.get(server.url + "/metrics").text
         total = sum(
             float(line.rsplit(" ", 1)[1])

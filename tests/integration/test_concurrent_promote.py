@@ -47,7 +47,7 @@ def test_two_concurrent_promotes_are_serialised_by_the_stores_lock(two_trained_v
         pids = {process.pid for process in promotes}
         deadline = time.monotonic() + 300  # a hang guard only: the outcome is decided by what happens first
         while _lock_waiters(lock_file) != pids:
-            finished = [process.args[-1] for process in promotes if process.poll() is not None]
+            finished = [fp for fp, process in zip(fingerprints, promotes, strict=True) if process.poll() is not None]
             assert not finished, f"promote of {finished} finished while another process held the store's lock"
             assert time.monotonic() < deadline, "the promotes never reached the store's lock"
             time.sleep(0.05)

@@ -25,7 +25,7 @@ import yaml
 
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
 from tests.conftest import BUNDLED_DATA, ROOT
-from tests.integration.api_server import ApiServer
+from tests.integration.api_server import ApiServer, predict_until_every_worker_answers
 from tests.integration.conftest import run_cli_process
 from tests.integration.mlflow_server import MlflowServer
 
@@ -73,22 +73,20 @@ def _with_postgres(env: dict[str, str], postgres_url: str) -> dict[str, str]:
     }
 
 
-def _drive(server: ApiServer, workers: int) -> None:
+def _drive(server: ApiServer) -> int:
+    """Predictions until every worker answered some (at least PREDICTIONS); returns how many."""
     assert httpx.get(server.url + "/ready", timeout=10).status_code == 200
-    pids = set()
-    for _ in range(PREDICTIONS):
-        response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER, timeout=10)
-        assert response.status_code == 200, response.text
-        pids.add(response.headers["x-worker-pid"])
+    sent, pids = predict_until_every_worker_answers(server, EXAMPLE_CUSTOMER, PREDICTIONS)
     metrics = httpx.get(server.url + "/metrics", timeout=10).text
     served = sum(
         float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("churnguard_predictions_total{")
     )
-    assert served == PREDICTIONS  # every worker's samples, aggregated
-    assert len(pids) <= workers
+    assert served == sent  # every worker's samples, aggregated
+    assert len(pids) == server.workers
+    return sent
 
 
-def _logged(postgres_url: str) -> int:
+def _logged(postgres_url: str, expected: int) -> int:
     deadline, count = time.monotonic() + 60, 0
     while time.monotonic() < deadline:
         connection = psycopg.connect(postgres_url)
@@ -98,7 +96,7 @@ def _logged(postgres_url: str) -> int:
                 count = int(cursor.fetchall()[0][0])
         finally:
             connection.close()
-        if count >= PREDICTIONS:
+        if count >= expected:
             break
         time.sleep(0.2)
     return count
@@ -134,8 +132,8 @@ def test_the_compose_services_environment_serves_with_two_workers(
     server.args = lambda port: _serve_options(service["command"], port)
     server.start(timeout=180)
     try:
-        _drive(server, 2)
-        assert _logged(postgres_url) == PREDICTIONS
+        sent = _drive(server)
+        assert _logged(postgres_url, sent) == sent
     finally:
         server.stop()
     drift = compose["services"]["drift"]
@@ -143,10 +141,10 @@ def test_the_compose_services_environment_serves_with_two_workers(
         {key: _mapped(str(value), data, tmp, mlflow_with_champion.uri) for key, value in drift["environment"].items()},
         postgres_url,
     )
-    _run_drift_job(drift["command"], job_env, data)
+    _run_drift_job(drift["command"], job_env, data, sent)
 
 
-def _run_drift_job(command: list[str], env: dict[str, str], data: Path) -> None:
+def _run_drift_job(command: list[str], env: dict[str, str], data: Path, logged: int) -> None:
     """The drift job's own command, with its environment: it reads the API's predictions."""
     assert command[:2] == ["churnguard", "drift"], command
     completed = subprocess.run(
@@ -155,7 +153,7 @@ def _run_drift_job(command: list[str], env: dict[str, str], data: Path) -> None:
     )  # fmt: skip
     assert completed.returncode in (0, 1), completed.stdout + completed.stderr  # 1: drift found
     report = json.loads((data / "reports" / "drift_report.json").read_text())
-    assert report["current_rows"] == PREDICTIONS
+    assert report["current_rows"] == logged
     assert report["current_source"].startswith("prediction log postgresql://")
 
 
@@ -186,14 +184,14 @@ def test_the_kubernetes_configmap_and_deployment_serve_the_registry_champion(
     server.args = lambda port: _serve_options(container["args"], port)
     server.start(timeout=180)
     try:
-        _drive(server, workers)
-        assert _logged(postgres_url) == PREDICTIONS
+        sent = _drive(server)
+        assert _logged(postgres_url, sent) == sent
     finally:
         server.stop()
     (job,) = documents["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     job_env = {key: _mapped(str(value), data, tmp, mlflow_with_champion.uri) for key, value in config.items()}
     job_env.update({item["name"]: "from-secret" for item in job.get("env", []) if "valueFrom" in item})
-    _run_drift_job(job["args"], _with_postgres(job_env, postgres_url), data)
+    _run_drift_job(job["args"], _with_postgres(job_env, postgres_url), data, sent)
 
 
 def test_mlflows_usage_telemetry_is_off_in_every_deploy_file():
