@@ -19,25 +19,46 @@ from tests.integration.api_server import ApiServer, predict_until_every_worker_a
 KEY = "test-admin-key"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_versions(two_trained_versions):
     """The shared two-version workdir and its fingerprints, oldest first (copy models/ to use it)."""
     workdir, versions = two_trained_versions
     return workdir, [version.fingerprint for version in versions]
 
 
-@pytest.fixture
-def api(two_versions, tmp_path):
+def _serve_first_version(two_versions, workdir):
     source, fingerprints = two_versions
-    shutil.copytree(source / "models", tmp_path / "models")
-    FilesystemModelStore(tmp_path / "models").set_champion(fingerprints[0])
-    server = ApiServer(tmp_path, env={"ADMIN_API_KEY": KEY, "MODEL_POLL_SECONDS": "0", "BATCH_LIMIT": "50"}).start()
-    yield server, fingerprints
+    shutil.copytree(source / "models", workdir / "models")
+    FilesystemModelStore(workdir / "models").set_champion(fingerprints[0])
+    return ApiServer(workdir, env={"ADMIN_API_KEY": KEY, "MODEL_POLL_SECONDS": "0", "BATCH_LIMIT": "50"}).start()
+
+
+@pytest.fixture(scope="module")
+def shared_api(two_versions, tmp_path_factory):
+    """One server for the tests that change nothing it serves (counters are read as deltas)."""
+    server = _serve_first_version(two_versions, tmp_path_factory.mktemp("api"))
+    yield server, two_versions[1]
     server.stop()
 
 
-def test_predict_answers_with_decision_explanation_and_version(api):
-    server, fingerprints = api
+@pytest.fixture
+def api(two_versions, tmp_path):
+    """A server of the test's own, for a test that switches its champion."""
+    server = _serve_first_version(two_versions, tmp_path)
+    yield server, two_versions[1]
+    server.stop()
+
+
+def _sample(text: str, series: str) -> float:
+    """A sample's value in a Prometheus text exposition (0 when the series is absent)."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_predict_answers_with_decision_explanation_and_version(shared_api):
+    server, fingerprints = shared_api
     response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
     assert response.status_code == 200
     body = response.json()
@@ -55,8 +76,8 @@ def test_predict_answers_with_decision_explanation_and_version(api):
     )
 
 
-def test_the_returned_attribution_is_the_domain_functions(api):
-    server, fingerprints = api
+def test_the_returned_attribution_is_the_domain_functions(shared_api):
+    server, fingerprints = shared_api
     store = FilesystemModelStore(server.workdir / "models")
     version, model = store.get(fingerprints[0]), store.load(fingerprints[0])
     profile = CustomerProfile.from_mapping(EXAMPLE_CUSTOMER)
@@ -71,8 +92,8 @@ def test_the_returned_attribution_is_the_domain_functions(api):
     )
 
 
-def test_shap_values_add_up_to_the_raw_log_odds(api):
-    server, fingerprints = api
+def test_shap_values_add_up_to_the_raw_log_odds(shared_api):
+    server, fingerprints = shared_api
     body = httpx.post(server.url + "/predict?explain=shap", json=EXAMPLE_CUSTOMER).json()
     shap = body["shap"]
     assert shap["output"] == "log_odds_uncalibrated"
@@ -83,14 +104,29 @@ def test_shap_values_add_up_to_the_raw_log_odds(api):
     assert shap["log_odds"] == pytest.approx(float(logit(raw)[0]), abs=1e-6)
 
 
-def test_health_ready_model_info_and_metrics(api):
-    server, fingerprints = api
+def test_shap_on_an_hgb_champion_is_a_422_that_says_why(hgb_workdir, tmp_path):
+    shutil.copytree(hgb_workdir / "models", tmp_path / "models")
+    server = ApiServer(tmp_path).start()
+    try:
+        assert httpx.get(server.url + "/model-info").json()["family"] == "hgb"
+        refused = httpx.post(server.url + "/predict?explain=shap", json=EXAMPLE_CUSTOMER)
+        explained = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
+    finally:
+        server.stop()
+    assert refused.status_code == 422, refused.text
+    assert "not available for the hgb family" in refused.json()["detail"], refused.text
+    assert explained.status_code == 200  # leave-one-out explains any family
+    assert len(explained.json()["feature_contributions"]) == 13
+
+
+def test_health_ready_model_info_and_metrics(shared_api):
+    server, fingerprints = shared_api
     health = httpx.get(server.url + "/health").json()
     assert health == {"status": "ok", "model_loaded": True, "model_version": fingerprints[0]}
     assert httpx.get(server.url + "/ready").json() == {"status": "ready", "model_version": fingerprints[0]}
     info = httpx.get(server.url + "/model-info").json()
     assert info["model_version"] == fingerprints[0]
-    assert info["family"] in ("logistic", "hgb")
+    assert info["family"] == "logistic"
     assert 0 < info["metrics"]["f1"] <= 1
     assert len(info["features"]) == 16
     assert info["schema"] == {
@@ -98,18 +134,22 @@ def test_health_ready_model_info_and_metrics(api):
         "hash": ORIGINAL_SCHEMA.hash,
         "fields": list(ORIGINAL_SCHEMA.raw_fields),
     }
+    counted = (
+        'churnguard_http_requests_total{method="POST",route="/predict",status="200"}',
+        'churnguard_input_contract_type_total{contract_type="month_to_month"}',
+        'churnguard_input_age_years_bucket{le="+Inf"}',
+        # the original ChurnGuard's names, derived from ours at scrape time
+        "predict_total",
+        'http_requests_total{endpoint="/predict",method="POST",status="200"}',
+        'feature_contract_type_total{contract_type="month_to_month"}',
+    )
+    before = httpx.get(server.url + "/metrics").text
     for _ in range(3):
-        httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
+        assert httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER).status_code == 200
     text = httpx.get(server.url + "/metrics").text
     series = {line.split(" ")[2] for line in text.splitlines() if line.startswith("# TYPE churnguard_")}
     assert len(series) >= 15, series
-    assert 'churnguard_http_requests_total{method="POST",route="/predict",status="200"} 3.0' in text
-    assert 'churnguard_input_contract_type_total{contract_type="month_to_month"} 3.0' in text
-    assert 'churnguard_input_age_years_bucket{le="+Inf"} 3.0' in text
-    # the original ChurnGuard's names, derived from ours at scrape time
-    assert "predict_total 3.0" in text
-    assert 'http_requests_total{endpoint="/predict",method="POST",status="200"} 3.0' in text
-    assert 'feature_contract_type_total{contract_type="month_to_month"} 3.0' in text
+    assert {name: _sample(text, name) - _sample(before, name) for name in counted} == dict.fromkeys(counted, 3.0)
     assert "churnguard_model_loaded 1.0" in text
     index = httpx.get(server.url + "/")
     assert index.status_code == 200
@@ -126,8 +166,8 @@ def test_health_ready_model_info_and_metrics(api):
     assert bogus.json()["errors"][0]["field"] == "query.explain"
 
 
-def test_a_batch_is_scored_with_per_row_errors(api):
-    server, _ = api
+def test_a_batch_is_scored_with_per_row_errors(shared_api):
+    server, _ = shared_api
     customers = [EXAMPLE_CUSTOMER, {**EXAMPLE_CUSTOMER, "age": 5}, {**EXAMPLE_CUSTOMER, "tenure_months": 40}]
     response = httpx.post(server.url + "/predict/batch", json={"customers": customers})
     assert response.status_code == 200
@@ -156,8 +196,8 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize(("case", "body", "status", "field"), MALFORMED, ids=[m[0] for m in MALFORMED])
-def test_malformed_json_bodies_are_4xx_naming_the_field(api, case, body, status, field):
-    server, _ = api
+def test_malformed_json_bodies_are_4xx_naming_the_field(shared_api, case, body, status, field):
+    server, _ = shared_api
     response = httpx.post(server.url + "/predict", json=body)
     assert response.status_code == status, case
     assert field in response.json()["detail"]
@@ -174,16 +214,16 @@ def test_malformed_json_bodies_are_4xx_naming_the_field(api, case, body, status,
         ("5 MiB body", "[" + "1," * (5 << 19) + "1]", 413, "limit"),
     ],
 )
-def test_raw_bodies_that_are_not_a_customer_are_4xx(api, case, raw, status, fragment):
-    server, _ = api
+def test_raw_bodies_that_are_not_a_customer_are_4xx(shared_api, case, raw, status, fragment):
+    server, _ = shared_api
     response = httpx.post(server.url + "/predict", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == status, (case, response.text)
     assert fragment.lower() in response.text.lower()
     assert httpx.get(server.url + "/health").status_code == 200
 
 
-def test_admin_reload_needs_the_key(api):
-    server, _ = api
+def test_admin_reload_needs_the_key(shared_api):
+    server, _ = shared_api
     assert httpx.post(server.url + "/admin/reload").status_code == 401
     assert httpx.post(server.url + "/admin/reload", headers={"X-API-Key": "wrong"}).status_code == 401
     ok = httpx.post(server.url + "/admin/reload", headers={"X-API-Key": KEY})
@@ -265,13 +305,13 @@ def test_metrics_are_aggregated_over_several_workers(two_versions, tmp_path):
         server.stop()
 
 
-def test_the_api_and_the_cli_report_the_package_version(api):
+def test_the_api_and_the_cli_report_the_package_version(shared_api):
     from importlib.metadata import version
 
     import churnguard
     from tests.integration.conftest import run_cli_process
 
-    server, _ = api
+    server, _ = shared_api
     assert httpx.get(server.url + "/openapi.json").json()["info"]["version"] == churnguard.__version__
     printed = run_cli_process("--version")
     assert printed.returncode == 0

@@ -107,10 +107,16 @@ def test_concurrent_champion_switches_always_leave_one_intact_champion(tmp_path,
     workers = [context.Process(target=_promote_repeatedly, args=(str(tmp_path), fp, 40)) for fp in fingerprints]
     for worker in workers:
         worker.start()
-    for _ in range(200):
-        pointer = tmp_path / "champion.json"
-        if pointer.exists():
-            assert json.loads(pointer.read_text())["fingerprint"] in fingerprints
+    # read the pointer for as long as the writers run: every read must find a whole pointer
+    pointer, reads = tmp_path / "champion.json", []
+    while any(worker.is_alive() for worker in workers):
+        try:
+            text = pointer.read_text()
+        except FileNotFoundError:
+            continue  # before the first switch
+        reads.append(json.loads(text)["fingerprint"])
+    assert reads, "no read overlapped the switches"
+    assert set(reads) <= set(fingerprints)
     for worker in workers:
         worker.join(timeout=120)
         assert worker.exitcode == 0

@@ -45,6 +45,7 @@ from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
 from tests.conftest import BUNDLED_DATA, SCHEMAS
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
+from tests.integration.load import Answer, load, lost_only_a_tail, wait_until
 from tests.integration.mlflow_server import MlflowServer
 from tests.integration.postgres_server import PASSWORD, PostgresServer
 
@@ -222,28 +223,6 @@ def test_two_workers_log_to_one_table_read_by_drift_export_and_the_ui(trained_wo
     assert PASSWORD not in exported.stdout
 
 
-Answer = tuple[str, int, float, float, str]
-"""(request id, status, answered at, latency, the worker's pid) of one request."""
-
-
-def _load(url: str, stop: threading.Event, results: list[Answer], tag: str) -> None:
-    """Send /predict until stopped, one request after another."""
-    with httpx.Client(base_url=url, timeout=30) as client:
-        i = 0
-        while not stop.is_set():
-            request_id = f"{tag}-{i}"
-            started = time.time()
-            try:
-                response = client.post(
-                    "/predict?explain=none", json=EXAMPLE_CUSTOMER, headers={"X-Request-ID": request_id}
-                )
-                status, pid = response.status_code, response.headers.get("x-worker-pid", "")
-            except httpx.HTTPError:
-                status, pid = 0, ""
-            results.append((request_id, status, time.time(), time.time() - started, pid))
-            i += 1
-
-
 def _metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
 
@@ -260,11 +239,10 @@ def test_postgres_stopped_for_10_s_under_load_costs_serving_nothing_and_the_log_
     server = ApiServer(_copy(trained_workdir, tmp_path), workers=1, env=env).start()
     results: list[Answer] = []
     stop = threading.Event()
-    loader = threading.Thread(target=_load, args=(server.url, stop, results, "outage"))
+    loader = threading.Thread(target=load, args=(server.url, stop, results, "outage"))
     try:
         loader.start()
-        while len(results) < 300:
-            time.sleep(0.05)
+        wait_until(lambda: len(results) >= 300, "300 answers", loader.is_alive)
         before = len(results)
         postgres.stop()
         stopped_at = time.time()
@@ -272,8 +250,7 @@ def test_postgres_stopped_for_10_s_under_load_costs_serving_nothing_and_the_log_
         during = [r for r in results if r[2] >= stopped_at]
         postgres.start()
         resumed = len(results)
-        while len(results) < resumed + 300:
-            time.sleep(0.05)
+        wait_until(lambda: len(results) >= resumed + 300, "300 answers after the restart", loader.is_alive)
         stop.set()
         loader.join()
         served = [r for r in results if r[1] == 200]
@@ -313,18 +290,18 @@ def test_kill_9_of_a_worker_loses_only_what_it_had_not_flushed_yet(trained_workd
     server = ApiServer(_copy(trained_workdir, tmp_path), workers=2, env=env).start()
     results: list[Answer] = []
     stop = threading.Event()
-    loaders = [threading.Thread(target=_load, args=(server.url, stop, results, f"k{n}")) for n in range(4)]
+    loaders = [threading.Thread(target=load, args=(server.url, stop, results, f"k{n}")) for n in range(4)]
     try:
         for loader in loaders:
             loader.start()
-        while len(results) < 2000:
-            time.sleep(0.05)
+        alive = lambda: all(loader.is_alive() for loader in loaders)  # noqa: E731
+        wait_until(lambda: len(results) >= 2000, "2,000 answers", alive)
         victim = str(_workers(server)[0])
         os.kill(int(victim), signal.SIGKILL)
         killed_at = time.time()
         count = len(results)
-        while len(results) < count + 1000:  # the other worker (and the restarted one) keep serving
-            time.sleep(0.05)
+        # the other worker (and the restarted one) keep serving
+        wait_until(lambda: len(results) >= count + 1000, "1,000 answers after the kill", alive)
         stop.set()
         for loader in loaders:
             loader.join()
@@ -338,10 +315,7 @@ def test_kill_9_of_a_worker_loses_only_what_it_had_not_flushed_yet(trained_workd
     assert all(r[0] in logged for r in survivors), "a surviving worker lost a prediction"
     killed = [r for r in served if r[4] == victim]
     assert any(r[0] in logged for r in killed)  # it had flushed before it died
-    for n in range(4):
-        sequence = [r[0] in logged for r in killed if r[0].startswith(f"k{n}-")]  # in the order sent
-        first_lost = sequence.index(False) if False in sequence else len(sequence)
-        assert not any(sequence[first_lost:]), f"client k{n}: a prediction was lost before one that was logged"
+    lost_only_a_tail(logged, killed, [f"k{n}" for n in range(4)])
     lost = sorted(r[2] for r in killed if r[0] not in logged)
     oldest = killed_at - lost[0] if lost else 0.0
     print(
