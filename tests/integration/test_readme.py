@@ -80,10 +80,32 @@ def python_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, re.DOTALL)
 
 
+# What each Python block of the README must print, by a line of the block: its output read as
+# a reader would (a gate decision, a probability, the drivers, a table), not merely some output.
+PYTHON_OUTPUT = {
+    'guard = ChurnGuard.in_memory(grid="fast")  # no files, no servers': [
+        r"^PROMOTE: candidate F1 0\.(7[2-9]|[89])\d* \(95% CI .*\) >= floor 0\.7200; no champion yet$",
+        r"^churn probability 0\.\d\d, churns: (True|False)$",
+        r"^drivers: \['\w+', '\w+', '\w+'\]$",
+        r"^ +row +churn_probability +churn_prediction$",
+        r"^0 +1 +0\.\d+ +[01]$",
+    ],
+    "guard.container.model_store.override(store)": [r"^[0-9a-f]{12} holdout F1 0\.(7[2-9]|[89])\d\d$"],
+}
+
+
+def _expected_output(block: str) -> list[str]:
+    (patterns,) = [patterns for line, patterns in PYTHON_OUTPUT.items() if line in block] or [[]]
+    assert patterns, f"a Python block of the README with no expected output in PYTHON_OUTPUT:\n{block[:300]}"
+    return patterns
+
+
 @pytest.mark.parametrize("index", range(len(python_blocks())))
 def test_every_python_block_of_the_readme_runs_as_written_and_writes_nothing(index, tmp_path):
     """Each block runs as a script in a directory of its own (the bundled data reachable as in a
-    checkout); it must exit 0, print, and leave that directory as it found it."""
+    checkout); it must exit 0, print what PYTHON_OUTPUT expects of it, and leave that directory
+    as it found it."""
+    patterns = _expected_output(python_blocks()[index])
     (tmp_path / "data").symlink_to(ROOT / "data")
     (tmp_path / "schemas").symlink_to(ROOT / "schemas")
     before = sorted(path.name for path in tmp_path.iterdir())
@@ -93,7 +115,9 @@ def test_every_python_block_of_the_readme_runs_as_written_and_writes_nothing(ind
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip()
+    lines = result.stdout.splitlines()
+    for pattern in patterns:
+        assert any(re.match(pattern, line) for line in lines), (pattern, result.stdout)
     assert sorted(path.name for path in tmp_path.iterdir()) == before
 
 
