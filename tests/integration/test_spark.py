@@ -81,6 +81,13 @@ def test_spark_scores_100000_original_rows_as_the_single_process_score_does(trai
     assert f"scored {ROWS - 3} customers" in printed
     assert "rejected 3 rows" in printed
     assert (tmp_path / "spark.parquet").is_dir()  # a Spark dataset: part files
+    # the rows were numbered across partitions (the risky part): each part holds its own run of
+    # row numbers, and a reject falls in each of the first two
+    parts = [pd.read_parquet(part) for part in sorted((tmp_path / "spark.parquet").glob("part-*.parquet"))]
+    parts = [part for part in parts if len(part)]
+    assert len(parts) >= 2, "100,000 rows on local[2] should be split over two partitions at least"
+    starts = sorted(int(part["row"].min()) for part in parts)
+    assert starts[0] == 1 and starts[1] > 9_001
     _assert_same(tmp_path / "local.parquet", tmp_path / "spark.parquet")
     assert _assert_same_rejects(tmp_path / "local.rejects.csv", tmp_path / "spark.rejects.csv") == 3
     assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left beside the output
