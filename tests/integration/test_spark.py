@@ -87,7 +87,8 @@ def test_spark_scores_100000_original_rows_as_the_single_process_score_does(trai
     parts = [part for part in parts if len(part)]
     assert len(parts) >= 2, "100,000 rows on local[2] should be split over two partitions at least"
     starts = sorted(int(part["row"].min()) for part in parts)
-    assert starts[0] == 1 and starts[1] > 9_001
+    assert starts[0] == 1
+    assert starts[1] > 9_001
     _assert_same(tmp_path / "local.parquet", tmp_path / "spark.parquet")
     assert _assert_same_rejects(tmp_path / "local.rejects.csv", tmp_path / "spark.rejects.csv") == 3
     assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left beside the output
