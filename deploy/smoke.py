@@ -34,15 +34,19 @@ def _call(url: str, body: object | None = None) -> tuple[int, str]:
 
 
 def _wait_ready(base: str, seconds: float) -> None:
+    """Wait while nothing answers; an API answers only once its start-up has loaded (or failed
+    to load) the champion, so a 503 then is its verdict and is reported at once."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if _call(base + "/ready")[0] == 200:
-                return
+            status, text = _call(base + "/ready")
         except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"FAILED: {base}/ready did not answer 200 within {seconds:.0f} s")
+            time.sleep(0.2)
+            continue
+        if status == 200:
+            return
+        raise SystemExit(f"FAILED: {base}/ready answered {status}: {text[:300]}")
+    raise SystemExit(f"FAILED: {base}/ready did not answer within {seconds:.0f} s")
 
 
 def check(base: str, wait_seconds: float = 120.0) -> list[str]:

@@ -86,7 +86,8 @@ def test_the_original_commands_train_eval_promote_then_smoke_and_serve(tmp_path,
 def test_smoke_fails_loudly_without_a_champion(tmp_path):
     smoke = _make("smoke", env={**_env(tmp_path), "API_PORT": str(free_port())})
     assert smoke.returncode != 0
-    assert "FAILED: " in smoke.stderr + smoke.stdout
+    assert "/ready answered 503" in smoke.stderr + smoke.stdout
+    assert "no verified champion" in smoke.stderr + smoke.stdout
 
 
 def test_image_and_the_compose_targets_say_when_there_is_no_docker_engine(tmp_path):
