@@ -225,7 +225,8 @@ def environment_names() -> set[str]:
     names: set[str] = set()
     for section in Settings.model_fields.values():
         model = section.annotation
-        assert isinstance(model, type) and issubclass(model, BaseSettings)
+        assert isinstance(model, type)
+        assert issubclass(model, BaseSettings)
         for name, field in model.model_fields.items():
             names.add(name.upper())
             alias = field.validation_alias
