@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import json
 import os
@@ -62,13 +64,21 @@ def run_cli_process(
 def cli_in_process(*args: str, env: dict[str, str] | None = None) -> int:
     """The CLI in this process, for session fixtures (no capsys there): what it sets in the
     environment is undone, and its output goes to pytest's capture."""
+    return cli_output(*args, env=env)[0]
+
+
+def cli_output(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """`cli_in_process`, returning the exit code and what the command printed on stdout."""
     saved = dict(os.environ)
     os.environ.update(env or {})
+    printed = io.StringIO()
     try:
-        return cli.main(list(args))
+        with contextlib.redirect_stdout(printed):
+            code = cli.main(list(args))
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    return code, printed.getvalue()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
 from tests.conftest import BUNDLED_DATA
-from tests.integration.conftest import read_json
+from tests.integration.conftest import cli_output, read_json
 from tests.integration.mlflow_server import MlflowServer
 from tests.integration.ports import free_port
 
@@ -32,16 +32,16 @@ def mlflow_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(params=["server", "embedded"])
-def tracked(request, tmp_path, run_cli):
-    """The fast pipeline run against a tracking store, then one traced prediction."""
+@pytest.fixture(scope="module", params=["server", "embedded"])
+def tracked(request, tmp_path_factory):
+    """The fast pipeline run against a tracking store, then one traced prediction: once per
+    store for this module's read-only tests."""
+    workdir = tmp_path_factory.mktemp(f"tracked-{request.param}")
     if request.param == "server":
         uri = request.getfixturevalue("mlflow_server").uri
-        suffix = f"-{tmp_path.name}"  # the server outlives one test
     else:
-        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-        suffix = ""
-    model_name, trace_experiment = f"churn-model{suffix}", f"churn-inference{suffix}"
+        uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    model_name, trace_experiment = "churn-model", "churn-inference"
     env = {
         "MLFLOW_TRACKING_URI": uri,
         "MLFLOW_MODEL_NAME": model_name,
@@ -49,18 +49,18 @@ def tracked(request, tmp_path, run_cli):
         "ENABLE_MLFLOW_TRACING": "true",
         "ENABLE_MLFLOW_TRACKING": "true",
     }
-    result = run_cli("pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path), env=env)
-    assert result.code == 0, result.err
-    customer = tmp_path / "customer.json"
+    code, _ = cli_output("pipeline", "--grid", "fast", "--data", str(BUNDLED_DATA), "--workdir", str(workdir), env=env)
+    assert code == 0
+    customer = workdir / "customer.json"
     customer.write_text(json.dumps(CUSTOMER))
-    predicted = run_cli("predict", "--input", str(customer), "--workdir", str(tmp_path), env=env)
-    assert predicted.code == 0, predicted.err
+    code, printed = cli_output("predict", "--input", str(customer), "--workdir", str(workdir), env=env)
+    assert code == 0
     return {
         "uri": uri,
-        "workdir": tmp_path,
+        "workdir": workdir,
         "model_name": model_name,
         "trace_experiment": trace_experiment,
-        "prediction": json.loads(predicted.out),
+        "prediction": json.loads(printed),
     }
 
 
