@@ -27,6 +27,7 @@ from churnguard.adapters.sqlite_prediction_log import read_predictions
 from tests.conftest import BUNDLED_DATA, ROOT, TELCO_DATA, require_shared
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
+from tests.integration.load import wait_until
 from tests.integration.ports import AddressInUse, address_in_use, on_a_free_port
 
 DEPLOY = ROOT / "deploy"
@@ -45,11 +46,27 @@ class Stack:
     drift_report: dict[str, Any]
 
     def query(self, expr: str) -> dict[str, Any]:
-        response = httpx.get(self.prometheus_url + "/api/v1/query", params={"query": expr}, timeout=10)
-        body: dict[str, Any] = response.json()
-        assert response.status_code == 200, f"{expr}: {body}"
-        assert body["status"] == "success", f"{expr}: {body}"
-        return body["data"]
+        return _query(self.prometheus_url, expr)
+
+
+def _query(prometheus_url: str, expr: str) -> dict[str, Any]:
+    response = httpx.get(prometheus_url + "/api/v1/query", params={"query": expr}, timeout=10)
+    body: dict[str, Any] = response.json()
+    assert response.status_code == 200, f"{expr}: {body}"
+    assert body["status"] == "success", f"{expr}: {body}"
+    return dict(body["data"])
+
+
+def _after_the_next_scrape(prometheus_url: str) -> None:
+    """Wait until Prometheus has scraped the API once more: traffic spread over several scrapes
+    gives rate() and increase() samples apart (a scrape a second, not a sleep of one)."""
+
+    def last_scrape() -> float:
+        result = _query(prometheus_url, 'max(timestamp(up{job="churnguard-api"}))')["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
+    before = last_scrape()
+    wait_until(lambda: last_scrape() > before, "the next scrape of the API", timeout=60)
 
 
 def _original_job(api_port: int) -> dict[str, Any]:
@@ -120,7 +137,7 @@ def _customers(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def _send_traffic(api: ApiServer, workdir: Path) -> int:
+def _send_traffic(api: ApiServer, prometheus_url: str) -> int:
     """Singles, batches (normal then drifted) and bad requests, spread over several scrapes."""
     sent = 0
     customers = _customers(120)
@@ -137,7 +154,7 @@ def _send_traffic(api: ApiServer, workdir: Path) -> int:
                 "/predict/batch", content=b"{not json", headers={"content-type": "application/json"}
             )
             assert malformed.status_code == 422
-            time.sleep(1.0)
+            _after_the_next_scrape(prometheus_url)
         reload = client.post("/admin/reload", headers={"X-API-Key": ADMIN_KEY})
         assert reload.status_code in (200, 202), reload.text
     for seed, drift in (
@@ -151,7 +168,7 @@ def _send_traffic(api: ApiServer, workdir: Path) -> int:
         assert result.returncode == 0, result.stderr
         assert "600 scored, 0 rejected" in result.stdout
         sent += 600
-        time.sleep(2.0)
+        _after_the_next_scrape(prometheus_url)
     return sent
 
 
@@ -200,7 +217,7 @@ def stack(trained_workdir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         tmp_path_factory.mktemp("prometheus"), api.port, [_original_job(api.port)]
     )
     try:
-        sent = _send_traffic(api, workdir)
+        sent = _send_traffic(api, prometheus_url)
         _logged(workdir, sent)
         # the drifted half only: five shifted parts of the population, so drift at a 0.3 share
         drift = run_cli_process("drift", "--last", "600", "--workdir", str(workdir), env={"DRIFT_SHARE": "0.3"})
@@ -316,7 +333,7 @@ def telco_stack(telco_workdir: Path, tmp_path_factory: pytest.TempPathFactory) -
                 assert client.post("/predict/batch", json={"customers": batch}).json()["scored"] == 100
                 sent += 100
                 assert client.post("/predict", json={**customers[0], "Contract": "Forever"}).status_code == 422
-                time.sleep(1.0)
+                _after_the_next_scrape(prometheus_url)
         drift = run_cli_process("drift", "--current", str(require_shared(TELCO_DATA)), "--workdir", str(workdir))
         assert drift.returncode in (0, 1), drift.stdout + drift.stderr
         report = json.loads((workdir / "reports" / "drift_report.json").read_text())
