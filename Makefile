@@ -18,14 +18,15 @@ COMPOSE  := docker compose -f deploy/docker-compose.yml
 HAVE_DOCKER = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help install tools browser run ml-pipeline pipeline train eval promote image smoke api-up api-down serve \
-	bench-serve bench-score bench-load test test-unit test-integration lint format bench data lock clean
+	bench-serve bench-score bench-load bench-startup test test-all test-unit test-integration lint format bench data lock clean
 
 help:
 	@echo "make run         install, run the pipeline on the bundled data, then serve API + UI on http://$(API_HOST):$(API_PORT)"
 	@echo "make serve       serve the current champion on http://$(API_HOST):$(API_PORT) (API_HOST, API_PORT)"
 	@echo "make ml-pipeline validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
 	@echo "                 another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv MIN_F1=0.6"
-	@echo "make test        install, then run the whole test suite"
+	@echo "make test        install, then run the fast tier of the tests (under 10 minutes on 2 cores)"
+	@echo "make test-all    install, then run every test: the fast tier and the slow one (what CI runs)"
 	@echo "make lint        ruff check, ruff format --check, mypy, import-linter (layers), bandit"
 	@echo "The original ChurnGuard's commands:"
 	@echo "make train / eval / promote   one step each (SCHEMA=, DATA=, GRID=, FAMILY= as above)"
@@ -107,7 +108,12 @@ api-down:
 
 pipeline: lint test train eval promote image smoke
 
+# The fast tier (every test but tests/conftest.py's SLOW_TIER modules); test-all is everything,
+# what CI runs.
 test: $(STAMP) tools
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: $(STAMP) tools
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)
@@ -135,6 +141,9 @@ bench-serve: $(STAMP)
 
 bench-score: $(STAMP)
 	$(BIN)/python benchmarks/score.py
+
+bench-startup: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
 
 bench-load: $(STAMP)
 	$(BIN)/python benchmarks/load.py

@@ -83,3 +83,27 @@ def _isolated_settings() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+SLOW_TIER = {
+    "test_spark": "Spark in local mode: 100,000-row files scored on the JVM against the single process",
+    "test_postgres": "a PostgreSQL cluster: two workers on one table, a 10 s outage, kill -9, MLflow on it",
+    "test_deploy_environment": "the API started with the compose and Kubernetes files' own environments",
+    "test_ui": "headless Chromium driving the web UI",
+    "test_monitoring": "Prometheus scraping the API, the alert rules (promtool) and Alertmanager routes (amtool)",
+    "test_make_targets": "make run / pipeline / smoke / serve in a fresh tree",
+    "test_readme": "the README's walk-through and drift demos run as shell scripts",
+    "test_dvc": "dvc repro of dvc.yaml",
+    "test_schemathesis": "generated requests from the OpenAPI document, per schema",
+    "test_faults": "faults injected under load: a dying tracker, a full disk, a hot reload",
+    "test_mlflow": "a real mlflow server: tracking, registry, traces",
+    "test_csv_fuzzing": "thousands of generated CSV files through the reader",
+}
+"""`make test` runs every test but these modules (under 10 minutes on 2 cores); `make test-all`,
+what CI runs, adds them: each value says what that module proves that the fast tier does not."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_TIER:
+            item.add_marker(pytest.mark.slow)

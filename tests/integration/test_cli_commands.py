@@ -25,7 +25,6 @@ from tests.conftest import BUNDLED_DATA, ROOT
 from tests.integration.api_server import ApiServer
 from tests.integration.conftest import run_cli_process
 
-pytestmark = pytest.mark.slow
 DAY = 86400.0
 
 

@@ -14,7 +14,6 @@ from churnguard.application.errors import InvalidDataset
 from churnguard.domain.errors import InvalidProfile
 from tests.conftest import BUNDLED_DATA, SCHEMAS, TELCO_DATA, require_shared
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import yaml
 from tests.conftest import ROOT
 from tests.integration.ports import free_port
 
-pytestmark = pytest.mark.slow
 
 
 def _env(workdir: Path, port: int | None = None) -> dict[str, str]:

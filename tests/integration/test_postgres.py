@@ -49,7 +49,6 @@ from tests.integration.load import Answer, load, lost_only_a_tail, wait_until
 from tests.integration.mlflow_server import MlflowServer
 from tests.integration.postgres_server import PASSWORD, PostgresServer
 
-pytestmark = pytest.mark.slow
 
 TELCO = load_schema(SCHEMAS / "telco.yaml")
 NOW = 1_790_000_000.0

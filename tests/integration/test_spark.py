@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import BUNDLED_DATA, IN_CI, SCHEMAS, TELCO_DATA, require_shared
 from tests.integration.conftest import run_cli_process
 
-pytestmark = pytest.mark.slow
 ROWS = 100_000
 
 
