@@ -105,5 +105,5 @@ what CI runs, adds them: each value says what that module proves that the fast t
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_TIER:
+        if item.path.stem in SLOW_TIER:
             item.add_marker(pytest.mark.slow)

@@ -4,6 +4,7 @@ JSONL tracker, and the API's own pruning of an old log."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -23,7 +24,6 @@ from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
 from tests.conftest import BUNDLED_DATA, ROOT
 from tests.integration.api_server import ApiServer
-from tests.integration.conftest import run_cli_process
 
 DAY = 86400.0
 
@@ -47,55 +47,56 @@ def _log(workdir: Path, ages_in_days: list[float]) -> None:
     log.close()
 
 
-def test_predict_reads_stdin_and_skips_explanations_on_request(workdir):
+def test_predict_reads_stdin_and_skips_explanations_on_request(workdir, run_cli, monkeypatch):
     customers = [EXAMPLE_CUSTOMER, {**EXAMPLE_CUSTOMER, "tenure_months": 60, "contract_type": 2}]
-    command = [sys.executable, "-m", "churnguard.entrypoints.cli", "predict", "--input", "-", "--workdir", str(workdir)]
-    env = {**os.environ, "ENABLE_MLFLOW_TRACKING": "false"}
-    explained = subprocess.run(command, input=json.dumps(customers), capture_output=True, text=True, env=env, cwd=ROOT)
-    assert explained.returncode == 0, explained.stderr
-    plain = subprocess.run(
-        [*command, "--no-explain"], input=json.dumps(customers), capture_output=True, text=True, env=env, cwd=ROOT
-    )
-    assert plain.returncode == 0, plain.stderr
-    with_contributions, without = json.loads(explained.stdout), json.loads(plain.stdout)
+
+    def predict(text: str, *options: str):
+        monkeypatch.setattr("sys.stdin", io.StringIO(text))
+        return run_cli("predict", "--input", "-", "--workdir", str(workdir), *options)
+
+    explained = predict(json.dumps(customers))
+    assert explained.code == 0, explained.err
+    plain = predict(json.dumps(customers), "--no-explain")
+    assert plain.code == 0, plain.err
+    with_contributions, without = json.loads(explained.out), json.loads(plain.out)
     assert [len(item["feature_contributions"]) for item in with_contributions] == [13, 13]
     assert [item["feature_contributions"] for item in without] == [None, None]
     assert [item["churn_probability"] for item in without] == [item["churn_probability"] for item in with_contributions]
     assert without[0]["churn_probability"] > without[1]["churn_probability"]
-    broken = subprocess.run(command, input="{not json", capture_output=True, text=True, env=env, cwd=ROOT)
-    assert broken.returncode == 2
-    assert "--input is not valid JSON" in broken.stderr
+    broken = predict("{not json")
+    assert broken.code == 2
+    assert "--input is not valid JSON" in broken.err
 
 
-def test_export_since_a_date_and_prune_by_age(workdir, tmp_path):
+def test_export_since_a_date_and_prune_by_age(workdir, tmp_path, run_cli):
     _log(workdir, [10.0] * 30 + [3.0] * 20 + [0.1] * 10)
     since = pd.Timestamp.now(tz="UTC").floor("s") - pd.Timedelta(days=5)
     out = tmp_path / "recent.csv"
-    exported = run_cli_process(
+    exported = run_cli(
         "predictions", "export", "--since", since.isoformat(), "--out", str(out), "--workdir", str(workdir)
     )
-    assert exported.returncode == 0, exported.stderr
-    assert "exported 30 predictions" in exported.stdout
+    assert exported.code == 0, exported.err
+    assert "exported 30 predictions" in exported.out
     assert len(pd.read_csv(out)) == 30
-    bad = run_cli_process("predictions", "export", "--since", "last tuesday", "--workdir", str(workdir))
-    assert bad.returncode == 2
-    assert "is not an ISO date or time" in bad.stderr
-    pruned = run_cli_process("predictions", "prune", "--older-than-days", "7", "--workdir", str(workdir))
-    assert pruned.returncode == 0, pruned.stderr
-    assert "pruned 30 predictions older than 7 days" in pruned.stdout
+    bad = run_cli("predictions", "export", "--since", "last tuesday", "--workdir", str(workdir))
+    assert bad.code == 2
+    assert "is not an ISO date or time" in bad.err
+    pruned = run_cli("predictions", "prune", "--older-than-days", "7", "--workdir", str(workdir))
+    assert pruned.code == 0, pruned.err
+    assert "pruned 30 predictions older than 7 days" in pruned.out
     assert len(read_predictions(workdir / "predictions.db")) == 30
 
 
-def test_drift_reads_the_window_of_days_it_is_given(workdir):
+def test_drift_reads_the_window_of_days_it_is_given(workdir, run_cli):
     _log(workdir, [20.0] * 150 + [2.0] * 120)
     for days, rows in (("3", 120), ("30", 270)):
-        result = run_cli_process("drift", "--days", days, "--workdir", str(workdir))
-        assert result.returncode in (0, 1), result.stderr
+        result = run_cli("drift", "--days", days, "--workdir", str(workdir))
+        assert result.code in (0, 1), result.err
         report = json.loads((workdir / "reports" / "drift_report.json").read_text())
         assert report["current_rows"] == rows
-    too_few = run_cli_process("drift", "--days", "1", "--workdir", str(workdir))
-    assert too_few.returncode == 2
-    assert "100" in too_few.stderr  # DRIFT_MIN_ROWS, named in the refusal
+    too_few = run_cli("drift", "--days", "1", "--workdir", str(workdir))
+    assert too_few.code == 2
+    assert "100" in too_few.err  # DRIFT_MIN_ROWS, named in the refusal
 
 
 def test_drift_on_a_schedule_reruns_until_stopped(workdir):
@@ -121,14 +122,14 @@ def test_drift_on_a_schedule_reruns_until_stopped(workdir):
     assert len(checks) == 3
 
 
-def test_one_family_and_the_jsonl_tracker(tmp_path):
-    result = run_cli_process(
+def test_one_family_and_the_jsonl_tracker(tmp_path, run_cli):
+    result = run_cli(
         "train", "--grid", "fast", "--family", "logistic", "--data", str(BUNDLED_DATA), "--workdir", str(tmp_path),
         env={"ENABLE_MLFLOW_TRACKING": "false"},
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    promoted = run_cli_process("promote", "--workdir", str(tmp_path), env={"ENABLE_MLFLOW_TRACKING": "false"})
-    assert promoted.returncode == 0, promoted.stderr
+    assert result.code == 0, result.err
+    promoted = run_cli("promote", "--workdir", str(tmp_path), env={"ENABLE_MLFLOW_TRACKING": "false"})
+    assert promoted.code == 0, promoted.err
     events = [json.loads(line) for line in (tmp_path / "reports" / "runs" / "runs.jsonl").read_text().splitlines()]
     assert [event["event"] for event in events] == ["training", "promotion"]
     assert events[0]["family"] == "logistic"

@@ -15,7 +15,6 @@ from churnguard.domain.errors import InvalidProfile
 from tests.conftest import BUNDLED_DATA, SCHEMAS, TELCO_DATA, require_shared
 
 
-
 @pytest.fixture(scope="module")
 def fitted() -> tuple[ChurnGuard, pd.DataFrame]:
     guard = ChurnGuard.in_memory(grid="fast")

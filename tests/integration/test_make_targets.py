@@ -14,12 +14,10 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 import yaml
 
 from tests.conftest import ROOT
 from tests.integration.ports import free_port
-
 
 
 def _env(workdir: Path, port: int | None = None) -> dict[str, str]:

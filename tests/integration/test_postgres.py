@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import psutil
 import psycopg
-import pytest
 from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.csv_dataset_source import FileTableWriter
@@ -48,7 +47,6 @@ from tests.integration.conftest import run_cli_process
 from tests.integration.load import Answer, load, lost_only_a_tail, wait_until
 from tests.integration.mlflow_server import MlflowServer
 from tests.integration.postgres_server import PASSWORD, PostgresServer
-
 
 TELCO = load_schema(SCHEMAS / "telco.yaml")
 NOW = 1_790_000_000.0

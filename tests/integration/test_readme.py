@@ -135,7 +135,7 @@ def bash_blocks() -> list[str]:
 # Each shell block of the README, by its first line: run by a test of this file, or the test or
 # gate that runs what it says, or why it cannot run on these machines and what checks it instead.
 SHELL_BLOCKS = {
-    "make run    #": "tests/integration/test_make_targets.py runs `make run`; `make test` is what CI runs",
+    "make run    #": "tests/integration/test_make_targets.py runs `make run`; `make test-all` is what CI runs",
     "# 1. Draft a schema": "run here: test_the_use_your_own_data_walk_through_runs_as_written",
     ".venv/bin/mlflow ui": "run here: test_the_mlflow_ui_block_serves_the_tracking_ui",
     "curl -s localhost:8001/predict": "run here: test_the_curl_block_gets_a_prediction",
@@ -146,7 +146,8 @@ SHELL_BLOCKS = {
     "kubectl create namespace": "no cluster here: test_deploy.py validates the manifests (kubernetes-validate), and "
     "test_deploy_environment.py starts the API with the ConfigMap and Deployment's environment",
     ".venv/bin/dvc repro": "tests/integration/test_dvc.py runs `dvc repro` and reads the metrics",
-    "make lint    #": "CI's .ci/run runs make lint and make test; make bench / bench-load are the benchmarks",
+    "make lint    #": "CI's .ci/run runs make lint and make test-all; make bench / bench-load / bench-startup "
+    "are the benchmarks",
 }
 
 
