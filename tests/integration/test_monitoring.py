@@ -191,12 +191,15 @@ def _settled(stack: Stack) -> Stack:
         time.sleep(0.2)
     assert scraped(), "Prometheus did not scrape the traffic and the drift report in 90 s"
     evaluated = time.time()
-    while time.monotonic() < deadline:
-        last = stack.query("min(prometheus_rule_group_last_evaluation_timestamp_seconds)")["result"]
+
+    def scraped_and_evaluated_again() -> bool:
+        # Prometheus does not scrape itself here: its rule groups' last evaluations come from the API
+        groups = httpx.get(stack.prometheus_url + "/api/v1/rules", timeout=10).json()["data"]["groups"]
+        evaluations = [datetime.fromisoformat(group["lastEvaluation"]).timestamp() for group in groups]
         scrape = stack.query('max(timestamp(up{job="churnguard-api"}))')["result"]
-        if last and scrape and min(float(last[0]["value"][1]), float(scrape[0]["value"][1])) > evaluated:
-            break
-        time.sleep(0.2)
+        return bool(evaluations and scrape) and min(*evaluations, float(scrape[0]["value"][1])) > evaluated
+
+    wait_until(scraped_and_evaluated_again, "one more scrape and rule evaluation", timeout=60)
     return stack
 
 
