@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from churnguard.adapters import postgres_prediction_log, sqlite_prediction_log
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
-from churnguard.adapters.log_location import is_postgres
+from churnguard.adapters.log_location import is_postgres, log_engine
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
 from churnguard.application.errors import DatasetUnreadable
 from churnguard.application.ports import DatasetSource, DriftSample
@@ -37,12 +36,6 @@ def prediction_logs(patterns: list[str]) -> list[str]:
     return urls + [str(path) for path in paths]
 
 
-def read_log(location: str, schema: TableSchema, since: datetime | None, last: int | None) -> pd.DataFrame:
-    if is_postgres(location):
-        return postgres_prediction_log.read_predictions(location, schema, since=since, last=last)
-    return sqlite_prediction_log.read_predictions(Path(location), schema, since=since, last=last)
-
-
 def _encoded(table: pd.DataFrame, schema: TableSchema, fill: Imputation) -> pd.DataFrame:
     checked = schema.check({name: table[name].to_numpy() for name in schema.raw_fields})
     return pd.DataFrame(fill.apply(schema, checked.raw), columns=list(schema.raw_fields))
@@ -63,13 +56,11 @@ class PandasDriftSamples:
         since: datetime | None = None,
     ) -> DriftSample:
         logs = prediction_logs(patterns) if patterns else [self._default_log]
-        frames = [read_log(location, schema, since, last) for location in logs]
+        frames = [log_engine(location).read_log(location, schema, since, last) for location in logs]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True).sort_values("timestamp")
         if last is not None:
             frame = frame.tail(last)
-        shown = ", ".join(
-            postgres_prediction_log.shown(location) if is_postgres(location) else location for location in logs
-        )
+        shown = ", ".join(log_engine(location).shown(location) for location in logs)
         window = f"last {last}" if last is not None else f"since {since:%Y-%m-%d %H:%M}" if since else "all"
         raw = frame[list(schema.raw_fields)].to_numpy(dtype="float64")
         filled = Imputation(imputation).apply(schema, raw)

@@ -286,3 +286,24 @@ class PostgresOutcomeLedger:
             )
             rows = cursor.fetchall()
         return [MatchedOutcome(cid, bool(c), prob, bool(pred), at, threshold) for cid, c, prob, pred, at in rows]
+
+
+# The engine's functions (churnguard.adapters.log_location.LogEngine), by location as configured.
+def open_log(location: str, flush_interval: float, queue_size: int, retention_days: float) -> PostgresPredictionLog:
+    return PostgresPredictionLog(location, flush_interval, queue_size, retention_days)
+
+
+def history(location: str) -> PostgresPredictionHistory:
+    return PostgresPredictionHistory(location)
+
+
+def archive(location: str, writer: TableWriter) -> PostgresPredictionArchive:
+    return PostgresPredictionArchive(location, writer)
+
+
+def ledger(location: str) -> PostgresOutcomeLedger:
+    return PostgresOutcomeLedger(location)
+
+
+def read_log(location: str, schema: TableSchema, since: datetime | None, last: int | None) -> pd.DataFrame:
+    return read_predictions(location, schema, since=since, last=last)

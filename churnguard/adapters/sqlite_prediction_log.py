@@ -278,3 +278,28 @@ class SqliteOutcomeLedger:
         finally:
             connection.close()
         return [MatchedOutcome(cid, bool(c), prob, bool(pred), at, threshold) for cid, c, prob, pred, at in rows]
+
+
+# The engine's functions (churnguard.adapters.log_location.LogEngine), by location as configured.
+def open_log(location: str, flush_interval: float, queue_size: int, retention_days: float) -> SqlitePredictionLog:
+    return SqlitePredictionLog(Path(location), flush_interval, queue_size, retention_days)
+
+
+def history(location: str) -> SqlitePredictionHistory:
+    return SqlitePredictionHistory(Path(location))
+
+
+def archive(location: str, writer: TableWriter) -> SqlitePredictionArchive:
+    return SqlitePredictionArchive(Path(location), writer)
+
+
+def ledger(location: str) -> SqliteOutcomeLedger:
+    return SqliteOutcomeLedger(Path(location))
+
+
+def read_log(location: str, schema: TableSchema, since: datetime | None, last: int | None) -> pd.DataFrame:
+    return read_predictions(Path(location), schema, since=since, last=last)
+
+
+def shown(location: str) -> str:
+    return location

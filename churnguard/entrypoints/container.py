@@ -8,12 +8,11 @@ from __future__ import annotations
 import importlib
 import operator
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from dependency_injector import containers, providers
 
-from churnguard.adapters.log_location import is_postgres
+from churnguard.adapters.log_location import log_engine
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
@@ -139,52 +138,25 @@ def build_prediction_log(settings: Settings) -> PredictionLog:
         from churnguard.adapters.prediction_log_queue import NoPredictionLog
 
         return NoPredictionLog()
-    flush, queue, retention = (
+    location = settings.prediction_log_location
+    return log_engine(location).open_log(
+        location,
         config.prediction_log_flush_seconds,
         config.prediction_log_queue_size,
         config.prediction_retention_days,
     )
-    location = settings.prediction_log_location
-    if is_postgres(location):
-        from churnguard.adapters.postgres_prediction_log import PostgresPredictionLog
-
-        return PostgresPredictionLog(location, flush, queue, retention)
-    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionLog
-
-    return SqlitePredictionLog(settings.prediction_log_path, flush, queue, retention)
 
 
 def build_prediction_history(settings: Settings) -> PredictionHistory:
-    location = settings.prediction_log_location
-    if is_postgres(location):
-        from churnguard.adapters.postgres_prediction_log import PostgresPredictionHistory
-
-        return PostgresPredictionHistory(location)
-    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionHistory
-
-    return SqlitePredictionHistory(Path(location))
+    return log_engine(settings.prediction_log_location).history(settings.prediction_log_location)
 
 
 def build_prediction_archive(settings: Settings, writer: TableWriter) -> PredictionArchive:
-    location = settings.prediction_log_location
-    if is_postgres(location):
-        from churnguard.adapters.postgres_prediction_log import PostgresPredictionArchive
-
-        return PostgresPredictionArchive(location, writer)
-    from churnguard.adapters.sqlite_prediction_log import SqlitePredictionArchive
-
-    return SqlitePredictionArchive(Path(location), writer)
+    return log_engine(settings.prediction_log_location).archive(settings.prediction_log_location, writer)
 
 
 def build_outcome_ledger(settings: Settings) -> OutcomeLedger:
-    location = settings.prediction_log_location
-    if is_postgres(location):
-        from churnguard.adapters.postgres_prediction_log import PostgresOutcomeLedger
-
-        return PostgresOutcomeLedger(location)
-    from churnguard.adapters.sqlite_prediction_log import SqliteOutcomeLedger
-
-    return SqliteOutcomeLedger(Path(location))
+    return log_engine(settings.prediction_log_location).ledger(settings.prediction_log_location)
 
 
 class Container(containers.DeclarativeContainer):

@@ -188,3 +188,20 @@ def test_rows_of_another_schema_are_kept_apart_and_exported_with_labels(tmp_path
     assert labelled["request_id"].tolist() == ["t-1"]
     assert labelled["Contract"].tolist() == ["One year"]
     assert labelled["TotalCharges"].isna().all()  # blank: imputed by the model, logged as missing
+
+
+@pytest.mark.parametrize(("location", "engine"), [("postgresql://u@h/db", "postgresql"), ("/var/p.db", "sqlite")])
+def test_each_log_engine_offers_every_function_the_registry_promises(location, engine):
+    import inspect
+
+    from churnguard.adapters.log_location import ENGINES, LogEngine, engine_name, log_engine
+
+    assert engine_name(location) == engine
+    module = log_engine(location)
+    assert module.__name__ == ENGINES[engine]  # type: ignore[attr-defined]
+    promised = {name: inspect.signature(member) for name, member in vars(LogEngine).items() if callable(member)}
+    promised = {name: signature for name, signature in promised.items() if not name.startswith("_")}
+    assert set(promised) == {"open_log", "history", "archive", "ledger", "read_log", "shown"}
+    for name, signature in promised.items():
+        offered = inspect.signature(getattr(module, name))
+        assert len(offered.parameters) == len(signature.parameters) - 1, name  # the protocol's self
