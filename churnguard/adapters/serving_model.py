@@ -25,8 +25,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from churnguard.adapters.churn_model import ChurnModel, logit
 from churnguard.application.ports import ProbabilisticModel
-from churnguard.domain.features import FloatArray
-from churnguard.domain.schema import UnseenPolicy
+from churnguard.domain.schema import FloatArray, UnseenPolicy
 
 logger = logging.getLogger(__name__)
 

@@ -45,7 +45,9 @@ class GenerateData:
 
 
 @dataclass(frozen=True)
-class TrafficSummary:
+class SentTraffic:
+    """What `simulate-traffic` sent and how the API answered (apart from the log's TrafficSummary)."""
+
     sent: int
     scored: int
     rejected: int
@@ -59,14 +61,14 @@ class SimulateTraffic:
 
     def __call__(
         self, url: str, rows: int, seed: int, drifts: Sequence[str], batch_size: int, source: str | None = None
-    ) -> TrafficSummary:
+    ) -> SentTraffic:
         """Customers of the named schema (synthetic for the original, else drawn from `source`)."""
         schema = self._validate.schema
         table = self._validate(source).table if source is not None else None
         generated = self._generator.generate(schema, rows, seed, drifts, table)
         customers = self._generator.records(generated, schema)
         scored, rejected = self._sender.send(url, customers, batch_size)
-        return TrafficSummary(len(customers), scored, rejected)
+        return SentTraffic(len(customers), scored, rejected)
 
 
 class ManagePredictions:

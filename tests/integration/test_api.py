@@ -12,9 +12,9 @@ from churnguard.adapters.churn_model import logit
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import ORIGINAL_SCHEMA, CustomerProfile
-from churnguard.domain.features import profiles_matrix
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER
 from tests.integration.api_server import ApiServer, predict_until_every_worker_answers
+from tests.original_features import profiles_matrix
 
 KEY = "test-admin-key"
 

@@ -11,9 +11,9 @@ from churnguard.adapters.model_families import FAMILIES
 from churnguard.adapters.serving_model import ServingModel, compile_for_serving
 from churnguard.adapters.sklearn_model_trainer import fit_calibrator
 from churnguard.domain.customer import RAW_FIELDS
-from churnguard.domain.features import model_matrix
 from churnguard.domain.schema import UnseenPolicy
 from tests.conftest import examples
+from tests.original_features import model_matrix
 
 
 def _rows(rng, n):

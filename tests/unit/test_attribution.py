@@ -12,9 +12,9 @@ from churnguard.domain.attribution import (
     substituted_rows,
 )
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
-from churnguard.domain.features import MODEL_FEATURES
 from churnguard.domain.schema import Imputation
 from tests.conftest import examples
+from tests.original_features import MODEL_FEATURES
 from tests.schema_strategies import table_for, table_schemas
 from tests.strategies import profiles
 from tests.unit.test_customer_profile import VALID

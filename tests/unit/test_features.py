@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS, FieldKind
-from churnguard.domain.features import (
+from tests.original_features import (
     MODEL_FEATURES,
     model_matrix,
     profiles_matrix,

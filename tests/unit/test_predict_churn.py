@@ -9,10 +9,10 @@ from churnguard.application.errors import ModelNotFound
 from churnguard.application.predict_churn import ChampionCache, PredictChurn
 from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import RAW_FIELDS
-from churnguard.domain.features import profiles_matrix
 from churnguard.domain.model_version import ModelVersion
 from tests.conftest import examples
 from tests.fakes import FakeInferenceTracer, FakeModelStore, LinearChurnModel
+from tests.original_features import profiles_matrix
 from tests.strategies import profiles
 
 MEANS = dict.fromkeys(RAW_FIELDS, 1.0) | {"age": 45.0, "tenure_months": 30.0, "monthly_charges": 60.0}

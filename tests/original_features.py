@@ -1,4 +1,4 @@
-"""The original schema's 16 model inputs: its 13 raw fields plus 3 engineered features.
+"""The original schema's 16 model inputs, for the tests: its 13 raw fields plus 3 engineered features.
 
 The formulas are declarations in `ORIGINAL_SCHEMA` (at_least, product, ratio), computed by the
 schema like any other table's; these helpers are the original's shorthand for them.
