@@ -38,7 +38,7 @@ from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container
 from churnguard.entrypoints.exit_codes import EXIT_OK, EXIT_REFUSED, UsageError
 from churnguard.entrypoints.logging_setup import CONFIGURE_IN_WORKERS, configure_logging
-from churnguard.entrypoints.presenters import prediction_json
+from churnguard.entrypoints.presenters import NO_ID, prediction_json
 from churnguard.entrypoints.settings import Settings, masked
 
 
@@ -170,10 +170,10 @@ def cmd_predict(
             raise UsageError(f"customer {index}: expected a JSON object of the champion's fields")
     result = predict.records(records, explain=not args.no_explain)
     schema = result.schema
-    output = [prediction_json(prediction, schema) for prediction in result.predictions]
-    if schema.id_column:
-        for customer, item in zip(result.customers, output, strict=True):
-            item[schema.id_column] = customer.customer_id
+    output = [
+        prediction_json(prediction, schema, customer.customer_id if schema.id_column else NO_ID)
+        for prediction, customer in zip(result.predictions, result.customers, strict=True)
+    ]
     print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
     tracer.close()  # export the traces of this run before the process ends
     return EXIT_OK

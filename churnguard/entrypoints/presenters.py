@@ -18,8 +18,15 @@ def risk_band(probability: float) -> str:
     return "high"
 
 
-def prediction_json(prediction: ChurnPrediction, schema: TableSchema | None = None) -> dict[str, Any]:
-    """The response body; with a `schema`, a text-labelled field's value is shown as its label."""
+NO_ID = object()
+"""A schema without an id column: no `customer_id` key (a customer of one may still send none: null)."""
+
+
+def prediction_json(
+    prediction: ChurnPrediction, schema: TableSchema | None = None, customer_id: object = NO_ID
+) -> dict[str, Any]:
+    """The response body; with a `schema`, a text-labelled field's value is shown as its label;
+    a customer's id (the schema's id column) is echoed as `customer_id`, by the API and the CLI."""
     body: dict[str, Any] = {
         "churn_prediction": int(prediction.churns),
         "churn_probability": prediction.probability,
@@ -33,6 +40,8 @@ def prediction_json(prediction: ChurnPrediction, schema: TableSchema | None = No
             {"feature": c.feature, "value": c.value, "contribution": c.contribution} for c in prediction.contributions
         ],
     }
+    if customer_id is not NO_ID:
+        body["customer_id"] = customer_id
     if schema is not None and prediction.contributions is not None:
         fields = schema.field_by_name
         for item in body["feature_contributions"]:

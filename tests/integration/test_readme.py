@@ -59,7 +59,7 @@ def test_the_use_your_own_data_walk_through_runs_as_written(tmp_path):
     assert scored["customerID"].is_unique
     assert "contribution_Contract" in scored.columns
     prediction = json.loads(result.stdout[result.stdout.rindex("\n{\n") + 1 :])
-    assert prediction["customerID"] == "7590-VHVEG"
+    assert prediction["customer_id"] == "7590-VHVEG"  # echoed under the API's key
     values = {item["feature"]: item["value"] for item in prediction["feature_contributions"]}
     assert values["Contract"] == "Month-to-month"
 

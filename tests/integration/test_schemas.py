@@ -195,7 +195,7 @@ def test_telco_predict_explains_in_the_tables_labels(run_cli, telco_workdir, tmp
     result = run_cli("predict", "--input", str(path), "--workdir", str(telco_workdir))
     assert result.code == 0, result.err
     body = json.loads(result.out)
-    assert body["customerID"] == customer["customerID"]
+    assert body["customer_id"] == customer["customerID"]  # echoed under the API's key
     values = {item["feature"]: item["value"] for item in body["feature_contributions"]}
     assert values["Contract"] == "Month-to-month"
     assert values["gender"] == "Female"

@@ -33,7 +33,7 @@ from churnguard.entrypoints.http.schemas import (
     PredictionOut,
 )
 from churnguard.entrypoints.http.serving import Serving
-from churnguard.entrypoints.presenters import prediction_json
+from churnguard.entrypoints.presenters import NO_ID, prediction_json
 
 EXPLAIN_MODE: TypeAdapter[Literal["loo", "shap", "none"]] = TypeAdapter(Literal["loo", "shap", "none"])
 EXPLAIN_PARAMETER = {  # /predict's query parameter as OpenAPI states it, its schema from the adapter
@@ -69,10 +69,7 @@ def predict_router(serving: Serving) -> APIRouter:
     batch_schema = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
 
     def body_of(prediction: ChurnPrediction, customer: EncodedCustomer) -> dict[str, Any]:
-        body = prediction_json(prediction, shown_schema)
-        if id_column:
-            body["customer_id"] = serving.customer_id(customer)
-        return body
+        return prediction_json(prediction, shown_schema, serving.customer_id(customer) if id_column else NO_ID)
 
     @router.post(
         "/predict",
