@@ -6,7 +6,9 @@ import csv
 import gzip
 import hashlib
 import io
+import threading
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -137,3 +139,27 @@ class FileTableWriter:
                     handle.write(part.to_csv(index=False, header=start == 0, lineterminator="\n").encode("utf-8"))
                     progress.advance(len(part))
         progress.finish()
+
+
+class FrameDatasetSource:
+    """The DatasetSource port over named DataFrames, read exactly as a CSV file with the same
+    content would be (the frame is written to CSV in memory and parsed by the CSV source, so
+    types, hashing and refusals are the file's); any other name is a CSV path."""
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame] | None = None) -> None:
+        self.frames: dict[str, pd.DataFrame] = dict(frames or {})
+        self._csv = CsvDatasetSource()
+        self._lock = threading.Lock()
+
+    def add(self, frame: pd.DataFrame, name: str | None = None) -> str:
+        """Keep `frame` under `name` (default: `dataframe-<n>`); the name to load it by."""
+        with self._lock:
+            name = name or f"dataframe-{len(self.frames) + 1}"
+            self.frames[name] = frame
+        return name
+
+    def load(self, location: str) -> Dataset:
+        frame = self.frames.get(location)
+        if frame is None:
+            return self._csv.load(location)
+        return self._csv.load_bytes(frame.to_csv(index=False).encode("utf-8"), location)

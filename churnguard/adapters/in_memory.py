@@ -5,14 +5,11 @@ them; each can also be handed to a use-case directly. Nothing here survives the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
-from churnguard.adapters.csv_dataset_source import CsvDatasetSource
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.ports import (
     Dataset,
@@ -29,30 +26,6 @@ from churnguard.application.ports import (
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import GateDecision
-
-
-class FrameDatasetSource:
-    """The DatasetSource port over named DataFrames, read exactly as a CSV file with the same
-    content would be (the frame is written to CSV in memory and parsed by the CSV source, so
-    types, hashing and refusals are the file's); any other name is a CSV path."""
-
-    def __init__(self, frames: Mapping[str, pd.DataFrame] | None = None) -> None:
-        self.frames: dict[str, pd.DataFrame] = dict(frames or {})
-        self._csv = CsvDatasetSource()
-        self._lock = threading.Lock()
-
-    def add(self, frame: pd.DataFrame, name: str | None = None) -> str:
-        """Keep `frame` under `name` (default: `dataframe-<n>`); the name to load it by."""
-        with self._lock:
-            name = name or f"dataframe-{len(self.frames) + 1}"
-            self.frames[name] = frame
-        return name
-
-    def load(self, location: str) -> Dataset:
-        frame = self.frames.get(location)
-        if frame is None:
-            return self._csv.load(location)
-        return self._csv.load_bytes(frame.to_csv(index=False).encode("utf-8"), location)
 
 
 @dataclass

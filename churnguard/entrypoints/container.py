@@ -165,7 +165,7 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(_adapter("churnguard.adapters.system_clock:SystemClock"))
     progress = providers.Factory(_adapter("churnguard.adapters.terminal_progress:progress_on_terminal"))
     # CSV files by path, and DataFrames an embedding program hands over by name
-    dataset_source = providers.Singleton(_adapter("churnguard.adapters.in_memory:FrameDatasetSource"))
+    dataset_source = providers.Singleton(_adapter("churnguard.adapters.csv_dataset_source:FrameDatasetSource"))
     named_schema = providers.Singleton(named_schema, paths=settings.provided.paths)
     schema = providers.Callable(schema_or_original, named=named_schema)
     dataset_validator = providers.Singleton(
