@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -104,14 +103,25 @@ def test_drift_imports_mlflow_only_to_log_its_run_and_never_plots(trained_workdi
 
 def test_every_lazy_adapter_of_the_container_names_a_real_one():
     """The container imports its adapters by name when first built: a typo would surface only
-    when that command runs, so every name is resolved here."""
+    when that command runs, so every name (the in-memory overrides included) is resolved here."""
     import importlib
+    import inspect
+    from typing import Any
 
-    from churnguard.entrypoints import container
+    from dependency_injector.providers import BaseSingleton, Factory
 
-    source = Path(container.__file__).read_text()
-    paths = [part.split('"')[0] for part in source.split('_adapter("')[1:]]
-    assert len(paths) > 30
+    from churnguard.entrypoints.container import build_container
+    from churnguard.entrypoints.settings import Settings
+
+    container = build_container(Settings(), in_memory=True)
+    providers: list[Any] = list(container.traverse())
+    providers += [override for provider in providers for override in provider.overridden]
+    # what a provider builds, and the plain callables handed to one (ChampionCache's `prepare`)
+    built = [getattr(p, "provides", None) for p in providers]
+    built += [value for p in providers if isinstance(p, Factory | BaseSingleton) for value in p.kwargs.values()]
+    paths = {b.adapter_path for b in built if inspect.isfunction(b) and hasattr(b, "adapter_path")}
+    assert len(paths) == 31
+    assert "churnguard.adapters.in_memory:InMemoryModelStore" in paths  # an override is seen too
     for path in paths:
         module, _, name = path.partition(":")
         assert callable(getattr(importlib.import_module(module), name)), path
