@@ -1,7 +1,11 @@
-"""Use-case: score customers with the champion and explain each score.
+"""Use-case: serve predictions. Every online prediction (HTTP /predict and /predict/batch, CLI
+`predict`, the embedded `ChurnGuard.predict`) goes through `PredictChurn`:
 
-The hot path builds one model matrix for the whole request (with explanations: the 14
-leave-one-out rows of every customer) and makes exactly one model call; no tables, no I/O.
+records or checked customers in -> checked by the champion's schema (per-row refusals for a
+batch) -> the champion predicts and explains (one model call) -> logged through the
+PredictionLog port (a setting, on by default) -> traced -> out.
+
+No tables and no I/O on the hot path: the log's writer thread does the writing.
 """
 
 from __future__ import annotations
@@ -11,19 +15,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
-from churnguard.application.errors import ModelNotFound, require_schema
-from churnguard.application.ports import InferenceTrace, InferenceTracer, ModelStore, ProbabilisticModel, TraceSpan
-from churnguard.domain.attribution import Contribution, contributions_of, substituted_rows
-from churnguard.domain.customer import ORIGINAL_PRESETS, ORIGINAL_SCHEMA, Customer
+from churnguard.application.champion import Champion, ChampionCache, ChurnPrediction, encoded_rows
+from churnguard.application.errors import ExplanationUnavailable, require_schema
+from churnguard.application.ports import (
+    InferenceTrace,
+    InferenceTracer,
+    ModelExplainer,
+    PredictionLog,
+    PredictionRecord,
+    ShapExplanation,
+    TraceSpan,
+)
+from churnguard.domain.customer import Customer
 from churnguard.domain.errors import InvalidProfile, SchemaMismatch
-from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.reference_profile import ReferenceProfile, profile_reference
-from churnguard.domain.schema import Imputation, TableSchema
+from churnguard.domain.schema import TableSchema
 
 TRACE_NAME = "churn-prediction"
-PROFILE_SAMPLE = 20_000
 
 
 class EncodedCustomer(Protocol):
@@ -42,177 +49,169 @@ class EncodedCustomer(Protocol):
 
 
 @dataclass(frozen=True)
-class ChurnPrediction:
-    probability: float
-    churns: bool
-    threshold: float
-    model_version: str
-    churn_rate_baseline: float
-    contributions: tuple[Contribution, ...] | None
+class RowRefusal:
+    """A record of a batch refused by the champion's schema: its position, the field, the rule."""
+
+    index: int
+    field: str
+    rule: str
 
 
 @dataclass(frozen=True)
-class LoadedModel:
-    version: ModelVersion
-    model: ProbabilisticModel
-
-    def score(self, matrix: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_proba(matrix)[:, 1], dtype=np.float64)
-
-
-class ChampionCache:
-    """The champion, loaded once from the store and kept until `reload`.
-
-    `prepare` turns the verified model into the object that serves it (e.g. a faster twin
-    with the same arithmetic); by default the model itself.
-    """
-
-    def __init__(
-        self, store: ModelStore, prepare: Callable[[ProbabilisticModel], ProbabilisticModel] | None = None
-    ) -> None:
-        self._store = store
-        self._prepare = prepare or (lambda model: model)
-        self._loaded: LoadedModel | None = None
-        self._profiles: dict[str, ReferenceProfile] = {}
-
-    def current(self) -> LoadedModel:
-        """The loaded champion (loading it on first use); raises ModelNotFound if there is none."""
-        loaded = self._loaded
-        if loaded is None:
-            loaded = self.reload()
-        return loaded
-
-    def peek(self) -> LoadedModel | None:
-        """The loaded champion, without trying to load one."""
-        return self._loaded
-
-    def reload(self) -> LoadedModel:
-        """Load and verify the store's champion, then swap it in with one reference assignment,
-        so a request sees either the old model or the new one, never a mix."""
-        champion = self._store.champion()
-        if champion is None:
-            raise ModelNotFound("no champion model yet; run `churnguard pipeline` first")
-        loaded = LoadedModel(champion, self._prepare(self._store.load(champion.fingerprint)))
-        self._loaded = loaded
-        return loaded
-
-    def profile(self, loaded: LoadedModel, sample: int = PROFILE_SAMPLE) -> ReferenceProfile | None:
-        """What the served product shows of `loaded`'s training split (None if the version was
-        stored without one); computed once per version, on at most `sample` rows."""
-        cached = self._profiles.get(loaded.version.fingerprint)
-        if cached is not None:
-            return cached
-        version = loaded.version
-        schema = version.schema
-        try:
-            reference = self._store.reference(version.fingerprint)
-        except ModelNotFound:
-            return None
-        # the stored snapshot holds the schema's encoded fields, in its order (an opaque table here)
-        raw = np.asarray(reference, dtype=np.float64).reshape(-1, len(schema.fields))
-        if raw.shape[0] > sample:
-            raw = raw[np.random.default_rng(0).choice(raw.shape[0], sample, replace=False)]
-        filled = Imputation(version.imputation).apply(schema, raw) if version.imputation else raw
-        probability = loaded.score(schema.model_matrix(filled))
-        named = ORIGINAL_PRESETS if schema.hash == ORIGINAL_SCHEMA.hash else None
-        profile = profile_reference(schema, raw, probability, named)
-        self._profiles = {version.fingerprint: profile}
-        return profile
-
-
-@dataclass(frozen=True)
-class RecordPredictions:
-    """Predictions for customers given as JSON records, and the schema that read them."""
-
+class ServedPredictions:
+    champion: Champion
+    """The one champion that made every prediction of the call."""
+    customers: list[EncodedCustomer]
     predictions: list[ChurnPrediction]
-    customers: list[Customer]
-    schema: TableSchema
+    positions: list[int]
+    """Each prediction's position among the records given."""
+    refused: list[RowRefusal]
+    shap: list[ShapExplanation] | None = None
+
+    @property
+    def schema(self) -> TableSchema:
+        return self.champion.schema
+
+
+def customer_id(customer: EncodedCustomer) -> object:
+    """The customer's id (the schema's id column), None when it has none."""
+    return getattr(customer, "customer_id", None)
 
 
 class PredictChurn:
-    def __init__(self, champion: ChampionCache, tracer: InferenceTracer, declared: TableSchema | None = None) -> None:
+    """`log_predictions`: write each prediction to the log (a business record: who was scored,
+    by which version, with what result). `loaded_only`: never load a champion on a request (a
+    server loads at start-up and on reload), so a bad model file is not read on every call."""
+
+    def __init__(
+        self,
+        champion: ChampionCache,
+        tracer: InferenceTracer,
+        log: PredictionLog | None = None,
+        explainer: ModelExplainer | None = None,
+        declared: TableSchema | None = None,
+        log_predictions: bool = True,
+        loaded_only: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._champion = champion
         self._tracer = tracer
+        self._log = log if log_predictions else None
+        self._explainer = explainer
         self._declared = declared
         """A schema the user named (--schema): the champion's must be it."""
+        self._loaded_only = loaded_only
+        self._clock = clock
 
-    def records(self, records: Sequence[Mapping[str, object]], explain: bool = True) -> RecordPredictions:
-        """Check each record by the champion's own schema, then score them all in one call.
+    def champion(self) -> Champion:
+        """The champion this use-case predicts with now."""
+        if self._loaded_only:
+            return self._champion.loaded()
+        champion = self._champion.current()
+        require_schema(champion.version, self._declared, "the schema named with --schema or SCHEMA_PATH")
+        return champion
 
-        InvalidProfile names the record's position, the field and the rule.
+    def records(
+        self,
+        records: Sequence[Mapping[str, object]],
+        explain: bool = True,
+        shap: bool = False,
+        request_id: str = "",
+        partial: bool = False,
+    ) -> ServedPredictions:
+        """Check each record by the champion's own schema, then predict them all in one model call.
+
+        A record that breaks the schema raises InvalidProfile naming its position, the field and
+        the rule; with `partial`, it is refused alone (ServedPredictions.refused) and the others
+        are predicted.
         """
-        loaded = self._champion.current()
-        require_schema(loaded.version, self._declared, "the schema named with --schema or SCHEMA_PATH")
-        schema = loaded.version.schema
-        customers = []
+        champion = self.champion()
+        schema = champion.schema
+        customers: list[EncodedCustomer] = []
+        positions: list[int] = []
+        refused: list[RowRefusal] = []
         for index, record in enumerate(records):
             try:
                 customers.append(Customer.from_record(schema, record))
+                positions.append(index)
             except InvalidProfile as error:
-                raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
-        return RecordPredictions(self(customers, explain=explain, model=loaded), customers, schema)
+                if not partial:
+                    raise InvalidProfile(f"customer {index}: {error.field}", error.rule, error.value) from None
+                refused.append(RowRefusal(index, error.field, error.rule))
+        return self(customers, explain, shap, request_id, positions, refused, champion)
 
     def __call__(
-        self, profiles: Sequence[EncodedCustomer], explain: bool = True, model: LoadedModel | None = None
-    ) -> list[ChurnPrediction]:
-        """Score with `model` if given (so a caller can use the same model for more work), else the
-        current champion, taken once for the whole call: no mixed versions within a batch.
-
-        Customers must have been checked by the champion's schema (SchemaMismatch otherwise).
-        """
+        self,
+        customers: Sequence[EncodedCustomer],
+        explain: bool = True,
+        shap: bool = False,
+        request_id: str = "",
+        positions: Sequence[int] | None = None,
+        refused: Sequence[RowRefusal] = (),
+        champion: Champion | None = None,
+    ) -> ServedPredictions:
+        """Predict customers already checked by the champion's schema (SchemaMismatch otherwise)
+        with one champion for the whole call: no mixed versions within a batch, nor between a
+        prediction and its SHAP values. `shap` needs an explainer (ExplanationUnavailable)."""
         started = time.time_ns()
-        loaded = model or self._champion.current()
-        version = loaded.version
+        champion = champion or self.champion()
+        version = champion.version
         schema = version.schema
-        baselines = version.feature_means
-        for profile in profiles:
-            if profile.schema_hash != schema.hash:
+        for customer in customers:
+            if customer.schema_hash != schema.hash:
                 # a caller bug, not bad input: customers are checked by the champion's schema first
                 raise SchemaMismatch(f"a customer checked by another schema than the champion {version.short_id}'s")
+        if shap and self._explainer is None:
+            raise ExplanationUnavailable("no SHAP explainer is configured")
 
         features_started = time.time_ns()
-        encoded = [profile.encoded() for profile in profiles]
-        if version.imputation:
-            filled = Imputation(version.imputation).apply(schema, np.array(encoded, dtype=np.float64))
-            encoded = filled.tolist()
-        if explain:
-            rows = np.vstack([substituted_rows(schema, values, baselines) for values in encoded])
-        else:
-            rows = schema.model_matrix(np.array(encoded, dtype=np.float64).reshape(len(encoded), len(schema.fields)))
+        raw = encoded_rows([customer.encoded() for customer in customers], len(schema.fields))
+        filled = champion.scoring.filled(raw)
+        rows = champion.model_rows(filled, explain)
         features_ended = time.time_ns()
-
-        scores = loaded.score(rows)
+        scores = champion.score(rows) if len(rows) else rows[:, 0]
         inference_ended = time.time_ns()
-
-        per_profile = 1 + len(schema.fields) if explain else 1
-        predictions = []
-        for index, values in enumerate(encoded):
-            block = scores[index * per_profile : (index + 1) * per_profile]
-            probability = float(block[0])
-            contributions = contributions_of(schema, values, baselines, block) if explain else None
-            predictions.append(
-                ChurnPrediction(
-                    probability=probability,
-                    churns=probability >= version.threshold,
-                    threshold=version.threshold,
-                    model_version=version.fingerprint,
-                    churn_rate_baseline=version.churn_rate,
-                    contributions=contributions,
-                )
-            )
+        predictions = champion.predictions(filled, scores, explain)
+        shap_values = champion.shap(self._explainer, raw) if shap and self._explainer is not None else None
         ended = time.time_ns()
-        if not self._tracer.enabled:
-            return predictions
-        self._trace(
-            profiles, predictions, version, len(rows), started, features_started, features_ended, inference_ended, ended
+
+        served = ServedPredictions(
+            champion,
+            list(customers),
+            predictions,
+            list(range(len(customers))) if positions is None else list(positions),
+            list(refused),
+            shap_values,
         )
-        return predictions
+        if self._log is not None and predictions:
+            self._record(served, raw.tolist(), request_id)
+        if self._tracer.enabled:
+            self._trace(served, len(rows), started, features_started, features_ended, inference_ended, ended)
+        return served
+
+    def _record(self, served: ServedPredictions, rows: list[list[float]], request_id: str) -> None:
+        assert self._log is not None
+        now = self._clock()
+        schema_hash = served.schema.hash
+        self._log.record(
+            [
+                PredictionRecord(
+                    now,
+                    request_id,
+                    p.model_version,
+                    tuple(row),
+                    p.probability,
+                    int(p.churns),
+                    schema_hash,
+                    None if (identity := customer_id(customer)) is None else str(identity),
+                )
+                for p, row, customer in zip(served.predictions, rows, served.customers, strict=True)
+            ]
+        )
 
     def _trace(
         self,
-        profiles: Sequence[EncodedCustomer],
-        predictions: Sequence[ChurnPrediction],
-        version: ModelVersion,
+        served: ServedPredictions,
         matrix_rows: int,
         started: int,
         features_started: int,
@@ -220,7 +219,9 @@ class PredictChurn:
         inference_ended: int,
         ended: int,
     ) -> None:
-        inputs = {"customers": [profile.as_dict() for profile in profiles]}
+        predictions = served.predictions
+        version = served.champion.version
+        inputs = {"customers": [customer.as_dict() for customer in served.customers]}
         outputs = {
             "probabilities": [p.probability for p in predictions],
             "predictions": [int(p.churns) for p in predictions],

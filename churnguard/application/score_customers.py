@@ -11,6 +11,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from churnguard.application.champion import ChampionCache
 from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import (
     CustomerBatch,
@@ -24,9 +25,7 @@ from churnguard.application.ports import (
     ScoringJob,
     ScoringSummary,
 )
-from churnguard.application.predict_churn import ChampionCache
-from churnguard.domain.attribution import contribution_matrix, substituted_batch
-from churnguard.domain.schema import Imputation, TableSchema
+from churnguard.domain.schema import TableSchema
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -51,11 +50,10 @@ class ScoreCustomers:
 
     def _score(self, source: CustomerBatchSource, writer: ScoredBatchWriter, explain: bool) -> ScoringSummary:
         started = time.perf_counter()
-        loaded = self._champion.current()
-        version = loaded.version
+        champion = self._champion.current()
+        version = champion.version
         schema = version.schema
         require_schema(version, self._declared, "the schema named with --schema or SCHEMA_PATH")
-        imputation = Imputation(version.imputation)
         width = len(schema.fields)
         scored = rejected = 0
         self._progress.start("scoring", source.total_rows())
@@ -66,17 +64,13 @@ class ScoreCustomers:
             self._progress.advance(count + len(batch.rejected))
             if count == 0:
                 continue
-            raw = imputation.apply(schema, batch.raw)
             contributions = None
-            if explain:  # the domain's leave-one-out, in one model call per chunk
-                rows = substituted_batch(schema, raw, version.feature_means)
-                scores = loaded.score(rows).reshape(count, width + 1)
-                probability = scores[:, 0]
-                contributions = contribution_matrix(schema, raw, version.feature_means, scores)
+            if explain:  # the leave-one-out, in one model call per chunk
+                probability, contributions = champion.explained(batch.raw)
             else:
-                probability = loaded.score(schema.model_matrix(raw))
+                probability = champion.scoring.probability(batch.raw)
             writer.write(
-                ScoredBatch(batch, probability, probability >= version.threshold, contributions, schema),
+                ScoredBatch(batch, probability, champion.decide(probability), contributions, schema),
                 version.fingerprint,
                 version.threshold,
             )

@@ -9,8 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import TableSchema
+
+
+def decide(probability: npt.ArrayLike, threshold: float) -> npt.NDArray[np.bool_]:
+    """The served decision: a customer churns when P(churn) >= the version's threshold."""
+    return np.asarray(probability, dtype=np.float64) >= threshold
 
 
 def fingerprint(

@@ -24,10 +24,11 @@ from churnguard.application.ports import (
     Dataset,
     InferenceTracer,
     ModelStore,
+    PredictionLog,
     SchemaReader,
     ScoredBatchWriter,
 )
-from churnguard.application.predict_churn import PredictChurn
+from churnguard.application.predict_churn import PredictChurn, customer_id
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.record_outcomes import RecordOutcomes
 from churnguard.application.run_pipeline import RunPipeline
@@ -155,6 +156,7 @@ def cmd_predict(
     args: argparse.Namespace,
     predict: PredictChurn = Provide[Container.predict_churn],
     tracer: InferenceTracer = Provide[Container.inference_tracer],
+    log: PredictionLog = Provide[Container.prediction_log],
 ) -> int:
     """Score customers given as a JSON object or a list of objects (a file, or - for stdin)."""
     try:
@@ -168,14 +170,17 @@ def cmd_predict(
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise UsageError(f"customer {index}: expected a JSON object of the champion's fields")
-    result = predict.records(records, explain=not args.no_explain)
-    schema = result.schema
+    try:
+        served = predict.records(records, explain=not args.no_explain)
+    finally:
+        log.close()  # write the logged predictions and export the traces before the process ends
+        tracer.close()
+    schema = served.schema
     output = [
-        prediction_json(prediction, schema, customer.customer_id if schema.id_column else NO_ID)
-        for prediction, customer in zip(result.predictions, result.customers, strict=True)
+        prediction_json(prediction, schema, customer_id(customer) if schema.id_column else NO_ID)
+        for prediction, customer in zip(served.predictions, served.customers, strict=True)
     ]
     print(json.dumps(output if isinstance(payload, list) else output[0], indent=2))
-    tracer.close()  # export the traces of this run before the process ends
     return EXIT_OK
 
 

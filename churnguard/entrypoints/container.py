@@ -13,6 +13,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from churnguard.adapters.log_location import log_engine
+from churnguard.application.champion import ChampionCache
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
@@ -28,7 +29,7 @@ from churnguard.application.ports import (
     TableWriter,
     TrainingPlan,
 )
-from churnguard.application.predict_churn import ChampionCache, PredictChurn
+from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel
 from churnguard.application.record_outcomes import RecordOutcomes
 from churnguard.application.run_pipeline import RunPipeline
@@ -298,7 +299,12 @@ class Container(containers.DeclarativeContainer):
     )
     model_explainer = providers.Singleton(_adapter("churnguard.adapters.shap_explainer:ShapExplainer"))
     predict_churn = providers.Factory(
-        PredictChurn, champion=champion_cache, tracer=inference_tracer, declared=named_schema
+        PredictChurn,
+        champion=champion_cache,
+        tracer=inference_tracer,
+        log=prediction_log,
+        explainer=model_explainer,
+        declared=named_schema,
     )
     score_on_engine = providers.Factory(
         ScoreOnEngine,

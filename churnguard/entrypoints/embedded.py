@@ -6,7 +6,8 @@ container, use-cases and adapters as the CLI and the API.
 
     guard = ChurnGuard.in_memory(grid="fast")        # no files, no servers
     outcome = guard.fit(pd.read_csv("customers.csv"))  # validate -> train -> evaluate -> promote
-    [prediction] = guard.predict({"gender": 0, "age": 47, ...})
+    [prediction] = guard.predict({"gender": 0, "age": 47, ...})  # logged, as the API's are
+    guard.close()  # writes what the prediction log still queues
 
 `ChurnGuard()` reads settings as the CLI does (environment, `.env`) and keeps models, reports
 and runs where they say; `ChurnGuard.in_memory()` keeps them in Python objects. Every method
@@ -24,9 +25,9 @@ from typing import Any, Protocol, TypeAlias
 
 import pandas as pd
 
+from churnguard.application.champion import ChurnPrediction
 from churnguard.application.detect_drift import DriftOutcome, DriftSource
 from churnguard.application.ports import Dataset, EvaluationReport, ScoringSummary
-from churnguard.application.predict_churn import ChurnPrediction
 from churnguard.application.promote_model import PromotionOutcome
 from churnguard.application.run_pipeline import PipelineOutcome
 from churnguard.application.train_model import TrainingOutcome
@@ -126,6 +127,18 @@ class ChurnGuard:
         records = [customers] if isinstance(customers, Mapping) else list(customers)
         predictions: list[ChurnPrediction] = self.container.predict_churn().records(records, explain).predictions
         return predictions
+
+    def close(self) -> None:
+        """Write the predictions still queued for the log and export pending traces; `with
+        ChurnGuard() as guard:` calls it on the way out."""
+        self.container.prediction_log().close()
+        self.container.inference_tracer().close()
+
+    def __enter__(self) -> ChurnGuard:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def score(self, data: pd.DataFrame, explain: bool = False) -> Scores:
         """Every customer of `data` scored by the champion, as `churnguard score` does."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from churnguard.application.predict_churn import ChurnPrediction
+from churnguard.application.champion import ChurnPrediction
 from churnguard.domain.schema import TableSchema
 
 RISK_BANDS = ((0.3, "low"), (0.6, "medium"))

@@ -136,7 +136,11 @@ class ApiSettings(BaseSettings):
 class PredictionLogSettings(BaseSettings):
     model_config = _ENV
 
-    prediction_log_enabled: bool = Field(True, description="log every served prediction (PREDICTION_LOG_ENABLED)")
+    prediction_log_enabled: bool = Field(
+        True,
+        description="log every prediction of the API, `churnguard predict` and ChurnGuard.predict "
+        "(PREDICTION_LOG_ENABLED)",
+    )
     prediction_log_path: Path | None = Field(None, description="SQLite file (default <workdir>/predictions.db)")
     prediction_log_url: str | None = Field(
         None,

@@ -11,7 +11,8 @@ from mlflow.tracking import MlflowClient
 
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
 from churnguard.adapters.mlflow_inference_tracer import MlflowInferenceTracer
-from churnguard.application.predict_churn import ChampionCache, PredictChurn
+from churnguard.application.champion import ChampionCache
+from churnguard.application.predict_churn import PredictChurn
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
 from tests.conftest import BUNDLED_DATA
 from tests.integration.conftest import cli_output, read_json
@@ -165,13 +166,13 @@ def test_a_prediction_still_answers_when_the_tracking_server_dies(trained_workdi
     predict = PredictChurn(ChampionCache(FilesystemModelStore(trained_workdir / "models")), tracer)
     customer = CustomerProfile.from_mapping(CUSTOMER)
     try:
-        before = predict([customer])
+        before = predict([customer]).predictions
         assert tracer.flush(30)
         assert tracer.exported_traces == 1
         assert tracer.dropped_traces == 0
     finally:
         server.stop()
-    after = predict([customer])  # the trace is exported off the caller's thread
+    after = predict([customer]).predictions  # the trace is exported off the caller's thread
     assert after[0].probability == before[0].probability
     assert tracer.flush(30)
     assert tracer.dropped_traces == 1
@@ -267,7 +268,7 @@ def test_a_telco_champion_is_tracked_registered_and_scored_by_mlflow_in_its_own_
     assert diagnostics is not None
     assert diagnostics.roc_auc == pytest.approx(version.metrics["roc_auc"], abs=1e-9)
     assert sum(diagnostics.confusion.values()) == diagnostics.holdout_rows
-    from churnguard.application.predict_churn import ChampionCache
+    from churnguard.application.champion import ChampionCache
 
     cache = ChampionCache(store)
     profile = cache.profile(cache.reload())

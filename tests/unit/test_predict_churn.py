@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnguard.application.errors import ModelNotFound
-from churnguard.application.predict_churn import ChampionCache, PredictChurn
+from churnguard.application.champion import ChampionCache
+from churnguard.application.predict_churn import PredictChurn
 from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import RAW_FIELDS
 from churnguard.domain.model_version import ModelVersion
@@ -41,7 +42,7 @@ def _world(threshold=0.5):
 @given(st.lists(profiles, min_size=1, max_size=8))
 def test_a_batch_with_explanations_costs_exactly_one_model_call(batch):
     predict, model, _ = _world()
-    predictions = predict(batch, explain=True)
+    predictions = predict(batch, explain=True).predictions
     assert model.calls == [(14 * len(batch), 16)]
     expected = model.predict_proba(profiles_matrix(batch))[:, 1]
     np.testing.assert_allclose([p.probability for p in predictions], expected, rtol=1e-12)
@@ -57,7 +58,7 @@ def test_a_batch_with_explanations_costs_exactly_one_model_call(batch):
 @given(profiles, st.floats(0.05, 0.95))
 def test_the_champions_threshold_decides_the_prediction(profile, threshold):
     predict, _, _ = _world(threshold)
-    prediction = predict([profile], explain=False)[0]
+    prediction = predict([profile], explain=False).predictions[0]
     assert prediction.threshold == threshold
     assert prediction.churns == (prediction.probability >= threshold)
     assert prediction.contributions is None
@@ -69,7 +70,7 @@ def test_every_prediction_is_traced_with_its_three_steps():
     from churnguard.domain.customer import CustomerProfile
     from tests.unit.test_customer_profile import VALID
 
-    prediction = predict([CustomerProfile.from_mapping(VALID)])[0]
+    prediction = predict([CustomerProfile.from_mapping(VALID)]).predictions[0]
     (trace,) = tracer.traces
     assert trace.name == "churn-prediction"
     assert [span.name for span in trace.spans] == ["feature-engineering", "model-inference", "explainability"]

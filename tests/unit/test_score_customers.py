@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
-from churnguard.application.predict_churn import ChampionCache
+from churnguard.application.champion import ChampionCache
 from churnguard.application.score_customers import ScoreCustomers
 from churnguard.domain.attribution import contributions_of
 from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS

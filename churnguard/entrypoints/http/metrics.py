@@ -76,8 +76,8 @@ class ServiceMetrics:
         )
         self.model_info = Gauge(
             "churnguard_model_info",
-            "The serving model (value 1)",
-            ["model_version", "family"],
+            "The serving model (value 1); serving_form: compiled (the numpy twin) or fitted (the model itself)",
+            ["model_version", "family", "serving_form"],
             registry=r,
             multiprocess_mode="max",
         )
@@ -103,7 +103,7 @@ class ServiceMetrics:
         self.dropped_traces = Counter(
             "churnguard_dropped_traces_total", "Inference traces that could not be exported", registry=r
         )
-        self._model_labels: tuple[str, str] | None = None
+        self._model_labels: tuple[str, str, str] | None = None
         self.inputs: InputMetrics | None = None
         self.outcome = {True: self.predictions.labels("churn"), False: self.predictions.labels("no_churn")}
         self.dropped_predictions = Counter(
@@ -171,11 +171,13 @@ class ServiceMetrics:
             self.inputs = InputMetrics(schema, profile, self.registry)
         return self.inputs
 
-    def model_swapped(self, version: str, family: str, f1: float, threshold: float, churn_rate: float) -> None:
+    def model_swapped(
+        self, version: str, family: str, f1: float, threshold: float, churn_rate: float, serving_form: str
+    ) -> None:
         # zero the old label rather than clear(): in multiprocess mode its file sample would stay at 1
         if self._model_labels is not None:
             self.model_info.labels(*self._model_labels).set(0)
-        self._model_labels = (version[:12], family)
+        self._model_labels = (version[:12], family, serving_form)
         self.model_info.labels(*self._model_labels).set(1)
         self.model_f1.set(f1)
         self.model_threshold.set(threshold)

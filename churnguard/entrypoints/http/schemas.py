@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from churnguard.application.champion import ServingForm
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.entrypoints.http.request_model import ORIGINAL_EXAMPLE, customer_model
 
@@ -100,6 +101,9 @@ class ModelInfoOut(BaseModel):
     run_id: str | None
     trained_at: str
     family: str | None
+    serving_form: ServingForm = Field(
+        description="compiled: the numpy twin compiled from the fitted model answers; fitted: the model itself"
+    )
     params: dict[str, Any]
     metrics: dict[str, float]
     threshold: float

@@ -10,15 +10,14 @@ and the current champion keeps serving until a restart picks the new schema up.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
+from churnguard.application.champion import Champion, ChampionCache, Refresh
 from churnguard.application.errors import ModelNotFound
-from churnguard.application.ports import PredictionRecord
-from churnguard.application.predict_churn import ChampionCache, ChurnPrediction, EncodedCustomer, LoadedModel
+from churnguard.application.predict_churn import EncodedCustomer, PredictChurn, ServedPredictions
 from churnguard.domain.customer import ORIGINAL_SCHEMA, Customer, CustomerProfile
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.reference_profile import ReferenceProfile
@@ -43,6 +42,9 @@ def served_schema(container: Container) -> TableSchema:
 
 
 class Serving:
+    """Start-up and reload: the served schema, the champion kept current, and what the routes
+    show of it (metrics, the reference profile, the Model view's charts)."""
+
     def __init__(self, settings: Settings, container: Container, metrics: ServiceMetrics) -> None:
         self.settings = settings
         self.container = container
@@ -51,8 +53,7 @@ class Serving:
         self.schema = served_schema(container)
         self.original = self.schema.hash == ORIGINAL_SCHEMA.hash
         self.customer_model: type[BaseModel] = customer_model(self.schema, example_of(self.schema))
-        self.predict_churn = container.predict_churn()
-        self.explainer = container.model_explainer()
+        self.predict_churn: PredictChurn = container.predict_churn(loaded_only=True)
         self.tracer = container.inference_tracer()
         self.prediction_log = container.prediction_log()
         self.profile: ReferenceProfile | None = None
@@ -67,28 +68,28 @@ class Serving:
         """Load and verify the store's champion; swap it in if it changed. True if swapped."""
         metrics = self.metrics
         try:
-            current = self.champion.peek()
-            latest = self.container.model_store().champion()
-            if latest is None or (current is not None and current.version.fingerprint == latest.fingerprint):
-                return False
-            if latest.schema.hash != self.schema.hash:
+            refresh = self.champion.refresh(self.schema)
+            if refresh.outcome is Refresh.Outcome.SCHEMA_CHANGED:
+                assert refresh.refused is not None
                 metrics.reloads.labels("schema_changed").inc()
                 logger.error(
                     "champion not loaded: it reads another schema than this API serves; "
                     "the current champion keeps serving until a restart",
                     extra={
-                        "model_version": latest.short_id,
-                        "schema": latest.schema.name,
-                        "schema_hash": latest.schema.short_hash,
+                        "model_version": refresh.refused.short_id,
+                        "schema": refresh.refused.schema.name,
+                        "schema_hash": refresh.refused.schema.short_hash,
                         "served_schema": self.schema.name,
                         "served_schema_hash": self.schema.short_hash,
                         "reason": reason,
                     },
                 )
+            if refresh.outcome is not Refresh.Outcome.LOADED:
                 return False
-            loaded = self.champion.reload()
-            profile = self.champion.profile(loaded)
-            diagnostics = self._diagnostics(loaded)
+            champion = refresh.champion
+            assert champion is not None
+            profile = self.champion.profile(champion)
+            diagnostics = self._diagnostics(champion)
         except ModelNotFound:
             return False
         except Exception:
@@ -98,7 +99,7 @@ class Serving:
         self.profile = profile
         self.diagnostics = diagnostics
         metrics.declare_inputs(self.schema, profile)
-        version = loaded.version
+        version = champion.version
         metrics.reloads.labels("loaded").inc()
         metrics.model_swapped(
             version.fingerprint,
@@ -106,31 +107,28 @@ class Serving:
             version.f1,
             version.threshold,
             version.churn_rate,
+            champion.form.value,
         )
-        logger.info("champion loaded", extra={"model_version": version.short_id, "reason": reason})
+        logger.info(
+            "champion loaded",
+            extra={"model_version": version.short_id, "reason": reason, "serving_form": champion.form.value},
+        )
         return True
 
-    def _diagnostics(self, loaded: LoadedModel) -> ModelDiagnostics | None:
+    def _diagnostics(self, champion: Champion) -> ModelDiagnostics | None:
         """The charts of the Model view are not worth refusing a verified champion over: a store
         that cannot hand them over now is logged, and the view says they are missing."""
         try:
-            return self.container.model_store().diagnostics(loaded.version.fingerprint)
+            return self.container.model_store().diagnostics(champion.version.fingerprint)
         except Exception:
             logger.warning(
-                "champion diagnostics unavailable", exc_info=True, extra={"model_version": loaded.version.short_id}
+                "champion diagnostics unavailable", exc_info=True, extra={"model_version": champion.version.short_id}
             )
             return None
 
-    def serving_model(self) -> LoadedModel:
-        """The verified champion the lifespan, the poller or /admin/reload loaded. Requests never
-        load one themselves: a bad model file would otherwise be re-read on every request."""
-        loaded = self.champion.peek()
-        if loaded is None:
-            raise ModelNotFound(
-                "no verified champion loaded: promote one (churnguard pipeline), "
-                "or see the service log for why it was refused"
-            )
-        return loaded
+    def serving_model(self) -> Champion:
+        """The verified champion the lifespan, the poller or /admin/reload loaded."""
+        return self.champion.loaded()
 
     def customer(self, checked: BaseModel) -> EncodedCustomer:
         """A request body the request model accepted -> the domain's customer (checked again by
@@ -140,42 +138,18 @@ class Serving:
             return CustomerProfile.from_mapping(values)
         return Customer.from_record(self.schema, values)
 
-    def record(
-        self, predictions: Sequence[ChurnPrediction], customers: Sequence[EncodedCustomer], request_id: str
-    ) -> None:
-        """Log and count served predictions (the log's writer thread does the I/O)."""
-        rows = [customer.encoded() for customer in customers]
-        ids = [self.customer_id(customer) for customer in customers]
+    def count(self, served: ServedPredictions) -> None:
+        """Count served predictions in the metrics (the use-case logged them)."""
         metrics = self.metrics
-        now = time.time()
-        served = self.schema.hash
-        self.prediction_log.record(
-            [
-                PredictionRecord(
-                    now,
-                    request_id,
-                    p.model_version,
-                    tuple(row),
-                    p.probability,
-                    int(p.churns),
-                    served,
-                    None if customer_id is None else str(customer_id),
-                )
-                for p, row, customer_id in zip(predictions, rows, ids, strict=True)
-            ]
-        )
         dropped = self.prediction_log.dropped_records
         if dropped > self._dropped_seen:
             metrics.dropped_predictions.inc(dropped - self._dropped_seen)
             self._dropped_seen = dropped
-        if metrics.inputs is not None:
-            metrics.inputs.observe(rows)
-        for prediction in predictions:
+        if metrics.inputs is not None and served.customers:
+            metrics.inputs.observe([customer.encoded() for customer in served.customers])
+        for prediction in served.predictions:
             metrics.outcome[prediction.churns].inc()
             metrics.churn_probability.observe(prediction.probability)
-
-    def customer_id(self, customer: EncodedCustomer) -> Any:
-        return getattr(customer, "customer_id", None)
 
     def schema_body(self) -> Mapping[str, Any]:
         return schema_json(self.schema, self.profile)

@@ -58,6 +58,7 @@ def operations_router(serving: Serving) -> APIRouter:
             "run_id": version.run_id,
             "trained_at": version.created_at.isoformat(),
             "family": version.params.get("family"),
+            "serving_form": loaded.form.value,
             "params": dict(version.params),
             "metrics": {k: v for k, v in version.metrics.items() if v == v},
             "threshold": version.threshold,

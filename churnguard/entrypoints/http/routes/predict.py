@@ -11,8 +11,6 @@ import secrets
 import time
 from typing import Annotated, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,9 +18,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from churnguard.application.predict_churn import ChurnPrediction, EncodedCustomer, LoadedModel
+from churnguard.application.champion import ChurnPrediction
+from churnguard.application.predict_churn import EncodedCustomer, customer_id
 from churnguard.domain.errors import InvalidProfile
-from churnguard.domain.schema import Imputation
 from churnguard.entrypoints.http.responses import PredictionResponse, readable_errors
 from churnguard.entrypoints.http.schemas import (
     BatchIn,
@@ -57,6 +55,7 @@ def predict_router(serving: Serving) -> APIRouter:
     schema = serving.schema
     shown_schema = None if serving.original else schema  # the original's body shows codes, as it always did
     id_column = schema.id_column
+    predict_churn = serving.predict_churn
     predict_key = api.predict_api_key.get_secret_value() if api.predict_api_key else ""
 
     async def require_predict_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
@@ -69,7 +68,7 @@ def predict_router(serving: Serving) -> APIRouter:
     batch_schema = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
 
     def body_of(prediction: ChurnPrediction, customer: EncodedCustomer) -> dict[str, Any]:
-        return prediction_json(prediction, shown_schema, serving.customer_id(customer) if id_column else NO_ID)
+        return prediction_json(prediction, shown_schema, customer_id(customer) if id_column else NO_ID)
 
     @router.post(
         "/predict",
@@ -91,14 +90,13 @@ def predict_router(serving: Serving) -> APIRouter:
         except ValidationError as error:
             raise RequestValidationError(error.errors()) from None
         customers = [serving.customer(checked)]
-        loaded = serving.serving_model()  # one model for the prediction and its SHAP values
         started = time.perf_counter()
-        prediction = serving.predict_churn(customers, explain=explain != "none", model=loaded)[0]
+        served = predict_churn(customers, explain != "none", explain == "shap", _request_id(request))
         metrics.model_latency.observe(time.perf_counter() - started)
-        body = body_of(prediction, customers[0])
-        if explain == "shap":
-            matrix = schema.model_matrix(loaded_rows(loaded, customers))
-            (explanation,) = serving.explainer.explain(loaded.model, matrix)
+        serving.count(served)
+        body = body_of(served.predictions[0], customers[0])
+        if served.shap is not None:
+            (explanation,) = served.shap
             body["shap"] = {
                 "explainer": explanation.explainer,
                 "output": "log_odds_uncalibrated",
@@ -108,7 +106,6 @@ def predict_router(serving: Serving) -> APIRouter:
                 "log_odds": explanation.log_odds,
                 "values": dict(explanation.values),
             }
-        serving.record([prediction], customers, _request_id(request))
         return PredictionResponse(body)
 
     @router.post(
@@ -154,28 +151,21 @@ def predict_router(serving: Serving) -> APIRouter:
         if errors:
             metrics.prediction_errors.labels("invalid_row").inc(len(errors))
         metrics.batch_size.observe(len(batch.customers))
-        loaded = serving.serving_model()
-        predictions = serving.predict_churn(customers, explain=explain == "loo", model=loaded) if customers else []
-        serving.record(predictions, customers, request_id)
+        served = predict_churn(customers, explain == "loo", request_id=request_id, positions=positions)
+        serving.count(served)
         bodies: list[dict[str, Any] | None] = [None] * len(batch.customers)
-        for position, prediction, customer in zip(positions, predictions, customers, strict=True):
+        for position, prediction, customer in zip(served.positions, served.predictions, customers, strict=True):
             bodies[position] = body_of(prediction, customer)
+        version = served.champion.version
         return PredictionResponse(
             {
-                "model_version": loaded.version.fingerprint,
-                "threshold": loaded.version.threshold,
+                "model_version": version.fingerprint,
+                "threshold": version.threshold,
                 "predictions": bodies,
                 "errors": errors,
-                "scored": len(predictions),
+                "scored": len(served.predictions),
                 "rejected": len(errors),
             }
         )
 
     return router
-
-
-def loaded_rows(loaded: LoadedModel, customers: list[EncodedCustomer]) -> npt.NDArray[np.float64]:
-    """The customers' encoded fields with the champion's imputation applied (SHAP's input)."""
-    version = loaded.version
-    raw = np.array([customer.encoded() for customer in customers], dtype=np.float64)
-    return Imputation(version.imputation).apply(version.schema, raw) if version.imputation else raw
