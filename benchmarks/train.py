@@ -52,9 +52,10 @@ def _peak_rss_mib() -> dict[str, float]:
 
 
 def run_scenario(family: str, case: str) -> dict[str, Any]:
-    from churnguard.adapters.sklearn_evaluation import churn_probability, classification_metrics, features_and_target
+    from churnguard.adapters.sklearn_evaluation import classification_metrics, features_and_target
     from churnguard.adapters.synthetic_population import churn_probability as oracle_probability
     from churnguard.adapters.synthetic_population import generate_population
+    from churnguard.application.champion import probability_of
     from churnguard.domain.decision_threshold import f1_optimal_threshold
     from churnguard.entrypoints.container import build_container
     from churnguard.entrypoints.settings import Settings
@@ -112,7 +113,7 @@ def run_scenario(family: str, case: str) -> dict[str, Any]:
         return result
     fresh = generate_population(FRESH_ROWS, FRESH_SEED)
     features, target = features_and_target(fresh)
-    probability = churn_probability(trained.model, features)
+    probability = probability_of(trained.model, features)
     oracle = oracle_probability(fresh)
     oracle_threshold = f1_optimal_threshold(target, oracle)
     model_metrics = classification_metrics(target, probability, trained.threshold)

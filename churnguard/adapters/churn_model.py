@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from churnguard.application.champion import Scoring
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.errors import InvalidProfile
-from churnguard.domain.schema import Imputation, TableSchema, schema_from_mapping, schema_to_mapping
+from churnguard.domain.schema import TableSchema, schema_from_mapping, schema_to_mapping
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -82,8 +83,7 @@ class ChurnModel:
             first = checked.violations[0]
             row = first.rows[0]
             raise InvalidProfile(f"{first.field} (row {row})", first.rule, np.atleast_1d(columns[first.field])[row])
-        matrix = schema.model_matrix(Imputation(self.imputation).apply(schema, checked.raw))
-        return self.calibrate(self.uncalibrated_probability(matrix))
+        return Scoring(schema, self.imputation, self).probability(checked.raw)
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
         """(n, 2) like scikit-learn: P(stays), P(churns)."""

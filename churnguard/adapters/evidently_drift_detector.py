@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from churnguard.application.champion import Scoring
 from churnguard.application.ports import DriftAnalysis, ProbabilisticModel, Table
 from churnguard.domain.drift_policy import FeatureDrift
 from churnguard.domain.schema import FieldKind, TableSchema
@@ -40,7 +41,7 @@ def _definition(schema: TableSchema) -> DataDefinition:
 
 def _probability(model: ProbabilisticModel, frame: pd.DataFrame, schema: TableSchema) -> np.ndarray:
     raw = frame[list(schema.raw_fields)].to_numpy(dtype=np.float64)
-    return np.asarray(model.predict_proba(schema.model_matrix(raw))[:, 1], dtype=np.float64)
+    return Scoring(schema, {}, model).probability(raw)  # the samples are imputed already
 
 
 def _frame(table: Table, schema: TableSchema) -> pd.DataFrame:

@@ -25,10 +25,11 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
+from churnguard.application.champion import Scoring, probability_of
 from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
 from churnguard.domain.customer import ORIGINAL_SCHEMA
-from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.schema import FloatArray, Imputation, TableSchema
+from churnguard.domain.model_version import ModelVersion, decide
+from churnguard.domain.schema import FloatArray, TableSchema
 from churnguard.domain.uncertainty import DEFAULT_ROUNDS, metric_intervals
 
 IntArray = npt.NDArray[np.int64]
@@ -44,11 +45,6 @@ def encoded_table(table: Table, schema: TableSchema) -> tuple[FloatArray, IntArr
         raise ValueError(f"table breaks its schema: {checked.violations[:3]}")
     assert checked.target is not None
     return checked.raw, checked.target.astype(np.int64)
-
-
-def model_inputs(schema: TableSchema, imputation: Mapping[str, float], raw: FloatArray) -> FloatArray:
-    """The model matrix of encoded rows: imputation fitted at training, then engineered features."""
-    return schema.model_matrix(Imputation(imputation).apply(schema, raw))
 
 
 def features_and_target(table: Table, schema: TableSchema = ORIGINAL_SCHEMA) -> tuple[FloatArray, IntArray]:
@@ -70,7 +66,7 @@ def holdout_split(
 
 def classification_metrics(target: IntArray, probability: FloatArray, threshold: float) -> dict[str, float]:
     """Threshold metrics at `threshold` plus ranking and probability metrics."""
-    predicted = (probability >= threshold).astype(np.int64)
+    predicted = decide(probability, threshold).astype(np.int64)
     both_classes = len(np.unique(target)) == 2
     return {
         "f1": float(f1_score(target, predicted, zero_division=0)),
@@ -87,11 +83,6 @@ def classification_metrics(target: IntArray, probability: FloatArray, threshold:
     }
 
 
-def churn_probability(model: Any, features: FloatArray) -> FloatArray:
-    """P(churn) for each row: the model's positive-class column."""
-    return np.asarray(model.predict_proba(features)[:, 1], dtype=np.float64)
-
-
 class SklearnModelEvaluator:
     """Recomputes holdout metrics, with bootstrap intervals, for any model with predict_proba."""
 
@@ -106,14 +97,14 @@ class SklearnModelEvaluator:
         test_size, random_state = split or (float(version.settings["test_size"]), int(version.settings["random_state"]))
         raw, target = encoded_table(table, version.schema)
         _, raw_test, _, y_test = holdout_split(raw, target, test_size, random_state)
-        x_test = model_inputs(version.schema, version.imputation, raw_test)
-        return HoldoutPredictions(target=y_test, probability=churn_probability(model, x_test))
+        scoring = Scoring(version.schema, version.imputation, model)  # type: ignore[arg-type]
+        return HoldoutPredictions(target=y_test, probability=scoring.probability(raw_test))
 
     def evaluate(self, model: object, table: Table, version: ModelVersion) -> Evaluation:
         holdout = self.holdout_predictions(model, table, version)
         y_test, probability = holdout.target, holdout.probability
         threshold = version.threshold
-        predicted = (probability >= threshold).astype(np.int64)
+        predicted = decide(probability, threshold).astype(np.int64)
         report: Mapping[str, Any] = classification_report(
             y_test, predicted, labels=[0, 1], target_names=["stays", "churns"], output_dict=True, zero_division=0
         )
@@ -132,27 +123,11 @@ class SklearnModelEvaluator:
 def permutation_drops(model: Any, features: Any, target: Any, repeats: int, random_state: int) -> Any:
     """(features, repeats) drops in holdout ROC-AUC when one column is shuffled."""
     rng = np.random.default_rng(random_state)
-    baseline = roc_auc_score(target, churn_probability(model, features))
+    baseline = roc_auc_score(target, probability_of(model, features))
     drops = np.empty((features.shape[1], repeats))
     for column in range(features.shape[1]):
         for repeat in range(repeats):
             shuffled = features.copy()
             shuffled[:, column] = rng.permutation(shuffled[:, column])
-            drops[column, repeat] = baseline - roc_auc_score(target, churn_probability(model, shuffled))
+            drops[column, repeat] = baseline - roc_auc_score(target, probability_of(model, shuffled))
     return drops
-
-
-def field_influence(
-    model: Any, schema: TableSchema, raw: FloatArray, baselines: Mapping[str, float]
-) -> dict[str, float]:
-    """Per raw field: the mean |change in churn probability| when it is set to its baseline, the
-    leave-one-out attribution averaged over `raw` (encoded, imputed rows). Engineered features
-    are recomputed from the substituted field, as the attribution does."""
-    probability = churn_probability(model, schema.model_matrix(raw))
-    influence = {}
-    for index, name in enumerate(schema.raw_fields):
-        substituted = raw.copy()
-        substituted[:, index] = baselines[name]
-        moved = churn_probability(model, schema.model_matrix(substituted))
-        influence[name] = float(np.mean(np.abs(probability - moved)))
-    return influence

@@ -32,15 +32,13 @@ from churnguard.adapters.churn_model import ChurnModel, logit
 from churnguard.adapters.model_families import FAMILIES
 from churnguard.adapters.sklearn_evaluation import (
     IntArray,
-    churn_probability,
     classification_metrics,
     encoded_table,
-    field_influence,
     holdout_split,
-    model_inputs,
     permutation_drops,
 )
 from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
+from churnguard.application.champion import Scoring
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
 from churnguard.domain.decision_threshold import choose_threshold
@@ -170,7 +168,6 @@ class SklearnModelTrainer:
         imputation = Imputation.fit(schema, raw_train)  # the training split only
         raw_train = imputation.apply(schema, raw_train)
         x_train = schema.model_matrix(raw_train)
-        x_test = model_inputs(schema, imputation.values, raw_test)
         folds: Folds = list(StratifiedKFold(n_splits=plan.cv_folds).split(x_train, y_train))
         search = CrossValidatedSearch(plan.selection_metric, plan.n_jobs, plan.random_state, self._progress_interval)
         groups = search.groups(plan.families, plan.grid_size, schema)
@@ -194,13 +191,15 @@ class SklearnModelTrainer:
             imputation=dict(imputation.values),
         )
 
-        holdout_probability = churn_probability(model, x_test)
+        scoring = Scoring(schema, imputation.values, model)
+        x_test = scoring.matrix(raw_test)
+        holdout_probability = scoring.score(x_test)
         drops = permutation_drops(model, x_test, y_test, IMPORTANCE_REPEATS, plan.random_state)
         importance = dict(zip(schema.model_features, drops.mean(axis=1), strict=True))
         baselines = attribution_baselines(schema, raw_train)
-        influence = field_influence(model, schema, imputation.apply(schema, raw_test), baselines)
+        influence = scoring.influence(scoring.filled(raw_test), baselines)
         diagnostics = diagnose(y_test, holdout_probability, threshold.threshold, importance, influence)
-        train_probability = churn_probability(model, x_train)
+        train_probability = scoring.score(x_train)
         scores = np.array([c.score(plan.selection_metric) for c in candidates])
         return TrainedModel(
             model=model,

@@ -204,6 +204,7 @@ class SparkScoringEngine:
             )
             scored = (
                 good.withColumn("churn_probability", predict(*[F.col(f.name) for f in schema.fields]))
+                # the champion's decide() as a column; test_spark holds it equal to the single process's
                 .withColumn("churn_prediction", (F.col("churn_probability") >= F.lit(job.threshold)).cast("long"))
                 .withColumn("model_version", F.lit(job.model_version[:12]))
             )

@@ -28,13 +28,13 @@ from sklearn.model_selection import StratifiedKFold, learning_curve
 from churnguard.adapters.churn_model import ChurnModel
 from churnguard.adapters.model_families import FAMILIES
 from churnguard.adapters.sklearn_evaluation import (
-    churn_probability,
     encoded_table,
     holdout_split,
-    model_inputs,
     permutation_drops,
 )
+from churnguard.application.champion import Scoring, probability_of
 from churnguard.application.ports import Table, TrainedModel
+from churnguard.domain.model_version import decide
 from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
@@ -59,10 +59,10 @@ def write_training_artifacts(
     schema = model.table_schema()
     names = list(schema.model_features)
     raw, target = encoded_table(table, schema)
-    features = model_inputs(schema, model.imputation, raw)
+    features = Scoring(schema, model.imputation, model).matrix(raw)
     x_train, x_test, y_train, y_test = holdout_split(features, target, test_size, random_state)
-    probability = churn_probability(model, x_test)
-    predicted = (probability >= trained.threshold).astype(int)
+    probability = probability_of(model, x_test)
+    predicted = decide(probability, trained.threshold).astype(int)
     written: list[Path] = []
 
     figure, axis = plt.subplots(figsize=(5, 4.5))

@@ -38,6 +38,11 @@ class ServingForm(enum.StrEnum):
     """The fitted model itself: its family has no twin, or the twin did not reproduce it."""
 
 
+def probability_of(model: ProbabilisticModel, matrix: FloatArray) -> FloatArray:
+    """One model call: P(churn) of each row of a model matrix (the positive class's column)."""
+    return np.asarray(model.predict_proba(matrix)[:, 1], dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class Scoring:
     """Encoded rows (NaN where a value is to be imputed) -> churn probabilities."""
@@ -55,11 +60,26 @@ class Scoring:
         return self.schema.model_matrix(self.filled(raw))
 
     def score(self, matrix: FloatArray) -> FloatArray:
-        """One model call: P(churn) of each row of a model matrix."""
-        return np.asarray(self.model.predict_proba(matrix)[:, 1], dtype=np.float64)
+        return probability_of(self.model, matrix)
 
     def probability(self, raw: FloatArray) -> FloatArray:
         return self.score(self.matrix(raw))
+
+    def explained(self, filled: FloatArray, baselines: Mapping[str, float]) -> tuple[FloatArray, FloatArray]:
+        """(n,) probabilities and (n, fields) leave-one-out contributions of n imputed rows, from
+        one model call over their substituted rows (the domain's batch form)."""
+        count, width = filled.shape
+        scores = self.score(substituted_batch(self.schema, filled, baselines)).reshape(count, width + 1)
+        return scores[:, 0], contribution_matrix(self.schema, filled, baselines, scores)
+
+    def influence(self, filled: FloatArray, baselines: Mapping[str, float], chunk: int = 4096) -> dict[str, float]:
+        """Per raw field: its mean |leave-one-out contribution| over imputed rows (the drift
+        report's weights), `chunk` rows per model call so memory stays flat."""
+        total = np.zeros(len(self.schema.fields))
+        for start in range(0, len(filled), chunk):
+            total += np.abs(self.explained(filled[start : start + chunk], baselines)[1]).sum(axis=0)
+        mean = total / max(len(filled), 1)
+        return {name: float(value) for name, value in zip(self.schema.raw_fields, mean, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -95,13 +115,8 @@ class Champion:
         return decide(probability, self.version.threshold)
 
     def explained(self, raw: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """(n,) probabilities and (n, fields) leave-one-out contributions of n encoded rows, from
-        one model call over their substituted rows."""
-        filled = self.scoring.filled(raw)
-        count, width = filled.shape
-        baselines = self.version.feature_means
-        scores = self.score(substituted_batch(self.schema, filled, baselines)).reshape(count, width + 1)
-        return scores[:, 0], contribution_matrix(self.schema, filled, baselines, scores)
+        """(n,) probabilities and (n, fields) leave-one-out contributions of n encoded rows."""
+        return self.scoring.explained(self.scoring.filled(raw), self.version.feature_means)
 
     def predict(self, raw: FloatArray, explain: bool = True) -> list[ChurnPrediction]:
         """One prediction per encoded row ((n, fields), NaN to impute), with its sorted

@@ -7,7 +7,8 @@ import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
 from churnguard.adapters.filesystem_model_store import FilesystemModelStore
-from churnguard.adapters.sklearn_evaluation import churn_probability, features_and_target
+from churnguard.adapters.sklearn_evaluation import features_and_target
+from churnguard.application.champion import probability_of
 from tests.conftest import BUNDLED_DATA, SHARED_DATA, require_shared
 from tests.integration.conftest import read_json, run_cli_process
 
@@ -44,7 +45,7 @@ def test_the_stored_champion_loads_and_scores_the_data(trained_workdir):
     assert champion is not None
     model = store.load(champion.fingerprint)
     features, target = features_and_target(pd.read_csv(BUNDLED_DATA))
-    probability = churn_probability(model, features)
+    probability = probability_of(model, features)
     assert probability.shape == (2000,)
     assert np.all((probability > 0) & (probability < 1))
     # it ranks and it is calibrated: a constant or shuffled model fails both
@@ -77,7 +78,7 @@ def test_training_twice_gives_the_same_fingerprint_and_identical_probabilities(r
         assert version is not None
         fingerprints.append(version.fingerprint)
         features, _ = features_and_target(pd.read_csv(BUNDLED_DATA))
-        probabilities.append(churn_probability(store.load(version.fingerprint), features))
+        probabilities.append(probability_of(store.load(version.fingerprint), features))
     assert fingerprints[0] == fingerprints[1]
     np.testing.assert_array_equal(probabilities[0], probabilities[1])
 

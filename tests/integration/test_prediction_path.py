@@ -70,7 +70,9 @@ def test_http_cli_and_embedded_give_one_prediction_and_log_it_once_each(telco_wo
     for body in (http, by_cli):
         shown = {item["feature"]: item["contribution"] for item in body["feature_contributions"]}
         assert shown == pytest.approx(explained, abs=1e-12)
-        assert [item["feature"] for item in body["feature_contributions"]] == [c.feature for c in embedded.contributions]
+        assert [item["feature"] for item in body["feature_contributions"]] == [
+            c.feature for c in embedded.contributions
+        ]
 
     logged = read_predictions(log_path, schema)
     assert len(logged) == 3  # one per entrypoint, none twice

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from churnguard.application.errors import ModelNotFound
 from churnguard.application.champion import ChampionCache
+from churnguard.application.errors import ModelNotFound
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import RAW_FIELDS

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
 from churnguard.application.champion import ChampionCache
+from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
 from churnguard.application.score_customers import ScoreCustomers
 from churnguard.domain.attribution import contributions_of
 from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS
