@@ -7,6 +7,7 @@ gradient boosting (trees split on them well enough, and that is the original mod
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
@@ -18,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from churnguard.application.errors import ExplanationUnavailable
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import FieldKind, TableSchema
 
@@ -65,6 +67,13 @@ def hist_gradient_boosting(
     return Pipeline([("model", model)])
 
 
+class ShapMethod(enum.StrEnum):
+    """shap's exact explainer for a family's fitted estimator."""
+
+    LINEAR = "linear"
+    TREE = "tree"
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     """A family's search space. `stage_param` (if any) is evaluated from one fit per setting of
@@ -76,10 +85,28 @@ class ModelFamily:
     builder: Callable[[Mapping[str, Any], int, TableSchema], Pipeline]
     grids: Mapping[str, Mapping[str, Sequence[Any]]]
     stage_param: str | None = None
+    shap: ShapMethod | None = None
+    """The exact SHAP explainer of its estimator, the one choice serving's explain=shap and the
+    training report's SHAP plots both read; None: the family has none (`no_shap_because`)."""
+    no_shap_because: str = ""
 
     def build(self, params: Mapping[str, Any], random_state: int, schema: TableSchema = ORIGINAL_SCHEMA) -> Pipeline:
         """An unfitted pipeline reading the schema's model matrix."""
         return self.builder(params, random_state, schema)
+
+    def shap_explainer(self, pipeline: Pipeline, background: Any) -> tuple[Any, Any]:
+        """(shap's explainer of the fitted pipeline's estimator, `background` (model-matrix rows)
+        as that estimator reads them); ExplanationUnavailable, with the reason, where the family
+        has none."""
+        if self.shap is None:
+            raise ExplanationUnavailable(f"SHAP is not available for the {self.name} family: {self.no_shap_because}")
+        import shap
+
+        estimator = pipeline[-1]
+        transformed = pipeline[:-1].transform(background) if len(pipeline) > 1 else background
+        if self.shap is ShapMethod.LINEAR:
+            return shap.LinearExplainer(estimator, transformed), transformed
+        return shap.TreeExplainer(estimator), transformed
 
     def grid(self, size: str) -> Mapping[str, Sequence[Any]]:
         return self.grids[size]
@@ -104,6 +131,7 @@ FAMILIES: Mapping[str, ModelFamily] = {
             "full": {"C": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]},
             "fast": {"C": [0.1, 1.0]},
         },
+        shap=ShapMethod.LINEAR,
     ),
     "hgb": ModelFamily(
         "hgb",
@@ -119,6 +147,8 @@ FAMILIES: Mapping[str, ModelFamily] = {
             "fast": {"learning_rate": [0.1], "max_leaf_nodes": [8], "min_samples_leaf": [20], "max_iter": [50, 100]},
         },
         stage_param="max_iter",
+        no_shap_because="shap's TreeExplainer mis-attributes HistGradientBoosting's categorical splits; "
+        "use the default leave-one-out",
     ),
     "gbm": ModelFamily(
         "gbm",
@@ -140,6 +170,7 @@ FAMILIES: Mapping[str, ModelFamily] = {
             },
         },
         stage_param="n_estimators",
+        shap=ShapMethod.TREE,
     ),
 }
 """`gbm` full is the original ChurnGuard's 72-candidate grid, kept for parity."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from churnguard.adapters.churn_model import ChurnModel
+from churnguard.adapters.model_families import FAMILIES, ShapMethod
 from churnguard.application.errors import ExplanationUnavailable
 from churnguard.application.ports import ShapExplanation
 from churnguard.domain.schema import FloatArray
@@ -29,21 +30,15 @@ class ShapExplainer:
         if cached is not None and cached[0] == id(model):
             return cached[1], cached[2]
         with self._lock:
-            import shap
 
             pipeline = model.pipeline
-            estimator = pipeline[-1]
-            if model.family == "logistic":
-                if getattr(model, "background", None) is None:
-                    raise ExplanationUnavailable("this model was stored without background rows for SHAP")
-                explainer: Any = shap.LinearExplainer(estimator, pipeline[:-1].transform(model.background))
-            elif model.family == "gbm":
-                explainer = shap.TreeExplainer(estimator)
-            else:
-                raise ExplanationUnavailable(
-                    f"explain=shap is not available for the {model.family} family: shap's TreeExplainer "
-                    "mis-attributes HistGradientBoosting's categorical splits; use the default leave-one-out"
-                )
+            family = FAMILIES[model.family]
+            if family.shap is ShapMethod.LINEAR and getattr(model, "background", None) is None:
+                raise ExplanationUnavailable("this model was stored without background rows for SHAP")
+            try:
+                explainer, _ = family.shap_explainer(pipeline, model.background)
+            except ExplanationUnavailable as error:
+                raise ExplanationUnavailable(f"explain=shap: {error}") from None
             features = list(model.table_schema().model_features)
             names = (
                 [str(name).split("__", 1)[-1] for name in pipeline[:-1].get_feature_names_out(features)]

@@ -33,6 +33,7 @@ from churnguard.adapters.sklearn_evaluation import (
     permutation_drops,
 )
 from churnguard.application.champion import Scoring, probability_of
+from churnguard.application.errors import ExplanationUnavailable
 from churnguard.application.ports import Table, TrainedModel
 from churnguard.domain.model_version import decide
 from churnguard.domain.schema import TableSchema
@@ -196,20 +197,20 @@ def _learning_curve(
 
 
 def _shap_plots(directory: Path, model: ChurnModel, x_train: Any, random_state: int, features: list[str]) -> list[Path]:
-    """SHAP of the uncalibrated model's log-odds: TreeExplainer for trees, LinearExplainer for linear."""
+    """SHAP of the uncalibrated model's log-odds, by the family's own explainer (the one serving's
+    explain=shap uses); none for a family without one, said in the log."""
     import shap
 
     sample = x_train[
         np.random.default_rng(random_state).choice(len(x_train), min(SHAP_SAMPLE, len(x_train)), replace=False)
     ]
     pipeline = model.pipeline
-    transformed = pipeline[:-1].transform(sample) if len(pipeline) > 1 else sample
-    estimator = pipeline[-1]
+    try:
+        explainer, transformed = FAMILIES[model.family].shap_explainer(pipeline, sample)
+    except ExplanationUnavailable as error:
+        logger.info("no SHAP plots: %s", error)
+        return []
     names = _transformed_names(pipeline, features)
-    if model.family == "logistic":
-        explainer: Any = shap.LinearExplainer(estimator, transformed)
-    else:
-        explainer = shap.TreeExplainer(estimator)
     values = explainer(transformed)
     values.feature_names = names
     written = []

@@ -119,6 +119,32 @@ def test_shap_on_an_hgb_champion_is_a_422_that_says_why(hgb_workdir, tmp_path):
     assert len(explained.json()["feature_contributions"]) == 13
 
 
+def test_serving_and_the_training_report_read_one_shap_choice(hgb_workdir, trained_workdir, tmp_path):
+    """A family serving refuses SHAP for gets no SHAP plots in its training report; one that
+    serving explains gets them, from the same explainer."""
+    from churnguard.adapters.shap_explainer import ShapExplainer
+    from churnguard.adapters.training_report import _shap_plots
+    from churnguard.application.errors import ExplanationUnavailable
+
+    for workdir, explained in ((hgb_workdir, False), (trained_workdir, True)):
+        store = FilesystemModelStore(workdir / "models")
+        version = store.champion()
+        assert version is not None
+        model = store.load(version.fingerprint)
+        features = list(version.schema.model_features)
+        background = model.background  # type: ignore[attr-defined]
+        (tmp_path / version.short_id).mkdir()
+        plots = _shap_plots(tmp_path / version.short_id, model, background, 0, features)  # type: ignore[arg-type]
+        if explained:
+            (explanation,) = ShapExplainer().explain(model, background[:1])
+            assert [path.name for path in plots] == ["shap_summary_bar.png", "shap_summary_beeswarm.png"]
+            assert explanation.explainer == "LinearExplainer"  # the champion here is a logistic model
+        else:
+            with pytest.raises(ExplanationUnavailable, match="not available for the hgb family"):
+                ShapExplainer().explain(model, background[:1])
+            assert plots == []
+
+
 def test_health_ready_model_info_and_metrics(shared_api):
     server, fingerprints = shared_api
     health = httpx.get(server.url + "/health").json()
