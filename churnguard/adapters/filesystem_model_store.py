@@ -31,6 +31,7 @@ import pandas as pd
 import skops.io as sio
 
 from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, fsync_directory
+from churnguard.adapters.model_families import FAMILIES
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, PyfuncModel, Table
 from churnguard.domain.customer import ORIGINAL_SCHEMA
@@ -40,16 +41,16 @@ from churnguard.domain.schema import schema_from_mapping, schema_to_mapping
 
 logger = logging.getLogger(__name__)
 
-TRUSTED_TYPES: tuple[str, ...] = (
-    "churnguard.adapters.churn_model.ChurnModel",  # our pipeline + calibrator wrapper
-    "sklearn.tree._tree.Tree",  # GradientBoosting trees
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # HistGradientBoosting trees
-    # HistGradientBoosting's categorical preprocessor holds partial(check_array, ...); any other
-    # function wrapped in a partial would still have to be on this list to load.
-    "functools.partial",
-    "sklearn.utils.validation.check_array",
+TRUSTED_TYPES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [
+            "churnguard.adapters.churn_model.ChurnModel",  # our pipeline + calibrator wrapper
+            *(name for family in FAMILIES.values() for name in family.trusted_types),
+        ]
+    )
 )
-"""Types beyond skops' defaults that a stored model may contain; anything else is refused."""
+"""Types beyond skops' defaults that a stored model may contain (each family declares its own);
+anything else is refused."""
 
 MODEL_FILE = "model.skops"
 PYFUNC_DIR = "pyfunc"

@@ -85,6 +85,8 @@ class ModelFamily:
     builder: Callable[[Mapping[str, Any], int, TableSchema], Pipeline]
     grids: Mapping[str, Mapping[str, Sequence[Any]]]
     stage_param: str | None = None
+    trusted_types: tuple[str, ...] = ()
+    """Types beyond skops' defaults that a stored model of the family holds (the store refuses any other)."""
     shap: ShapMethod | None = None
     """The exact SHAP explainer of its estimator, the one choice serving's explain=shap and the
     training report's SHAP plots both read; None: the family has none (`no_shap_because`)."""
@@ -147,6 +149,13 @@ FAMILIES: Mapping[str, ModelFamily] = {
             "fast": {"learning_rate": [0.1], "max_leaf_nodes": [8], "min_samples_leaf": [20], "max_iter": [50, 100]},
         },
         stage_param="max_iter",
+        trusted_types=(
+            "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+            # its categorical preprocessor holds partial(check_array, ...); any other function
+            # wrapped in a partial would still have to be on this list to load
+            "functools.partial",
+            "sklearn.utils.validation.check_array",
+        ),
         no_shap_because="shap's TreeExplainer mis-attributes HistGradientBoosting's categorical splits; "
         "use the default leave-one-out",
     ),
@@ -170,15 +179,8 @@ FAMILIES: Mapping[str, ModelFamily] = {
             },
         },
         stage_param="n_estimators",
+        trusted_types=("sklearn.tree._tree.Tree",),
         shap=ShapMethod.TREE,
     ),
 }
 """`gbm` full is the original ChurnGuard's 72-candidate grid, kept for parity."""
-
-FAMILY_SETS: Mapping[str, tuple[str, ...]] = {
-    "default": ("logistic", "hgb"),
-    "all": ("logistic", "hgb", "gbm"),
-    "gbm": ("gbm",),
-    "logistic": ("logistic",),
-    "hgb": ("hgb",),
-}

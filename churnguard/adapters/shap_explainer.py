@@ -30,7 +30,6 @@ class ShapExplainer:
         if cached is not None and cached[0] == id(model):
             return cached[1], cached[2]
         with self._lock:
-
             pipeline = model.pipeline
             family = FAMILIES[model.family]
             if family.shap is ShapMethod.LINEAR and getattr(model, "background", None) is None:

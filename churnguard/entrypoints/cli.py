@@ -25,6 +25,7 @@ from churnguard.application.errors import (
     Violation,
 )
 from churnguard.domain.errors import ChurnGuardError
+from churnguard.domain.model_family import FamilySet
 from churnguard.entrypoints.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_INTEGRITY,
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--grid", choices=["full", "fast"], help="grid size per family (default: GRID or full)")
         sub.add_argument(
             "--family",
-            choices=["default", "all", "gbm", "logistic", "hgb"],
+            choices=[choice.value for choice in FamilySet],
             help="model families (default: FAMILY or default = logistic + hgb; gbm = the original grid)",
         )
         sub.add_argument("--search", choices=["grid", "halving"], help="exhaustive grid or successive halving")

@@ -39,6 +39,7 @@ from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.drift_policy import DriftPolicy
+from churnguard.domain.model_family import FAMILY_SETS
 from churnguard.domain.quality_gate import QualityGate
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.settings import MlflowSettings, PathSettings, Settings, TrainingSettings
@@ -71,7 +72,6 @@ def schema_or_original(named: TableSchema | None) -> TableSchema:
 
 
 def training_plan(training: TrainingSettings) -> TrainingPlan:
-    from churnguard.adapters.model_families import FAMILY_SETS
 
     return TrainingPlan(
         families=FAMILY_SETS[training.family],

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from churnguard.domain.model_family import FamilySet
+
 ENV_FILE_VARIABLE = "CHURNGUARD_ENV_FILE"
 """Names the dotenv file read beside the environment (default `.env` in the working directory)."""
 _ENV = SettingsConfigDict(
@@ -49,8 +51,8 @@ class TrainingSettings(BaseSettings):
     test_size: float = Field(0.2, gt=0.0, lt=1.0, description="holdout share (TEST_SIZE)")
     random_state: int = Field(42, description="seed for split, folds and model (RANDOM_STATE)")
     cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds (CV_FOLDS)")
-    family: Literal["default", "all", "gbm", "logistic", "hgb"] = Field(
-        "default", description="model families to search (FAMILY): default = logistic + hgb"
+    family: FamilySet = Field(
+        FamilySet.DEFAULT, description="model families to search (FAMILY): default = logistic + hgb"
     )
     grid: Literal["full", "fast"] = Field("full", description="grid size per family (GRID)")
     search: Literal["grid", "halving"] = Field("grid", description="exhaustive or successive halving (SEARCH)")

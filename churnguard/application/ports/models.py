@@ -14,6 +14,7 @@ import numpy.typing as npt
 from churnguard.application.ports.data import Table
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.diagnostics import ModelDiagnostics
+from churnguard.domain.model_family import FAMILY_SETS, FamilySet
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
@@ -29,8 +30,8 @@ class ProbabilisticModel(Protocol):
 class TrainingPlan:
     """How to train: which model families and grids, how to select, calibrate and threshold."""
 
-    families: tuple[str, ...] = ("logistic", "hgb")
-    family_set: str = "default"
+    families: tuple[str, ...] = FAMILY_SETS[FamilySet.DEFAULT]
+    family_set: str = FamilySet.DEFAULT
     grid_size: str = "full"
     search: str = "grid"
     selection_metric: str = "log_loss"

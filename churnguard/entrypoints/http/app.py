@@ -31,9 +31,9 @@ from churnguard.entrypoints.container import Container, build_container
 from churnguard.entrypoints.http.metrics import ServiceMetrics
 from churnguard.entrypoints.http.middleware import BodySizeLimit, ObserveRequests, RequestObserver
 from churnguard.entrypoints.http.responses import PredictionResponse, readable_errors
-from churnguard.entrypoints.http.routes.console import STATIC_DIR, console_router
-from churnguard.entrypoints.http.routes.operations import operations_router
-from churnguard.entrypoints.http.routes.predict import predict_router
+from churnguard.entrypoints.http.routes import console, operations
+from churnguard.entrypoints.http.routes.console import STATIC_DIR
+from churnguard.entrypoints.http.routes.predict import PredictRoute, predict_router
 from churnguard.entrypoints.http.serving import Serving
 from churnguard.entrypoints.logging_setup import configure_worker_logging
 from churnguard.entrypoints.settings import Settings
@@ -162,9 +162,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.state.serving = serving
     _map_errors(app, metrics)
+    app.state.predict_route = PredictRoute.of(serving)
     app.include_router(predict_router(serving))
-    app.include_router(operations_router(serving))
-    app.include_router(console_router(serving))
+    app.include_router(operations.router)
+    app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     api = settings.api
     origins = [origin.strip() for origin in api.cors_allow_origins.split(",") if origin.strip()]

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -19,116 +19,126 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TRAFFIC_BUCKETS = 36
 
 
-def console_router(serving: Serving) -> APIRouter:
-    router = APIRouter()
-    metrics = serving.metrics
-    api = serving.settings.api
+router = APIRouter()
 
-    @router.get("/schema", summary="The served schema: fields, rules, labels, presets from the training data")
-    async def schema() -> dict[str, Any]:
-        return dict(serving.schema_body())
 
-    @router.get(
-        "/model/diagnostics",
-        summary="The champion's holdout ROC curve, calibration, confusion matrix and feature importance",
-        responses={404: {"model": ErrorOut}},
+def _serving(request: Request) -> Serving:
+    serving: Serving = request.app.state.serving
+    return serving
+
+
+@router.get("/schema", summary="The served schema: fields, rules, labels, presets from the training data")
+async def schema(request: Request) -> dict[str, Any]:
+    serving = _serving(request)
+    return dict(serving.schema_body())
+
+
+@router.get(
+    "/model/diagnostics",
+    summary="The champion's holdout ROC curve, calibration, confusion matrix and feature importance",
+    responses={404: {"model": ErrorOut}},
+)
+async def diagnostics(request: Request) -> Any:
+    serving = _serving(request)
+    loaded, found = serving.champion.peek(), serving.diagnostics
+    if loaded is None or found is None:
+        detail = "no champion loaded" if loaded is None else "this version was stored without diagnostics"
+        return JSONResponse({"detail": detail, "errors": []}, 404)
+    body = found.as_json()
+    schema = loaded.version.schema
+    titles = {f.name: f.title for f in schema.fields} | {f.name: f.title for f in schema.features}
+    for item in body["importance"]:
+        item["title"] = titles.get(item["feature"], item["feature"])
+    return {"model_version": loaded.version.fingerprint, **body}
+
+
+@router.get(
+    "/monitoring/traffic",
+    summary="Predictions per time bucket, the served probability mix against training, the latest drift check",
+    responses={422: {"model": ErrorOut}},
+)
+async def traffic(request: Request, hours: Annotated[float, Query(gt=0, le=24 * 30)] = 6.0) -> dict[str, Any]:
+    serving = _serving(request)
+    now = time.time()
+    bucket_seconds = hours * 3600 / TRAFFIC_BUCKETS
+    since = now - hours * 3600
+    summary = await run_in_threadpool(
+        serving.history.traffic, since, bucket_seconds, PROBABILITY_BINS, serving.schema.hash
     )
-    async def diagnostics() -> Any:
-        loaded, found = serving.champion.peek(), serving.diagnostics
-        if loaded is None or found is None:
-            detail = "no champion loaded" if loaded is None else "this version was stored without diagnostics"
-            return JSONResponse({"detail": detail, "errors": []}, 404)
-        body = found.as_json()
-        schema = loaded.version.schema
-        titles = {f.name: f.title for f in schema.fields} | {f.name: f.title for f in schema.features}
-        for item in body["importance"]:
-            item["title"] = titles.get(item["feature"], item["feature"])
-        return {"model_version": loaded.version.fingerprint, **body}
-
-    @router.get(
-        "/monitoring/traffic",
-        summary="Predictions per time bucket, the served probability mix against training, the latest drift check",
-        responses={422: {"model": ErrorOut}},
-    )
-    async def traffic(hours: Annotated[float, Query(gt=0, le=24 * 30)] = 6.0) -> dict[str, Any]:
-        now = time.time()
-        bucket_seconds = hours * 3600 / TRAFFIC_BUCKETS
-        since = now - hours * 3600
-        summary = await run_in_threadpool(
-            serving.history.traffic, since, bucket_seconds, PROBABILITY_BINS, serving.schema.hash
+    loaded, profile = serving.champion.peek(), serving.profile
+    served = sum(summary.probability_counts)
+    report = serving.drift_reports.latest()
+    drift = None
+    if report is not None:
+        titles = {f.name: f.title for f in serving.schema.fields}
+        fields = sorted(
+            report["features"], key=lambda f: (not f["drifted"], titles.get(f["feature"], f["feature"]).lower())
         )
-        loaded, profile = serving.champion.peek(), serving.profile
-        served = sum(summary.probability_counts)
-        report = serving.drift_reports.latest()
-        drift = None
-        if report is not None:
-            titles = {f.name: f.title for f in serving.schema.fields}
-            fields = sorted(
-                report["features"], key=lambda f: (not f["drifted"], titles.get(f["feature"], f["feature"]).lower())
-            )
-            drift = {
-                "checked_at": report["checked_at"],
-                "dataset_drift": report["dataset_drift"],
-                "drift_share": report["drift_share"],
-                "reasons": report.get("reasons", []),
-                "current_source": report.get("current_source"),
-                "rules_fired": report.get("rules_fired", []),
-                "plain_share": report["drift_share"],
-                "weighted_share": report.get("weighted_drift_share"),
-                "prediction_drift": report.get("prediction_drift"),
-                "estimated_performance": report.get("estimated_performance"),
-                "fields": [{**f, "title": titles.get(f["feature"], f["feature"])} for f in fields],
-            }
-        return {
-            "now": now,
-            "hours": hours,
-            "bucket_seconds": bucket_seconds,
-            "buckets": [
-                {
-                    "start": b.start,
-                    "predictions": b.predictions,
-                    "churn_rate": b.churn_predictions / b.predictions,
-                    "mean_probability": b.mean_probability,
-                }
-                for b in summary.buckets
-            ],
-            "training_churn_rate": None if loaded is None else loaded.version.churn_rate,
-            "probability_bins": PROBABILITY_BINS,
-            "served_probability_shares": [count / served if served else 0.0 for count in summary.probability_counts],
-            "served_predictions": served,
-            "training_probability_shares": None if profile is None else list(profile.probability_shares),
-            "drift": drift,
-            "outcomes": serving.outcome_reports.latest(),
+        drift = {
+            "checked_at": report["checked_at"],
+            "dataset_drift": report["dataset_drift"],
+            "drift_share": report["drift_share"],
+            "reasons": report.get("reasons", []),
+            "current_source": report.get("current_source"),
+            "rules_fired": report.get("rules_fired", []),
+            "plain_share": report["drift_share"],
+            "weighted_share": report.get("weighted_drift_share"),
+            "prediction_drift": report.get("prediction_drift"),
+            "estimated_performance": report.get("estimated_performance"),
+            "fields": [{**f, "title": titles.get(f["feature"], f["feature"])} for f in fields],
         }
-
-    @router.get("/monitoring/summary", summary="Request and prediction totals and the latest drift check, for the UI")
-    async def monitoring_summary() -> dict[str, Any]:
-        totals = metrics.totals()
-        report = serving.drift_reports.latest()
-        drift = None
-        if report is not None:
-            drift = {
-                "dataset_drift": report["dataset_drift"],
-                "drift_share": report["drift_share"],
-                "drifted_features": report["drifted_features"],
-                "features": len(report["features"]),
-                "checked_at": report["checked_at"],
+    return {
+        "now": now,
+        "hours": hours,
+        "bucket_seconds": bucket_seconds,
+        "buckets": [
+            {
+                "start": b.start,
+                "predictions": b.predictions,
+                "churn_rate": b.churn_predictions / b.predictions,
+                "mean_probability": b.mean_probability,
             }
-        links = {name: url for name, url in (("MLflow", api.mlflow_ui_url), ("Grafana", api.grafana_url)) if url}
-        loaded = serving.champion.peek()
-        return {
-            "requests_total": int(totals["requests_total"]),
-            "predictions_total": int(totals["churn"] + totals["no_churn"]),
-            "churn_predictions": int(totals["churn"]),
-            "no_churn_predictions": int(totals["no_churn"]),
-            "model_version": None if loaded is None else loaded.version.fingerprint,
-            "schema": serving.schema.name,
-            "drift": drift,
-            "links": links,
+            for b in summary.buckets
+        ],
+        "training_churn_rate": None if loaded is None else loaded.version.churn_rate,
+        "probability_bins": PROBABILITY_BINS,
+        "served_probability_shares": [count / served if served else 0.0 for count in summary.probability_counts],
+        "served_predictions": served,
+        "training_probability_shares": None if profile is None else list(profile.probability_shares),
+        "drift": drift,
+        "outcomes": serving.outcome_reports.latest(),
+    }
+
+
+@router.get("/monitoring/summary", summary="Request and prediction totals and the latest drift check, for the UI")
+async def monitoring_summary(request: Request) -> dict[str, Any]:
+    serving = _serving(request)
+    totals = serving.metrics.totals()
+    report = serving.drift_reports.latest()
+    drift = None
+    if report is not None:
+        drift = {
+            "dataset_drift": report["dataset_drift"],
+            "drift_share": report["drift_share"],
+            "drifted_features": report["drifted_features"],
+            "features": len(report["features"]),
+            "checked_at": report["checked_at"],
         }
+    api = serving.settings.api
+    links = {name: url for name, url in (("MLflow", api.mlflow_ui_url), ("Grafana", api.grafana_url)) if url}
+    loaded = serving.champion.peek()
+    return {
+        "requests_total": int(totals["requests_total"]),
+        "predictions_total": int(totals["churn"] + totals["no_churn"]),
+        "churn_predictions": int(totals["churn"]),
+        "no_churn_predictions": int(totals["no_churn"]),
+        "model_version": None if loaded is None else loaded.version.fingerprint,
+        "schema": serving.schema.name,
+        "drift": drift,
+        "links": links,
+    }
 
-    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
-    return router
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def index(request: Request) -> FileResponse:
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
