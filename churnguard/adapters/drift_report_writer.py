@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.json_report_writer import json_safe
 from churnguard.application.ports import DriftReport, OutcomesReport
+from churnguard.domain.drift_policy import DriftVerdict, FeatureDrift
+from churnguard.domain.performance_estimate import EstimatedPerformance
 
 logger = logging.getLogger(__name__)
 HTML_FILE = "drift_report.html"
@@ -78,9 +81,63 @@ def drift_report_json(report: DriftReport) -> dict[str, Any]:
     return document
 
 
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _feature(item: Mapping[str, Any]) -> FeatureDrift:
+    return FeatureDrift(
+        str(item["feature"]),
+        str(item["test"]),
+        _number(item["statistic"]),
+        _number(item["threshold"]),
+        bool(item["drifted"]),
+    )
+
+
+def drift_report_from_json(document: Mapping[str, Any]) -> DriftReport:
+    """The report `drift_report_json` wrote (KeyError, TypeError or ValueError if it is not one)."""
+    estimated = document.get("estimated_performance")
+    prediction = document.get("prediction_drift")
+    return DriftReport(
+        model_version=str(document["model_version"]),
+        checked_at=datetime.fromisoformat(document["checked_at"]),
+        reference_rows=int(document["reference_rows"]),
+        current_rows=int(document["current_rows"]),
+        current_source=str(document["current_source"]),
+        features=tuple(_feature(item) for item in document["features"]),
+        verdict=DriftVerdict(
+            drifted=bool(document["dataset_drift"]),
+            drift_share=_number(document["drift_share"]),
+            drifted_features=tuple(document["drifted_features"]),
+            reasons=tuple(document["reasons"]),
+            weighted_share=_number(document.get("weighted_drift_share", document["drift_share"])),
+            prediction_drifted=bool(prediction is not None and prediction["drifted"]),
+            rules=tuple(document.get("rules_fired", ())),
+            weights={str(k): float(v) for k, v in (document.get("field_weights") or {}).items()},
+        ),
+        prediction=None if prediction is None else _feature({"feature": "churn_probability", **prediction}),
+        estimated=None
+        if estimated is None
+        else EstimatedPerformance(
+            f1=_number(estimated["f1"]),
+            precision=_number(estimated["precision"]),
+            recall=_number(estimated["recall"]),
+            roc_auc=_number(estimated["roc_auc"]),
+            f1_interval=(_number(estimated["f1_interval"][0]), _number(estimated["f1_interval"][1])),
+            roc_auc_interval=(_number(estimated["roc_auc_interval"][0]), _number(estimated["roc_auc_interval"][1])),
+            rows=int(estimated["rows"]),
+            threshold=_number(estimated["threshold"]),
+        ),
+        f1_floor=None if estimated is None or estimated.get("f1_floor") is None else float(estimated["f1_floor"]),
+    )
+
+
 class FileDriftReportWriter:
     def __init__(self, reports_dir: Path) -> None:
         self._dir = Path(reports_dir)
+        self._latest: tuple[float, DriftReport] | None = None
+        """The last report read, by its file's modification time: a scrape re-reads only a new one."""
 
     def write(self, report: DriftReport, html: str) -> list[str]:
         html_path, json_path = self._dir / HTML_FILE, self._dir / JSON_FILE
@@ -88,16 +145,22 @@ class FileDriftReportWriter:
         atomic_write_text(json_path, json.dumps(drift_report_json(report), indent=2) + "\n")
         return [str(html_path), str(json_path)]
 
-    def latest(self) -> dict[str, Any] | None:
-        """The latest report's JSON form, or None if no check ran yet (or its file is unreadable)."""
+    def latest(self) -> DriftReport | None:
+        """The latest report, or None if no check ran yet (or its file is unreadable: logged)."""
+        path = self._dir / JSON_FILE
         try:
-            document: dict[str, Any] = json.loads((self._dir / JSON_FILE).read_text(encoding="utf-8"))
+            modified = path.stat().st_mtime
+            cached = self._latest
+            if cached is not None and cached[0] == modified:
+                return cached[1]
+            report = drift_report_from_json(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as error:
-            logger.warning("drift report unreadable: %s", error)
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            logger.warning("drift report %s unreadable: %s", path, error)
             return None
-        return document
+        self._latest = (modified, report)
+        return report
 
 
 OUTCOMES_FILE = "outcomes_report.json"

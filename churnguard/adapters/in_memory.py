@@ -116,6 +116,9 @@ class InMemoryDriftReportWriter:
         self.reports.append((report, html))
         return [f"memory://drift/{len(self.reports)}"]
 
+    def latest(self) -> DriftReport | None:
+        return self.reports[-1][0] if self.reports else None
+
 
 class InMemoryExperimentTracker:
     """The ExperimentTracker port: what would be tracked, as (event, subject) pairs."""

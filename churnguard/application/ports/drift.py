@@ -88,3 +88,7 @@ class DriftReportWriter(Protocol):
     def write(self, report: DriftReport, html: str) -> list[str]:
         """Write the report files atomically; return their paths."""
         ...
+
+    def latest(self) -> DriftReport | None:
+        """The report last written, None before the first (what the API's metrics and UI show)."""
+        ...

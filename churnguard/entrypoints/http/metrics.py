@@ -7,12 +7,9 @@ worker writes its samples there, and /metrics aggregates them with the MultiProc
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from datetime import datetime
-from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,6 +22,7 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.metrics_core import Metric
 
+from churnguard.application.ports import DriftReport
 from churnguard.domain.reference_profile import ReferenceProfile
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.http.input_metrics import InputMetrics
@@ -160,7 +158,7 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="max",
         )
-        self._drift_seen: float | None = None
+        self._drift_seen: DriftReport | None = None
         self.start_time.set(time.time())
         self.model_loaded.set(0)
 
@@ -199,38 +197,28 @@ class ServiceMetrics:
             families += original_families(families, self.inputs)
         return generate_latest(_Collected(families)), CONTENT_TYPE_LATEST
 
-    def refresh_drift(self, report_path: Path) -> None:
-        """Mirror the latest drift_report.json into the drift gauges (re-read only when it changed)."""
-        try:
-            modified = report_path.stat().st_mtime
-        except FileNotFoundError:
+    def refresh_drift(self, report: DriftReport | None) -> None:
+        """Mirror the latest drift report into the drift gauges (set again only when it changed)."""
+        if report is None or report is self._drift_seen:
             return
-        if modified == self._drift_seen:
-            return
-        try:
-            report = json.loads(report_path.read_text(encoding="utf-8"))
-            self.drift_share.set(float(report["drift_share"]))
-            self.drift_detected.set(1.0 if report["dataset_drift"] else 0.0)
-            for feature in report["features"]:
-                if feature["statistic"] is not None:
-                    self.drift_feature_score.labels(feature["feature"], feature["test"]).set(
-                        float(feature["statistic"])
-                    )
-            self.drift_last_check.set(datetime.fromisoformat(report["checked_at"]).timestamp())
-            self.drift_weighted_share.set(float(report.get("weighted_drift_share", report["drift_share"])))
-            prediction = report.get("prediction_drift")
-            if prediction is not None:
-                self.prediction_drift.labels(prediction["test"]).set(float(prediction["statistic"]))
-            estimated = report.get("estimated_performance")
-            if estimated is not None:
-                for name in ("f1", "precision", "recall", "roc_auc"):
-                    if estimated[name] is not None:
-                        self.estimated_performance.labels(name).set(float(estimated[name]))
-                self.estimated_below_floor.set(1.0 if estimated.get("below_f1_floor") else 0.0)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            logger.warning("drift report %s unreadable (%s); keeping the last values", report_path, error)
-            return
-        self._drift_seen = modified
+        self.drift_share.set(report.verdict.drift_share)
+        self.drift_detected.set(1.0 if report.verdict.drifted else 0.0)
+        for feature in report.features:
+            if feature.statistic == feature.statistic:  # NaN: the test gave no statistic
+                self.drift_feature_score.labels(feature.feature, feature.test).set(feature.statistic)
+        self.drift_last_check.set(report.checked_at.timestamp())
+        self.drift_weighted_share.set(report.verdict.weighted_share)
+        if report.prediction is not None:
+            self.prediction_drift.labels(report.prediction.test).set(report.prediction.statistic)
+        estimated = report.estimated
+        if estimated is not None:
+            for name in ("f1", "precision", "recall", "roc_auc"):
+                value = getattr(estimated, name)
+                if value == value:
+                    self.estimated_performance.labels(name).set(value)
+            below = report.f1_floor is not None and estimated.f1 < report.f1_floor
+            self.estimated_below_floor.set(1.0 if below else 0.0)
+        self._drift_seen = report
 
     def totals(self) -> dict[str, float]:
         """Request and prediction totals from the collected samples (all workers in multiprocess mode)."""

@@ -3,7 +3,9 @@ the page itself. Everything here is JSON the UI draws offline (no CDN)."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +13,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from churnguard.application.ports import DriftReport
+from churnguard.domain.drift_policy import FeatureDrift
 from churnguard.domain.reference_profile import PROBABILITY_BINS
 from churnguard.entrypoints.http.schemas import ErrorOut
 from churnguard.entrypoints.http.serving import Serving
@@ -20,6 +24,54 @@ TRAFFIC_BUCKETS = 36
 
 
 router = APIRouter()
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _test(drift: FeatureDrift) -> dict[str, Any]:
+    return {
+        "feature": drift.feature,
+        "test": drift.test,
+        "statistic": _finite(drift.statistic),
+        "threshold": drift.threshold,
+        "drifted": drift.drifted,
+    }
+
+
+def _drift_view(report: DriftReport, titles: Mapping[str, str]) -> dict[str, Any]:
+    """The latest drift check as the Monitoring view draws it: drifted fields first, by title."""
+    verdict, estimated = report.verdict, report.estimated
+    fields = sorted(report.features, key=lambda f: (not f.drifted, titles.get(f.feature, f.feature).lower()))
+    return {
+        "checked_at": report.checked_at.isoformat(),
+        "dataset_drift": verdict.drifted,
+        "drift_share": verdict.drift_share,
+        "reasons": list(verdict.reasons),
+        "current_source": report.current_source,
+        "rules_fired": list(verdict.rules),
+        "plain_share": verdict.drift_share,
+        "weighted_share": verdict.weighted_share,
+        "prediction_drift": None
+        if report.prediction is None
+        else {k: v for k, v in _test(report.prediction).items() if k != "feature"},
+        "estimated_performance": None
+        if estimated is None
+        else {
+            "f1": _finite(estimated.f1),
+            "precision": _finite(estimated.precision),
+            "recall": _finite(estimated.recall),
+            "roc_auc": _finite(estimated.roc_auc),
+            "f1_interval": [_finite(v) for v in estimated.f1_interval],
+            "roc_auc_interval": [_finite(v) for v in estimated.roc_auc_interval],
+            "threshold": estimated.threshold,
+            "rows": estimated.rows,
+            "f1_floor": report.f1_floor,
+            "below_f1_floor": None if report.f1_floor is None else estimated.f1 < report.f1_floor,
+        },
+        "fields": [{**_test(f), "title": titles.get(f.feature, f.feature)} for f in fields],
+    }
 
 
 def _serving(request: Request) -> Serving:
@@ -68,25 +120,7 @@ async def traffic(request: Request, hours: Annotated[float, Query(gt=0, le=24 * 
     loaded, profile = serving.champion.peek(), serving.profile
     served = sum(summary.probability_counts)
     report = serving.drift_reports.latest()
-    drift = None
-    if report is not None:
-        titles = {f.name: f.title for f in serving.schema.fields}
-        fields = sorted(
-            report["features"], key=lambda f: (not f["drifted"], titles.get(f["feature"], f["feature"]).lower())
-        )
-        drift = {
-            "checked_at": report["checked_at"],
-            "dataset_drift": report["dataset_drift"],
-            "drift_share": report["drift_share"],
-            "reasons": report.get("reasons", []),
-            "current_source": report.get("current_source"),
-            "rules_fired": report.get("rules_fired", []),
-            "plain_share": report["drift_share"],
-            "weighted_share": report.get("weighted_drift_share"),
-            "prediction_drift": report.get("prediction_drift"),
-            "estimated_performance": report.get("estimated_performance"),
-            "fields": [{**f, "title": titles.get(f["feature"], f["feature"])} for f in fields],
-        }
+    drift = None if report is None else _drift_view(report, {f.name: f.title for f in serving.schema.fields})
     return {
         "now": now,
         "hours": hours,
@@ -118,11 +152,11 @@ async def monitoring_summary(request: Request) -> dict[str, Any]:
     drift = None
     if report is not None:
         drift = {
-            "dataset_drift": report["dataset_drift"],
-            "drift_share": report["drift_share"],
-            "drifted_features": report["drifted_features"],
-            "features": len(report["features"]),
-            "checked_at": report["checked_at"],
+            "dataset_drift": report.verdict.drifted,
+            "drift_share": report.verdict.drift_share,
+            "drifted_features": list(report.verdict.drifted_features),
+            "features": len(report.features),
+            "checked_at": report.checked_at.isoformat(),
         }
     api = serving.settings.api
     links = {name: url for name, url in (("MLflow", api.mlflow_ui_url), ("Grafana", api.grafana_url)) if url}

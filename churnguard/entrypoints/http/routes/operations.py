@@ -86,8 +86,8 @@ async def model_info(request: Request) -> Any:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def prometheus_metrics(request: Request) -> Response:
     serving = _serving(request)
-    settings, metrics = serving.settings, serving.metrics
-    metrics.refresh_drift(settings.paths.reports_dir / "drift_report.json")
+    metrics = serving.metrics
+    metrics.refresh_drift(serving.drift_reports.latest())
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
 
