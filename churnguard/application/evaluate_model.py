@@ -14,6 +14,7 @@ from churnguard.application.ports import (
     ModelStore,
     ReportWriter,
 )
+from churnguard.application.validate_dataset import ValidateDataset
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +27,20 @@ class EvaluateModel:
         writer: ReportWriter,
         tracker: ExperimentTracker,
         clock: Clock,
+        validate: ValidateDataset | None = None,
     ) -> None:
+        self._validate = validate
         self._evaluator = evaluator
         self._store = store
         self._writer = writer
         self._tracker = tracker
         self._clock = clock
+
+    def file(self, location: str, model_ref: str | None = None) -> tuple[EvaluationReport, str]:
+        """Validate the table at `location` by the model's own schema, then evaluate on it."""
+        if self._validate is None:
+            raise TypeError("EvaluateModel.file needs a ValidateDataset")
+        return self(self._validate.for_model(location, self._store, model_ref), model_ref)
 
     def __call__(self, dataset: Dataset, model_ref: str | None = None) -> tuple[EvaluationReport, str]:
         """Evaluate `model_ref` (a fingerprint or prefix; default the latest trained model).

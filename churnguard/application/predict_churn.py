@@ -66,7 +66,11 @@ class ServedPredictions:
     positions: list[int]
     """Each prediction's position among the records given."""
     refused: list[RowRefusal]
+    rows: list[list[float]]
+    """Each customer's encoded fields (NaN where imputed), as logged."""
     shap: list[ShapExplanation] | None = None
+    log_dropped: int = 0
+    """Records the prediction log has dropped so far (its queue was full or its store failed)."""
 
     @property
     def schema(self) -> TableSchema:
@@ -175,24 +179,36 @@ class PredictChurn:
         shap_values = champion.shap(self._explainer, raw) if shap and self._explainer is not None else None
         ended = time.time_ns()
 
+        rows = raw.tolist()
+        log_dropped = 0
+        if self._log is not None:
+            if predictions:
+                self._record(predictions, customers, rows, schema.hash, request_id)
+            log_dropped = self._log.dropped_records
         served = ServedPredictions(
             champion,
             list(customers),
             predictions,
             list(range(len(customers))) if positions is None else list(positions),
             list(refused),
+            rows,
             shap_values,
+            log_dropped,
         )
-        if self._log is not None and predictions:
-            self._record(served, raw.tolist(), request_id)
         if self._tracer.enabled:
             self._trace(served, len(rows), started, features_started, features_ended, inference_ended, ended)
         return served
 
-    def _record(self, served: ServedPredictions, rows: list[list[float]], request_id: str) -> None:
+    def _record(
+        self,
+        predictions: Sequence[ChurnPrediction],
+        customers: Sequence[EncodedCustomer],
+        rows: list[list[float]],
+        schema_hash: str,
+        request_id: str,
+    ) -> None:
         assert self._log is not None
         now = self._clock()
-        schema_hash = served.schema.hash
         self._log.record(
             [
                 PredictionRecord(
@@ -205,7 +221,7 @@ class PredictChurn:
                     schema_hash,
                     None if (identity := customer_id(customer)) is None else str(identity),
                 )
-                for p, row, customer in zip(served.predictions, rows, served.customers, strict=True)
+                for p, row, customer in zip(predictions, rows, customers, strict=True)
             ]
         )
 

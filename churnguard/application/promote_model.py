@@ -9,6 +9,7 @@ import numpy as np
 
 from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import Dataset, ExperimentTracker, ModelEvaluator, ModelStore
+from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.quality_gate import ChampionComparison, GateDecision, QualityGate
 from churnguard.domain.uncertainty import DEFAULT_ROUNDS, f1_interval, f1_score, paired_f1_difference
@@ -31,12 +32,20 @@ class PromoteModel:
         gate: QualityGate,
         tracker: ExperimentTracker,
         bootstrap_rounds: int = DEFAULT_ROUNDS,
+        validate: ValidateDataset | None = None,
     ) -> None:
+        self._validate = validate
         self._store = store
         self._evaluator = evaluator
         self._gate = gate
         self._tracker = tracker
         self._rounds = bootstrap_rounds
+
+    def file(self, location: str, model_ref: str | None = None) -> PromotionOutcome:
+        """Validate the table at `location` by the candidate's own schema, then decide on it."""
+        if self._validate is None:
+            raise TypeError("PromoteModel.file needs a ValidateDataset")
+        return self(self._validate.for_model(location, self._store, model_ref), model_ref)
 
     def __call__(self, dataset: Dataset, model_ref: str | None = None) -> PromotionOutcome:
         """Decide on `model_ref` (default: the latest trained model) and switch the champion if allowed.

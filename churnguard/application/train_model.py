@@ -14,6 +14,7 @@ from churnguard.application.ports import (
     TrainedModel,
     TrainingPlan,
 )
+from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.model_version import ModelVersion, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ class TrainingOutcome:
     version: ModelVersion
     trained: TrainedModel
     run_id: str | None
+    dataset: Dataset | None = None
+    """The validated table it was trained on."""
 
 
 class TrainModel:
@@ -34,12 +37,20 @@ class TrainModel:
         tracker: ExperimentTracker,
         clock: Clock,
         plan: TrainingPlan,
+        validate: ValidateDataset | None = None,
     ) -> None:
+        self._validate = validate
         self._trainer = trainer
         self._store = store
         self._tracker = tracker
         self._clock = clock
         self._plan = plan
+
+    def file(self, location: str) -> TrainingOutcome:
+        """Validate the table at `location` by the named schema, then train on it."""
+        if self._validate is None:
+            raise TypeError("TrainModel.file needs a ValidateDataset")
+        return self(self._validate(location))
 
     def __call__(self, dataset: Dataset) -> TrainingOutcome:
         plan = self._plan
@@ -71,4 +82,4 @@ class TrainModel:
             "model stored",
             extra={"model_version": stored.short_id, "f1": round(stored.f1, 4), "run_id": stored.run_id},
         )
-        return TrainingOutcome(version=stored, trained=trained, run_id=stored.run_id)
+        return TrainingOutcome(version=stored, trained=trained, run_id=stored.run_id, dataset=dataset)

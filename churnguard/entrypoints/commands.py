@@ -23,7 +23,6 @@ from churnguard.application.ports import (
     CustomerBatchSource,
     Dataset,
     InferenceTracer,
-    ModelStore,
     PredictionLog,
     SchemaReader,
     ScoredBatchWriter,
@@ -102,25 +101,17 @@ def _print_duplicates(dataset: Dataset) -> None:
 
 
 @inject
-def cmd_train(
-    args: argparse.Namespace,
-    validate: ValidateDataset = Provide[Container.validate_dataset],
-    train: TrainModel = Provide[Container.train_model],
-) -> int:
-    dataset = validate(str(args.data))
-    _print_duplicates(dataset)
-    _print_training(train(dataset))
+def cmd_train(args: argparse.Namespace, train: TrainModel = Provide[Container.train_model]) -> int:
+    outcome = train.file(str(args.data))
+    assert outcome.dataset is not None
+    _print_duplicates(outcome.dataset)
+    _print_training(outcome)
     return EXIT_OK
 
 
 @inject
-def cmd_evaluate(
-    args: argparse.Namespace,
-    validate: ValidateDataset = Provide[Container.validate_dataset],
-    evaluate: EvaluateModel = Provide[Container.evaluate_model],
-    store: ModelStore = Provide[Container.model_store],
-) -> int:
-    report, location = evaluate(validate.for_model(str(args.data), store, args.model), args.model)
+def cmd_evaluate(args: argparse.Namespace, evaluate: EvaluateModel = Provide[Container.evaluate_model]) -> int:
+    report, location = evaluate.file(str(args.data), args.model)
     evaluation = report.evaluation
     print(f"evaluated {report.fingerprint} on {evaluation.holdout_rows} holdout rows -> {location}")
     print(f"  threshold {evaluation.threshold:.4f}, accuracy {evaluation.metrics['accuracy']:.4f}")
@@ -134,13 +125,8 @@ def cmd_evaluate(
 
 
 @inject
-def cmd_promote(
-    args: argparse.Namespace,
-    validate: ValidateDataset = Provide[Container.validate_dataset],
-    promote: PromoteModel = Provide[Container.promote_model],
-    store: ModelStore = Provide[Container.model_store],
-) -> int:
-    return _print_promotion(promote(validate.for_model(str(args.data), store, args.model), args.model))
+def cmd_promote(args: argparse.Namespace, promote: PromoteModel = Provide[Container.promote_model]) -> int:
+    return _print_promotion(promote.file(str(args.data), args.model))
 
 
 @inject

@@ -206,7 +206,13 @@ class Container(containers.DeclarativeContainer):
         named=named_schema,
     )
     train_model = providers.Factory(
-        TrainModel, trainer=model_trainer, store=model_store, tracker=experiment_tracker, clock=clock, plan=plan
+        TrainModel,
+        trainer=model_trainer,
+        store=model_store,
+        tracker=experiment_tracker,
+        clock=clock,
+        plan=plan,
+        validate=validate_dataset,
     )
     evaluate_model = providers.Factory(
         EvaluateModel,
@@ -215,6 +221,7 @@ class Container(containers.DeclarativeContainer):
         writer=report_writer,
         tracker=experiment_tracker,
         clock=clock,
+        validate=validate_dataset,
     )
     promote_model = providers.Factory(
         PromoteModel,
@@ -223,6 +230,7 @@ class Container(containers.DeclarativeContainer):
         gate=quality_gate,
         tracker=experiment_tracker,
         bootstrap_rounds=settings.provided.gate.bootstrap_rounds,
+        validate=validate_dataset,
     )
     inference_tracer = providers.Singleton(
         build_inference_tracer, paths=settings.provided.paths, mlflow=settings.provided.mlflow

@@ -101,17 +101,17 @@ class ChurnGuard:
 
     def train(self, data: Data) -> TrainingOutcome:
         """Validate, search, fit, calibrate and store a model version (not yet the champion)."""
-        outcome: TrainingOutcome = self.container.train_model()(self.validate(data))
+        outcome: TrainingOutcome = self.container.train_model().file(self._location(data))
         return outcome
 
     def evaluate(self, data: Data, model: str | None = None) -> EvaluationReport:
         """Holdout metrics of `model` (default: the latest trained) on `data`."""
-        report, _ = self.container.evaluate_model()(self.validate(data), model)
+        report, _ = self.container.evaluate_model().file(self._location(data), model)
         return report
 
     def promote(self, data: Data, model: str | None = None) -> PromotionOutcome:
         """The quality gate on `model` (default: the latest), paired against the champion."""
-        outcome: PromotionOutcome = self.container.promote_model()(self.validate(data), model)
+        outcome: PromotionOutcome = self.container.promote_model().file(self._location(data), model)
         return outcome
 
     def fit(self, data: Data) -> PipelineOutcome:

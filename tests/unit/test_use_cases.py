@@ -47,10 +47,14 @@ class World:
         self.tracker = FakeExperimentTracker()
         self.clock = FakeClock()
         self.validate = ValidateDataset(self.source, self.validator)
-        self.train = TrainModel(self.trainer, self.store, self.tracker, self.clock, PLAN)
-        self.evaluate = EvaluateModel(self.evaluator, self.store, self.writer, self.tracker, self.clock)
+        self.train = TrainModel(self.trainer, self.store, self.tracker, self.clock, PLAN, validate=self.validate)
+        self.evaluate = EvaluateModel(
+            self.evaluator, self.store, self.writer, self.tracker, self.clock, validate=self.validate
+        )
         self.gate = QualityGate(min_f1=min_f1, tolerance=0.01)
-        self.promote = PromoteModel(self.store, self.evaluator, self.gate, self.tracker, bootstrap_rounds=500)
+        self.promote = PromoteModel(
+            self.store, self.evaluator, self.gate, self.tracker, bootstrap_rounds=500, validate=self.validate
+        )
         self.pipeline = RunPipeline(self.validate, self.train, self.evaluate, self.promote)
 
 
@@ -206,6 +210,27 @@ def test_promoting_the_champion_again_changes_nothing():
     assert outcome.decision.promote
     assert "already the champion" in outcome.decision.reasons
     assert world.store.champion_switched_under_lock == []
+
+
+def test_train_evaluate_and_promote_each_validate_the_file_they_are_given():
+    world = World()
+    trained = world.train.file("data.csv")
+    assert trained.dataset is world.dataset
+    report, _ = world.evaluate.file("data.csv")
+    promoted = world.promote.file("data.csv", trained.version.fingerprint)
+    assert report.fingerprint == promoted.candidate.fingerprint == trained.version.fingerprint
+    assert world.validator.validated == ["data.csv"] * 3
+
+
+def test_a_file_that_breaks_the_schema_stops_each_step_before_it_does_anything():
+    violation = Violation("age", "must be an integer", ("abc",), (3,), 1)
+    world = World(violations=[violation])
+    for step in (world.train.file, world.evaluate.file, world.promote.file):
+        with pytest.raises(InvalidDataset):
+            step("data.csv")
+    assert world.trainer.calls == []
+    assert world.evaluator.calls == []
+    assert world.store.versions == {}
 
 
 def test_pipeline_runs_every_step_and_promotes_a_good_model():

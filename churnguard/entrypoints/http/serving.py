@@ -141,12 +141,12 @@ class Serving:
     def count(self, served: ServedPredictions) -> None:
         """Count served predictions in the metrics (the use-case logged them)."""
         metrics = self.metrics
-        dropped = self.prediction_log.dropped_records
+        dropped = served.log_dropped
         if dropped > self._dropped_seen:
             metrics.dropped_predictions.inc(dropped - self._dropped_seen)
             self._dropped_seen = dropped
-        if metrics.inputs is not None and served.customers:
-            metrics.inputs.observe([customer.encoded() for customer in served.customers])
+        if metrics.inputs is not None and served.rows:
+            metrics.inputs.observe(served.rows)
         for prediction in served.predictions:
             metrics.outcome[prediction.churns].inc()
             metrics.churn_probability.observe(prediction.probability)
