@@ -8,7 +8,7 @@ rules that span keys (a feature naming an unknown field, a constant outside its 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import yaml
 from pydantic import (
@@ -43,6 +43,21 @@ DEFAULT_SCHEMA = BUNDLED_DIR / "original.yaml"
 
 LabelValue = StrictStr | StrictInt | StrictFloat
 
+# The names a file may use, derived from the domain's enums (pydantic's message lists each one)
+if TYPE_CHECKING:
+    KindName: TypeAlias = str
+    OperationName: TypeAlias = str
+    PolicyName: TypeAlias = str
+    ShorthandPolicy: TypeAlias = str
+    UnseenName: TypeAlias = str
+else:
+    KindName = Literal[tuple(kind.value for kind in Kind)]
+    OperationName = Literal[tuple(operation.value for operation in Operation)]
+    PolicyName = Literal[tuple(policy.value for policy in MissingPolicy)]
+    # the shorthand `missing: median` has no value to carry, so it cannot say `constant`
+    ShorthandPolicy = Literal[tuple(p.value for p in MissingPolicy if p is not MissingPolicy.CONSTANT)]
+    UnseenName = Literal[tuple(policy.value for policy in UnseenPolicy)]
+
 
 class SchemaFileError(ChurnGuardError):
     """A schema file that cannot be used; carries every problem as (key path, message)."""
@@ -60,27 +75,27 @@ class _Strict(BaseModel):
 
 
 class MissingIn(_Strict):
-    policy: Literal["refuse", "constant", "median", "mode"] = "refuse"
+    policy: PolicyName = "refuse"
     value: LabelValue | None = None
 
 
 class FieldIn(_Strict):
-    kind: Literal["binary", "integer", "number", "category"]
+    kind: KindName
     labels: list[LabelValue | StrictBool] = Field(default_factory=list)
     minimum: StrictInt | StrictFloat | None = None
     maximum: StrictInt | StrictFloat | None = None
     minimum_inclusive: bool = True
     maximum_inclusive: bool = True
     unit: str = ""
-    missing: MissingIn | Literal["refuse", "median", "mode"] = "refuse"
-    unseen: Literal["refuse", "other"] = "refuse"
+    missing: MissingIn | ShorthandPolicy = "refuse"
+    unseen: UnseenName = "refuse"
     display_name: str = ""
     help: str = ""
     label_names: list[StrictStr] = Field(default_factory=list)
 
 
 class FeatureIn(_Strict):
-    op: Literal["product", "sum", "difference", "ratio", "at_least", "at_most", "count_equal", "log1p"]
+    op: OperationName
     inputs: Annotated[list[StrictStr], Field(min_length=1)]
     threshold: StrictInt | StrictFloat | None = None
     floor: StrictInt | StrictFloat = 0.0
