@@ -75,7 +75,7 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if hasattr(a, "__dataclass_fields__") and type(a) is type(b):
-        return all(_same(getattr(a, k), getattr(b, k)) for k in a.__dataclass_fields__)  # type: ignore[attr-defined]
+        return all(_same(getattr(a, k), getattr(b, k)) for k in a.__dataclass_fields__)
     return a == b
 
 

@@ -17,9 +17,10 @@ def test_the_offered_family_sets_are_the_defined_families():
     assert set(FAMILY_SETS) == set(FamilySet)
     assert {name for members in FAMILY_SETS.values() for name in members} == set(FAMILIES)
     assert typing.get_type_hints(TrainingSettings)["family"] is FamilySet
-    train = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
-    (family,) = [action for action in train._actions if action.dest == "family"]
-    assert list(family.choices) == [choice.value for choice in FamilySet]
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert isinstance(commands, dict)
+    (family,) = [action for action in commands["train"]._actions if action.dest == "family"]
+    assert list(family.choices or ()) == [choice.value for choice in FamilySet]
 
 
 def test_each_family_says_how_it_is_explained_and_what_its_stored_form_holds():

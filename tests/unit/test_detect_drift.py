@@ -26,6 +26,9 @@ class FakeDriftReportWriter:
         self.reports.append(report)
         return ["memory://drift.html", "memory://drift.json"]
 
+    def latest(self) -> DriftReport | None:
+        return self.reports[-1] if self.reports else None
+
 
 def _use_case(drifted: set[str], champion: bool = True, share: float = 0.5):
     store = FakeModelStore()

@@ -47,7 +47,7 @@ def test_a_batch_handler_scores_the_valid_rows_reports_the_bad_one_and_logs_what
     log = InMemoryPredictionLog()
     customers = [EXAMPLE_CUSTOMER, {**EXAMPLE_CUSTOMER, "age": -4}, {**EXAMPLE_CUSTOMER, "tenure_months": 30}]
     response = score_batch(_route(log), json.dumps({"customers": customers}).encode(), "req-1", "none")
-    body = json.loads(response.body)
+    body = json.loads(bytes(response.body))
     assert (body["scored"], body["rejected"]) == (2, 1)
     assert body["predictions"][1] is None
     assert [error["index"] for error in body["errors"]] == [1]
@@ -62,5 +62,5 @@ def test_a_batch_over_the_limit_is_a_413_and_nothing_is_logged():
     log = InMemoryPredictionLog()
     response = score_batch(_route(log), json.dumps({"customers": [EXAMPLE_CUSTOMER] * 4}).encode(), "", "none")
     assert response.status_code == 413
-    assert json.loads(response.body)["errors"] == [{"field": "customers", "rule": "at most 3 items"}]
+    assert json.loads(bytes(response.body))["errors"] == [{"field": "customers", "rule": "at most 3 items"}]
     assert log.records == []
