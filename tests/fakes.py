@@ -163,6 +163,29 @@ class FakeModelStore(InMemoryModelStore):
         )
         return self.save(model if model is not None else object(), version)
 
+    def crown(
+        self,
+        model: object,
+        feature_means: Mapping[str, float],
+        threshold: float = 0.5,
+        churn_rate: float = 0.0,
+        fingerprint: str = "f" * 64,
+    ) -> ModelVersion:
+        """Store `model` as a version of the original schema and make it the champion."""
+        version = ModelVersion(
+            fingerprint=fingerprint,
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            data_hash="d" * 64,
+            params={},
+            metrics={"f1": 0.8},
+            feature_means=feature_means,
+            churn_rate=churn_rate,
+            threshold=threshold,
+        )
+        self.save(model, version)
+        self.champion_fingerprint = fingerprint
+        return version
+
     def set_champion(self, fingerprint: str) -> None:
         self.champion_switched_under_lock.append(self.lock_held)
         super().set_champion(fingerprint)

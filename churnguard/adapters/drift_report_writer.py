@@ -36,7 +36,7 @@ def _estimate_json(report: DriftReport) -> dict[str, Any] | None:
         "rows": estimated.rows,
         "method": "confidence-based: the expected confusion matrix of the calibrated probabilities",
         "f1_floor": floor,
-        "below_f1_floor": None if floor is None else estimated.f1 < floor,
+        "below_f1_floor": report.below_f1_floor,
     }
 
 

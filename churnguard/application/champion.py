@@ -118,13 +118,8 @@ class Champion:
         """(n,) probabilities and (n, fields) leave-one-out contributions of n encoded rows."""
         return self.scoring.explained(self.scoring.filled(raw), self.version.feature_means)
 
-    def predict(self, raw: FloatArray, explain: bool = True) -> list[ChurnPrediction]:
-        """One prediction per encoded row ((n, fields), NaN to impute), with its sorted
-        leave-one-out contributions when `explain`; one model call in all."""
-        filled = self.scoring.filled(raw)
-        return self.predictions(filled, self.score(self.model_rows(filled, explain)), explain)
-
-    # `predict` in its three steps, for a caller that times each (the inference trace's spans)
+    # the prediction in three steps (model rows -> one model call -> predictions), so a caller
+    # can time each (the inference trace's spans)
     def model_rows(self, filled: FloatArray, explain: bool) -> FloatArray:
         """The model matrix of imputed rows; with `explain`, each row's 1 + fields leave-one-out rows."""
         if explain:

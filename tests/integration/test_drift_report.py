@@ -4,6 +4,7 @@ as the same DriftReport, which /metrics and the UI then show."""
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
@@ -90,7 +91,15 @@ def test_a_written_report_reads_back_as_the_same_report(tmp_path_factory, report
     assert _same(read, report)
 
 
-def test_an_unreadable_report_is_none_and_the_last_good_one_is_not_kept(tmp_path):
+def test_a_report_broken_after_a_good_one_reads_as_none_not_as_the_old_one(tmp_path):
     writer = FileDriftReportWriter(tmp_path)
-    (tmp_path / "drift_report.json").write_text('{"checked_at": "not a date"}', encoding="utf-8")
+    report = DriftReport(
+        "f" * 64, datetime(2026, 1, 1, tzinfo=UTC), 10, 10, "log", (FeatureDrift("age", "ks", 0.1, 0.05, False),),
+        DriftVerdict(False, 0.0, (), ()),
+    )  # fmt: skip
+    writer.write(report, "<html></html>")
+    assert writer.latest() == report
+    path = tmp_path / "drift_report.json"
+    path.write_text('{"checked_at": "not a date"}', encoding="utf-8")
+    os.utime(path, (1, 1))  # another modification time than the good report's, whatever the clock
     assert writer.latest() is None

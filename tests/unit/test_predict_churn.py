@@ -1,5 +1,3 @@
-from datetime import UTC, datetime
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +8,6 @@ from churnguard.application.errors import ModelNotFound
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import RAW_FIELDS
-from churnguard.domain.model_version import ModelVersion
 from tests.conftest import examples
 from tests.fakes import FakeInferenceTracer, FakeModelStore, LinearChurnModel
 from tests.original_features import profiles_matrix
@@ -22,18 +19,7 @@ MEANS = dict.fromkeys(RAW_FIELDS, 1.0) | {"age": 45.0, "tenure_months": 30.0, "m
 def _world(threshold=0.5):
     store = FakeModelStore()
     model = LinearChurnModel()
-    version = ModelVersion(
-        fingerprint="f" * 64,
-        created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        data_hash="d" * 64,
-        params={},
-        metrics={"f1": 0.8},
-        feature_means=MEANS,
-        churn_rate=0.3,
-        threshold=threshold,
-    )
-    store.save(model, version)
-    store.champion_fingerprint = version.fingerprint
+    store.crown(model, MEANS, threshold, churn_rate=0.3)
     tracer = FakeInferenceTracer()
     return PredictChurn(ChampionCache(store), tracer), model, tracer
 

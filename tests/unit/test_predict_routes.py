@@ -4,13 +4,11 @@ no app, no server."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from churnguard.adapters.in_memory import InMemoryPredictionLog
 from churnguard.application.champion import ChampionCache
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
-from churnguard.domain.model_version import ModelVersion
 from churnguard.entrypoints.http.metrics import ServiceMetrics
 from churnguard.entrypoints.http.routes.predict import PredictRoute, score_batch
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER, CustomerIn
@@ -19,17 +17,7 @@ from tests.fakes import FakeInferenceTracer, FakeModelStore, LinearChurnModel
 
 def _route(log: InMemoryPredictionLog) -> PredictRoute:
     store = FakeModelStore()
-    version = ModelVersion(
-        fingerprint="f" * 64,
-        created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        data_hash="d" * 64,
-        params={},
-        metrics={"f1": 0.8},
-        feature_means=dict.fromkeys(RAW_FIELDS, 1.0),
-        threshold=0.4,
-    )
-    store.save(LinearChurnModel(), version)
-    store.champion_fingerprint = version.fingerprint
+    store.crown(LinearChurnModel(), dict.fromkeys(RAW_FIELDS, 1.0), threshold=0.4)
     predict = PredictChurn(ChampionCache(store), FakeInferenceTracer(), log=log)
     return PredictRoute(
         predict,

@@ -3,8 +3,6 @@ domain's attribution, and nothing committed when the source fails."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pytest
 
@@ -14,7 +12,6 @@ from churnguard.application.score_customers import ScoreCustomers
 from churnguard.domain.attribution import contributions_of
 from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS
 from churnguard.domain.errors import SchemaMismatch
-from churnguard.domain.model_version import ModelVersion
 from tests.fakes import FakeModelStore, LinearChurnModel
 from tests.unit.test_customer_profile import VALID
 
@@ -62,12 +59,7 @@ class Writer:
 def _score(threshold: float = 0.5):
     store = FakeModelStore()
     model = LinearChurnModel()
-    version = ModelVersion(
-        fingerprint="f" * 64, created_at=datetime(2026, 1, 1, tzinfo=UTC), data_hash="d" * 64, params={},
-        metrics={"f1": 0.8}, feature_means=MEANS, threshold=threshold,
-    )  # fmt: skip
-    store.save(model, version)
-    store.champion_fingerprint = version.fingerprint
+    store.crown(model, MEANS, threshold)
     return ScoreCustomers(ChampionCache(store)), model
 
 
@@ -133,12 +125,7 @@ def test_a_declared_schema_that_is_not_the_champions_is_refused_before_scoring()
 
     store = FakeModelStore()
     _, model = _score()
-    version = ModelVersion(
-        fingerprint="a" * 64, created_at=datetime(2026, 1, 1, tzinfo=UTC), data_hash="d" * 64, params={},
-        metrics={"f1": 0.8}, feature_means=MEANS,
-    )  # fmt: skip
-    store.save(model, version)
-    store.champion_fingerprint = version.fingerprint
+    store.crown(model, MEANS, fingerprint="a" * 64)
     writer = Writer()
     with pytest.raises(SchemaMismatch, match="telco"):
         ScoreCustomers(ChampionCache(store), declared=load_schema(SCHEMAS / "telco.yaml"))(

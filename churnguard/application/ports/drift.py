@@ -83,6 +83,13 @@ class DriftReport:
     f1_floor: float | None = None
     """The gate's F1 floor: an estimate under it is a warning."""
 
+    @property
+    def below_f1_floor(self) -> bool | None:
+        """The estimated F1 is under the gate's floor (None without an estimate or a floor)."""
+        if self.estimated is None or self.f1_floor is None:
+            return None
+        return self.estimated.f1 < self.f1_floor
+
 
 class DriftReportWriter(Protocol):
     def write(self, report: DriftReport, html: str) -> list[str]:

@@ -216,8 +216,7 @@ class ServiceMetrics:
                 value = getattr(estimated, name)
                 if value == value:
                     self.estimated_performance.labels(name).set(value)
-            below = report.f1_floor is not None and estimated.f1 < report.f1_floor
-            self.estimated_below_floor.set(1.0 if below else 0.0)
+            self.estimated_below_floor.set(1.0 if report.below_f1_floor else 0.0)
         self._drift_seen = report
 
     def totals(self) -> dict[str, float]:

@@ -68,7 +68,7 @@ def _drift_view(report: DriftReport, titles: Mapping[str, str]) -> dict[str, Any
             "threshold": estimated.threshold,
             "rows": estimated.rows,
             "f1_floor": report.f1_floor,
-            "below_f1_floor": None if report.f1_floor is None else estimated.f1 < report.f1_floor,
+            "below_f1_floor": report.below_f1_floor,
         },
         "fields": [{**_test(f), "title": titles.get(f.feature, f.feature)} for f in fields],
     }
