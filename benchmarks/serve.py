@@ -112,7 +112,7 @@ def model_floor(workdir: Path, body: dict[str, Any]) -> dict[str, float]:
     schema = version.schema
     model = store.load(version.fingerprint)
     raw = Imputation(version.imputation).apply(schema, schema.check_record(body)[None, :])[0]
-    rows = substituted_rows(schema, raw.tolist(), version.feature_means)
+    rows = substituted_rows(schema, raw.tolist(), version.reference)
     result = {"rows": float(len(rows))}
     for name, scorer in (("sklearn", model), ("serving", compile_for_serving(model))):
         timings = []

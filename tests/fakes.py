@@ -31,11 +31,34 @@ from churnguard.application.ports import (
     TrainedModel,
     TrainingPlan,
 )
+from churnguard.domain.attribution import Reference
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.quality_gate import GateDecision
+from churnguard.domain.quality_gate import F1Floor, GateDecision
 from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
+
+
+def reference_of(schema: TableSchema) -> Reference:
+    """Several values per field, unevenly weighted: every label, or three points of a range."""
+    values, weights = [], []
+    for spec in schema.fields:
+        if spec.has_labels:
+            count = len(spec.labels)
+            values.append(tuple(float(code) for code in range(count)))
+            raw = np.arange(count, 0, -1, dtype=np.float64)
+        else:
+            low = float(spec.minimum if spec.minimum is not None else 0.0)
+            high = float(spec.maximum if spec.maximum is not None else low + 100.0)
+            span = high - low
+            values.append((round(low + 0.2 * span + 1), round(low + 0.5 * span), round(low + 0.8 * span - 1)))
+            raw = np.array([3.0, 2.0, 1.0])
+        weights.append(tuple((raw / raw.sum()).tolist()))
+    return Reference(schema.raw_fields, tuple(values), tuple(weights))
+
+
+ORIGINAL_REFERENCE = reference_of(ORIGINAL_SCHEMA)
+"""The unit tests' champion's training distribution."""
 
 HOLDOUT_METRICS = {"f1": 0.8, "accuracy": 0.85, "precision": 0.8, "recall": 0.8, "roc_auc": 0.9}
 
@@ -96,7 +119,7 @@ class FakeModelTrainer:
             calibration={"method": "none"},
             threshold=0.4,
             threshold_strategy="f1",
-            feature_means={"age": 45.0},
+            attribution=reference_of(schema),
             churn_rate=0.35,
             train_rows=len(table) * 4 // 5,
             holdout_rows=len(table) // 5,
@@ -166,7 +189,7 @@ class FakeModelStore(InMemoryModelStore):
     def crown(
         self,
         model: object,
-        feature_means: Mapping[str, float],
+        reference: Reference | None = None,
         threshold: float = 0.5,
         churn_rate: float = 0.0,
         fingerprint: str = "f" * 64,
@@ -178,7 +201,7 @@ class FakeModelStore(InMemoryModelStore):
             data_hash="d" * 64,
             params={},
             metrics={"f1": 0.8},
-            feature_means=feature_means,
+            attribution=reference or ORIGINAL_REFERENCE,
             churn_rate=churn_rate,
             threshold=threshold,
         )
@@ -186,9 +209,9 @@ class FakeModelStore(InMemoryModelStore):
         self.champion_fingerprint = fingerprint
         return version
 
-    def set_champion(self, fingerprint: str) -> None:
+    def set_champion(self, fingerprint: str, floor: F1Floor | None = None) -> None:
         self.champion_switched_under_lock.append(self.lock_held)
-        super().set_champion(fingerprint)
+        super().set_champion(fingerprint, floor)
 
     @contextmanager
     def lock(self) -> Iterator[None]:

@@ -10,13 +10,16 @@ import glob
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
+from churnguard.adapters.file_scoring import check_chunk
 from churnguard.adapters.log_location import is_postgres, log_engine
 from churnguard.adapters.pandera_dataset_validator import PanderaDatasetValidator
-from churnguard.application.errors import DatasetUnreadable
+from churnguard.application.errors import DatasetUnreadable, InvalidDataset, TooManyRejected, Violation
 from churnguard.application.ports import DatasetSource, DriftSample
+from churnguard.domain.quality_gate import RejectLimit
 from churnguard.domain.schema import Imputation, TableSchema
 
 SPLIT_REFERENCE_SHARE = 0.75
@@ -42,10 +45,17 @@ def _encoded(table: pd.DataFrame, schema: TableSchema, fill: Imputation) -> pd.D
 
 
 class PandasDriftSamples:
-    def __init__(self, default_log: str, random_state: int, source: DatasetSource | None = None) -> None:
+    def __init__(
+        self,
+        default_log: str,
+        random_state: int,
+        source: DatasetSource | None = None,
+        max_rejected_share: float | None = None,
+    ) -> None:
         self._default_log = default_log
         self._random_state = random_state
         self._source = source or CsvDatasetSource()
+        self._max_rejected_share = max_rejected_share
 
     def prediction_log(
         self,
@@ -67,10 +77,22 @@ class PandasDriftSamples:
         return DriftSample(pd.DataFrame(filled, columns=list(schema.raw_fields)), f"prediction log {shown}, {window}")
 
     def file(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample:
+        """The file's customers, each row checked by the schema as scoring checks it: a row that
+        breaks a rule is left out and counted; past the reject limit the check fails."""
         dataset = self._source.load(location)
-        checked = PanderaDatasetValidator(with_target=False, drop_duplicates=False).validate(dataset, schema)
-        assert isinstance(checked.table, pd.DataFrame)
-        return DriftSample(_encoded(checked.table, schema, Imputation(imputation)), location)
+        table = dataset.table
+        assert isinstance(table, pd.DataFrame)
+        if len(table) == 0:
+            raise InvalidDataset(location, [Violation("(table)", "must have at least one data row", (), (), 0)])
+        batch = check_chunk(table, schema, np.arange(1, len(table) + 1, dtype=np.int64), location)
+        limit = RejectLimit.resolve(self._max_rejected_share, schema.quality.max_rejected_share, schema.name)
+        problem = limit.problem(len(batch.rejected), len(table))
+        if problem is not None:
+            first = "; ".join(f"row {r.row}: {r.reasons}" for r in batch.rejected[:3])
+            raise TooManyRejected(f"{location}: {problem} (first: {first})")
+        filled = Imputation(imputation).apply(schema, batch.raw)
+        shown = f"{location} ({len(batch.rejected):,} rejected rows left out)" if batch.rejected else location
+        return DriftSample(pd.DataFrame(filled, columns=list(schema.raw_fields)), shown)
 
     def split(self, location: str, schema: TableSchema, imputation: dict[str, float]) -> DriftSample:
         dataset = self._source.load(location)

@@ -30,6 +30,7 @@ from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
 from churnguard.domain.schema import TableSchema
 
 DEFAULT_CHUNK_ROWS = 100_000
+UNEXPECTED_COLUMN_RULE = "is not an expected column (declare it under `passthrough:` to carry it)"
 
 
 def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -88,13 +89,12 @@ def check_chunk(chunk: pd.DataFrame, schema: TableSchema, rows: npt.NDArray[np.i
     """One chunk of a customer table checked by the schema: its valid rows encoded, its
     rejected rows with every rule they break. `rows` numbers the chunk's rows (1-based, as in
     the file). Both scoring engines call this, so a row is rejected for the same reasons."""
-    expected = set(schema.raw_fields) | ({schema.id_column} if schema.id_column else set())
     columns = [c for c in chunk.columns if c != schema.label.column]
     missing = [name for name in schema.raw_fields if name not in columns]
-    extra = [name for name in columns if name not in expected]
+    extra = [name for name in columns if name not in schema.known_columns]
     if missing or extra:
         violations = [Violation(name, "is a required column but is missing", (), (), 0) for name in missing]
-        violations += [Violation(name, "is not an expected column", (), (), 0) for name in extra]
+        violations += [Violation(name, UNEXPECTED_COLUMN_RULE, (), (), 0) for name in extra]
         raise InvalidDataset(location, violations)
     chunk = chunk.reset_index(drop=True)
     values = {name: chunk[name].to_numpy() for name in schema.raw_fields}
@@ -105,22 +105,49 @@ def check_chunk(chunk: pd.DataFrame, schema: TableSchema, rows: npt.NDArray[np.i
         for index in violation.rows:
             reasons[index].append(f"{violation.field}: {violation.rule} (got {shown_value(column[index])})")
     good = checked.ok
-    ids = chunk[schema.id_column].to_numpy()[good] if schema.id_column in chunk else None
+    all_ids = chunk[schema.id_column].to_numpy() if schema.id_column in chunk else None
+    passthrough = {name: as_text(chunk[name].to_numpy()[good]) for name in schema.passthrough_columns if name in chunk}
     return CustomerBatch(
         rows=rows[good],
         raw=checked.raw[good],
-        rejected=[RejectedRow(int(rows[index]), "; ".join(sorted(set(r)))) for index, r in sorted(reasons.items())],
-        ids=ids,
+        rejected=[
+            RejectedRow(
+                int(rows[index]),
+                "; ".join(sorted(set(r))),
+                None if all_ids is None else as_text(all_ids[index : index + 1])[0],
+            )
+            for index, r in sorted(reasons.items())
+        ],
+        ids=None if all_ids is None else all_ids[good],
+        passthrough=passthrough,
     )
 
 
+def as_text(values: npt.NDArray[Any]) -> list[str | None]:
+    """Cells as the text a file would show (None where blank): a pass-through column is carried,
+    never interpreted, so both scoring engines write it the same way."""
+    out: list[str | None] = []
+    for value in values.tolist():
+        if value is None or (isinstance(value, float) and value != value):
+            out.append(None)
+        elif isinstance(value, float) and value.is_integer():
+            out.append(str(int(value)))
+        else:
+            out.append(str(value))
+    return out
+
+
 def scored_frame(scored: ScoredBatch, model_version: str) -> pd.DataFrame:
-    """The output columns of scoring: row, [id], the fields as the table holds them, the
-    probability, the decision, [contributions], the model version."""
+    """The output columns of scoring: row, [id], [the pass-through columns the input carries],
+    the fields as the table holds them, the probability, the decision, [contributions], the
+    model version."""
     batch, schema = scored.batch, scored.schema
     frame: dict[str, Any] = {"row": batch.rows}
     if schema.id_column:
         frame[schema.id_column] = batch.ids if batch.ids is not None else np.full(len(batch.rows), None)
+    for name in schema.passthrough_columns:
+        if name in batch.passthrough:
+            frame[name] = batch.passthrough[name]
     frame.update(schema.decode(batch.raw))
     frame["churn_probability"] = scored.probability
     frame["churn_prediction"] = scored.churns.astype(np.int64)
@@ -167,9 +194,7 @@ class FrameScoredWriter:
 
     def commit(self) -> None:
         self.scored = pd.concat(self._parts, ignore_index=True) if self._parts else pd.DataFrame()
-        self.rejected = pd.DataFrame(
-            {"row": [r.row for r in self._rejected], "reasons": [r.reasons for r in self._rejected]}
-        )
+        self.rejected = pd.DataFrame(reject_columns(self._rejected))
 
     def abort(self) -> None:
         self._parts.clear()
@@ -178,6 +203,11 @@ class FrameScoredWriter:
     @property
     def rejects_location(self) -> str:
         return "memory://rejected"
+
+
+def reject_columns(rows: Sequence[RejectedRow]) -> dict[str, list[Any]]:
+    """The rejects' columns in every engine: row, id (empty without an id column), reasons."""
+    return {"row": [r.row for r in rows], "id": [r.id for r in rows], "reasons": [r.reasons for r in rows]}
 
 
 class FileScoredWriter:
@@ -197,7 +227,7 @@ class FileScoredWriter:
         self._wrote_header = False
         self._rejects = self._temp_rejects.open("w", newline="", encoding="utf-8")
         self._reject_writer = csv.writer(self._rejects)
-        self._reject_writer.writerow(["row", "reasons"])
+        self._reject_writer.writerow(["row", "id", "reasons"])
         self._rejected = 0
 
     def write(self, scored: ScoredBatch, model_version: str, threshold: float) -> None:
@@ -213,7 +243,7 @@ class FileScoredWriter:
 
     def reject(self, rows: Sequence[RejectedRow]) -> None:
         for row in rows:
-            self._reject_writer.writerow([row.row, row.reasons])
+            self._reject_writer.writerow([row.row, row.id, row.reasons])
         self._rejected += len(rows)
 
     def commit(self) -> None:

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import zipfile
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -34,9 +35,11 @@ from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, 
 from churnguard.adapters.model_families import FAMILIES
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, PyfuncModel, Table
+from churnguard.domain.attribution import Reference
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.quality_gate import F1Floor
 from churnguard.domain.schema import schema_from_mapping, schema_to_mapping
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,7 @@ def version_metadata(version: ModelVersion) -> dict[str, Any]:
         "params": dict(version.params),
         "metrics": dict(version.metrics),
         "feature_means": dict(version.feature_means),
+        **({"attribution": version.attribution.as_json()} if version.attribution is not None else {}),
         "churn_rate": version.churn_rate,
         "threshold": version.threshold,
         "settings": dict(version.settings),
@@ -96,25 +100,29 @@ def version_metadata(version: ModelVersion) -> dict[str, Any]:
         "schema": schema_to_mapping(version.schema),
         "schema_hash": version.schema.hash,
         "imputation": dict(version.imputation),
+        "baselines": dict(version.baselines),
     }
 
 
 def version_from_metadata(meta: dict[str, Any], label: str) -> ModelVersion:
     try:
+        schema = schema_from_mapping(meta["schema"]) if "schema" in meta else ORIGINAL_SCHEMA
         return ModelVersion(
             fingerprint=meta["fingerprint"],
             created_at=datetime.fromisoformat(meta["created_at"]),
             data_hash=meta["data_hash"],
             params=meta["params"],
             metrics=meta["metrics"],
-            feature_means=meta["feature_means"],
+            feature_means=meta.get("feature_means", {}),
             churn_rate=float(meta["churn_rate"]),
             threshold=float(meta["threshold"]),
             settings=meta["settings"],
             run_id=meta.get("run_id"),
             registry_version=meta.get("registry_version"),
-            schema=schema_from_mapping(meta["schema"]) if "schema" in meta else ORIGINAL_SCHEMA,
+            schema=schema,
             imputation={name: float(value) for name, value in meta.get("imputation", {}).items()},
+            baselines={name: float(value) for name, value in meta.get("baselines", {}).items()},
+            attribution=Reference.from_json(meta["attribution"], schema) if "attribution" in meta else None,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ModelIntegrityError(f"{label}: metadata is incomplete: {error!r}") from None
@@ -240,11 +248,15 @@ class FilesystemModelStore:
             return None
         except json.JSONDecodeError as error:
             raise ModelIntegrityError(f"{pointer} does not parse: {error}") from None
-        return self.get(str(data["fingerprint"]))
+        version = self.get(str(data["fingerprint"]))
+        floor = data.get("f1_floor")
+        return replace(version, f1_floor=F1Floor.from_json(floor)) if floor else version
 
-    def set_champion(self, fingerprint: str) -> None:
+    def set_champion(self, fingerprint: str, floor: F1Floor | None = None) -> None:
         version = self.get(fingerprint)
-        pointer = {"fingerprint": version.fingerprint, "f1": version.f1}
+        pointer: dict[str, Any] = {"fingerprint": version.fingerprint, "f1": version.f1}
+        if floor is not None:
+            pointer["f1_floor"] = floor.as_json()
         atomic_write_text(self._root / CHAMPION_FILE, json.dumps(pointer, indent=2, sort_keys=True))
 
     def lock(self) -> AbstractContextManager[None]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from churnguard.application.errors import ModelNotFound
@@ -25,7 +25,7 @@ from churnguard.application.ports import (
 )
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.quality_gate import GateDecision
+from churnguard.domain.quality_gate import F1Floor, GateDecision
 
 
 @dataclass
@@ -37,6 +37,7 @@ class InMemoryModelStore:
     references: dict[str, Table] = field(default_factory=dict)
     kept_diagnostics: dict[str, ModelDiagnostics] = field(default_factory=dict)
     champion_fingerprint: str | None = None
+    champion_floor: F1Floor | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def save(
@@ -72,10 +73,14 @@ class InMemoryModelStore:
         return max(self.versions.values(), key=lambda v: v.created_at, default=None)
 
     def champion(self) -> ModelVersion | None:
-        return self.versions[self.champion_fingerprint] if self.champion_fingerprint else None
+        if not self.champion_fingerprint:
+            return None
+        version = self.versions[self.champion_fingerprint]
+        return replace(version, f1_floor=self.champion_floor) if self.champion_floor else version
 
-    def set_champion(self, fingerprint: str) -> None:
+    def set_champion(self, fingerprint: str, floor: F1Floor | None = None) -> None:
         self.champion_fingerprint = self.get(fingerprint).fingerprint
+        self.champion_floor = floor
 
     @contextmanager
     def lock(self) -> Iterator[None]:

@@ -189,6 +189,7 @@ class MlflowExperimentTracker:
         metrics.update({f"train_{name}": float(value) for name, value in train.items()})
         metrics.update({f"gap_{name}": float(train[name] - holdout[name]) for name in ("f1", "accuracy", "roc_auc")})
         metrics.update({name: float(value) for name, value in trained.cv_summary.items()})
+        metrics.update({f"baseline_{name}": float(value) for name, value in trained.baselines.items()})
         f1s = pd.Series([row["cv_f1_at_0_5"] for row in trained.cv_results], dtype=float)
         metrics.update(
             {

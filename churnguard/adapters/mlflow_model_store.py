@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import tempfile
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,12 @@ from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, PyfuncModel, Table
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.quality_gate import F1Floor
 
 METADATA_TAG = "churnguard.metadata"
 SHA_TAG = "churnguard.model_sha256"
+FLOOR_TAG = "churnguard.f1_floor"
+"""The F1 floor the gate applied when the version became the champion."""
 CHAMPION = "champion"
 
 
@@ -144,10 +148,15 @@ class MlflowModelStore:
             if is_absent(error):
                 return None  # no champion alias yet
             raise
-        return self._to_version(registered)
+        version = self._to_version(registered)
+        floor = registered.tags.get(FLOOR_TAG)
+        return replace(version, f1_floor=F1Floor.from_json(json.loads(floor))) if floor else version
 
-    def set_champion(self, fingerprint: str) -> None:
-        self._client.set_registered_model_alias(self._name, CHAMPION, self._registry_version(fingerprint))
+    def set_champion(self, fingerprint: str, floor: F1Floor | None = None) -> None:
+        registry_version = self._registry_version(fingerprint)
+        if floor is not None:  # first, so the alias never points at a version without its floor
+            self._client.set_model_version_tag(self._name, registry_version, FLOOR_TAG, json.dumps(floor.as_json()))
+        self._client.set_registered_model_alias(self._name, CHAMPION, registry_version)
 
     def diagnostics(self, fingerprint: str) -> ModelDiagnostics | None:
         version = self.get(fingerprint)

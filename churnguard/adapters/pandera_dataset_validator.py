@@ -18,6 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from churnguard.adapters.file_scoring import UNEXPECTED_COLUMN_RULE
 from churnguard.application.errors import InvalidDataset, Violation, shown_value
 from churnguard.application.ports import Dataset
 from churnguard.domain.schema import MISSING_RULE, Field, MissingPolicy, TableSchema
@@ -52,7 +53,8 @@ def _field_checks(spec: Field) -> list[pa.Check]:
 
 
 def build_schema(schema: TableSchema, with_target: bool = True) -> pa.DataFrameSchema:
-    """The Pandera schema of a table; strict: no missing or extra columns."""
+    """The Pandera schema of a table; strict: no missing columns, and no extra ones beyond the
+    declared pass-through columns (carried, never checked)."""
     columns = {spec.name: pa.Column(checks=_field_checks(spec), nullable=True) for spec in schema.fields}
     if schema.id_column:
         columns[schema.id_column] = pa.Column(
@@ -63,6 +65,8 @@ def build_schema(schema: TableSchema, with_target: bool = True) -> pa.DataFrameS
             nullable=True,
             required=with_target,
         )
+    for name in schema.passthrough_columns:
+        columns[name] = pa.Column(nullable=True, required=False)
     if with_target:
         label = schema.label
         columns[label.column] = pa.Column(
@@ -72,7 +76,7 @@ def build_schema(schema: TableSchema, with_target: bool = True) -> pa.DataFrameS
 
 
 _READABLE_CHECKS = {
-    "column_in_schema": "is not an expected column (no extra columns allowed)",
+    "column_in_schema": UNEXPECTED_COLUMN_RULE,
     "column_in_dataframe": "is a required column but is missing",
 }
 

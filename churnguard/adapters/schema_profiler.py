@@ -1,11 +1,18 @@
 """`churnguard schema init`: draft a schema by profiling a table.
 
 Decisions, each written into the file as a comment and returned for printing:
-- a column unique on every row, or free text with very many distinct values, is id-like: the
-  first becomes the id column (carried through, never a feature), the others are left out;
+- columns that are never features are declared `passthrough:` with their reason, so the
+  draft reads its own table with no edit: a row number (consecutive unique integers), a second
+  id candidate, free text, dates and times (a load or event time), a constant column, an empty
+  one;
+- the first text column unique on every row (or a unique column named like an id) is the id
+  column, carried through every output;
 - two distinct values: binary (No/False/0-like label first, so it encodes as 0);
-- numbers: integer when every value is whole, else number, with the data's range widened to a
-  round bound (a range cut at the training maximum would refuse the next larger customer);
+- numbers: integer when every value is whole, else number. The declared range leaves room for
+  production traffic (`declared_range`): it starts at 0 for data that is never negative and
+  ends at twice the observed maximum rounded up to one significant digit (0..10 observed ->
+  0..20; 199,992 -> 400,000), since a range cut at the training maximum refuses the next
+  larger customer;
 - text (or few distinct codes): category with its labels, unseen labels refused;
 - a column with empty cells imputes them (median for numbers, mode otherwise), fitted on the
   training split.
@@ -14,6 +21,8 @@ Decisions, each written into the file as a comment and returned for printing:
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -29,12 +38,14 @@ from churnguard.domain.schema import (
     LabelColumn,
     Missing,
     MissingPolicy,
+    PassThrough,
     TableSchema,
     label_text,
 )
 
-MAX_CATEGORY_LABELS = 50
-"""More distinct text values than this (and over half the rows distinct) reads as free text."""
+MAX_CATEGORY_LABELS = 100
+"""Most labels a drafted category takes (a US state column has 51); more, or text distinct on
+over half the rows, reads as free text."""
 _NEGATIVE_WORDS = ("no", "false", "n", "f", "0", "stayed", "retained", "active")
 
 
@@ -42,11 +53,28 @@ class ProfilingError(ChurnGuardError):
     """The table cannot be profiled as asked (no such label column, no clear positive value)."""
 
 
+HEADROOM = 2.0
+"""A drafted range reaches this multiple of the observed extreme (then rounded outwards)."""
+DATE_SHARE = 0.9
+"""A text column whose values parse as dates or times this often is a date column."""
+
+
 def _nice_ceiling(value: float) -> float:
+    """The smallest number >= value with one significant digit (0 for value <= 0)."""
     if value <= 0:
         return 0.0
     magnitude = 10 ** math.floor(math.log10(value))
-    return float(math.ceil(value / magnitude) * magnitude)
+    return float(math.ceil(value / magnitude - 1e-9) * magnitude)
+
+
+def declared_range(low: float, high: float) -> tuple[float, float]:
+    """The range a draft declares for observed [low, high]: room for production on both sides
+    (0 below data that is never negative, else twice the most negative value, rounded down)."""
+    minimum = 0.0 if low >= 0 else -_nice_ceiling(-low * HEADROOM)
+    maximum = _nice_ceiling(high * HEADROOM) if high > 0 else 0.0
+    if maximum <= minimum:  # all values <= 0: the range still needs room above
+        maximum = minimum + _nice_ceiling(max(high - low, 1.0))
+    return minimum, maximum
 
 
 def _plain(value: Any) -> str | int | float:
@@ -85,15 +113,64 @@ def _positive(values: list[Any], given: str | None, column: str) -> tuple[list[A
     return [positive], [negative]
 
 
-def _is_id_like(column: pd.Series) -> str | None:
+_ID_WORDS = frozenset({"id", "key", "uuid", "guid", "number"})
+
+
+def _named_like_id(name: str) -> bool:
+    """CustomerId, customerID, account_number, row key: a word of the name says identifier."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
+    return any(word.lower() in _ID_WORDS for word in words)
+
+
+def _row_number(column: pd.Series) -> bool:
+    """Unique integers that are consecutive (1..N, 0..N-1) or rise with the file's row order (the
+    row names of a subset): a row index or load sequence, not a customer fact."""
+    present = column.dropna()
+    if len(present) < 3 or len(present) != len(column) or not pd.api.types.is_numeric_dtype(column):
+        return False
+    if pd.api.types.is_bool_dtype(column) or not bool(((present % 1) == 0).all()):
+        return False
+    values = present.to_numpy(dtype=np.float64)
+    steps = np.diff(np.sort(values))
+    return bool(np.all(steps == 1.0) or (np.all(np.diff(values) > 0) and np.all(steps > 0)))
+
+
+def _dates(present: pd.Series) -> bool:
+    """Text that reads as dates or times (a load date, an event time)."""
+    if present.dtype != object:
+        return bool(pd.api.types.is_datetime64_any_dtype(present))
+    sample = present.astype(str).head(200)
+    if not sample.str.contains(r"\d", regex=True).all() or not sample.str.contains(r"[-/:]", regex=True).all():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= DATE_SHARE)
+
+
+def _not_a_feature(column: pd.Series, id_taken: bool) -> tuple[str, str] | None:
+    """("id", why) for the id column, ("passthrough", why) for a column carried and never a
+    feature, None for a feature candidate."""
+    name = str(column.name)
     present = column.dropna()
     if len(present) == 0:
-        return None
-    unique = present.nunique()
-    if unique == len(column) and (column.dtype == object or "id" in str(column.name).lower()):
-        return "unique on every row"
-    if column.dtype == object and unique > MAX_CATEGORY_LABELS and unique > 0.5 * len(present):
-        return f"free text with {unique:,} distinct values"
+        return "passthrough", "every cell is empty"
+    unique = int(present.nunique())
+    if unique == 1:
+        return "passthrough", f"one value on every row ({label_text(_plain(present.iloc[0]))}): says nothing"
+    unique_everywhere = unique == len(column)
+    text = column.dtype == object
+    if unique_everywhere and not id_taken and (text or _named_like_id(name)):
+        return "id", "unique on every row"
+    if _row_number(column):
+        low, high = present.min(), present.max()
+        return "passthrough", f"row number (unique integers {_plain(low)}..{_plain(high)} in row order)"
+    if unique_everywhere and (text or _named_like_id(name)):
+        return "passthrough", "a second id (unique on every row)"
+    if _dates(present):
+        return "passthrough", "dates or times (a load or event time): not a customer feature as is"
+    if text and unique > MAX_CATEGORY_LABELS and unique > 0.5 * len(present):
+        return "passthrough", f"free text with {unique:,} distinct values"
     return None
 
 
@@ -112,18 +189,16 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
             continue
         name_text = str(column_name)
         column = table[column_name]
-        why_id = _is_id_like(column)
-        if why_id:
-            if id_column is None:
+        decided = _not_a_feature(column, id_column is not None)
+        if decided is not None:
+            role, why = decided
+            if role == "id":
                 id_column = name_text
-                notes[name_text] = f"id column ({why_id}): carried through every output, never a feature"
+                notes[name_text] = f"id column ({why}): carried through every output, never a feature"
             else:
-                left_out[name_text] = f"id-like ({why_id}): not a feature"
+                left_out[name_text] = why
             continue
         present = column.dropna()
-        if len(present) == 0:
-            left_out[name_text] = "every cell is empty"
-            continue
         has_missing = bool(column.isna().any())
         distinct = [_plain(v) for v in present.unique().tolist()]
         numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
@@ -134,13 +209,13 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
         elif numeric:
             whole = bool(((present % 1) == 0).all())
             low, high = float(present.min()), float(present.max())
-            minimum = 0.0 if low >= 0 else math.floor(low)
-            maximum = _nice_ceiling(high) if high > 0 else 0.0
+            minimum, maximum = declared_range(low, high)
             spec = Field(
                 name_text, Kind.INTEGER if whole else Kind.NUMBER, minimum=_round(minimum), maximum=_round(maximum)
             )
             notes[name_text] = (
-                f"{'integer' if whole else 'number'} {low:g}..{high:g} in the data, declared {minimum:g}..{maximum:g}"
+                f"{'integer' if whole else 'number'} {low:g}..{high:g} in the data, declared {minimum:g}..{maximum:g} "
+                "(room for production: twice the extreme, rounded)"
             )
         elif len(distinct) <= MAX_CATEGORY_LABELS:
             counts = present.astype(str).str.strip().value_counts()
@@ -148,7 +223,7 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
             spec = Field(name_text, Kind.CATEGORY, labels=tuple(labels))
             notes[name_text] = f"category with {len(labels)} labels"
         else:
-            left_out[name_text] = f"text with {len(distinct):,} distinct values: not a feature"
+            left_out[name_text] = f"text with {len(distinct):,} distinct values: too many labels for a category"
             continue
         if has_missing:
             policy = MissingPolicy.MEDIAN if spec.kind in (Kind.INTEGER, Kind.NUMBER) else MissingPolicy.MODE
@@ -163,6 +238,7 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
         fields=tuple(fields),
         id_column=id_column,
         description=f"drafted by `churnguard schema init` from {len(table):,} rows",
+        passthrough=tuple(PassThrough(column, reason) for column, reason in left_out.items()),
     )
     return SchemaDraft(schema, notes, left_out)
 
@@ -179,8 +255,6 @@ def render_draft(draft: SchemaDraft, source: str) -> str:
         "# `churnguard schema check` this file. Kinds: binary (first label -> 0), integer/number",
         "# (ranges widened from the data's), category (unseen labels refused unless `unseen: other`).",
     ]
-    for column, reason in draft.left_out.items():
-        lines.append(f"# left out: {column}: {reason}")
     for key in ("name", "description", "id"):
         if key in mapping:
             if key == "id":
@@ -193,6 +267,9 @@ def render_draft(draft: SchemaDraft, source: str) -> str:
         lines.append(f"  # {draft.notes.get(name, '')}")
         key = yaml.safe_dump(name).removesuffix("\n...\n").strip()
         lines.append(f"  {key}: " + yaml.safe_dump(spec, sort_keys=False, default_flow_style=True, width=1000).strip())
+    if "passthrough" in mapping:
+        lines.append("# Columns carried with each row (scored output, rejects) and never features, with why:")
+        lines.append(yaml.safe_dump({"passthrough": mapping["passthrough"]}, sort_keys=False, width=1000).rstrip())
     return "\n".join(lines) + "\n"
 
 

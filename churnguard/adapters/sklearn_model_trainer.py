@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss
+from sklearn.metrics import brier_score_loss, f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from churnguard.adapters.churn_model import ChurnModel, logit
@@ -41,9 +41,11 @@ from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, 
 from churnguard.application.champion import Scoring
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
+from churnguard.domain.attribution import Reference
 from churnguard.domain.decision_threshold import choose_threshold
 from churnguard.domain.diagnostics import diagnose
-from churnguard.domain.schema import FloatArray, Imputation, TableSchema, attribution_baselines, schema_to_mapping
+from churnguard.domain.quality_gate import no_skill_f1
+from churnguard.domain.schema import FloatArray, Imputation, TableSchema, schema_to_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +158,20 @@ def _require_enough_rows(target: IntArray, plan: TrainingPlan) -> None:
         )
 
 
+def plain_baselines(
+    schema: TableSchema, x_train: FloatArray, y_train: IntArray, x_test: FloatArray, y_test: IntArray, seed: int
+) -> dict[str, float]:
+    """The holdout F1 of no skill (flag everyone) and of the plain model a user writes first: a
+    logistic regression with sklearn's defaults, classes balanced, decided at 0.5. A gate with
+    no declared floor asks the candidate to beat the one and not lose to the other."""
+    plain = FAMILIES["logistic"].build({"class_weight": "balanced"}, seed, schema).fit(x_train, y_train)
+    predicted = plain.predict_proba(x_test)[:, 1] >= 0.5
+    return {
+        "no_skill_f1": no_skill_f1(float(np.mean(y_test))),
+        "plain_f1": float(f1_score(y_test, predicted, zero_division=0.0)),
+    }
+
+
 class SklearnModelTrainer:
     def __init__(self, progress_interval_seconds: float = 5.0) -> None:
         self._progress_interval = progress_interval_seconds
@@ -196,8 +212,8 @@ class SklearnModelTrainer:
         holdout_probability = scoring.score(x_test)
         drops = permutation_drops(model, x_test, y_test, IMPORTANCE_REPEATS, plan.random_state)
         importance = dict(zip(schema.model_features, drops.mean(axis=1), strict=True))
-        baselines = attribution_baselines(schema, raw_train)
-        influence = scoring.influence(scoring.filled(raw_test), baselines)
+        reference = Reference.fit(schema, raw_train)
+        influence = scoring.influence(scoring.filled(raw_test), reference)
         diagnostics = diagnose(y_test, holdout_probability, threshold.threshold, importance, influence)
         train_probability = scoring.score(x_train)
         scores = np.array([c.score(plan.selection_metric) for c in candidates])
@@ -227,7 +243,8 @@ class SklearnModelTrainer:
             calibration=calibration.report(y_train, best.oof_probability),
             threshold=threshold.threshold,
             threshold_strategy=threshold.strategy.value,
-            feature_means=attribution_baselines(schema, raw_train),
+            attribution=reference,
+            baselines=plain_baselines(schema, x_train, y_train, x_test, y_test, plan.random_state),
             churn_rate=float(y_train.mean()),
             train_rows=len(y_train),
             holdout_rows=len(y_test),

@@ -91,6 +91,8 @@ def checker(
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """The mapInPandas function: each partition's rows checked, numbered and put in model form."""
 
+    passthrough = schema.passthrough_columns
+
     def check(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from pyspark import TaskContext
 
@@ -110,8 +112,15 @@ def checker(
             if schema.id_column:
                 ids = checked.ids if checked.ids is not None else np.full(len(checked.rows), None)
                 good.insert(2, schema.id_column, [None if _blank(v) else str(v) for v in ids])
+            for offset, name in enumerate(passthrough, start=3 if schema.id_column else 2):
+                good.insert(offset, name, checked.passthrough.get(name, [None] * len(checked.rows)))
             rejected = pd.DataFrame(
-                {ROW: [r.row for r in checked.rejected], REASONS: [r.reasons for r in checked.rejected]}
+                {
+                    ROW: [r.row for r in checked.rejected],
+                    REASONS: [r.reasons for r in checked.rejected],
+                    **({schema.id_column: [r.id for r in checked.rejected]} if schema.id_column else {}),
+                    **{name: [None] * len(checked.rejected) for name in passthrough},
+                }
             )
             yield pd.concat([good, rejected], ignore_index=True) if len(rejected) else good
 
@@ -185,8 +194,10 @@ class SparkScoringEngine:
             for f in schema.fields
         ]
         identity = [T.StructField(schema.id_column, T.StringType())] if schema.id_column else []
+        carried = [c for c in schema.passthrough_columns if c in frame.columns]
+        passthrough = [T.StructField(name, T.StringType()) for name in schema.passthrough_columns]
         checked_schema = T.StructType(
-            [T.StructField(ROW, T.LongType()), T.StructField(REASONS, T.StringType()), *identity, *fields]
+            [T.StructField(ROW, T.LongType()), T.StructField(REASONS, T.StringType()), *identity, *passthrough, *fields]
         )
         checked = frame.mapInPandas(
             checker(schema, offsets, _format(job.source) == "csv", job.source), checked_schema
@@ -200,7 +211,7 @@ class SparkScoringEngine:
             inputs = [self._as_signature(F.col(f.name), wanted.get(f.name)).alias(f.name) for f in schema.fields]
             predict = mlflow.pyfunc.spark_udf(spark, job.model.uri, result_type="double", env_manager="local")
             good = checked.filter(F.col(REASONS).isNull()).select(
-                ROW, *([schema.id_column] if schema.id_column else []), *inputs
+                ROW, *([schema.id_column] if schema.id_column else []), *carried, *inputs
             )
             scored = (
                 good.withColumn("churn_probability", predict(*[F.col(f.name) for f in schema.fields]))
@@ -212,7 +223,9 @@ class SparkScoringEngine:
             with self._watching(spark, total):
                 self._write(scored, job.out, output_format)
             self._progress.finish()
-            rejects = checked.filter(F.col(REASONS).isNotNull()).select(ROW, REASONS)
+            rejects = checked.filter(F.col(REASONS).isNotNull()).select(
+                ROW, (F.col(schema.id_column) if schema.id_column else F.lit(None).cast("string")).alias("id"), REASONS
+            )
             rejected = rejects.count()
             rejects_location = rejects_path(job.out)
             if rejected:

@@ -31,6 +31,8 @@ from churnguard.domain.schema import (
     Missing,
     MissingPolicy,
     Operation,
+    PassThrough,
+    Quality,
     TableSchema,
     UnseenPolicy,
     schema_to_mapping,
@@ -119,6 +121,11 @@ def _label_shorthand(value: Any) -> Any:
     return value
 
 
+class QualityIn(_Strict):
+    min_f1: StrictInt | StrictFloat | None = None
+    max_rejected_share: StrictInt | StrictFloat | None = None
+
+
 class SchemaIn(_Strict):
     name: StrictStr
     description: str = ""
@@ -126,6 +133,9 @@ class SchemaIn(_Strict):
     label: Annotated[LabelIn, BeforeValidator(_label_shorthand)]
     fields: Annotated[dict[str, FieldIn], Field(min_length=1)]
     features: dict[str, FeatureIn] = Field(default_factory=dict)
+    passthrough: dict[str, str] = Field(default_factory=dict)
+    """Column -> why it is carried and never a feature."""
+    quality: QualityIn = QualityIn()
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -174,6 +184,13 @@ def _to_domain(model: SchemaIn) -> TableSchema:
         features=tuple(features),
         id_column=model.id,
         description=model.description,
+        passthrough=tuple(PassThrough(column, reason) for column, reason in model.passthrough.items()),
+        quality=Quality(
+            min_f1=None if model.quality.min_f1 is None else float(model.quality.min_f1),
+            max_rejected_share=None
+            if model.quality.max_rejected_share is None
+            else float(model.quality.max_rejected_share),
+        ),
     )
 
 
@@ -238,6 +255,8 @@ def yaml_form(schema: TableSchema) -> dict[str, Any]:
     for key in ("fields", "features"):
         if key in mapping:
             mapping[key] = {item.pop("name"): item for item in mapping[key]}
+    if "passthrough" in mapping:
+        mapping["passthrough"] = {item["column"]: item["reason"] for item in mapping["passthrough"]}
     return mapping
 
 

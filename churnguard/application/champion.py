@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.ports import ModelExplainer, ModelStore, ProbabilisticModel, ShapExplanation
-from churnguard.domain.attribution import Contribution, contribution_matrix, contributions_of, substituted_batch
+from churnguard.domain.attribution import Contribution, Reference, contribution_matrix, substituted_batch
 from churnguard.domain.customer import ORIGINAL_PRESETS, ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion, decide
 from churnguard.domain.reference_profile import ReferenceProfile, profile_reference
@@ -65,19 +65,20 @@ class Scoring:
     def probability(self, raw: FloatArray) -> FloatArray:
         return self.score(self.matrix(raw))
 
-    def explained(self, filled: FloatArray, baselines: Mapping[str, float]) -> tuple[FloatArray, FloatArray]:
-        """(n,) probabilities and (n, fields) leave-one-out contributions of n imputed rows, from
-        one model call over their substituted rows (the domain's batch form)."""
-        count, width = filled.shape
-        scores = self.score(substituted_batch(self.schema, filled, baselines)).reshape(count, width + 1)
-        return scores[:, 0], contribution_matrix(self.schema, filled, baselines, scores)
+    def explained(self, filled: FloatArray, reference: Reference) -> tuple[FloatArray, FloatArray]:
+        """(n,) probabilities and (n, fields) contributions of n imputed rows, from one model call
+        over their substituted rows (the domain's batch form)."""
+        scores = self.score(substituted_batch(self.schema, filled, reference)).reshape(
+            len(filled), reference.rows_per_customer
+        )
+        return scores[:, 0], contribution_matrix(filled, reference, scores)
 
-    def influence(self, filled: FloatArray, baselines: Mapping[str, float], chunk: int = 4096) -> dict[str, float]:
-        """Per raw field: its mean |leave-one-out contribution| over imputed rows (the drift
-        report's weights), `chunk` rows per model call so memory stays flat."""
+    def influence(self, filled: FloatArray, reference: Reference, chunk: int = 1024) -> dict[str, float]:
+        """Per raw field: its mean |contribution| over imputed rows (the drift report's weights),
+        `chunk` rows per model call so memory stays flat."""
         total = np.zeros(len(self.schema.fields))
         for start in range(0, len(filled), chunk):
-            total += np.abs(self.explained(filled[start : start + chunk], baselines)[1]).sum(axis=0)
+            total += np.abs(self.explained(filled[start : start + chunk], reference)[1]).sum(axis=0)
         mean = total / max(len(filled), 1)
         return {name: float(value) for name, value in zip(self.schema.raw_fields, mean, strict=True)}
 
@@ -115,15 +116,15 @@ class Champion:
         return decide(probability, self.version.threshold)
 
     def explained(self, raw: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """(n,) probabilities and (n, fields) leave-one-out contributions of n encoded rows."""
-        return self.scoring.explained(self.scoring.filled(raw), self.version.feature_means)
+        """(n,) probabilities and (n, fields) contributions of n encoded rows."""
+        return self.scoring.explained(self.scoring.filled(raw), self.version.reference)
 
     # the prediction in three steps (model rows -> one model call -> predictions), so a caller
     # can time each (the inference trace's spans)
     def model_rows(self, filled: FloatArray, explain: bool) -> FloatArray:
-        """The model matrix of imputed rows; with `explain`, each row's 1 + fields leave-one-out rows."""
+        """The model matrix of imputed rows; with `explain`, each row's block of substituted rows."""
         if explain:
-            return substituted_batch(self.schema, filled, self.version.feature_means)
+            return substituted_batch(self.schema, filled, self.version.reference)
         return self.schema.model_matrix(filled)
 
     def predictions(self, filled: FloatArray, scores: FloatArray, explain: bool) -> list[ChurnPrediction]:
@@ -132,12 +133,21 @@ class Champion:
         schema = version.schema
         explanations: list[tuple[Contribution, ...] | None]
         if explain:
-            baselines = version.feature_means
-            blocks = scores.reshape(len(filled), len(schema.fields) + 1)
+            reference = version.reference
+            blocks = scores.reshape(len(filled), reference.rows_per_customer)
             probability = blocks[:, 0]
+            names = schema.raw_fields
             explanations = [
-                contributions_of(schema, row, baselines, block)
-                for row, block in zip(filled.tolist(), blocks, strict=True)
+                tuple(
+                    sorted(
+                        (Contribution(n, v, c) for n, v, c in zip(names, row, sizes, strict=True)),
+                        key=lambda item: abs(item.contribution),
+                        reverse=True,
+                    )
+                )
+                for row, sizes in zip(
+                    filled.tolist(), contribution_matrix(filled, reference, blocks).tolist(), strict=True
+                )
             ]
         else:
             probability = scores

@@ -18,6 +18,7 @@ from churnguard.application.ports import (
 )
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.drift_policy import DriftPolicy, NotEnoughRows, field_weights
+from churnguard.domain.model_version import ModelVersion
 from churnguard.domain.performance_estimate import estimate_performance
 from churnguard.domain.schema import TableSchema
 
@@ -79,11 +80,21 @@ class DetectDrift:
             verdict=self._policy.verdict(analysis.features, weights, analysis.prediction),
             prediction=analysis.prediction,
             estimated=estimated,
-            f1_floor=self._f1_floor,
+            f1_floor=_floor(champion, self._f1_floor),
         )
         files = self._writer.write(report, analysis.html)
         self._tracker.record_drift(report, files)
         return DriftOutcome(report, files)
+
+
+def _floor(champion: ModelVersion | None, setting: float | None) -> float | None:
+    """The floor an estimate is held to: the one the champion was promoted against, else the
+    MIN_F1 setting, else the floor its schema declares."""
+    if champion is None:
+        return setting
+    if champion.f1_floor is not None:
+        return champion.f1_floor.value
+    return setting if setting is not None else champion.schema.quality.min_f1
 
 
 @dataclass(frozen=True)

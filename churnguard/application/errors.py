@@ -83,6 +83,11 @@ class TrackingUnavailable(ChurnGuardError):
     """The configured experiment tracker does not answer; raised before any training starts."""
 
 
+class TooManyRejected(ChurnGuardError):
+    """A scoring or drift run rejected more of its rows than its limit allows (the share, the
+    limit and where the rejects went are in the message)."""
+
+
 class ExplanationUnavailable(ChurnGuardError):
     """The requested kind of explanation cannot be computed for this model."""
 

@@ -11,7 +11,7 @@ from churnguard.application.errors import ModelNotFound, require_schema
 from churnguard.application.ports import Dataset, ExperimentTracker, ModelEvaluator, ModelStore
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.quality_gate import ChampionComparison, GateDecision, QualityGate
+from churnguard.domain.quality_gate import Baselines, ChampionComparison, GateDecision, QualityGate, no_skill_f1
 from churnguard.domain.uncertainty import DEFAULT_ROUNDS, f1_interval, f1_score, paired_f1_difference
 
 logger = logging.getLogger(__name__)
@@ -65,14 +65,17 @@ class PromoteModel:
         candidate_f1 = f1_interval(
             holdout.target, holdout.probability >= candidate.threshold, self._rounds, seed=random_state
         )
+        baselines = Baselines(
+            no_skill_f1=no_skill_f1(float(np.mean(holdout.target))), plain_f1=candidate.baselines.get("plain_f1")
+        )
+        floor = self._gate.floor(candidate.schema.quality.min_f1, candidate.schema.name, baselines)
         with self._store.lock():
             champion = self._store.champion()
             if champion is not None and champion.fingerprint == candidate.fingerprint:
-                decision = self._gate.decide(candidate_f1, None)
-                decision = GateDecision(
-                    promote=decision.promote,
-                    reasons=(*decision.reasons[:1], "already the champion"),
-                    candidate_f1=decision.candidate_f1,
+                decision = self._gate.decide(candidate_f1, None, floor, baselines)
+                decision = replace(
+                    decision,
+                    reasons=(*decision.reasons[:-1], "already the champion"),
                     champion_f1=decision.candidate_f1,
                 )
             else:
@@ -85,7 +88,7 @@ class PromoteModel:
                     versus = self._compare(
                         holdout.target, holdout.probability, candidate, champion_probability, champion
                     )
-                decision = self._gate.decide(candidate_f1, versus)
+                decision = self._gate.decide(candidate_f1, versus, floor, baselines)
                 if champion is not None and not comparable:
                     # Another table's model cannot score these rows: the floor alone decides.
                     decision = replace(
@@ -97,7 +100,7 @@ class PromoteModel:
                         ),
                     )
                 if decision.promote:
-                    self._store.set_champion(candidate.fingerprint)
+                    self._store.set_champion(candidate.fingerprint, decision.floor)
         self._tracker.record_promotion(candidate, decision)
         logger.info(decision.summary(), extra={"model_version": candidate.short_id})
         return PromotionOutcome(candidate=candidate, previous_champion=champion, decision=decision)

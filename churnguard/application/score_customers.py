@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.application.champion import ChampionCache
-from churnguard.application.errors import ModelNotFound, require_schema
+from churnguard.application.errors import ModelNotFound, TooManyRejected, require_schema
 from churnguard.application.ports import (
     CustomerBatch,
     CustomerBatchSource,
@@ -25,6 +25,7 @@ from churnguard.application.ports import (
     ScoringJob,
     ScoringSummary,
 )
+from churnguard.domain.quality_gate import RejectLimit
 from churnguard.domain.schema import TableSchema
 
 FloatArray = npt.NDArray[np.float64]
@@ -32,12 +33,18 @@ FloatArray = npt.NDArray[np.float64]
 
 class ScoreCustomers:
     def __init__(
-        self, champion: ChampionCache, declared: TableSchema | None = None, progress: Progress | None = None
+        self,
+        champion: ChampionCache,
+        declared: TableSchema | None = None,
+        progress: Progress | None = None,
+        max_rejected_share: float | None = None,
     ) -> None:
         self._champion = champion
         self._declared = declared
         """A schema the user named (--schema): the champion's must be it."""
         self._progress = progress or NoProgress()
+        self._max_rejected_share = max_rejected_share
+        """The setting (MAX_REJECTED_SHARE); None: the schema's, else the default."""
 
     def __call__(self, source: CustomerBatchSource, writer: ScoredBatchWriter, explain: bool = False) -> ScoringSummary:
         """Score every customer of `source` with the champion, read by the champion's own schema;
@@ -90,17 +97,35 @@ class ScoreCustomers:
             )
         writer.commit()
         self._progress.finish()
-        return ScoringSummary(scored, rejected, time.perf_counter() - started, version.fingerprint)
+        summary = ScoringSummary(scored, rejected, time.perf_counter() - started, version.fingerprint)
+        refuse_rejects(summary, self._max_rejected_share, schema, writer.rejects_location)
+        return summary
+
+
+def refuse_rejects(summary: ScoringSummary, setting: float | None, schema: TableSchema, rejects: str | None) -> None:
+    """TooManyRejected when the run rejected more than its limit (the output stays written:
+    the rejects file is how the user finds the rows)."""
+    limit = RejectLimit.resolve(setting, schema.quality.max_rejected_share, schema.name)
+    problem = limit.problem(summary.rejected, summary.scored + summary.rejected)
+    if problem is not None:
+        raise TooManyRejected(f"{problem}; each rejected row, its id and its reasons -> {rejects}")
 
 
 class ScoreOnEngine:
     """Offline scoring on another engine (`score --engine spark`): the champion's MLflow pyfunc
     model, applied where the data is, read by the champion's own schema."""
 
-    def __init__(self, store: ModelStore, engine: ScoringEngine, declared: TableSchema | None = None) -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        engine: ScoringEngine,
+        declared: TableSchema | None = None,
+        max_rejected_share: float | None = None,
+    ) -> None:
         self._store = store
         self._engine = engine
         self._declared = declared
+        self._max_rejected_share = max_rejected_share
 
     def __call__(self, source: str, out: str) -> ScoringSummary:
         version = self._store.champion()
@@ -108,4 +133,8 @@ class ScoreOnEngine:
             raise ModelNotFound("no champion model yet; run `churnguard pipeline` first")
         require_schema(version, self._declared, "the schema named with --schema or SCHEMA_PATH")
         model = self._store.pyfunc_model(version.fingerprint)
-        return self._engine.run(ScoringJob(model, version.schema, version.threshold, version.fingerprint, source, out))
+        summary = self._engine.run(
+            ScoringJob(model, version.schema, version.threshold, version.fingerprint, source, out)
+        )
+        refuse_rejects(summary, self._max_rejected_share, version.schema, summary.rejects_location)
+        return summary

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 from churnguard.domain.errors import InvalidProfile
-from churnguard.domain.schema import Feature, Field, FieldKind, Kind, LabelColumn, Operation, TableSchema
+from churnguard.domain.schema import Feature, Field, FieldKind, Kind, LabelColumn, Operation, Quality, TableSchema
 
 __all__ = [
     "FIELD_RULES",
@@ -39,6 +39,7 @@ ORIGINAL_SCHEMA = TableSchema(
     name="original",
     description="The original ChurnGuard table: 13 raw fields of a telecom customer and churn 0/1.",
     label=LabelColumn("churn", positive=(1,), negative=(0,)),
+    quality=Quality(min_f1=0.72),
     fields=(
         _binary("gender", "Gender", "0 or 1"),
         Field("age", Kind.INTEGER, minimum=18, maximum=100, unit="years", display_name="Age", help="years"),

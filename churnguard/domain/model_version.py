@@ -7,12 +7,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from churnguard.domain.attribution import Reference
 from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.quality_gate import F1Floor
 from churnguard.domain.schema import TableSchema
 
 
@@ -51,7 +54,7 @@ class ModelVersion:
     params: Mapping[str, Any]
     metrics: Mapping[str, float]
     feature_means: Mapping[str, float] = field(default_factory=dict)
-    """Leave-one-out baselines: each field's training mean (a category's most frequent code)."""
+    """A version stored before `attribution`: one baseline per field (its mean or mode)."""
     churn_rate: float = 0.0
     threshold: float = 0.5
     settings: Mapping[str, Any] = field(default_factory=dict)
@@ -63,6 +66,18 @@ class ModelVersion:
     """The table declaration it was trained on; every later use of the model reads tables by it."""
     imputation: Mapping[str, float] = field(default_factory=dict)
     """Encoded fill value per field with an imputing missing-value policy, fitted on the training split."""
+    baselines: Mapping[str, float] = field(default_factory=dict)
+    """Holdout F1 of no skill and of a plain model on the same split (`no_skill_f1`, `plain_f1`)."""
+    attribution: Reference | None = None
+    """Each field's training distribution, which contributions are measured against."""
+    f1_floor: F1Floor | None = None
+    """The F1 floor the gate applied when this version became the champion (the champion only)."""
+
+    @cached_property
+    def reference(self) -> Reference:
+        if self.attribution is not None:
+            return self.attribution
+        return Reference.points(self.feature_means, self.schema)
 
     @property
     def short_id(self) -> str:

@@ -75,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
             "reads tables by its own schema, which this must then equal",
         )
 
+    def reject_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--max-rejected",
+            type=float,
+            metavar="SHARE",
+            help="fail (exit 2) when more than this share of rows is rejected (default: MAX_REJECTED_SHARE, "
+            "else the schema's quality.max_rejected_share, else 0.1)",
+        )
+
     def data_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--data", type=Path, help="training CSV (default: DATA_PATH or data/raw/churn.csv)")
         sub.add_argument("--workdir", type=Path, help="holds models/, reports/ and mlflow.db (default: .)")
@@ -133,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--explain", action="store_true", help="add the 13 leave-one-out contributions")
     score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
+    reject_option(score)
     score.add_argument("--workdir", type=Path)
     schema_option(score)
     schema = command("schema", "draft a schema from a table (init) or check a schema file (check)")
@@ -162,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--last", type=int, help="the last N logged predictions instead of a time window")
     drift.add_argument("--days", type=float, help="time window of the prediction log (default: DRIFT_WINDOW_DAYS)")
     drift.add_argument("--split", action="store_true", help="the original's mode: 75/25 split of --data")
+    reject_option(drift)
     drift.add_argument("--schedule", help="rerun every interval (30s, 15m, 1h, 1d) until stopped")
     outcomes = command("outcomes", "join later outcomes with the logged predictions: realized vs estimated")
     outcomes.add_argument("--in", dest="input", type=Path, required=True, help="CSV: the schema's id and label columns")
@@ -211,6 +222,8 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     training = {name: getattr(args, name) for name in ("grid", "family", "search") if getattr(args, name, None)}
     if training:
         settings = settings.with_overrides("training", **training)
+    if getattr(args, "max_rejected", None) is not None:
+        settings = settings.with_overrides("drift", max_rejected_share=args.max_rejected)
     if hasattr(args, "data"):
         args.data = settings.paths.data_path
     return settings

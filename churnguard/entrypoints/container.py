@@ -260,6 +260,7 @@ class Container(containers.DeclarativeContainer):
             default_log=settings.provided.prediction_log_location,
             random_state=settings.provided.training.random_state,
             source=dataset_source,
+            max_rejected_share=settings.provided.drift.max_rejected_share,
         ),
         store=model_store,
         detect=detect_drift,
@@ -323,6 +324,7 @@ class Container(containers.DeclarativeContainer):
             driver_memory=settings.provided.spark.spark_driver_memory,
             progress=progress,
         ),
+        max_rejected_share=settings.provided.drift.max_rejected_share,
         declared=named_schema,
     )
     score_customers = providers.Factory(
@@ -330,6 +332,7 @@ class Container(containers.DeclarativeContainer):
         champion=champion_cache,
         declared=named_schema,
         progress=progress,
+        max_rejected_share=settings.provided.drift.max_rejected_share,
     )
     run_pipeline = providers.Factory(
         RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model

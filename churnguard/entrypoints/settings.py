@@ -71,7 +71,12 @@ class TrainingSettings(BaseSettings):
 class GateSettings(BaseSettings):
     model_config = _ENV
 
-    min_f1: float = Field(0.72, ge=0.0, le=1.0, description="holdout F1 floor for promotion (MIN_F1)")
+    min_f1: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="holdout F1 floor for promotion (MIN_F1); unset: the schema's quality.min_f1, else the baselines",
+    )
     f1_tolerance: float = Field(0.01, ge=0.0, le=1.0, description="allowed F1 drop vs champion (F1_TOLERANCE)")
     bootstrap_rounds: int = Field(1000, ge=100, le=100_000, description="resamples for intervals (BOOTSTRAP_ROUNDS)")
 
@@ -166,6 +171,13 @@ class DriftSettings(BaseSettings):
 
     drift_share: float = Field(0.5, gt=0.0, le=1.0, description="share of drifted features for dataset drift")
     drift_min_rows: int = Field(100, ge=1, description="fewest current rows a drift check accepts")
+    max_rejected_share: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="largest rejected share a score or drift run accepts (MAX_REJECTED_SHARE); unset: the "
+        "schema's quality.max_rejected_share, else 0.1",
+    )
     drift_window_days: float = Field(7.0, gt=0.0, description="default current window of the prediction log")
 
 

@@ -82,7 +82,7 @@ def test_the_returned_attribution_is_the_domain_functions(shared_api):
     version, model = store.get(fingerprints[0]), store.load(fingerprints[0])
     profile = CustomerProfile.from_mapping(EXAMPLE_CUSTOMER)
     probability, contributions = leave_one_out(
-        lambda matrix: model.predict_proba(matrix)[:, 1], profile, version.feature_means
+        lambda matrix: model.predict_proba(matrix)[:, 1], version.schema, profile.encoded(), version.reference
     )
     body = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER).json()
     assert body["churn_probability"] == pytest.approx(probability, abs=1e-12)

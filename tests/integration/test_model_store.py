@@ -43,7 +43,7 @@ def test_a_saved_model_loads_back_and_predicts_identically(tmp_path, fitted_mode
     store.save(model, _version("a" * 64))
     loaded: Any = store.load("aaaa")
     np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))
-    assert store.get("a" * 64).feature_means == {"age": 45.0}
+    assert store.get("a" * 64).feature_means == {"age": 45.0}  # a version stored before distributions
     assert [p.name for p in (tmp_path / "versions").iterdir()] == ["a" * 64]
 
 

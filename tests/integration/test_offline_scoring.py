@@ -53,7 +53,9 @@ def test_scoring_to_parquet_with_explanations_matches_the_domain_attribution(
     model = store.load(version.fingerprint)
     first = scored.iloc[0]
     profile = CustomerProfile.from_mapping({name: first[name].item() for name in RAW_FIELDS})
-    probability, contributions = leave_one_out(lambda m: model.predict_proba(m)[:, 1], profile, version.feature_means)
+    probability, contributions = leave_one_out(
+        lambda m: model.predict_proba(m)[:, 1], version.schema, profile.encoded(), version.reference
+    )
     assert first["churn_probability"] == pytest.approx(probability, abs=1e-12)
     for contribution in contributions:
         assert first[f"contribution_{contribution.feature}"] == pytest.approx(contribution.contribution, abs=1e-12)

@@ -32,11 +32,15 @@ def test_pipeline_leaves_a_champion_whose_evaluation_matches_training_exactly(tr
         assert interval["low"] <= interval["high"]
         assert interval["estimate"] == pytest.approx(metadata["metrics"][name], rel=1e-12)
     assert metadata["libraries"]["scikit-learn"]
-    assert set(metadata["feature_means"]) == {
+    assert set(metadata["attribution"]) == {
         "gender", "age", "partner", "dependents", "tenure_months", "monthly_charges", "contract_type",
         "payment_method", "paperless_billing", "internet_service", "online_security", "tech_support", "num_tickets",
     }  # fmt: skip
     assert 0.25 < metadata["churn_rate"] < 0.45
+    contract = metadata["attribution"]["contract_type"]
+    assert contract["values"] == [0.0, 1.0, 2.0]  # every label, by its training share
+    assert sum(contract["weights"]) == pytest.approx(1.0)
+    assert 0.0 < metadata["baselines"]["no_skill_f1"] < metadata["baselines"]["plain_f1"] < 1.0
 
 
 def test_the_stored_champion_loads_and_scores_the_data(trained_workdir):

@@ -163,7 +163,7 @@ def test_telco_trains_to_the_quality_bar_and_is_promoted(telco_workdir):
     assert metadata["schema"]["name"] == "telco"
     assert metadata["schema_hash"] == load_schema(TELCO_SCHEMA).hash
     assert metadata["imputation"] == {"TotalCharges": 0.0}
-    assert "customerID" not in metadata["feature_means"]
+    assert "customerID" not in metadata["attribution"]
     report = read_json(telco_workdir / "reports" / "eval_report.json")
     assert report["matches_training_metrics"] is True
     assert report["holdout_rows"] == 1409

@@ -12,15 +12,13 @@ from churnguard.application.champion import Champion, Scoring
 from churnguard.domain.attribution import leave_one_out
 from churnguard.domain.customer import ORIGINAL_SCHEMA, RAW_FIELDS
 from tests.conftest import examples
-from tests.fakes import FakeModelStore, LinearChurnModel
+from tests.fakes import ORIGINAL_REFERENCE, FakeModelStore, LinearChurnModel
 from tests.strategies import profiles
-
-MEANS = dict.fromkeys(RAW_FIELDS, 1.0) | {"age": 45.0, "tenure_months": 30.0, "monthly_charges": 60.0}
 
 
 def _champion(threshold: float = 0.5) -> Champion:
     model = LinearChurnModel()
-    return Champion(FakeModelStore().crown(model, MEANS, threshold), model)
+    return Champion(FakeModelStore().crown(model, threshold=threshold), model)
 
 
 @settings(max_examples=examples(30))
@@ -32,7 +30,9 @@ def test_the_batch_forms_and_the_domains_leave_one_out_agree(batch, threshold):
     explained = champion.predictions(raw, champion.score(champion.model_rows(raw, True)), True)
     plain = champion.predictions(raw, champion.score(champion.model_rows(raw, False)), False)
     for index, profile in enumerate(batch):
-        expected, expected_contributions = leave_one_out(champion.scoring.score, profile, MEANS)
+        expected, expected_contributions = leave_one_out(
+            champion.scoring.score, ORIGINAL_SCHEMA, profile.encoded(), ORIGINAL_REFERENCE
+        )
         by_field = {c.feature: c.contribution for c in expected_contributions}
         assert probability[index] == pytest.approx(expected, abs=1e-12)
         assert dict(zip(RAW_FIELDS, contributions[index], strict=True)) == pytest.approx(by_field, abs=1e-12)
@@ -52,11 +52,14 @@ def test_the_drift_weights_are_the_mean_absolute_leave_one_out_whatever_the_chun
     raw = np.array([profile.encoded() for profile in batch], dtype=np.float64)
     probability = scoring.probability(raw)
     expected = {}
-    for index, name in enumerate(RAW_FIELDS):  # each field set to its baseline, for every row at once
-        substituted = raw.copy()
-        substituted[:, index] = MEANS[name]
-        expected[name] = float(np.mean(np.abs(probability - scoring.probability(substituted))))
-    assert scoring.influence(raw, MEANS, chunk=chunk) == pytest.approx(expected, abs=1e-12)
+    for index, name in enumerate(RAW_FIELDS):  # each value of the field's distribution, every row at once
+        change = np.zeros(len(raw))
+        for value, weight in zip(ORIGINAL_REFERENCE.values[index], ORIGINAL_REFERENCE.weights[index], strict=True):
+            substituted = raw.copy()
+            substituted[:, index] = value
+            change += weight * (probability - scoring.probability(substituted))
+        expected[name] = float(np.mean(np.abs(change)))
+    assert scoring.influence(raw, ORIGINAL_REFERENCE, chunk=chunk) == pytest.approx(expected, abs=1e-12)
 
 
 def test_the_threshold_itself_is_a_churn():

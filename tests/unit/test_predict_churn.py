@@ -7,19 +7,19 @@ from churnguard.application.champion import ChampionCache
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.domain.attribution import leave_one_out
-from churnguard.domain.customer import RAW_FIELDS
+from churnguard.domain.customer import ORIGINAL_SCHEMA
 from tests.conftest import examples
-from tests.fakes import FakeInferenceTracer, FakeModelStore, LinearChurnModel
+from tests.fakes import ORIGINAL_REFERENCE, FakeInferenceTracer, FakeModelStore, LinearChurnModel
 from tests.original_features import profiles_matrix
 from tests.strategies import profiles
 
-MEANS = dict.fromkeys(RAW_FIELDS, 1.0) | {"age": 45.0, "tenure_months": 30.0, "monthly_charges": 60.0}
+ROWS = ORIGINAL_REFERENCE.rows_per_customer
 
 
 def _world(threshold=0.5):
     store = FakeModelStore()
     model = LinearChurnModel()
-    store.crown(model, MEANS, threshold, churn_rate=0.3)
+    store.crown(model, threshold=threshold, churn_rate=0.3)
     tracer = FakeInferenceTracer()
     return PredictChurn(ChampionCache(store), tracer), model, tracer
 
@@ -29,11 +29,13 @@ def _world(threshold=0.5):
 def test_a_batch_with_explanations_costs_exactly_one_model_call(batch):
     predict, model, _ = _world()
     predictions = predict(batch, explain=True).predictions
-    assert model.calls == [(14 * len(batch), 16)]
+    assert model.calls == [(ROWS * len(batch), 16)]
     expected = model.predict_proba(profiles_matrix(batch))[:, 1]
     np.testing.assert_allclose([p.probability for p in predictions], expected, rtol=1e-12)
     for profile, prediction in zip(batch, predictions, strict=True):
-        _, contributions = leave_one_out(lambda m: model.predict_proba(m)[:, 1], profile, MEANS)
+        _, contributions = leave_one_out(
+            lambda m: model.predict_proba(m)[:, 1], ORIGINAL_SCHEMA, profile.encoded(), ORIGINAL_REFERENCE
+        )
         assert prediction.contributions is not None
         assert [c.feature for c in prediction.contributions] == [c.feature for c in contributions]
         assert [c.contribution for c in prediction.contributions] == pytest.approx(

@@ -2,7 +2,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from churnguard.domain.quality_gate import ChampionComparison, QualityGate
+from churnguard.domain.quality_gate import (
+    DEFAULT_MAX_REJECTED_SHARE,
+    Baselines,
+    ChampionComparison,
+    F1Floor,
+    QualityGate,
+    RejectLimit,
+    no_skill_f1,
+)
 from churnguard.domain.uncertainty import Interval
 
 f1s = st.floats(0.0, 1.0, allow_nan=False)
@@ -17,19 +25,20 @@ def versus(champion_f1: float, estimate: float, low: float | None = None, high: 
 def test_gate_promotes_a_first_model_above_the_floor():
     decision = QualityGate(min_f1=0.72).decide(0.75)
     assert decision.promote
-    assert decision.reasons == ("candidate F1 0.7500 >= floor 0.7200", "no champion yet")
+    assert decision.reasons == ("candidate F1 0.7500 >= floor 0.7200 (MIN_F1 setting)", "no champion yet")
 
 
 def test_gate_shows_the_candidates_interval():
     decision = QualityGate(min_f1=0.72).decide(Interval(0.75, 0.70, 0.80))
     assert decision.promote
-    assert decision.reasons[0] == "candidate F1 0.7500 (95% CI 0.7000 to 0.8000) >= floor 0.7200"
+    assert decision.reasons[0] == "candidate F1 0.7500 (95% CI 0.7000 to 0.8000) >= floor 0.7200 (MIN_F1 setting)"
 
 
 def test_gate_refuses_a_candidate_below_the_floor():
     decision = QualityGate(min_f1=0.72).decide(0.70)
     assert not decision.promote
-    assert "0.7000 < floor 0.7200" in decision.reasons[0]
+    assert "0.7000 < floor 0.7200 (MIN_F1 setting)" in decision.reasons[0]
+    assert "quality.min_f1" in decision.reasons[0]  # the refusal names both places a floor is set
 
 
 def test_gate_refuses_a_candidate_whose_difference_interval_reaches_below_the_tolerance():
@@ -96,3 +105,50 @@ def test_gate_always_gives_its_reasons(candidate, champion):
     decision = QualityGate().decide(candidate, comparison)
     assert len(decision.reasons) == 2
     assert decision.summary().startswith("PROMOTE" if decision.promote else "REFUSE")
+
+
+def test_the_floor_is_the_setting_else_the_schemas_else_the_no_skill_f1():
+    baselines = Baselines(no_skill_f1=no_skill_f1(0.25), plain_f1=0.6)
+    assert no_skill_f1(0.25) == pytest.approx(0.4)
+    assert QualityGate(min_f1=0.5).floor(0.72, "original", baselines) == F1Floor(0.5, "MIN_F1 setting")
+    assert QualityGate().floor(0.72, "original", baselines) == F1Floor(0.72, "quality.min_f1 of schema 'original'")
+    floor = QualityGate().floor(None, "bank", baselines)
+    assert floor.value == pytest.approx(0.4)
+    assert floor.source.startswith("no floor declared")
+
+
+def test_without_a_declared_floor_the_candidate_beats_no_skill_and_keeps_up_with_a_plain_model():
+    gate = QualityGate()
+    baselines = Baselines(no_skill_f1=0.4, plain_f1=0.62)
+    floor = gate.floor(None, "bank", baselines)
+    passes = gate.decide(Interval(0.63, 0.60, 0.66), None, floor, baselines)
+    assert passes.promote
+    assert passes.floor == floor
+    assert "lower bound > no-skill F1 0.4000" in passes.reasons[0]
+    assert "not shown worse than a plain model" in passes.reasons[1]
+    # inside no skill's reach: its interval does not clear the no-skill F1
+    assert not gate.decide(Interval(0.45, 0.38, 0.52), None, floor, baselines).promote
+    # clear of no skill, but worse than a plain logistic regression beyond its own interval
+    worse = gate.decide(Interval(0.55, 0.52, 0.58), None, floor, baselines)
+    assert not worse.promote
+    assert "worse than a plain model" in worse.reasons[1]
+
+
+@given(st.integers(0, 1000), st.integers(1, 1000), st.floats(0.0, 1.0))
+def test_a_run_fails_past_its_reject_limit_and_always_when_nothing_is_left(rejected, total, share):
+    rejected = min(rejected, total)
+    problem = RejectLimit(share, "a test").problem(rejected, total)
+    if rejected == total:
+        assert problem is not None
+        assert "every one" in problem
+    else:
+        assert (problem is not None) == (rejected / total > share)
+        if problem is not None:
+            assert f"{rejected:,} of {total:,}" in problem
+            assert "a test" in problem
+
+
+def test_the_reject_limit_is_the_setting_else_the_schemas_else_the_default():
+    assert RejectLimit.resolve(0.2, 0.01, "t") == RejectLimit(0.2, "MAX_REJECTED_SHARE")
+    assert RejectLimit.resolve(None, 0.01, "t").source == "quality.max_rejected_share of schema 't'"
+    assert RejectLimit.resolve(None, None, "t").share == DEFAULT_MAX_REJECTED_SHARE

@@ -20,9 +20,10 @@ from churnguard.domain.schema import (
     Missing,
     MissingPolicy,
     Operation,
+    PassThrough,
+    Quality,
     TableSchema,
     UnseenPolicy,
-    attribution_baselines,
     schema_from_mapping,
     schema_to_mapping,
 )
@@ -205,14 +206,45 @@ def test_a_schema_with_problems_names_every_one_by_key_path():
     assert problems["features.flag.threshold"] == "at_least needs a threshold"
 
 
-def test_attribution_puts_the_mean_of_numbers_and_the_mode_of_a_category():
-    schema = TableSchema(
+def _with(passthrough=(), quality=None):
+    return TableSchema(
         "t",
         LabelColumn("y", (1,), (0,)),
         (Field("n", Kind.NUMBER, minimum=0, maximum=9), Field("k", Kind.CATEGORY, labels=("a", "b", "c"))),
+        id_column="cid",
+        passthrough=passthrough,
+        quality=quality or Quality(),
     )
-    baselines = attribution_baselines(schema, np.array([[1.0, 2.0], [2.0, 2.0], [6.0, 0.0]]))
-    assert baselines == {"n": 3.0, "k": 2.0}
+
+
+def test_pass_through_columns_are_known_never_fields_and_part_of_the_contract():
+    plain = _with()
+    carried = _with((PassThrough("surname", "free text"), PassThrough("loaded_at", "a load date")))
+    assert carried.known_columns == {"n", "k", "cid", "surname", "loaded_at"}
+    assert carried.raw_fields == ("n", "k")
+    assert carried.hash != plain.hash  # it changes which tables are read
+    assert schema_from_mapping(schema_to_mapping(carried)) == carried
+    assert list(carried.check_record({"n": 1, "k": "a", "surname": "Hargrave"})) == [1.0, 0.0]
+    with pytest.raises(InvalidSchema) as raised:
+        TableSchema(
+            "t",
+            LabelColumn("y", (1,), (0,)),
+            (Field("n", Kind.NUMBER, minimum=0, maximum=9),),
+            passthrough=(PassThrough("n"), PassThrough("y"), PassThrough("z"), PassThrough("z")),
+            quality=Quality(min_f1=1.5, max_rejected_share=-0.1),
+        )
+    problems = dict(raised.value.problems)
+    assert "a pass-through column is none of them" in problems["passthrough.n"]
+    assert "a pass-through column is none of them" in problems["passthrough.y"]
+    assert problems["passthrough.z"] == "is declared twice"
+    assert problems["quality.min_f1"] == "must be within [0, 1], got 1.5"
+    assert problems["quality.max_rejected_share"] == "must be within [0, 1], got -0.1"
+
+
+def test_the_quality_policy_is_stored_but_not_part_of_the_contract():
+    declared = _with(quality=Quality(min_f1=0.6, max_rejected_share=0.02))
+    assert declared.hash == _with().hash  # a floor changes what is good enough, not what is read
+    assert schema_from_mapping(schema_to_mapping(declared)) == declared
 
 
 def test_a_record_of_any_schema_is_checked_by_the_same_rules():

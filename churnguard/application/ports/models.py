@@ -12,10 +12,12 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.application.ports.data import Table
+from churnguard.domain.attribution import Reference
 from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStrategy
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_family import FAMILY_SETS, FamilySet
 from churnguard.domain.model_version import ModelVersion
+from churnguard.domain.quality_gate import F1Floor
 from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
 
@@ -77,8 +79,8 @@ class TrainedModel:
     calibration: Mapping[str, Any]
     threshold: float
     threshold_strategy: str
-    feature_means: Mapping[str, float]
-    """Attribution baselines: the training mean per field (a category's most frequent code)."""
+    attribution: Reference
+    """Each field's training distribution, which contributions are measured against."""
     churn_rate: float
     train_rows: int
     holdout_rows: int
@@ -89,6 +91,8 @@ class TrainedModel:
     """Encoded fill value per imputed field, fitted on the training split."""
     diagnostics: ModelDiagnostics | None = None
     """ROC, calibration, confusion matrix and importance on the holdout, stored with the version."""
+    baselines: Mapping[str, float] = field(default_factory=dict)
+    """Holdout F1 of no skill and of a plain model (`no_skill_f1`, `plain_f1`), for the gate."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,9 @@ class ModelStore(Protocol):
 
     def champion(self) -> ModelVersion | None: ...
 
-    def set_champion(self, fingerprint: str) -> None: ...
+    def set_champion(self, fingerprint: str, floor: F1Floor | None = None) -> None:
+        """Make the version the champion, with the F1 floor the gate judged it against."""
+        ...
 
     def lock(self) -> AbstractContextManager[None]:
         """Exclusive across processes: hold it to read the champion and switch it as one step."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,6 +21,8 @@ class RejectedRow:
     row: int
     """1-based data row number in the input file."""
     reasons: str
+    id: str | None = None
+    """The row's id, when the schema has an id column and the row carries one."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class CustomerBatch:
     rejected: Sequence[RejectedRow]
     ids: npt.NDArray[Any] | None = None
     """The id column's values, when the schema has one and the file carries it."""
+    passthrough: Mapping[str, list[str | None]] = field(default_factory=dict)
+    """The pass-through columns the file carries, as text (None where blank), valid rows only."""
 
 
 @dataclass(frozen=True)

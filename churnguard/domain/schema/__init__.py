@@ -33,8 +33,8 @@ from churnguard.domain.schema.fields import (
     UnseenPolicy,
     label_text,
 )
-from churnguard.domain.schema.fitted import Imputation, attribution_baselines, most_frequent
-from churnguard.domain.schema.table import CheckedRows, LabelColumn, RowViolation, TableSchema
+from churnguard.domain.schema.fitted import Imputation, most_frequent
+from churnguard.domain.schema.table import CheckedRows, LabelColumn, PassThrough, Quality, RowViolation, TableSchema
 
 __all__ = [
     "FLAG_OPERATIONS",
@@ -53,10 +53,11 @@ __all__ = [
     "Missing",
     "MissingPolicy",
     "Operation",
+    "PassThrough",
+    "Quality",
     "RowViolation",
     "TableSchema",
     "UnseenPolicy",
-    "attribution_baselines",
     "label_text",
     "most_frequent",
     "schema_from_mapping",

@@ -8,7 +8,7 @@ from typing import Any
 
 from churnguard.domain.schema.features import Feature, Operation
 from churnguard.domain.schema.fields import Field, Kind, Missing, MissingPolicy, UnseenPolicy
-from churnguard.domain.schema.table import LabelColumn, TableSchema
+from churnguard.domain.schema.table import LabelColumn, PassThrough, Quality, TableSchema
 
 
 def _drop_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,10 +99,24 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
     out["fields"] = fields
     if features:
         out["features"] = features
+    if schema.passthrough:
+        out["passthrough"] = [{"column": p.column, "reason": p.reason} for p in schema.passthrough]
+    quality = {
+        key: value
+        for key, value in (
+            ("min_f1", schema.quality.min_f1),
+            ("max_rejected_share", schema.quality.max_rejected_share),
+        )
+        if value is not None
+    }
+    if quality:
+        out["quality"] = quality
     return out
 
 
-_PRESENTATION = ("display_name", "help", "unit", "description", "label_names")
+_PRESENTATION = ("display_name", "help", "unit", "description", "label_names", "reason")
+_POLICY = ("quality",)
+"""Top-level keys that change what is good enough, not which tables are read or how."""
 
 
 def _without_presentation(data: Any, top: bool = True) -> Any:
@@ -110,7 +124,7 @@ def _without_presentation(data: Any, top: bool = True) -> Any:
         return {
             key: _without_presentation(value, top=False)
             for key, value in data.items()
-            if key not in _PRESENTATION and not (top and key == "name")
+            if key not in _PRESENTATION and not (top and key in ("name", *_POLICY))
         }
     if isinstance(data, list):
         return [_without_presentation(item, top=False) for item in data]
@@ -167,4 +181,6 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
         features=tuple(features),
         id_column=data.get("id"),
         description=data.get("description", ""),
+        passthrough=tuple(PassThrough(p["column"], p.get("reason", "")) for p in data.get("passthrough", ())),
+        quality=Quality(**data.get("quality", {})),
     )

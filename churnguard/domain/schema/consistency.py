@@ -27,6 +27,21 @@ def schema_problems(schema: TableSchema) -> list[tuple[str, str]]:
         problems.append(("label.positive", "must name at least one value"))
     if set(map(label_text, schema.label.positive)) & set(map(label_text, schema.label.negative)):
         problems.append(("label", "a value cannot be both positive and negative"))
+    taken = {*names, *reserved}
+    seen_passthrough: set[str] = set()
+    for item in schema.passthrough:
+        path = f"passthrough.{item.column}"
+        if item.column in taken:
+            problems.append((path, "is a field, the label or the id column; a pass-through column is none of them"))
+        if item.column in seen_passthrough:
+            problems.append((path, "is declared twice"))
+        seen_passthrough.add(item.column)
+    for key, value in (
+        ("min_f1", schema.quality.min_f1),
+        ("max_rejected_share", schema.quality.max_rejected_share),
+    ):
+        if value is not None and not 0.0 <= value <= 1.0:
+            problems.append((f"quality.{key}", f"must be within [0, 1], got {value}"))
     known = {f.name: f for f in schema.fields}
     kinds: dict[str, FieldKind] = {f.name: f.model_kind for f in schema.fields}
     for feature in schema.features:

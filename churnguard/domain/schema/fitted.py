@@ -1,5 +1,5 @@
 """Statistics fitted on a training split: facts about a model, not the table (the imputation of
-missing cells, the attribution baselines)."""
+missing cells; the attribution reference lives with attribution)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from churnguard.domain.errors import NothingToImpute
-from churnguard.domain.schema.fields import FloatArray, Kind, MissingPolicy
+from churnguard.domain.schema.fields import FloatArray, MissingPolicy
 from churnguard.domain.schema.table import TableSchema
 
 
@@ -59,19 +59,6 @@ def most_frequent(column: FloatArray) -> float:
     """The most frequent value (the smallest among ties): a category's mode."""
     uniques, counts = np.unique(column, return_counts=True)
     return float(uniques[int(np.argmax(counts))])
-
-
-def attribution_baselines(schema: TableSchema, raw: FloatArray) -> dict[str, float]:
-    """What leave-one-out puts in a field's place: the training mean for binary and numeric
-    fields, the most frequent code for a category (a mean of codes is no customer)."""
-    baselines: dict[str, float] = {}
-    for index, spec in enumerate(schema.fields):
-        column = raw[:, index]
-        if spec.kind is Kind.CATEGORY:
-            baselines[spec.name] = most_frequent(column)
-        else:
-            baselines[spec.name] = float(column.mean())
-    return baselines
 
 
 # --- the schema's own consistency (every problem, by key path) ------------------------------

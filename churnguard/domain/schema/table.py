@@ -78,6 +78,25 @@ class CheckedRows:
     """1.0 / 0.0 per row when the label column was checked."""
 
 
+@dataclass(frozen=True, slots=True)
+class PassThrough:
+    """A column the table carries that is never a feature (a name, an email, a load date, a
+    row number): read, kept with its row in scored output and rejects, and not refused."""
+
+    column: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """What the table's owner declares good enough: the gate's F1 floor (None: the no-skill and
+    plain-model baselines decide) and the largest share of rejected rows a scoring or drift run
+    may have before it fails."""
+
+    min_f1: float | None = None
+    max_rejected_share: float | None = None
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """A customer table's declaration. Pure data: the YAML form lives in an adapter."""
@@ -88,6 +107,8 @@ class TableSchema:
     features: tuple[Feature, ...] = ()
     id_column: str | None = None
     description: str = ""
+    passthrough: tuple[PassThrough, ...] = ()
+    quality: Quality = Quality()
 
     def __post_init__(self) -> None:
         from churnguard.domain.schema.consistency import schema_problems  # it reads a TableSchema
@@ -99,6 +120,15 @@ class TableSchema:
     @cached_property
     def raw_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @cached_property
+    def passthrough_columns(self) -> tuple[str, ...]:
+        return tuple(p.column for p in self.passthrough)
+
+    @cached_property
+    def known_columns(self) -> frozenset[str]:
+        """Every column a table of this schema may carry besides the label."""
+        return frozenset((*self.raw_fields, *self.passthrough_columns, *([self.id_column] if self.id_column else [])))
 
     @cached_property
     def feature_names(self) -> tuple[str, ...]:
@@ -126,8 +156,9 @@ class TableSchema:
 
     @cached_property
     def hash(self) -> str:
-        """SHA-256 of the canonical JSON form without display names, help texts and units: two
-        schemas with equal hashes accept the same tables and build the same model inputs."""
+        """SHA-256 of the canonical JSON form without display names, help texts, units and the
+        quality policy: two schemas with equal hashes accept the same tables and build the same
+        model inputs."""
         from churnguard.domain.schema.codec import _without_presentation, schema_to_mapping  # it builds one
 
         contract = _without_presentation(schema_to_mapping(self))
@@ -174,8 +205,7 @@ class TableSchema:
         A missing key or null is a missing value (imputed or refused by the field's policy);
         a key that is not a field (nor the id column) is refused.
         """
-        allowed = set(self.raw_fields) | ({self.id_column} if self.id_column else set())
-        unknown = sorted(set(record) - allowed)
+        unknown = sorted(set(record) - self.known_columns)
         if unknown:
             raise InvalidProfile(unknown[0], "is not a customer field", record[unknown[0]])
         encoded = np.empty(len(self.fields), dtype=np.float64)

@@ -76,9 +76,12 @@ async def model_info(request: Request) -> Any:
         "features": list(schema.model_features),
         "schema": {"name": schema.name, "hash": schema.hash, "fields": list(schema.raw_fields)},
         "quality_gate": {
-            "min_f1": settings.gate.min_f1,
+            "f1_floor": version.f1_floor.value if version.f1_floor else None,
+            "f1_floor_source": version.f1_floor.source if version.f1_floor else None,
+            "min_f1_setting": settings.gate.min_f1,
             "tolerance": settings.gate.f1_tolerance,
             "holdout_f1": version.f1,
+            "baselines": dict(version.baselines),
         },
     }
 

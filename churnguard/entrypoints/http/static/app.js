@@ -319,9 +319,11 @@ async function loadModel() {
   metrics.replaceChildren();
   for (const [name, label] of METRICS) if (info.metrics[name] !== undefined) meter(metrics, name, label, info.metrics[name]);
   const gate = info.quality_gate;
-  const under = gate.holdout_f1 < gate.min_f1
-    ? ` It is under this API's floor: it was promoted with another MIN_F1.` : "";
-  $("#model-gate").textContent = `Holdout F1 ${gate.holdout_f1.toFixed(4)}. Promotion needs F1 ≥ MIN_F1 (${gate.min_f1.toFixed(2)} in this API's settings) and no loss against the champion it replaces beyond ${gate.tolerance.toFixed(2)} (paired bootstrap).${under}`;
+  const floor = gate.f1_floor === null
+    ? "It was promoted before floors were stored with the champion."
+    : `It was promoted against the F1 floor ${gate.f1_floor.toFixed(2)} (${gate.f1_floor_source}).`;
+  const plain = gate.baselines.plain_f1 === undefined ? "" : ` A plain logistic regression scored F1 ${gate.baselines.plain_f1.toFixed(4)} on the same holdout.`;
+  $("#model-gate").textContent = `Holdout F1 ${gate.holdout_f1.toFixed(4)}. ${floor}${plain} A challenger also may not lose against it beyond ${gate.tolerance.toFixed(2)} (paired bootstrap).`;
   definitions($("#model-params"), Object.entries(info.params).map(([k, v]) => [k, v]));
   const body = $("#model-fields tbody");
   body.replaceChildren();
