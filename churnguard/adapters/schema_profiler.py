@@ -114,12 +114,19 @@ def _positive(values: list[Any], given: str | None, column: str) -> tuple[list[A
 
 
 _ID_WORDS = frozenset({"id", "key", "uuid", "guid", "number"})
+_FIXED_WORDS = frozenset(
+    {"age", "gender", "sex", "senior", "tenure", "dependents", "partner", "married", "marital", "birth", "born"}
+)
+"""A field named with one of these is a fact about the customer a retention action cannot change."""
 
 
 def _named_like_id(name: str) -> bool:
     """CustomerId, customerID, account_number, row key: a word of the name says identifier."""
-    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)
-    return any(word.lower() in _ID_WORDS for word in words)
+    return any(word in _ID_WORDS for word in _words(name))
+
+
+def _words(name: str) -> list[str]:
+    return [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
 
 
 def _row_number(column: pd.Series) -> bool:
@@ -225,6 +232,9 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
         else:
             left_out[name_text] = f"text with {len(distinct):,} distinct values: too many labels for a category"
             continue
+        if any(word in _FIXED_WORDS for word in _words(name_text)):
+            spec = Field(**{**_field_kwargs(spec), "fixed": True})
+            notes[name_text] += "; fixed: a fact no retention action changes, never recommended"
         if has_missing:
             policy = MissingPolicy.MEDIAN if spec.kind in (Kind.INTEGER, Kind.NUMBER) else MissingPolicy.MODE
             spec = Field(**{**_field_kwargs(spec), "missing": Missing(policy)})

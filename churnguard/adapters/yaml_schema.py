@@ -94,6 +94,7 @@ class FieldIn(_Strict):
     display_name: str = ""
     help: str = ""
     label_names: list[StrictStr] = Field(default_factory=list)
+    fixed: StrictBool = False
 
 
 class FeatureIn(_Strict):
@@ -161,6 +162,7 @@ def _to_domain(model: SchemaIn) -> TableSchema:
                 display_name=spec.display_name,
                 help=spec.help,
                 label_names=tuple(spec.label_names),
+                fixed=spec.fixed,
             )
         )
     features = [

@@ -32,7 +32,9 @@ _BINARY: tuple[int, ...] = (0, 1)
 
 def _binary(name: str, title: str, help_text: str) -> Field:
     names = () if name == "gender" else ("No", "Yes")  # the original never said which gender 0 is
-    return Field(name, Kind.BINARY, labels=_BINARY, display_name=title, help=help_text, label_names=names)
+    return Field(
+        name, Kind.BINARY, labels=_BINARY, display_name=title, help=help_text, label_names=names, fixed=name == "gender"
+    )
 
 
 ORIGINAL_SCHEMA = TableSchema(

@@ -27,6 +27,7 @@ _FIELD_DEFAULTS: Mapping[str, Any] = {
     "labels": [],
     "label_names": [],
     "missing": {"policy": "refuse"},
+    "fixed": False,
 }
 _FEATURE_DEFAULTS: Mapping[str, Any] = {
     "threshold": None,
@@ -65,6 +66,7 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
                     "display_name": spec.display_name,
                     "help": spec.help,
                     "label_names": list(spec.label_names),
+                    "fixed": spec.fixed,
                 },
                 _FIELD_DEFAULTS,
             )
@@ -114,7 +116,7 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
     return out
 
 
-_PRESENTATION = ("display_name", "help", "unit", "description", "label_names", "reason")
+_PRESENTATION = ("display_name", "help", "unit", "description", "label_names", "reason", "fixed")
 _POLICY = ("quality",)
 """Top-level keys that change what is good enough, not which tables are read or how."""
 
@@ -156,6 +158,7 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
                 display_name=spec.get("display_name", ""),
                 help=spec.get("help", ""),
                 label_names=tuple(spec.get("label_names", ())),
+                fixed=bool(spec.get("fixed", False)),
             )
         )
     features = [

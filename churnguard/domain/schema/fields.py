@@ -87,6 +87,9 @@ class Field:
     help: str = ""
     label_names: tuple[str, ...] = ()
     """How to show each label (codes in particular), in the labels' order; presentation only."""
+    fixed: bool = False
+    """A fact a retention action cannot change (age, gender, tenure): explained like any field,
+    never recommended as something to talk about; presentation only."""
 
     @cached_property
     def model_kind(self) -> FieldKind:

@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    create_model,
+)
 from pydantic import Field as Declared
 
 from churnguard.domain.customer import ORIGINAL_SCHEMA
@@ -113,12 +123,20 @@ def field_type(spec: Field, titled: bool = True) -> Any:
 
 def customer_model(schema: TableSchema, example: Mapping[str, Any] | None = None) -> type[BaseModel]:
     """One customer of `schema`: its fields (optional where the schema imputes a missing value),
-    the id column if it declares one (echoed back, never a feature), nothing else."""
+    the id column if it declares one (echoed back, never a feature), its pass-through columns
+    (accepted and ignored), nothing else."""
     fields: dict[str, Any] = {}
     if schema.id_column:
         fields[schema.id_column] = (
             Annotated[str, Declared(strict=True)] | Annotated[int, Declared(strict=True), INTEGRAL] | None,
             Declared(default=None, description="the customer's id, echoed back as customer_id; not a feature"),
+        )
+    for item in schema.passthrough:
+        fields[item.column] = (
+            StrictStr | StrictInt | StrictFloat | StrictBool | None,
+            Declared(
+                default=None, description=f"carried with the row, never a feature ({item.reason or 'pass-through'})"
+            ),
         )
     original = schema.hash == ORIGINAL_SCHEMA.hash
     for spec in schema.fields:

@@ -168,6 +168,7 @@ def schema_json(schema: TableSchema, profile: ReferenceProfile | None) -> dict[s
             "unit": spec.unit,
             "rule": spec.rule,
             "required": spec.missing.policy.value == "refuse",
+            "fixed": spec.fixed,
         }
         if spec.has_labels:
             item["labels"] = [

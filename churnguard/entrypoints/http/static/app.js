@@ -227,11 +227,12 @@ function renderPrediction(result) {
   $("#decision").textContent = result.churn_prediction ? "likely to churn" : "likely to stay";
 
   const contributions = result.feature_contributions || [];
-  const raising = contributions.filter((c) => c.contribution > 0.005).slice(0, 2);
+  // the largest drivers a retention action can change: fixed facts (age, tenure) are explained, never advised
+  const raising = contributions.filter((c) => c.contribution > 0.005 && !(state.fields.get(c.feature) || {}).fixed).slice(0, 2);
   let advice = "No retention action needed: keep the usual service.";
   if (result.churn_prediction && raising.length) {
     advice = state.schema.name === "original"
-      ? raising.map((c) => ADVICE[c.feature]).join(" ")
+      ? raising.map((c) => ADVICE[c.feature]).filter(Boolean).join(" ")
       : `Talk to this customer about ${raising.map((c) => `${title(c.feature)} (${shownValue(c.feature, c.value)})`).join(" and ")}: the fields that raise the risk most.`;
   }
   $("#recommendation").textContent = advice;
