@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -91,6 +92,18 @@ class ModelFamily:
     """The exact SHAP explainer of its estimator, the one choice serving's explain=shap and the
     training report's SHAP plots both read; None: the family has none (`no_shap_because`)."""
     no_shap_because: str = ""
+    """Why there is no exact SHAP: for the whole family, or (with `category_splits`) for a model
+    of it fitted on a table with category fields."""
+    category_splits: bool = False
+    """Its trees split on sets of categories, which shap's TreeExplainer cannot read: SHAP is
+    exact, and offered, only for a model of it fitted with no category field."""
+
+    def shap_method(self, pipeline: Pipeline) -> ShapMethod | None:
+        """The exact explainer of this fitted pipeline, or None (`no_shap_because` says why)."""
+        categorical = getattr(pipeline[-1], "is_categorical_", None)
+        if self.category_splits and categorical is not None and bool(np.any(categorical)):
+            return None
+        return self.shap
 
     def build(self, params: Mapping[str, Any], random_state: int, schema: TableSchema = ORIGINAL_SCHEMA) -> Pipeline:
         """An unfitted pipeline reading the schema's model matrix."""
@@ -100,13 +113,14 @@ class ModelFamily:
         """(shap's explainer of the fitted pipeline's estimator, `background` (model-matrix rows)
         as that estimator reads them); ExplanationUnavailable, with the reason, where the family
         has none."""
-        if self.shap is None:
-            raise ExplanationUnavailable(f"SHAP is not available for the {self.name} family: {self.no_shap_because}")
+        method = self.shap_method(pipeline)
+        if method is None:
+            raise ExplanationUnavailable(f"SHAP is not available for this {self.name} model: {self.no_shap_because}")
         import shap
 
         estimator = pipeline[-1]
         transformed = pipeline[:-1].transform(background) if len(pipeline) > 1 else background
-        if self.shap is ShapMethod.LINEAR:
+        if method is ShapMethod.LINEAR:
             return shap.LinearExplainer(estimator, transformed), transformed
         return shap.TreeExplainer(estimator), transformed
 
@@ -156,8 +170,11 @@ FAMILIES: Mapping[str, ModelFamily] = {
             "functools.partial",
             "sklearn.utils.validation.check_array",
         ),
-        no_shap_because="shap's TreeExplainer mis-attributes HistGradientBoosting's categorical splits; "
-        "use the default leave-one-out",
+        shap=ShapMethod.TREE,
+        category_splits=True,
+        no_shap_because="its trees split on sets of categories, which shap's TreeExplainer cannot read, so "
+        "SHAP would not be exact; it is offered for hgb models of tables with no category field. The default "
+        "attribution (each field's expected change over its training distribution) explains every model",
     ),
     "gbm": ModelFamily(
         "gbm",

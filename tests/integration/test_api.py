@@ -114,7 +114,7 @@ def test_shap_on_an_hgb_champion_is_a_422_that_says_why(hgb_workdir, tmp_path):
     finally:
         server.stop()
     assert refused.status_code == 422, refused.text
-    assert "not available for the hgb family" in refused.json()["detail"], refused.text
+    assert "not available for this hgb model" in refused.json()["detail"], refused.text
     assert explained.status_code == 200  # leave-one-out explains any family
     assert len(explained.json()["feature_contributions"]) == 13
 
@@ -140,7 +140,7 @@ def test_serving_and_the_training_report_read_one_shap_choice(hgb_workdir, train
             assert [path.name for path in plots] == ["shap_summary_bar.png", "shap_summary_beeswarm.png"]
             assert explanation.explainer == "LinearExplainer"  # the champion here is a logistic model
         else:
-            with pytest.raises(ExplanationUnavailable, match="not available for the hgb family"):
+            with pytest.raises(ExplanationUnavailable, match="not available for this hgb model"):
                 ShapExplainer().explain(model, background[:1])
             assert plots == []
 
