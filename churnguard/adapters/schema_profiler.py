@@ -120,6 +120,11 @@ _FIXED_WORDS = frozenset(
 """A field named with one of these is a fact about the customer a retention action cannot change."""
 
 
+def _names_an_id(name: str) -> bool:
+    """Says "id" outright (CustomerId, account_key), not merely "number"."""
+    return any(word in ("id", "key", "uuid", "guid") for word in _words(name))
+
+
 def _named_like_id(name: str) -> bool:
     """CustomerId, customerID, account_number, row key: a word of the name says identifier."""
     return any(word in _ID_WORDS for word in _words(name))
@@ -167,11 +172,13 @@ def _not_a_feature(column: pd.Series, id_taken: bool) -> tuple[str, str] | None:
         return "passthrough", f"one value on every row ({label_text(_plain(present.iloc[0]))}): says nothing"
     unique_everywhere = unique == len(column)
     text = column.dtype == object
-    if unique_everywhere and not id_taken and (text or _named_like_id(name)):
-        return "id", "unique on every row"
-    if _row_number(column):
+    # a row index (RowNumber 1..N) before an id: "number" names both, and a bank's extract
+    # carries a row number beside its CustomerId
+    if _row_number(column) and not _names_an_id(name):
         low, high = present.min(), present.max()
         return "passthrough", f"row number (unique integers {_plain(low)}..{_plain(high)} in row order)"
+    if unique_everywhere and not id_taken and (text or _named_like_id(name)):
+        return "id", "unique on every row"
     if unique_everywhere and (text or _named_like_id(name)):
         return "passthrough", "a second id (unique on every row)"
     if _dates(present):

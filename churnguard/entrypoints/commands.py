@@ -318,6 +318,7 @@ def cmd_drift(
             report = outcome.report
             verdict = report.verdict
             print(("" if verdict.drifted else "no drift: ") + "; ".join(verdict.reasons), flush=True)
+            print(f"current: {report.current_rows} rows from {report.current_source}", flush=True)
             if report.estimated is not None:
                 estimated = report.estimated
                 low, high = estimated.f1_interval

@@ -95,6 +95,17 @@ class ReadyOut(BaseModel):
     model_version: str
 
 
+class QualityGateOut(BaseModel):
+    f1_floor: float | None = Field(
+        description="the F1 floor the champion was promoted against (None: before floors were stored)"
+    )
+    f1_floor_source: str | None = Field(description="where that floor came from: MIN_F1, the schema, or the baselines")
+    min_f1_setting: float | None = Field(description="this API's MIN_F1 setting, if set")
+    tolerance: float
+    holdout_f1: float
+    baselines: dict[str, float] = Field(description="holdout F1 of no skill and of a plain logistic regression")
+
+
 class ModelInfoOut(BaseModel):
     model_version: str
     registry_version: str | None
@@ -111,7 +122,7 @@ class ModelInfoOut(BaseModel):
     data_hash: str
     features: list[str]
     schema_: dict[str, Any] = Field(alias="schema", description="the served schema: name, hash, fields")
-    quality_gate: dict[str, float]
+    quality_gate: QualityGateOut
 
 
 class ErrorOut(BaseModel):
