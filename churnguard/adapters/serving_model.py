@@ -6,7 +6,7 @@ linear final step are replayed in numpy from the fitted attributes; tree ensembl
 own predict_proba on the replayed features. Calibration is replayed too. At compile time the
 twin is checked against the original on the model's background rows and on 2,000 customers
 drawn across the schema's whole domain (every label and code, "other", numbers from their
-bounds or well past the training range, fields at a leave-one-out baseline); if they differ
+bounds or well past the training range, fields at a substituted value); if they differ
 by more than 1e-9 anywhere, the original is served instead. Training, evaluation and promotion
 keep using the original model, so their metrics stay bit-identical; a property test draws more
 customers from the same domain against every champion the suite trains.
@@ -154,7 +154,7 @@ def domain_rows(model: ChurnModel, rows: int = DOMAIN_ROWS, seed: int = 0) -> Fl
     """Model rows of customers drawn across the schema's whole domain: every label or code (and
     "other" where the schema counts unseen values), numbers uniform over their declared bounds,
     or over three times the training range where a bound is open; a quarter of the rows with
-    one field at its training mean, as leave-one-out rows hold it."""
+    one field at its training mean, as a substituted row may hold it."""
     schema = model.table_schema()
     width = len(schema.fields)
     observed = np.asarray(model.background, dtype=np.float64)[:, :width]

@@ -260,7 +260,7 @@ class PredictChurn:
                         "explainability",
                         inference_ended,
                         ended,
-                        {"method": "leave-one-out"},
+                        {"method": "expected change over the training distribution"},
                         {"contributions": explained},
                     ),
                 ),

@@ -1,7 +1,7 @@
 """Use-case: score a whole file of customers in chunks with the champion (offline scoring).
 
 Memory stays flat whatever the file size: batches come in one at a time, each is scored with
-one model call (with explanations: one call over its leave-one-out rows) and written out.
+one model call (with explanations: one call over its substituted rows) and written out.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class ScoreCustomers:
             if count == 0:
                 continue
             contributions = None
-            if explain:  # the leave-one-out, in one model call per chunk
+            if explain:  # every customer's substituted rows, in one model call per chunk
                 probability, contributions = champion.explained(batch.raw)
             else:
                 probability = champion.scoring.probability(batch.raw)

@@ -46,7 +46,7 @@ class ModelDiagnostics:
     (f1, roc_auc): the estimator's own error for this model, added to its intervals later."""
     influence: Mapping[str, float] = field(default_factory=dict)
     """Per raw field: mean |change in churn probability| when it is set to its baseline (the
-    leave-one-out attribution over the holdout): how far the field moves this model's output."""
+    served attribution over the holdout): how far the field moves this model's output."""
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = command("predict", "score customers with the champion (JSON in, JSON out)")
     predict.add_argument("--input", default="-", help="JSON file with one customer or a list (default: stdin)")
     predict.add_argument("--workdir", type=Path)
-    predict.add_argument("--no-explain", action="store_true", help="skip the leave-one-out contributions")
+    predict.add_argument("--no-explain", action="store_true", help="skip the contributions")
     schema_option(predict)
     score = command("score", "score a CSV or Parquet file of customers in chunks")
     score.add_argument("--in", dest="input", required=True, help="customers .csv or .parquet")
@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: this process, in chunks; spark: the champion's MLflow model on Spark (SPARK_MASTER,"
         " default local[*]); Spark writes --out as a dataset directory",
     )
-    score.add_argument("--explain", action="store_true", help="add the 13 leave-one-out contributions")
+    score.add_argument(
+        "--explain", action="store_true", help="add each field's contribution (contribution_<field> columns)"
+    )
     score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
     reject_option(score)
     score.add_argument("--workdir", type=Path)

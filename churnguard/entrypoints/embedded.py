@@ -123,7 +123,7 @@ class ChurnGuard:
         self, customers: Mapping[str, object] | Sequence[Mapping[str, object]], explain: bool = True
     ) -> list[ChurnPrediction]:
         """The champion's prediction for each customer (fields by the champion's schema, labels
-        as the table holds them), with leave-one-out contributions unless `explain=False`."""
+        as the table holds them), with each field's contribution unless `explain=False`."""
         records = [customers] if isinstance(customers, Mapping) else list(customers)
         predictions: list[ChurnPrediction] = self.container.predict_churn().records(records, explain).predictions
         return predictions

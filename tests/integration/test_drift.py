@@ -39,19 +39,20 @@ def test_same_distribution_traffic_shows_no_drift(run_cli, trained_workdir, tmp_
 
 def test_drifted_traffic_is_caught_on_exactly_the_shifted_features(run_cli, trained_workdir, tmp_path):
     """Older customers, more month-to-month contracts, higher charges: 3 of 13 fields, under the
-    plain 50 % share, but they carry most of what the champion reads, and its predictions move."""
+    plain 50 % share. They carry 40-odd % of the champion's influence, the contract most (under
+    the 50 % weighted rule by a little), and its predictions move: the prediction rule fires."""
     _serve_traffic(run_cli, trained_workdir, tmp_path, "age_shift=12", "charges_scale=1.3", "contract_type=0:0.8")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {"ENABLE_MLFLOW_TRACKING": "true", "MLFLOW_TRACKING_URI": uri}
     result = run_cli("drift", "--workdir", str(tmp_path), env=env)
     assert result.code == 1, result.err
-    assert result.out.startswith("DRIFT by weighted_share and prediction:")
+    assert result.out.startswith("DRIFT by prediction:")
     assert "3 of 13 fields drifted (23% plain share)" in result.out
     report = json.loads((tmp_path / "reports" / "drift_report.json").read_text())
     assert report["dataset_drift"] is True
-    assert report["rules_fired"] == ["weighted_share", "prediction"]
+    assert report["rules_fired"] == ["prediction"]
     assert report["drift_share"] == pytest.approx(3 / 13)
-    assert report["weighted_drift_share"] >= 0.5
+    assert 0.3 < report["weighted_drift_share"] < 0.5  # the contract alone carries ~40 %
     assert report["drifted_features"][0] == "contract_type"  # the shifted fields, most important first
     assert sorted(report["drifted_features"]) == ["age", "contract_type", "monthly_charges"]
     assert report["prediction_drift"]["drifted"] is True

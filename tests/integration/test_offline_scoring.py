@@ -77,7 +77,9 @@ def test_a_true_false_column_is_rejected_as_the_api_and_validate_reject_it(run_c
     table.to_csv(path, index=False)
     out = tmp_path / "scored.csv"
     result = run_cli("score", "--in", str(path), "--out", str(out), "--workdir", str(trained_workdir))
-    assert result.code == 0, result.err
+    assert result.code == 2  # a run that scored nobody fails, and says where the rejects are
+    assert "every one of the 20 rows was rejected" in result.err
+    assert str(tmp_path / "scored.rejects.csv") in result.err
     rejects = pd.read_csv(tmp_path / "scored.rejects.csv")
     assert rejects["row"].tolist() == list(range(1, 21))
     assert {reason.split(" (got")[0] for reason in rejects["reasons"]} == {"partner: must be one of {0, 1}"}
@@ -85,7 +87,7 @@ def test_a_true_false_column_is_rejected_as_the_api_and_validate_reject_it(run_c
     assert "churn_probability" in pd.read_csv(out).columns
     parquet = tmp_path / "scored.parquet"
     result = run_cli("score", "--in", str(path), "--out", str(parquet), "--workdir", str(trained_workdir), "--explain")
-    assert result.code == 0, result.err
+    assert result.code == 2
     written = pd.read_parquet(parquet)
     assert len(written) == 0
     assert {"churn_probability", "contribution_partner", "model_version"} <= set(written.columns)

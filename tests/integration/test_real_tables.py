@@ -228,3 +228,34 @@ def test_the_served_model_of_a_held_out_table_takes_a_row_as_the_table_holds_it(
     assert {c["feature"] for c in contributions} == set(schema.raw_fields)
     assert info["quality_gate"]["f1_floor_source"].startswith("no floor declared")
     assert 0 < info["quality_gate"]["f1_floor"] < info["quality_gate"]["holdout_f1"]
+
+
+def test_telcos_highest_risk_month_to_month_customers_show_contract_among_their_top_drivers(telco_workdir):
+    """The failure that started this: on Telco every customer scored >= 60 % is month-to-month,
+    and leave-one-out to the most frequent label gave each of them Contract +0.0. Against the
+    field's training distribution, Contract is among the three largest positive contributions
+    of every one of them, and the fixed fields never lead the recommendation's candidates."""
+    from churnguard.adapters.filesystem_model_store import FilesystemModelStore
+    from churnguard.application.champion import Champion
+
+    store = FilesystemModelStore(telco_workdir / "models")
+    version = store.champion()
+    assert version is not None
+    champion = Champion(version, store.load(version.fingerprint))
+    schema = version.schema
+    table = pd.read_csv(require_shared(TELCO_DATA))
+    checked = schema.check({name: table[name].to_numpy() for name in schema.raw_fields})
+    raw = checked.raw[checked.ok]
+    probability, contributions = champion.explained(raw)
+    contract = schema.raw_fields.index("Contract")
+    risky = probability >= 0.6
+    assert risky.sum() > 500
+    month_to_month = raw[:, contract] == schema.field_by_name["Contract"].label_code("Month-to-month")
+    assert month_to_month[risky].all()
+    top_three = np.argsort(-contributions[risky], axis=1)[:, :3]
+    assert (top_three == contract).any(axis=1).all()
+    assert (contributions[risky, contract] > 0.05).all()
+    changeable = [i for i, spec in enumerate(schema.fields) if not spec.fixed]
+    highest = int(np.argmax(probability))
+    first = max(changeable, key=lambda i: contributions[highest, i])
+    assert schema.raw_fields[first] == "Contract"  # what the UI recommends talking about first

@@ -45,7 +45,7 @@ class ScoredBatch:
     probability: FloatArray
     churns: npt.NDArray[np.bool_]
     contributions: FloatArray | None
-    """(rows, fields) leave-one-out contributions in the schema's field order, when explained."""
+    """(rows, fields) contributions in the schema's field order, when explained."""
     schema: TableSchema = ORIGINAL_SCHEMA
 
 

@@ -235,12 +235,6 @@ class TableSchema:
             plan.append((feature, tuple(position[name] for name in feature.inputs), tuple(codes)))
         return tuple(plan)
 
-    @cached_property
-    def substitution(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """(rows, columns) of the leave-one-out block: row i + 1 holds field i at its baseline."""
-        columns = np.arange(len(self.fields))
-        return columns + 1, columns
-
     def model_matrix(self, raw: FloatArray) -> FloatArray:
         """(n, model features) from (n, fields) encoded and imputed raw values."""
         if not (isinstance(raw, np.ndarray) and raw.dtype == np.float64 and raw.ndim == 2):

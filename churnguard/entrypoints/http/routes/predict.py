@@ -46,7 +46,8 @@ EXPLAIN_PARAMETER = {  # /predict's query parameter as OpenAPI states it, its sc
     "name": "explain",
     "in": "query",
     "required": False,
-    "description": "loo: leave-one-out contributions (default); shap: also exact SHAP; none: no attribution",
+    "description": "loo: each field's expected change over its training distribution (default); shap: also exact SHAP; "
+    "none: no attribution",
     "schema": {**EXPLAIN_MODE.json_schema(), "default": "loo", "title": "Explain"},
 }
 REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (401, 413, 422, 503)}
