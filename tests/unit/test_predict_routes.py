@@ -8,7 +8,7 @@ import json
 from churnguard.adapters.in_memory import InMemoryPredictionLog
 from churnguard.application.champion import ChampionCache
 from churnguard.application.predict_churn import PredictChurn
-from churnguard.domain.customer import RAW_FIELDS, CustomerProfile
+from churnguard.domain.customer import CustomerProfile
 from churnguard.entrypoints.http.metrics import ServiceMetrics
 from churnguard.entrypoints.http.routes.predict import PredictRoute, score_batch
 from churnguard.entrypoints.http.schemas import EXAMPLE_CUSTOMER, CustomerIn
@@ -17,7 +17,7 @@ from tests.fakes import FakeInferenceTracer, FakeModelStore, LinearChurnModel
 
 def _route(log: InMemoryPredictionLog) -> PredictRoute:
     store = FakeModelStore()
-    store.crown(LinearChurnModel(), dict.fromkeys(RAW_FIELDS, 1.0), threshold=0.4)
+    store.crown(LinearChurnModel(), threshold=0.4)
     predict = PredictChurn(ChampionCache(store), FakeInferenceTracer(), log=log)
     return PredictRoute(
         predict,
