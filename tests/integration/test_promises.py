@@ -176,14 +176,15 @@ def test_an_estimate_under_the_champions_own_floor_is_flagged(run_cli, workdir, 
     assert "WARNING" not in result.out
     estimated = read_json(workdir / "reports" / "drift_report.json")["estimated_performance"]
     assert (estimated["below_f1_floor"], estimated["f1_floor"]) == (False, 0.72)
-    shutil.copytree(workdir / "models", tmp_path / "models")
-    store = FilesystemModelStore(tmp_path / "models")
+    crowned = tmp_path / "crowned"
+    shutil.copytree(workdir / "models", crowned / "models")
+    store = FilesystemModelStore(crowned / "models")
     champion = store.champion()
     assert champion is not None
     store.set_champion(champion.fingerprint, F1Floor(0.99, "MIN_F1 setting"))
-    again = run_cli("drift", "--current", str(BUNDLED_DATA), "--workdir", str(tmp_path))
+    again = run_cli("drift", "--current", str(BUNDLED_DATA), "--workdir", str(crowned))
     assert "WARNING: under the gate's F1 floor 0.99" in again.out
-    estimated = read_json(tmp_path / "reports" / "drift_report.json")["estimated_performance"]
+    estimated = read_json(crowned / "reports" / "drift_report.json")["estimated_performance"]
     assert (estimated["below_f1_floor"], estimated["f1_floor"]) == (True, 0.99)
 
 
