@@ -1,4 +1,4 @@
-"""The `churnguard` command line: generate-data, validate, train, evaluate, promote, pipeline, settings.
+"""The `churnguard` command line: from a customer table to a served, monitored churn model.
 
 Exit codes: 0 ok, 1 the quality gate refused the model, 2 bad input or usage,
 3 a stored model failed an integrity check, 4 the tracking server does not answer.
@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--positive", help="init: the label value that means churn (default: guessed for 2 values)")
     schema.add_argument("--name", help="init: the schema's name (default: the CSV's file name)")
     schema.add_argument("--out", type=Path, help="init: where to write the YAML (default: print it)")
+    schema.add_argument("--force", action="store_true", help="init: replace an existing --out file")
     predictions = command("predictions", "export or prune the prediction log")
     predictions.add_argument("action", choices=["export", "prune"])
     predictions.add_argument("--since", help="export: ISO date/time (UTC unless given), default all")

@@ -251,6 +251,11 @@ def cmd_schema(
         return EXIT_OK
     if args.data is None or args.label is None:
         raise UsageError("schema init needs --data CSV and --label COLUMN")
+    if args.out is not None and Path(args.out).exists() and not args.force:
+        raise UsageError(
+            f"{args.out} exists (perhaps edited by hand): refusing to replace it; pass --force to replace it, "
+            "or --out another file"
+        )
     drafted = draft_schema(str(args.data), args.label, args.positive, args.name)
     for column, note in drafted.draft.notes.items():
         print(f"  {column}: {note}", file=sys.stderr)

@@ -231,15 +231,23 @@ def test_schema_init_drafts_a_schema_that_validates_and_trains_on_telco(run_cli,
     assert "customerID: id column" in result.err
     assert "TotalCharges" in result.err
     assert "imputed" in result.err
+    draft.write_text(draft.read_text() + "# a hand edit\n")
+    again = run_cli("schema", "init", "--data", str(data), "--label", "Churn", "--out", str(draft))
+    assert again.code == 2
+    assert "exists (perhaps edited by hand): refusing to replace it; pass --force" in again.err
+    assert draft.read_text().endswith("# a hand edit\n")  # untouched
+    forced = run_cli("schema", "init", "--data", str(data), "--label", "Churn", "--out", str(draft), "--force")
+    assert forced.code == 0, forced.err
+    assert not draft.read_text().endswith("# a hand edit\n")
     schema = load_schema(draft)
     assert schema.id_column == "customerID"
     assert schema.label.positive == ("Yes",)
     assert len(schema.fields) == 19
-    result = run_cli(
-        "pipeline", "--data", str(data), "--schema", str(draft), "--grid", "fast", "--workdir", str(tmp_path / "w"),
-        env={"MIN_F1": "0.5"},
-    )  # fmt: skip
+    result = run_cli(  # no MIN_F1: the draft declares no floor, the table's baselines decide
+        "pipeline", "--data", str(data), "--schema", str(draft), "--grid", "fast", "--workdir", str(tmp_path / "w")
+    )
     assert result.code == 0, result.err
+    assert "no floor declared" in result.out
     metadata = read_json(next((tmp_path / "w" / "models" / "versions").iterdir()) / "metadata.json")
     assert metadata["metrics"]["roc_auc"] > 0.82
 
