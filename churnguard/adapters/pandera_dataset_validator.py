@@ -75,6 +75,19 @@ def build_schema(schema: TableSchema, with_target: bool = True) -> pa.DataFrameS
     return pa.DataFrameSchema(columns, strict=True, name=f"{schema.name} table")
 
 
+def _another_table(table: pd.DataFrame, schema: TableSchema) -> str | None:
+    """Why the table looks like another table than the schema's (it holds under half of the
+    schema's fields), or None: one message that says what to do, before any per-column list."""
+    present = [name for name in schema.raw_fields if name in table.columns]
+    if 2 * len(present) >= len(schema.raw_fields):
+        return None
+    return (
+        f"holds {len(present)} of the {len(schema.raw_fields)} fields of schema {schema.name!r} "
+        f"({', '.join(schema.raw_fields[:4])}, ...): is it another table? Name its schema with --schema FILE "
+        "(or SCHEMA_PATH), or draft one with `churnguard schema init --data FILE --label COLUMN`"
+    )
+
+
 _READABLE_CHECKS = {
     "column_in_schema": UNEXPECTED_COLUMN_RULE,
     "column_in_dataframe": "is a required column but is missing",
@@ -96,6 +109,9 @@ class PanderaDatasetValidator:
             raise InvalidDataset(dataset.location, [Violation("(table)", "must have at least one data row", (), (), 0)])
         if not self._with_target:
             table = table.drop(columns=[schema.label.column], errors="ignore")
+        foreign = _another_table(table, schema)
+        if foreign is not None:
+            raise InvalidDataset(dataset.location, [Violation("(table)", foreign, (), (), 0)])
         wrong_type = self._bool_columns(table, schema)
         try:
             with warnings.catch_warnings():

@@ -410,3 +410,13 @@ def test_the_label_can_be_written_as_column_and_positive_value():
     assert short.label.column == "Exited"
     assert short.label.positive == (1,)
     assert short.label.negative == ()
+
+
+def test_another_table_read_by_the_default_schema_says_so_once_and_what_to_do(run_cli):
+    """Telco without --schema: one violation that names the schema and the way out, not 34."""
+    result = run_cli("validate", "--data", str(require_shared(TELCO_DATA)))
+    assert result.code == 2
+    assert "failed validation with 1 violation" in result.err
+    assert "holds 1 of the 13 fields of schema 'original'" in result.err
+    assert "--schema FILE" in result.err
+    assert "churnguard schema init" in result.err
