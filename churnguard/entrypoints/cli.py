@@ -1,7 +1,8 @@
 """The `churnguard` command line: from a customer table to a served, monitored churn model.
 
 Exit codes: 0 ok, 1 the quality gate refused the model, 2 bad input or usage,
-3 a stored model failed an integrity check, 4 the tracking server does not answer.
+3 a stored model failed an integrity check, 4 the tracking server does not answer,
+5 `serve` cannot listen on its port.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from churnguard.application.train_model import TrainingOutcome, TrainModel
 from churnguard.application.validate_dataset import ValidateDataset
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.container import Container
-from churnguard.entrypoints.exit_codes import EXIT_OK, EXIT_REFUSED, UsageError
+from churnguard.entrypoints.exit_codes import EXIT_OK, EXIT_PORT_IN_USE, EXIT_REFUSED, UsageError
 from churnguard.entrypoints.logging_setup import CONFIGURE_IN_WORKERS, configure_logging
 from churnguard.entrypoints.presenters import NO_ID, prediction_json
 from churnguard.entrypoints.settings import Settings, masked
@@ -407,6 +407,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
             stale.unlink()
     os.environ[CONFIGURE_IN_WORKERS] = f"{args.log_level}:{api.log_format}"
     configure_logging(args.log_level, api.log_format)
+    taken = _port_taken(host, port)
+    if taken is not None:  # said before any model is loaded, with a code of its own
+        print(
+            f"error: cannot listen on {host}:{port}: {taken} (address already in use: another server, perhaps "
+            "another `churnguard serve`?); choose a port with --port or PORT",
+            file=sys.stderr,
+        )
+        return EXIT_PORT_IN_USE
     print(f"serving ChurnGuard on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''})", flush=True)
     uvicorn.run(
         "churnguard.entrypoints.http.app:create_app",
@@ -419,6 +427,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
         access_log=False,
     )
     return EXIT_OK
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on, or None. uvicorn binds with SO_REUSEADDR too, so a
+    port this can bind, it can."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
 
 
 @inject

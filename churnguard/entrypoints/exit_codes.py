@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from churnguard.domain.errors import ChurnGuardError
 
-EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTEGRITY, EXIT_UNAVAILABLE, EXIT_PORT_IN_USE = 0, 1, 2, 3, 4, 5
 
 
 class UsageError(ChurnGuardError):
