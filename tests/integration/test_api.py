@@ -297,7 +297,13 @@ def test_without_a_champion_predict_is_503_until_one_is_promoted(two_versions, t
     server = ApiServer(tmp_path, env={"MODEL_POLL_SECONDS": "0.3"}).start()
     try:
         assert httpx.get(server.url + "/health").json()["model_loaded"] is False
-        assert httpx.get(server.url + "/ready").status_code == 503
+        ready = httpx.get(server.url + "/ready")
+        assert ready.status_code == 503
+        what_to_do = f"no model yet: run `churnguard pipeline --workdir {tmp_path.resolve()}`"
+        assert what_to_do in ready.json()["detail"]
+        assert what_to_do in httpx.get(server.url + "/model-info").json()["detail"]
+        log = (tmp_path / f"api-{server.port}.log").read_text()
+        assert log.count(what_to_do) == 1  # said once at start, not at every poll
         response = httpx.post(server.url + "/predict", json=EXAMPLE_CUSTOMER)
         assert response.status_code == 503
         assert "no verified champion loaded" in response.json()["detail"]

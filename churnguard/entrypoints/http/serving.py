@@ -64,6 +64,13 @@ class Serving:
         self._dropped_seen = 0
         logger.info("serving schema", extra={"schema": self.schema.name, "schema_hash": self.schema.short_hash})
 
+    @property
+    def no_model_yet(self) -> str:
+        """What to do when the store holds no champion: said once in the log, by /ready and
+        /model-info, and by the UI's banner (which reads /ready)."""
+        workdir = self.settings.paths.workdir.resolve()
+        return f"no model yet: run `churnguard pipeline --workdir {workdir}`; this API loads the champion it promotes"
+
     def load_champion(self, reason: str) -> bool:
         """Load and verify the store's champion; swap it in if it changed. True if swapped."""
         metrics = self.metrics
@@ -84,6 +91,8 @@ class Serving:
                         "reason": reason,
                     },
                 )
+            if refresh.outcome is Refresh.Outcome.NONE and reason == "startup":
+                logger.warning(self.no_model_yet)
             if refresh.outcome is not Refresh.Outcome.LOADED:
                 return False
             champion = refresh.champion

@@ -43,7 +43,9 @@ async def ready(request: Request) -> Any:
     champion = serving.champion
     loaded = champion.peek()
     if loaded is None:
-        return JSONResponse({"detail": "no verified champion loaded yet", "errors": []}, status_code=503)
+        return JSONResponse(
+            {"detail": f"no verified champion loaded yet ({serving.no_model_yet})", "errors": []}, status_code=503
+        )
     return {"status": "ready", "model_version": loaded.version.fingerprint}
 
 
@@ -58,7 +60,7 @@ async def model_info(request: Request) -> Any:
     settings, champion = serving.settings, serving.champion
     loaded = champion.peek()
     if loaded is None:  # nothing to describe: the original's contract answers 404 here
-        return JSONResponse({"detail": "no champion loaded: no model metadata yet", "errors": []}, 404)
+        return JSONResponse({"detail": f"no champion loaded: {serving.no_model_yet}", "errors": []}, 404)
     version = loaded.version
     schema = version.schema
     return {

@@ -185,7 +185,7 @@ function buildPresets(schema) {
     button.addEventListener("click", () => fillForm(preset.customer));
     bar.append(button);
   }
-  if (!schema.presets.length) bar.append(el("span", { class: "hint" }, "none: the champion was stored without a training snapshot"));
+  if (!schema.presets.length) bar.append(el("span", { class: "hint" }, "none until a champion with a training snapshot is loaded"));
 }
 
 function clearErrors() {
@@ -529,6 +529,17 @@ async function loadAbout() {
   }
 }
 
+async function sayIfNoModel() {
+  // an empty workdir: one banner that says what to do, instead of errors in every view
+  const response = await fetch("/ready");
+  if (response.ok) return;
+  const body = await response.json().catch(() => ({}));
+  const banner = $("#no-model");
+  banner.textContent = (body.detail || "No model is loaded yet.").replace(/^no verified champion loaded yet \((.*)\)$/, "$1");
+  banner.hidden = false;
+  $("#predict-button").disabled = true;
+}
+
 async function init() {
   for (const button of document.querySelectorAll("[data-hours]")) {
     button.addEventListener("click", () => {
@@ -551,6 +562,7 @@ async function init() {
   buildForm(state.schema);
   buildPresets(state.schema);
   if (state.schema.presets.length) fillForm(state.schema.presets[0].customer);
+  await sayIfNoModel();
   document.body.dataset.ready = "true";
   showView(location.hash.slice(1) || "predict");
 }
