@@ -110,11 +110,10 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
             assert shown == [label["name"] for label in field["labels"]]
 
     # the page opens on the first preset: click the others first, then the first, so every click
-    # has to change what the page shows
+    # has to change what the page shows; a preset predicts at once, with no click on Predict
     on_page: str | None = None
     for preset in [*presets[1:], presets[0]]:
         browser.find_element(By.CSS_SELECTOR, f'[data-preset="{preset["name"].replace(" ", "-")}"]').click()
-        browser.find_element(By.ID, "predict-button").click()
         expected = httpx.post(server.url + "/predict", json=preset["customer"]).json()
         probability = f"{100 * expected['churn_probability']:.1f}%"
         assert probability != on_page, f"{preset['name']} would show what the page already shows"
@@ -128,6 +127,21 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
         titles = {field["name"]: field["title"] for field in schema["fields"]}
         assert rows[0].text.startswith(titles[expected["feature_contributions"][0]["feature"]])
         assert _text(browser, "recommendation")
+
+    # on a phone the result sits far below the presets: a preset brings it into view
+    browser.set_window_size(*SIZES["phone"])
+    WebDriverWait(browser, 10).until(_width_is(SIZES["phone"][0]))
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.find_element(By.CSS_SELECTOR, f'[data-preset="{presets[1]["name"].replace(" ", "-")}"]').click()
+    expected = httpx.post(server.url + "/predict", json=presets[1]["customer"]).json()
+    wait.until(_shows(f"{100 * expected['churn_probability']:.1f}%"))
+    top, bottom = browser.execute_script(
+        "const r = document.getElementById('gauge-fill').getBoundingClientRect(); return [r.top, r.bottom];"
+    )
+    height = browser.execute_script("return window.innerHeight")
+    assert top >= 0, f"the gauge is at {top}..{bottom}, above the {height} px viewport"
+    assert bottom <= height, f"the gauge is at {top}..{bottom}, below the {height} px viewport"
+    browser.set_window_size(*SIZES["desktop"])
     _geometry(browser, "predict", schema_name)
 
     # a value outside its field's rule: the API's refusal shows on the field, named by its title
@@ -161,7 +175,7 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
     _geometry(browser, "model", schema_name)
 
     browser.find_element(By.CSS_SELECTOR, '.tab[data-view="monitoring"]').click()
-    served_count = len(presets) * 2  # each preset: once from the page, once from this test
+    served_count = len(presets) * 2 + 2  # each preset: once from the page, once from this test; the phone's
     wait.until(lambda d: f"{served_count} predictions in the last 6 h" in _text(d, "requests-caption"))
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart-requests rect[data-value]")
     assert sum(float(bar.get_attribute("data-value")) for bar in bars) == served_count
@@ -171,8 +185,9 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
     assert f"Estimated F1 {estimate['f1']:.3f}" in _text(browser, "estimate")
     drifted = [row.get_attribute("data-metric") for row in browser.find_elements(By.CSS_SELECTOR, "#drift-fields li")]
     assert sorted(drifted) == sorted(f["feature"] for f in report["features"] if f["statistic"] is not None)
+    weights = report["field_weights"]  # drifted fields first, the heaviest in the verdict first
     assert drifted[: len(report["drifted_features"])] == sorted(
-        report["drifted_features"], key=lambda name: schema_titles[name].lower()
+        report["drifted_features"], key=lambda name: (-weights.get(name, 0.0), schema_titles[name].lower())
     )
     wait.until(lambda d: _text(d, "request-rate").endswith("req/s"))  # a second poll came in
     _geometry(browser, "monitoring", schema_name)

@@ -41,9 +41,14 @@ def _test(drift: FeatureDrift) -> dict[str, Any]:
 
 
 def _drift_view(report: DriftReport, titles: Mapping[str, str]) -> dict[str, Any]:
-    """The latest drift check as the Monitoring view draws it: drifted fields first, by title."""
+    """The latest drift check as the Monitoring view draws it: drifted fields first, each group by
+    the field's weight in the verdict (its influence on the champion), heaviest first."""
     verdict, estimated = report.verdict, report.estimated
-    fields = sorted(report.features, key=lambda f: (not f.drifted, titles.get(f.feature, f.feature).lower()))
+    weights = verdict.weights
+    fields = sorted(
+        report.features,
+        key=lambda f: (not f.drifted, -weights.get(f.feature, 0.0), titles.get(f.feature, f.feature).lower()),
+    )
     return {
         "checked_at": report.checked_at.isoformat(),
         "dataset_drift": verdict.drifted,
@@ -70,7 +75,9 @@ def _drift_view(report: DriftReport, titles: Mapping[str, str]) -> dict[str, Any
             "f1_floor": report.f1_floor,
             "below_f1_floor": report.below_f1_floor,
         },
-        "fields": [{**_test(f), "title": titles.get(f.feature, f.feature)} for f in fields],
+        "fields": [
+            {**_test(f), "title": titles.get(f.feature, f.feature), "weight": weights.get(f.feature)} for f in fields
+        ],
     }
 
 

@@ -182,7 +182,7 @@ function buildPresets(schema) {
     const key = slug(preset.name);
     state.presets.set(key, preset.customer);
     const button = el("button", { type: "button", "data-preset": key }, preset.name[0].toUpperCase() + preset.name.slice(1));
-    button.addEventListener("click", () => fillForm(preset.customer));
+    button.addEventListener("click", () => { fillForm(preset.customer); predict(); });  // a preset answers at once
     bar.append(button);
   }
   if (!schema.presets.length) bar.append(el("span", { class: "hint" }, "none until a champion with a training snapshot is loaded"));
@@ -211,7 +211,8 @@ function shownValue(feature, value) {
   const field = state.fields.get(feature);
   if (!field || value === null || value === undefined) return value === null ? "blank" : String(value ?? "");
   if (field.labels) return labelName(field, value);
-  return `${Number.isInteger(value) ? value : Number(value).toFixed(2)}${field.unit && field.unit !== "$" ? ` ${field.unit}` : ""}`;
+  const unit = field.unit && field.unit !== "$" ? (Number(value) === 1 ? field.unit.replace(/s$/, "") : field.unit) : "";
+  return `${Number.isInteger(value) ? value : Number(value).toFixed(2)}${unit ? ` ${unit}` : ""}`;
 }
 
 function renderPrediction(result) {
@@ -255,7 +256,8 @@ function renderPrediction(result) {
 }
 
 async function predict(event) {
-  event.preventDefault();
+  if (event) event.preventDefault();
+  if (state.noModel) return;
   clearErrors();
   const button = $("#predict-button");
   button.disabled = true;
@@ -274,11 +276,16 @@ async function predict(event) {
     }
     if (response.status === 401) sessionStorage.removeItem("churnguard-api-key");
     const payload = await response.json();
-    if (response.ok) renderPrediction(payload); else showErrors(payload);
+    if (response.ok) {
+      renderPrediction(payload);
+      // on a phone the result sits far below the button: bring its top (the gauge) into view
+      const top = $("#result").getBoundingClientRect().top;
+      if (top < 0 || top > window.innerHeight - 160) $("#result").scrollIntoView({ block: "start" });
+    } else showErrors(payload);
   } catch (error) {
     $("#form-error").textContent = `The API did not answer: ${error.message}`;
   } finally {
-    button.disabled = false;
+    button.disabled = Boolean(state.noModel);
   }
 }
 
@@ -455,7 +462,9 @@ function renderDrift(drift) {
   for (const f of drift.fields) {
     if (f.statistic === null) continue;
     // a p-value drifts below its threshold, a distance above it: show the statistic against twice the threshold
-    const item = meter(list, f.feature, `${f.title} (${f.test})`, f.statistic, 2 * f.threshold, `${f.statistic.toFixed(3)} / ${f.threshold}`);
+    const weight = f.weight === null || f.weight === undefined ? "" : `, ${(100 * f.weight).toFixed(0)}% of the influence`;
+    const test = String(f.test).replace(/\s*\(normed\)/, "");  // "Wasserstein distance (normed)" reads as a nested aside
+    const item = meter(list, f.feature, `${f.title} (${test}${weight})`, f.statistic, 2 * f.threshold, `${f.statistic.toFixed(3)} / ${f.threshold}`);
     item.classList.add(f.drifted ? "drifted" : "steady");
   }
 }
@@ -537,6 +546,7 @@ async function sayIfNoModel() {
   const banner = $("#no-model");
   banner.textContent = (body.detail || "No model is loaded yet.").replace(/^no verified champion loaded yet \((.*)\)$/, "$1");
   banner.hidden = false;
+  state.noModel = true;
   $("#predict-button").disabled = true;
 }
 
