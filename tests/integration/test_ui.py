@@ -180,6 +180,13 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart-requests rect[data-value]")
     assert sum(float(bar.get_attribute("data-value")) for bar in bars) == served_count
     assert "training base rate" in browser.find_element(By.ID, "chart-churn-rate").text
+    percents = [
+        int(text.text[:-1])
+        for text in browser.find_elements(By.CSS_SELECTOR, "#chart-churn-rate text")
+        if text.text.endswith("%") and text.text[:-1].isdigit()
+    ]
+    assert percents
+    assert max(percents) <= 100  # a rate's axis ends at 100 %, whatever the headroom
     report = json.loads((server.workdir / "reports" / "drift_report.json").read_text())
     estimate = report["estimated_performance"]
     assert f"Estimated F1 {estimate['f1']:.3f}" in _text(browser, "estimate")

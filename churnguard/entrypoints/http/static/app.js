@@ -406,7 +406,7 @@ async function refreshTraffic() {
     label: "Predicted churn rate", items: data.buckets.map((b) => ({ start: b.start, value: b.churn_rate })),
     window, bucketSeconds: data.bucket_seconds, yFormat: (v) => `${Math.round(100 * v)}%`, yLabel: "predicted churn",
     reference: data.training_churn_rate === null ? null : { value: data.training_churn_rate, label: `training base rate ${pct(data.training_churn_rate)}` },
-    className: "bar-series churn", max: 0.5,
+    className: "bar-series churn", max: 0.5, cap: 1,
   });
   const churned = data.buckets.reduce((sum, b) => sum + b.churn_rate * b.predictions, 0);
   $("#churn-rate-caption").textContent = total
@@ -475,7 +475,7 @@ async function refreshMonitoring() {
   if (lastSample) {
     const seconds = (now - lastSample.at) / 1000;
     const rate = Math.max(0, data.requests_total - lastSample.requests) / seconds;
-    $("#request-rate").textContent = `${rate.toFixed(1)} req/s`;
+    $("#request-rate").textContent = `${rate.toFixed(1)} req/s`;  // between the last two polls
   }
   lastSample = { at: now, requests: data.requests_total };
   $("#request-total").textContent = `${data.requests_total} requests, ${data.predictions_total} predictions since start`;
@@ -504,17 +504,21 @@ function stopMonitoring() { if (monitorTimer) clearInterval(monitorTimer); monit
 // ---- About ----
 
 function architecture() {
-  const svg = Charts.svgEl("svg", { viewBox: "0 0 640 300", role: "img", "aria-label": "Hexagonal architecture of ChurnGuard", class: "architecture-svg" });
-  const box = (x, y, w, h, cls, lines) => {
-    svg.append(Charts.svgEl("rect", { x, y, width: w, height: h, rx: 10, class: `layer ${cls}` }));
-    lines.forEach((line, i) => svg.append(Charts.svgEl("text", { x: x + w / 2, y: y + 22 + i * 17, "text-anchor": "middle", class: i ? "layer-note" : "layer-title" }, line)));
+  // nested boxes in HTML, not a scaled SVG: the text keeps its size on a phone
+  const layer = (cls, title, note, inner) => {
+    const box = el("div", { class: `arch-layer ${cls}` });
+    box.append(el("strong", {}, title));
+    if (note) box.append(el("span", { class: "arch-note" }, note));
+    if (inner) box.append(inner);
+    return box;
   };
-  box(10, 10, 620, 280, "entrypoints", ["Entrypoints: FastAPI app + web UI, CLI, composition root"]);
-  box(40, 45, 560, 200, "adapters", ["Adapters: sklearn, MLflow, Pandera, Evidently, Prometheus, SQLite, files"]);
-  box(80, 80, 480, 130, "application", ["Application: use-cases through ports", "validate · train · evaluate · promote · predict · score · drift"]);
-  box(150, 135, 340, 60, "domain", ["Domain: schema, features, gate, attribution", "standard library + numpy"]);
-  svg.append(Charts.svgEl("text", { x: 320, y: 272, "text-anchor": "middle", class: "layer-note" }, "dependencies point inwards: entrypoints → adapters → application → domain"));
-  $("#architecture").replaceChildren(svg);
+  const domain = layer("domain", "Domain: schema, features, gate, attribution", "standard library + numpy");
+  const application = layer("application", "Application: use-cases through ports", "validate · train · evaluate · promote · predict · score · drift", domain);
+  const adapters = layer("adapters", "Adapters: sklearn, MLflow, Pandera, Evidently, Prometheus, SQLite, files", "", application);
+  const entrypoints = layer("entrypoints", "Entrypoints: FastAPI app + web UI, CLI, composition root", "", adapters);
+  const figure = el("div", { role: "img", "aria-label": "Hexagonal architecture of ChurnGuard", class: "arch" });
+  figure.append(entrypoints, el("p", { class: "arch-note" }, "dependencies point inwards: entrypoints → adapters → application → domain"));
+  $("#architecture").replaceChildren(figure);
 }
 
 async function loadAbout() {

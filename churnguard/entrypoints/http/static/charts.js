@@ -48,7 +48,8 @@ const Charts = (() => {
   const ticks = (min, max, count) => Array.from({ length: count + 1 }, (_, i) => min + ((max - min) * i) / count);
   /** Round ticks from 0 covering `top`: steps of 1, 2 or 5 times a power of ten. */
   function niceTicks(top, count = 4) {
-    const raw = Math.max(top, 1e-9) / count;
+    if (!(top > 1e-6)) top = 1;  // an empty chart: 0 to 1, not ticks of 1.5e-9
+    const raw = top / count;
     const power = 10 ** Math.floor(Math.log10(raw));
     const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw);
     return Array.from({ length: Math.ceil(top / step - 1e-9) + 1 }, (_, i) => +(i * step).toPrecision(12));
@@ -81,11 +82,13 @@ const Charts = (() => {
   }
 
   /** Vertical bars over time buckets: items [{start, value}], window [t0, t1] in unix seconds. */
-  function timeBars(container, { label, items, window, bucketSeconds, yFormat = String, yLabel, reference, className = "bar-series", max }) {
+  function timeBars(container, { label, items, window, bucketSeconds, yFormat = String, yLabel, reference, className = "bar-series", max, cap = Infinity }) {
     const svg = frame(container, label);
     const [t0, t1] = window;
     const x = scale([t0, t1], [M.left, W - M.right]);
-    const yTicks = niceTicks(Math.max(max ?? 0, ...items.map((i) => i.value), reference ? reference.value : 0, 1e-9) * 1.05);
+    // `cap`: the most the axis can mean (a rate: 100 %), so headroom never runs it to 150 %
+    const top = Math.max(max ?? 0, ...items.map((i) => i.value), reference ? reference.value : 0) * 1.05;
+    const yTicks = niceTicks(Math.min(top, cap));
     const y = scale([0, yTicks[yTicks.length - 1]], [H - M.bottom, M.top]);
     const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     axes(svg, x, y, { xTicks: ticks(t0, t1, 3), yTicks, xFormat: clock, yFormat, yLabel });
