@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 COMPOSE_VENV  := .venv-compose
 COMPOSE_STAMP := $(COMPOSE_VENV)/.installed
 GRID   ?= full
@@ -17,15 +18,15 @@ COMPOSE  := docker compose -f deploy/docker-compose.yml
 # A Docker engine that answers (these machines have the client at most): image, api-up, api-down.
 HAVE_DOCKER = $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: help install tools browser run ml-pipeline pipeline train eval promote image smoke api-up api-down serve \
+.PHONY: help install install-runtime tools browser run ml-pipeline pipeline train eval promote image smoke api-up api-down serve \
 	bench-serve bench-score bench-load bench-startup test test-all test-unit test-integration lint format bench data lock clean
 
 help:
-	@echo "make run         install, run the pipeline on the bundled data, then serve API + UI on http://$(API_HOST):$(API_PORT)"
+	@echo "make run         install the runtime, run the pipeline on the bundled data, then serve API + UI on http://$(API_HOST):$(API_PORT)"
 	@echo "make serve       serve the current champion on http://$(API_HOST):$(API_PORT) (API_HOST, API_PORT)"
 	@echo "make ml-pipeline validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
 	@echo "                 another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv MIN_F1=0.6"
-	@echo "make test        install, then run the fast tier of the tests (under 10 minutes on 2 cores)"
+	@echo "make test        install with the dev extras, then run the fast tier of the tests (under 10 minutes on 2 cores)"
 	@echo "make test-all    install, then run every test: the fast tier and the slow one (what CI runs)"
 	@echo "make lint        ruff check, ruff format --check, mypy, import-linter (layers), bandit"
 	@echo "The original ChurnGuard's commands:"
@@ -39,14 +40,26 @@ help:
 	@echo "make bench       training benchmark: default and gbm searches, on the original data and against the oracle"
 	@echo "make data        regenerate data/raw/churn.csv from the synthetic generator"
 
+# What running ChurnGuard needs (make run, serve, train...): the package and its runtime
+# dependencies. Spark, PostgreSQL's server, DVC and the test tools are not among them.
+$(RUNTIME_STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ChurnGuard needs Python >= 3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	touch $(RUNTIME_STAMP)
+
+# What developing it needs on top (make test, make lint, CI): the dev extras, Spark among them.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ChurnGuard needs Python >= 3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
-	touch $(STAMP)
+	touch $(RUNTIME_STAMP) $(STAMP)
 
 install: $(STAMP)
+
+install-runtime: $(RUNTIME_STAMP)
 
 # Debian packages the tests drive for real: chromium + chromedriver (UI), prometheus + promtool and
 # alertmanager's amtool (monitoring), the PostgreSQL server (a throwaway cluster per test session)
@@ -73,22 +86,22 @@ $(COMPOSE_STAMP):
 	$(COMPOSE_VENV)/bin/pip install --quiet "docker-compose==1.29.2" && touch $(COMPOSE_STAMP); fi
 
 # Ours: the four ML steps in one process (what `make run` runs before serving).
-ml-pipeline: $(STAMP)
+ml-pipeline: $(RUNTIME_STAMP)
 	$(BIN)/churnguard pipeline --grid $(GRID) --family $(FAMILY) $(TABLE_OPTIONS)
 
 run: ml-pipeline serve
 
-serve: $(STAMP)
+serve: $(RUNTIME_STAMP)
 	$(BIN)/churnguard serve --host $(API_HOST) --port $(API_PORT)
 
 # The original ChurnGuard's commands, one step each, then its whole chain.
-train: $(STAMP)
+train: $(RUNTIME_STAMP)
 	$(BIN)/churnguard train --grid $(GRID) --family $(FAMILY) $(TABLE_OPTIONS)
 
-eval: $(STAMP)
+eval: $(RUNTIME_STAMP)
 	$(BIN)/churnguard evaluate $(TABLE_OPTIONS)
 
-promote: $(STAMP)
+promote: $(RUNTIME_STAMP)
 	$(BIN)/churnguard promote $(TABLE_OPTIONS)
 
 smoke: $(STAMP)

@@ -447,7 +447,7 @@ function renderDrift(drift) {
     return;
   }
   $("#drift-verdict").textContent = drift.dataset_drift ? "Drift detected" : "No drift";
-  $("#drift-detail").textContent = `${(drift.reasons || []).slice(0, 2).join("; ")}. Checked ${new Date(drift.checked_at).toLocaleString()} on ${drift.current_source}.`;
+  $("#drift-detail").textContent = `${(drift.reasons || []).slice(0, 2).join("; ").replace(/ \(normed\)/g, "")}. Checked ${new Date(drift.checked_at).toLocaleString()} on ${drift.current_source}.`;
   const estimate = drift.estimated_performance;
   const box = $("#estimate");
   box.replaceChildren();
