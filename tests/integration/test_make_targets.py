@@ -121,3 +121,51 @@ def test_pre_commit_runs_the_same_ruff_and_mypy_as_make_lint():
     assert entries == [".venv/bin/ruff check", ".venv/bin/ruff format --check", ".venv/bin/mypy"]
     for entry in entries:
         assert any(line.startswith(entry) for line in lint), entry
+
+
+def test_make_run_installs_the_runtime_alone_and_the_runtime_covers_every_import():
+    """`make run` and the commands that only run ChurnGuard install `-e .` (no extras); every
+    module churnguard/ imports is provided by the package's runtime requirements, transitively
+    (pyspark, the `spark` extra, is imported only by `score --engine spark`)."""
+    import ast
+    import re as regex
+    from importlib import metadata
+
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("ml-pipeline", "serve", "train", "eval", "promote"):
+        assert regex.search(rf"^{target}: \$\(RUNTIME_STAMP\)$", makefile, regex.M), target
+    assert "run: ml-pipeline serve" in makefile
+    runtime_recipe = makefile.split("$(RUNTIME_STAMP): pyproject.toml constraints.txt", 1)[1].split("\n\n", 1)[0]
+    assert "-c constraints.txt -e .\n" in runtime_recipe + "\n"
+
+    from packaging.requirements import Requirement
+
+    def requirements(name: str, seen: set[str]) -> set[str]:
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            return seen
+        seen.add(key)
+        for line in metadata.requires(key) or []:
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue  # an extra's, or another platform's
+            requirements(requirement.name, seen)
+        return seen
+
+    installed = requirements("churnguard", set())
+    provided = {
+        module
+        for module, distributions in metadata.packages_distributions().items()
+        if any(d.lower().replace("_", "-") in installed for d in distributions)
+    }
+    imported = set()
+    for path in (ROOT / "churnguard").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    import sys
+
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in ("churnguard", "__future__")}
+    assert third_party - provided == {"pyspark"}
