@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.ports import ModelExplainer, ModelStore, ProbabilisticModel, ShapExplanation
-from churnguard.domain.attribution import Contribution, Reference, contribution_matrix, substituted_batch
+from churnguard.domain.attribution import Contribution, Reference, contribution_matrix, ranked, substituted_batch
 from churnguard.domain.customer import ORIGINAL_PRESETS, ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion, decide
 from churnguard.domain.reference_profile import ReferenceProfile, profile_reference
@@ -138,13 +138,7 @@ class Champion:
             probability = blocks[:, 0]
             names = schema.raw_fields
             explanations = [
-                tuple(
-                    sorted(
-                        (Contribution(n, v, c) for n, v, c in zip(names, row, sizes, strict=True)),
-                        key=lambda item: abs(item.contribution),
-                        reverse=True,
-                    )
-                )
+                ranked(names, row, sizes)
                 for row, sizes in zip(
                     filled.tolist(), contribution_matrix(filled, reference, blocks).tolist(), strict=True
                 )

@@ -178,9 +178,12 @@ def contributions_of(
         raise ValueError(f"expected {reference.rows_per_customer} scores, got shape {scores.shape}")
     values = [float(value) for value in raw]
     row = contribution_matrix(np.asarray([values]), reference, scores.reshape(1, -1))[0].tolist()
-    contributions = [
-        Contribution(name, value, size) for name, value, size in zip(schema.raw_fields, values, row, strict=True)
-    ]
+    return ranked(schema.raw_fields, values, row)
+
+
+def ranked(names: Sequence[str], values: Sequence[float], sizes: Sequence[float]) -> tuple[Contribution, ...]:
+    """One customer's contributions, largest |size| first: the order every output shows."""
+    contributions = [Contribution(n, v, c) for n, v, c in zip(names, values, sizes, strict=True)]
     contributions.sort(key=lambda item: abs(item.contribution), reverse=True)
     return tuple(contributions)
 
