@@ -10,7 +10,11 @@ GRID   ?= full
 FAMILY ?= default
 SCHEMA ?=
 DATA   ?=
-TABLE_OPTIONS = $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(DATA),--data $(DATA))
+# Another table's champion lives in a place of its own (work/<schema name>), so trying a table
+# never replaces the bundled one's in models/; WORKDIR=... puts it anywhere else.
+WORKDIR ?= $(if $(SCHEMA),work/$(basename $(notdir $(SCHEMA))))
+TABLE_OPTIONS = $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(DATA),--data $(DATA)) $(WORKDIR_OPTION)
+WORKDIR_OPTION = $(if $(WORKDIR),--workdir $(WORKDIR))
 # The original ChurnGuard's names for where the API listens; churnguard's settings read them too.
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8001
@@ -19,16 +23,18 @@ COMPOSE  := docker compose -f deploy/docker-compose.yml
 HAVE_DOCKER = $(shell docker info >/dev/null 2>&1 && echo yes)
 
 .PHONY: help install install-runtime tools browser run ml-pipeline pipeline train eval promote image smoke api-up api-down serve \
-	bench-serve bench-score bench-load bench-startup test test-all test-unit test-integration lint format bench data lock clean
+	bench-serve bench-score bench-load bench-startup docs test test-all test-unit test-integration lint format bench data lock clean
 
 help:
 	@echo "make run         install the runtime, run the pipeline on the bundled data, then serve API + UI on http://$(API_HOST):$(API_PORT)"
 	@echo "make serve       serve the current champion on http://$(API_HOST):$(API_PORT) (API_HOST, API_PORT)"
 	@echo "make ml-pipeline validate -> train -> evaluate -> promote on data/raw/churn.csv (GRID=$(GRID) FAMILY=$(FAMILY))"
-	@echo "                 another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv MIN_F1=0.6"
+	@echo "                 another table: make run SCHEMA=schemas/telco.yaml DATA=../shared/data/telco.csv"
+	@echo "                 (its champion in work/telco; make serve SCHEMA=schemas/telco.yaml serves it again)"
 	@echo "make test        install with the dev extras, then run the fast tier of the tests (under 10 minutes on 2 cores)"
 	@echo "make test-all    install, then run every test: the fast tier and the slow one (what CI runs)"
 	@echo "make lint        ruff check, ruff format --check, mypy, import-linter (layers), bandit"
+	@echo "make docs        build the documentation site into site/ (mkdocs --strict: a broken link fails it)"
 	@echo "The original ChurnGuard's commands:"
 	@echo "make train / eval / promote   one step each (SCHEMA=, DATA=, GRID=, FAMILY= as above)"
 	@echo "make smoke       start the API, check /ready, a prediction, a 422 and /metrics, stop (API_URL=...: a running one)"
@@ -92,7 +98,7 @@ ml-pipeline: $(RUNTIME_STAMP)
 run: ml-pipeline serve
 
 serve: $(RUNTIME_STAMP)
-	$(BIN)/churnguard serve --host $(API_HOST) --port $(API_PORT)
+	$(BIN)/churnguard serve --host $(API_HOST) --port $(API_PORT) $(WORKDIR_OPTION)
 
 # The original ChurnGuard's commands, one step each, then its whole chain.
 train: $(RUNTIME_STAMP)
@@ -142,6 +148,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/bandit -c pyproject.toml -r churnguard -q
 
+# The documentation site: docs/*.md and the README's sections it includes. --strict turns every
+# warning into a failure: a link to a missing page or heading, a page left out of the nav.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -173,4 +184,4 @@ lock:
 	 /tmp/churnguard-lock/bin/pip freeze --exclude-editable | grep -v '^churnguard') > constraints.txt
 
 clean:
-	rm -rf models reports mlflow.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf models reports mlflow.db site .pytest_cache .mypy_cache .ruff_cache

@@ -112,6 +112,25 @@ def test_make_pipeline_is_the_original_chain():
     assert positions == sorted(positions)
 
 
+def _dry(*args: str) -> list[str]:
+    """The churnguard commands `make -n` would run: what a target does with these variables."""
+    env = {k: v for k, v in os.environ.items() if k != "WORKDIR"}
+    dry = subprocess.run(["make", "-n", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    return [line for line in dry.stdout.splitlines() if line.startswith(".venv/bin/churnguard ")]
+
+
+def test_another_tables_champion_lives_in_a_place_of_its_own():
+    """`make run SCHEMA=...` trains and serves in work/<schema name>, never the bundled table's
+    models/; the bundled table's commands take no --workdir; WORKDIR= puts it anywhere."""
+    telco = ["SCHEMA=schemas/telco.yaml", "DATA=../shared/data/telco.csv"]
+    pipeline, serve = _dry("run", *telco)
+    assert pipeline.endswith("--schema schemas/telco.yaml --data ../shared/data/telco.csv --workdir work/telco")
+    assert serve.endswith("--workdir work/telco")
+    assert _dry("serve", "SCHEMA=schemas/telco.yaml") == [serve]
+    assert all("--workdir" not in line for line in _dry("run"))
+    assert _dry("train", *telco, "WORKDIR=/tmp/elsewhere")[0].endswith("--workdir /tmp/elsewhere")
+
+
 def test_pre_commit_runs_the_same_ruff_and_mypy_as_make_lint():
     hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"]
     recipe = re.search(r"^lint:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.MULTILINE)

