@@ -59,7 +59,9 @@ COMMANDS = "churnguard.entrypoints.commands"
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churnguard", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log from this level on"
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -85,15 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
             "else the schema's quality.max_rejected_share, else 0.1)",
         )
 
+    def workdir_option(sub: argparse.ArgumentParser, reads: str = "its champion from models/") -> None:
+        sub.add_argument(
+            "--workdir",
+            type=Path,
+            metavar="DIR",
+            help=f"where it reads {reads}: the directory a `pipeline --workdir DIR` wrote"
+            " (holds models/, reports/, mlflow.db and predictions.db; default: WORKDIR, else .)",
+        )
+
     def data_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--data", type=Path, help="training CSV (default: DATA_PATH or data/raw/churn.csv)")
-        sub.add_argument("--workdir", type=Path, help="holds models/, reports/ and mlflow.db (default: .)")
+        workdir_option(sub, "and writes models/, reports/ and runs")
         schema_option(sub)
 
     generate = command("generate-data", "write a synthetic customer table")
-    generate.add_argument("--rows", type=int, default=2000)
-    generate.add_argument("--seed", type=int, default=42)
-    generate.add_argument("--out", type=Path, default=Path("data/raw/churn.csv"))
+    generate.add_argument("--rows", type=int, default=2000, help="rows to write (default: 2000)")
+    generate.add_argument("--seed", type=int, default=42, help="random seed: the same seed writes the same rows")
+    generate.add_argument("--out", type=Path, default=Path("data/raw/churn.csv"), help="the CSV to write")
     generate.add_argument(
         "--drift",
         action="append",
@@ -128,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--model", help="fingerprint or unique prefix (default: latest trained)")
     predict = command("predict", "score customers with the champion (JSON in, JSON out)")
     predict.add_argument("--input", default="-", help="JSON file with one customer or a list (default: stdin)")
-    predict.add_argument("--workdir", type=Path)
+    workdir_option(predict)
     predict.add_argument("--no-explain", action="store_true", help="skip the contributions")
     schema_option(predict)
     score = command("score", "score a CSV or Parquet file of customers in chunks")
@@ -146,10 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
     reject_option(score)
-    score.add_argument("--workdir", type=Path)
+    workdir_option(score)
     schema_option(score)
     schema = command("schema", "draft a schema from a table (init) or check a schema file (check)")
-    schema.add_argument("action", choices=["init", "check"])
+    schema.add_argument("action", choices=["init", "check"], help="init: draft one; check: validate a file")
     schema.add_argument("file", nargs="?", type=Path, help="check: the schema YAML to check")
     schema.add_argument("--data", type=Path, help="init: the CSV to profile")
     schema.add_argument("--label", help="init: the churn label column")
@@ -158,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", type=Path, help="init: where to write the YAML (default: print it)")
     schema.add_argument("--force", action="store_true", help="init: replace an existing --out file")
     predictions = command("predictions", "export or prune the prediction log")
-    predictions.add_argument("action", choices=["export", "prune"])
+    predictions.add_argument(
+        "action", choices=["export", "prune"], help="export: write it for analysts; prune: drop old rows"
+    )
     predictions.add_argument("--since", help="export: ISO date/time (UTC unless given), default all")
     predictions.add_argument("--out", default="predictions.parquet", help="export: .parquet or .csv")
     predictions.add_argument("--older-than-days", type=float, help="prune: default PREDICTION_RETENTION_DAYS")
-    predictions.add_argument("--workdir", type=Path)
+    workdir_option(predictions, "the prediction log")
     drift = command("drift", "compare current data with the champion's training data (exit 1 on drift)")
     data_options(drift)
     drift.add_argument("--current", type=Path, help="a CSV of customers instead of the prediction log")
@@ -181,14 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     outcomes = command("outcomes", "join later outcomes with the logged predictions: realized vs estimated")
     outcomes.add_argument("--in", dest="input", type=Path, required=True, help="CSV: the schema's id and label columns")
     outcomes.add_argument("--period", default="1d", help="report period of prediction time (e.g. 1h, 1d; default 1d)")
-    outcomes.add_argument("--workdir", type=Path)
+    workdir_option(outcomes, "the prediction log and the champion")
     traffic = command("simulate-traffic", "send generated customers to a running API")
     traffic.add_argument(
         "--url", help="the API (default: http://HOST:PORT of the settings, i.e. where `churnguard serve` listens)"
     )
-    traffic.add_argument("--rows", type=int, default=2000)
-    traffic.add_argument("--seed", type=int, default=1)
-    traffic.add_argument("--batch-size", type=int, default=200)
+    traffic.add_argument("--rows", type=int, default=2000, help="customers to send (default: 2000)")
+    traffic.add_argument("--seed", type=int, default=1, help="random seed of the customers drawn")
+    traffic.add_argument("--batch-size", type=int, default=200, help="customers per /predict/batch request")
     traffic.add_argument(
         "--drift",
         action="append",
@@ -204,9 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default: HOST or API_HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT or API_PORT, else 8001)")
     serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
-    serve.add_argument("--workdir", type=Path)
+    workdir_option(serve, "the champion it serves (and reloads when it changes)")
     settings = command("settings", "print the effective settings (secrets masked)")
-    settings.add_argument("--workdir", type=Path)
+    workdir_option(settings, "its paths")
     return parser
 
 

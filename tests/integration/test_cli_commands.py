@@ -4,6 +4,7 @@ JSONL tracker, and the API's own pruning of an old log."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -167,3 +168,22 @@ def test_train_with_successive_halving_runs_the_rounds_and_keeps_a_third(run_cli
     assert (event["cv"]["cv_fit_groups"], event["cv"]["cv_candidates"]) == (8, 3)
     assert "search     3 candidates from 8 fits per fold x 5 folds" in result.out
     assert event["holdout_metrics"]["f1"] > 0.72
+
+
+def test_every_option_of_every_command_says_what_it_is_for():
+    """`churnguard CMD --help` explains each option (the serve --workdir a user needs to serve a
+    table of their own, among them), and `churnguard --help` lists every command."""
+    from churnguard.entrypoints.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    silent = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, sub in [("churnguard", parser), *commands.choices.items()]
+        for action in sub._actions
+        if action.help is None and not isinstance(action, argparse._HelpAction | argparse._SubParsersAction)
+    ]
+    assert not silent, f"options with no help text: {silent}"
+    listed = parser.format_help()
+    assert [name for name in commands.choices if f"    {name} " not in listed and f"    {name}\n" not in listed] == []
+    assert "the directory a `pipeline --workdir DIR` wrote" in " ".join(commands.choices["serve"].format_help().split())

@@ -94,7 +94,8 @@ def test_the_readme_is_short_and_leads_to_every_page_of_the_docs():
         "## Quick start", "## Use your own data", "## Learn more",
     ]  # fmt: skip
     first_screen = "\n".join(text.splitlines()[:12])
-    assert "![" in first_screen and "docs/screenshots/" in first_screen
+    assert "![" in first_screen
+    assert "docs/screenshots/" in first_screen
 
     def pages(nav: list[object]) -> list[str]:
         found: list[str] = []

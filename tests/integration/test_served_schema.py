@@ -63,6 +63,19 @@ def test_a_telco_champion_is_served_with_its_own_request_model(telco_api):
     }  # fmt: skip
     assert properties["PaymentMethod"]["type"] == "string"  # unseen labels count as "other"
     assert set(request["required"]) == set(schema.raw_fields) - {"TotalCharges"}  # imputed: optional
+    # The example /docs shows is the champion's most typical training customer, in the schema's
+    # order, under an example id: a customer the model has seen the like of, and it is served.
+    (example,) = request["examples"]
+    typical = next(
+        p["customer"] for p in httpx.get(telco_api.url + "/schema").json()["presets"] if p["name"] == "most typical"
+    )
+    assert example == {"customerID": "example-customer-1", **typical}
+    assert list(example) == ["customerID", *schema.raw_fields]
+    assert 0 < example["MonthlyCharges"] <= 120
+    assert example["TotalCharges"] < 9000
+    answer = httpx.post(telco_api.url + "/predict", json=example)
+    assert answer.status_code == 200
+    assert answer.json()["customer_id"] == "example-customer-1"
 
 
 def test_telco_customers_are_scored_with_labels_and_their_id_echoed(telco_api):

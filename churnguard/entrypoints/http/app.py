@@ -152,12 +152,17 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app = FastAPI(
         title="ChurnGuard",
         version=__version__,
-        description="Churn prediction for telecom customers, with per-prediction explanations.",
+        description=f"Churn prediction for the customers of schema {serving.schema.name!r}, each explained.",
         lifespan=_lifespan(serving),
         docs_url=None,
         redoc_url=None,
     )
     _offline_docs(app)
+
+    def forget_openapi() -> None:
+        app.openapi_schema = None
+
+    serving.on_swap.append(forget_openapi)
     app.state.metrics = metrics
     app.state.container = container
     app.state.serving = serving

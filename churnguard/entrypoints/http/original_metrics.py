@@ -3,7 +3,8 @@
 The original's clients (its API tests, its Grafana dashboard and alerts) query `predict_total`,
 `http_requests_total{endpoint}`, `feature_age`, ... This module renames the samples ChurnGuard
 already collected into those series when /metrics is scraped, so the request path records
-each event once, and the compatibility set costs only scrape time and bytes (docs/measured.md). Turn it off with ORIGINAL_METRIC_NAMES=false.
+each event once, and the compatibility set costs only scrape time and bytes (docs/measured.md).
+Turn it off with ORIGINAL_METRIC_NAMES=false.
 """
 
 from __future__ import annotations

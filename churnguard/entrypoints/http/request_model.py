@@ -152,19 +152,23 @@ def customer_model(schema: TableSchema, example: Mapping[str, Any] | None = None
     return model
 
 
-def example_of(schema: TableSchema) -> dict[str, Any]:
-    """The request example /docs shows: the original's own, else a customer in every field's
-    domain (first label, the middle of a range)."""
+def example_of(schema: TableSchema, typical: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The request example /docs shows: the original's own; else the `typical` customer (the
+    champion's most typical training customer) in the schema's field order, under an example id;
+    else, with no champion yet, a customer in every field's domain (first label, mid-range)."""
     if schema.hash == ORIGINAL_SCHEMA.hash:
         return dict(ORIGINAL_EXAMPLE)
-    example: dict[str, Any] = {}
+    example: dict[str, Any] = {schema.id_column: "example-customer-1"} if schema.id_column else {}
+    typical = typical or {}
     for spec in schema.fields:
-        if spec.has_labels:
+        if typical.get(spec.name) is not None:
+            example[spec.name] = typical[spec.name]
+        elif spec.has_labels:
             label = spec.labels[0]
             example[spec.name] = int(label) if spec.numeric_labels else label_text(label)
-            continue
-        low = spec.minimum if spec.minimum is not None else 0.0
-        high = spec.maximum if spec.maximum is not None else low + 100.0
-        middle = (low + high) / 2
-        example[spec.name] = int(middle) if spec.kind is Kind.INTEGER else round(middle, 2)
+        else:
+            low = spec.minimum if spec.minimum is not None else 0.0
+            high = spec.maximum if spec.maximum is not None else low + 100.0
+            middle = (low + high) / 2
+            example[spec.name] = int(middle) if spec.kind is Kind.INTEGER else round(middle, 2)
     return example

@@ -10,7 +10,7 @@ and the current champion keeps serving until a restart picks the new schema up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -52,17 +52,25 @@ class Serving:
         self.champion: ChampionCache = container.champion_cache()
         self.schema = served_schema(container)
         self.original = self.schema.hash == ORIGINAL_SCHEMA.hash
-        self.customer_model: type[BaseModel] = customer_model(self.schema, example_of(self.schema))
+        self.profile: ReferenceProfile | None = None
+        self.customer_model: type[BaseModel] = customer_model(self.schema, self.request_example())
         self.predict_churn: PredictChurn = container.predict_churn(loaded_only=True)
         self.tracer = container.inference_tracer()
         self.prediction_log = container.prediction_log()
-        self.profile: ReferenceProfile | None = None
         self.diagnostics: ModelDiagnostics | None = None
         self.history = container.prediction_history()
         self.drift_reports = container.drift_reports()
         self.outcome_reports = container.outcome_reports()
         self._dropped_seen = 0
+        # Called after a new champion is swapped in: /docs' request example becomes its most
+        # typical customer, and the app drops the OpenAPI document it had cached.
+        self.on_swap: list[Callable[[], None]] = []
         logger.info("serving schema", extra={"schema": self.schema.name, "schema_hash": self.schema.short_hash})
+
+    def request_example(self) -> dict[str, Any]:
+        """/docs' example request: the champion's most typical training customer, once loaded."""
+        typical = self.profile.presets.get("most typical") if self.profile is not None else None
+        return example_of(self.schema, typical)
 
     @property
     def no_model_yet(self) -> str:
@@ -122,6 +130,8 @@ class Serving:
             "champion loaded",
             extra={"model_version": version.short_id, "reason": reason, "serving_form": champion.form.value},
         )
+        for hook in self.on_swap:
+            hook()
         return True
 
     def _diagnostics(self, champion: Champion) -> ModelDiagnostics | None:

@@ -192,6 +192,11 @@ def predict_router(serving: Serving) -> APIRouter:
     # no dependency at all when no key is set: FastAPI's dependency resolution costs on every request
     router = APIRouter(dependencies=[Depends(require_predict_key)] if predict_key else [])
     customer_schema = serving.customer_model.model_json_schema(ref_template="#/components/schemas/{model}")
+
+    def show_the_champions_typical_customer() -> None:
+        customer_schema["examples"] = [serving.request_example()]
+
+    serving.on_swap.append(show_the_champions_typical_customer)
     batch_schema = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
     router.add_api_route(
         "/predict",
