@@ -122,8 +122,12 @@ class PredictChurn:
         shap: bool = False,
         request_id: str = "",
         partial: bool = False,
+        cells: bool = False,
     ) -> ServedPredictions:
         """Check each record by the champion's own schema, then predict them all in one model call.
+
+        `cells`: the records are rows of a table, read by the rules a table is trained by (text
+        that reads as a number is one); else they are JSON values, as the API takes them.
 
         A record that breaks the schema raises InvalidProfile naming its position, the field and
         the rule; with `partial`, it is refused alone (ServedPredictions.refused) and the others
@@ -136,7 +140,7 @@ class PredictChurn:
         refused: list[RowRefusal] = []
         for index, record in enumerate(records):
             try:
-                customers.append(Customer.from_record(schema, record))
+                customers.append(Customer.from_record(schema, record, cells))
                 positions.append(index)
             except InvalidProfile as error:
                 if not partial:

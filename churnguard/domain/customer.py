@@ -274,8 +274,9 @@ class Customer:
     customer_id: object = None
 
     @classmethod
-    def from_record(cls, schema: TableSchema, record: Mapping[str, object]) -> Customer:
-        values = schema.check_record(record)
+    def from_record(cls, schema: TableSchema, record: Mapping[str, object], cells: bool = False) -> Customer:
+        """`cells`: a row of a table, read by the table's rules (TableSchema.check_record)."""
+        values = schema.check_record(record, cells)
         customer_id = record.get(schema.id_column) if schema.id_column else None
         fields_only = {name: record.get(name) for name in schema.raw_fields}
         return cls(tuple(values.tolist()), fields_only, schema.hash, customer_id)

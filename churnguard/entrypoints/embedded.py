@@ -120,12 +120,24 @@ class ChurnGuard:
         return outcome
 
     def predict(
-        self, customers: Mapping[str, object] | Sequence[Mapping[str, object]], explain: bool = True
+        self,
+        customers: Mapping[str, object] | Sequence[Mapping[str, object]] | pd.DataFrame | pd.Series,
+        explain: bool = True,
     ) -> list[ChurnPrediction]:
-        """The champion's prediction for each customer (fields by the champion's schema, labels
-        as the table holds them), with each field's contribution unless `explain=False`."""
-        records = [customers] if isinstance(customers, Mapping) else list(customers)
-        predictions: list[ChurnPrediction] = self.container.predict_churn().records(records, explain).predictions
+        """The champion's prediction for each customer (a dict, a list of them, a DataFrame or
+        one of its rows), with each field's contribution unless `explain=False`.
+
+        Values are read by the rules `fit` reads a table by: a row of the DataFrame a model was
+        trained on predicts as it is, text that reads as a number ("29.85") included.
+        """
+        if isinstance(customers, pd.DataFrame):
+            records: list[Mapping[str, object]] = list(customers.to_dict("records"))
+        elif isinstance(customers, pd.Series | Mapping):
+            records = [dict(customers)]
+        else:
+            records = list(customers)
+        served = self.container.predict_churn().records(records, explain, cells=True)
+        predictions: list[ChurnPrediction] = served.predictions
         return predictions
 
     def close(self) -> None:

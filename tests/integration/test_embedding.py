@@ -90,10 +90,20 @@ def test_a_telco_model_in_memory_with_an_adapter_of_ones_own():
     champion = store.champion()
     assert champion is not None
     assert champion.schema.name == "telco"
-    customer = table.drop(columns="Churn").iloc[0].to_dict()
-    customer["TotalCharges"] = float(customer["TotalCharges"])  # a number, as the API takes it (the CSV has text)
-    [prediction] = guard.predict(customer)
-    scored = guard.score(table.drop(columns="Churn").head(1)).table
+    customers = table.drop(columns="Churn")
+    assert customers["TotalCharges"].dtype == object  # pandas reads it as text: the CSV has blanks
+    # A row of the table the model was fitted on predicts as it is, by the rules fit read it by:
+    # as a dict ("29.85" is a number there), as a Series, or as a one-row DataFrame.
+    [prediction] = guard.predict(customers.iloc[0].to_dict())
+    assert customers.iloc[0].to_dict()["TotalCharges"] == "29.85"
+    [as_series] = guard.predict(customers.iloc[0])
+    [as_frame] = guard.predict(customers.iloc[[0]])
+    scored = guard.score(customers.head(1)).table
     assert prediction.probability == pytest.approx(scored["churn_probability"][0], abs=1e-12)
+    assert as_series.probability == as_frame.probability == prediction.probability
+    blank = customers[customers["TotalCharges"].str.strip() == ""].head(2)
+    assert [p.probability for p in guard.predict(blank)] == pytest.approx(guard.score(blank).table["churn_probability"])
+    with pytest.raises(InvalidProfile, match="TotalCharges"):
+        guard.predict({**customers.iloc[0].to_dict(), "TotalCharges": "twenty"})
     assert prediction.contributions is not None
     assert {c.feature for c in prediction.contributions} >= {"Contract", "tenure"}

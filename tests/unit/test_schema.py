@@ -61,6 +61,21 @@ def test_the_scalar_check_agrees_with_the_vectorized_check_on_every_value(spec, 
             assert refused.value.field == spec.name
 
 
+@given(table_schemas(), st.data())
+@settings(max_examples=examples(200))
+def test_a_record_read_as_table_cells_is_read_as_the_table_reads_that_row(schema, data):
+    """`fit` reads a DataFrame by `TableSchema.check`; `predict` on one of its rows (cells=True)
+    must accept and encode it the same, or refuse it naming a field the table check refuses."""
+    record = {spec.name: data.draw(cells, label=spec.name) for spec in schema.fields}
+    checked = schema.check({name: np.asarray([record[name]], dtype=object) for name in schema.raw_fields})
+    if checked.ok[0]:
+        np.testing.assert_array_equal(schema.check_record(record, cells=True), checked.raw[0])
+    else:
+        with pytest.raises(InvalidProfile) as refused:
+            schema.check_record(record, cells=True)
+        assert refused.value.field in {violation.field for violation in checked.violations}
+
+
 @given(table_schemas())
 def test_a_schema_survives_its_plain_form_and_keeps_its_hash(schema):
     again = schema_from_mapping(schema_to_mapping(schema))

@@ -265,6 +265,14 @@ class Field:
             return self._code_or_other(str(value), value)  # as a table cell reads it: True/False are text
         raise InvalidProfile(self.name, self.rule, value)
 
+    def check_cell(self, value: object) -> float:
+        """One value read as a table cell is (text that reads as a number is one; a numpy number
+        is a number): `encode` itself on a one-cell column, for a record taken from a table."""
+        encoded, ok, _ = self.encode(np.array([value], dtype=object))
+        if not ok[0]:
+            raise InvalidProfile(self.name, self.rule, value)
+        return float(encoded[0])
+
     def _code_or_other(self, key: object, value: object) -> float:
         code = self._lookup.get(key)
         if code is not None:

@@ -199,11 +199,13 @@ class TableSchema:
                 )
         return CheckedRows(raw, ok, tuple(violations), target)
 
-    def check_record(self, record: Mapping[str, object]) -> FloatArray:
+    def check_record(self, record: Mapping[str, object], cells: bool = False) -> FloatArray:
         """One customer as JSON values -> its encoded fields; InvalidProfile on the first problem.
 
         A missing key or null is a missing value (imputed or refused by the field's policy);
-        a key that is not a field (nor the id column) is refused.
+        a key that is not a field (nor the id column) is refused. `cells`: the values come from
+        a table (a DataFrame's row), so they are read by the table's rules, as `check_rows` reads
+        them: "29.85" is a number there, and NaN is a missing cell.
         """
         unknown = sorted(set(record) - self.known_columns)
         if unknown:
@@ -211,12 +213,16 @@ class TableSchema:
         encoded = np.empty(len(self.fields), dtype=np.float64)
         for index, spec in enumerate(self.fields):
             value = record.get(spec.name)
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if (
+                value is None
+                or (isinstance(value, str) and not value.strip())
+                or (cells and isinstance(value, float) and math.isnan(value))
+            ):
                 if spec.missing.policy is MissingPolicy.REFUSE:
                     raise InvalidProfile(spec.name, "is required" if spec.name not in record else MISSING_RULE, value)
                 encoded[index] = math.nan
                 continue
-            encoded[index] = spec.check(value)
+            encoded[index] = spec.check_cell(value) if cells else spec.check(value)
         return encoded
 
     @cached_property
