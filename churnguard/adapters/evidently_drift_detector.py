@@ -93,4 +93,12 @@ class EvidentlyDriftDetector:
         method, threshold, value = match["method"], float(match["threshold"]), float(metric["value"])
         is_p_value = "p_value" in method.lower() or "p-value" in method.lower()
         drifted = value < threshold if is_p_value else value >= threshold
-        return FeatureDrift(match["column"], method, value, threshold, drifted)
+        return FeatureDrift(match["column"], _readable(method), value, threshold, drifted)
+
+
+def _readable(method: str) -> str:
+    """Evidently's method name as a person reads it: "Wasserstein distance (normed)" is the
+    "normed Wasserstein distance", "K-S p_value" the "K-S p-value"."""
+    qualified = re.fullmatch(r"(.+?) \((\w+)\)", method)
+    named = f"{qualified[2]} {qualified[1]}" if qualified else method
+    return named.replace("p_value", "p-value")

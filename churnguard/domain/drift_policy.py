@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+RULE_NAMES = {"weighted_share": "weighted field drift", "prediction": "prediction drift"}
+"""What people read for each rule id (the ids stay in reports and metrics labels)."""
+
 
 @dataclass(frozen=True, slots=True)
 class FeatureDrift:
@@ -92,7 +95,7 @@ class DriftPolicy:
             else "",
         }
         head = (
-            f"DRIFT by {' and '.join(rules)}: " + "; ".join(said[rule] for rule in rules)
+            f"DRIFT by {' and '.join(RULE_NAMES[rule] for rule in rules)}: " + "; ".join(said[rule] for rule in rules)
             if rules
             else f"no rule fired: drifted fields carry {weighted:.0%} of the influence (needs {self.drift_share:.0%})"
             + ("" if prediction is None else f", predictions steady ({prediction.test} {prediction.statistic:.4g})")

@@ -46,7 +46,7 @@ def test_drifted_traffic_is_caught_on_exactly_the_shifted_features(run_cli, trai
     env = {"ENABLE_MLFLOW_TRACKING": "true", "MLFLOW_TRACKING_URI": uri}
     result = run_cli("drift", "--workdir", str(tmp_path), env=env)
     assert result.code == 1, result.err
-    assert result.out.startswith("DRIFT by prediction:")
+    assert result.out.startswith("DRIFT by prediction drift:")
     assert "3 of 13 fields drifted (23% plain share)" in result.out
     report = json.loads((tmp_path / "reports" / "drift_report.json").read_text())
     assert report["dataset_drift"] is True
@@ -56,6 +56,10 @@ def test_drifted_traffic_is_caught_on_exactly_the_shifted_features(run_cli, trai
     assert report["drifted_features"][0] == "contract_type"  # the shifted fields, most important first
     assert sorted(report["drifted_features"]) == ["age", "contract_type", "monthly_charges"]
     assert report["prediction_drift"]["drifted"] is True
+    # each test named as people read it, no nested aside: "normed Wasserstein distance"
+    tests = {feature["test"] for feature in report["features"]} | {report["prediction_drift"]["test"]}
+    assert "normed Wasserstein distance" in tests
+    assert not [test for test in tests if "(" in test or "_" in test]
     estimated = report["estimated_performance"]
     assert set(estimated) >= {"f1", "precision", "recall", "roc_auc", "f1_interval"}
     assert estimated["f1_interval"][0] < estimated["f1"] < estimated["f1_interval"][1]

@@ -5,6 +5,7 @@ refusal shown on its field, and the geometry of every view asserted at desktop a
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -73,16 +74,35 @@ def _width_is(width: int) -> Any:
     return lambda driver: driver.execute_script("return window.innerWidth") == width
 
 
+def _charts_drawn_at_their_width(view: str) -> Any:
+    """Every chart of the view drawn in its own pixels (redrawn after a resize), so its text is
+    as large on a phone as on a desktop."""
+    script = """return [...document.querySelectorAll(`#view-${arguments[0]} svg.chart-svg`)]
+        .every((svg) => Math.abs(svg.viewBox.baseVal.width - Math.max(280, svg.getBoundingClientRect().width)) <= 1);"""
+    return lambda driver: driver.execute_script(script, view)
+
+
+def _save_full_page(driver, path: Path) -> None:
+    """The whole page, not the window's first screen: what a reviewer of the view needs."""
+    width, height = driver.execute_script(
+        "const d = document.documentElement; return [Math.max(d.scrollWidth, innerWidth), d.scrollHeight];"
+    )
+    clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"captureBeyondViewport": True, "clip": clip})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 def _geometry(driver, view: str, schema: str) -> None:
     """Assert the view's geometry at both widths, and keep a screenshot of each."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, (width, height) in SIZES.items():
         driver.set_window_size(width, height)
         WebDriverWait(driver, 10).until(_width_is(width))
+        WebDriverWait(driver, 10).until(_charts_drawn_at_their_width(view))
         problems = driver.execute_script(GEOMETRY, f"view-{view}")
         assert not problems, f"{schema} {view} at {label} width:\n" + "\n".join(problems[:20])
         driver.execute_script("window.scrollTo(0, 0)")
-        driver.save_screenshot(str(SCREENSHOTS / f"{schema}-{view}-{label}.png"))
+        _save_full_page(driver, SCREENSHOTS / f"{schema}-{view}-{label}.png")
     driver.set_window_size(*SIZES["desktop"])
 
 

@@ -53,4 +53,15 @@ for (const svg of view.querySelectorAll("svg")) {
     problems.push(`chart ${svg.getAttribute("aria-label")}: bar heights are not proportional to their values`);
   }
 }
+// Text a person can read: no rendered size below the floor. SVG text is scaled with its chart
+// (viewBox to on-screen width), so a chart drawn for a desktop shrinks its labels on a phone.
+const FLOOR_PX = 10;
+for (const node of leaves) {
+  let size = parseFloat(getComputedStyle(node).fontSize);
+  const svg = node.closest("svg");
+  if (svg && svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width) {
+    size *= svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  }
+  if (size < FLOOR_PX - 0.05) problems.push(`text too small: ${name(node)} at ${size.toFixed(1)} px`);
+}
 return problems;

@@ -37,6 +37,7 @@ def test_reasons_name_the_drifted_features():
         [FeatureDrift("age", "ks", 0.001, 0.05, True), FeatureDrift("tenure", "ks", 0.4, 0.05, False)]
     )
     assert verdict.drifted
-    assert verdict.reasons[0].startswith("DRIFT by weighted_share")  # equal weights without importances
+    # equal weights without importances; the rule named as people read it, not by its id
+    assert verdict.reasons[0].startswith("DRIFT by weighted field drift: the drifted fields carry")
     assert verdict.reasons[1] == "1 of 2 fields drifted (50% plain share)"
     assert "age (weight 50%): ks 0.001" in verdict.reasons[2]

@@ -31,7 +31,7 @@ def test_three_important_fields_drifting_is_dataset_drift_though_the_plain_share
     assert verdict.drifted
     assert verdict.rules == ("weighted_share",)
     assert verdict.drifted_features[0] == "contract_type"  # the most important first
-    assert verdict.reasons[0].startswith("DRIFT by weighted_share")
+    assert verdict.reasons[0].startswith("DRIFT by weighted field drift: the drifted fields carry")
 
 
 def test_unimportant_fields_drifting_is_not_dataset_drift_but_drifted_predictions_are():

@@ -2,6 +2,12 @@
 // ChurnGuard single-page app: four views over the API's JSON. The Predict form, the presets and
 // the field names come from GET /schema, so the page speaks the served table's language.
 
+// A contribution in percentage points, signed; one that rounds to zero is "0.0 pt", never "-0.0".
+const points = (value) => {
+  const shown = (100 * value).toFixed(1);
+  return Number(shown) === 0 ? "0.0 pt" : `${value > 0 ? "+" : ""}${shown} pt`;
+};
+
 const ADVICE = {  // the original schema's retention advice, by field
   contract_type: "Offer a discounted one- or two-year contract.",
   num_tickets: "Call proactively to resolve the open support issues.",
@@ -250,7 +256,7 @@ function renderPrediction(result) {
     const bar = el("span", { class: `bar ${c.contribution >= 0 ? "up" : "down"}`, "data-share": String(share) });
     bar.style.width = `${100 * share}%`;
     track.append(bar);
-    item.append(name, track, el("span", { class: "bar-value" }, `${c.contribution >= 0 ? "+" : ""}${(100 * c.contribution).toFixed(1)} pt`));
+    item.append(name, track, el("span", { class: "bar-value" }, points(c.contribution)));
     list.append(item);
   }
 }
@@ -447,7 +453,7 @@ function renderDrift(drift) {
     return;
   }
   $("#drift-verdict").textContent = drift.dataset_drift ? "Drift detected" : "No drift";
-  $("#drift-detail").textContent = `${(drift.reasons || []).slice(0, 2).join("; ").replace(/ \(normed\)/g, "")}. Checked ${new Date(drift.checked_at).toLocaleString()} on ${drift.current_source}.`;
+  $("#drift-detail").textContent = `${(drift.reasons || []).slice(0, 2).join("; ")}. Checked ${new Date(drift.checked_at).toLocaleString()} on ${drift.current_source}.`;
   const estimate = drift.estimated_performance;
   const box = $("#estimate");
   box.replaceChildren();
@@ -463,8 +469,7 @@ function renderDrift(drift) {
     if (f.statistic === null) continue;
     // a p-value drifts below its threshold, a distance above it: show the statistic against twice the threshold
     const weight = f.weight === null || f.weight === undefined ? "" : `, ${(100 * f.weight).toFixed(0)}% of the influence`;
-    const test = String(f.test).replace(/\s*\(normed\)/, "");  // "Wasserstein distance (normed)" reads as a nested aside
-    const item = meter(list, f.feature, `${f.title} (${test}${weight})`, f.statistic, 2 * f.threshold, `${f.statistic.toFixed(3)} / ${f.threshold}`);
+    const item = meter(list, f.feature, `${f.title} (${f.test}${weight})`, f.statistic, 2 * f.threshold, `${f.statistic.toFixed(3)} / ${f.threshold}`);
     item.classList.add(f.drifted ? "drifted" : "steady");
   }
 }

@@ -1,10 +1,30 @@
 "use strict";
-// Small SVG charts for the UI, drawn from the API's JSON: no library, no CDN. Each chart is an
-// <svg> with a viewBox, so it scales with its card; axes carry their own ticks and labels.
+// Small SVG charts for the UI, drawn from the API's JSON: no library, no CDN. Each chart is drawn
+// in its container's own pixels (the viewBox is as wide as the card), so its text keeps its size
+// on a phone instead of shrinking with a scaled drawing; a chart is redrawn when its width changes
+// (a window resized, a view shown). Axes carry their own ticks and labels.
 
 const Charts = (() => {
   const NS = "http://www.w3.org/2000/svg";
-  const W = 480, H = 270, M = { top: 16, right: 18, bottom: 44, left: 56 };
+  const M = { top: 16, right: 18, bottom: 44, left: 56 };
+  let W = 480, H = 270;  // the chart being drawn: set by frame() from its container's width
+
+  const redraws = new WeakMap();  // container -> [width drawn at, redraw]
+  const resized = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const known = redraws.get(entry.target);
+      if (known && Math.round(entry.contentRect.width) !== known[0]) known[1]();
+    }
+  });
+  /** Draw now, and again whenever the container's width changes. */
+  function drawn(container, draw) {
+    const width = Math.round(container.getBoundingClientRect().width);
+    redraws.set(container, [width, () => drawn(container, draw)]);
+    resized.observe(container);
+    W = width > 0 ? Math.max(280, width) : 480;  // a hidden view draws at 480, then again when shown
+    H = Math.round(Math.min(270, Math.max(220, W * 0.5625)));
+    return draw();
+  }
 
   const svgEl = (tag, attrs = {}, text = "") => {
     const node = document.createElementNS(NS, tag);
@@ -55,6 +75,8 @@ const Charts = (() => {
     return Array.from({ length: Math.ceil(top / step - 1e-9) + 1 }, (_, i) => +(i * step).toPrecision(12));
   }
   const percent = (v) => `${Math.round(100 * v)}%`;
+  // 0..100 % in fifths where the plot is wide enough for six labels, else in quarters
+  const unitTicks = () => ticks(0, 1, W - M.left - M.right >= 320 ? 5 : 4);
 
   function legend(svg, entries) {
     let x = M.left + 8;
@@ -67,11 +89,14 @@ const Charts = (() => {
   }
 
   /** Lines over x in [0,1] and y in [0,1] (ROC, calibration): points [[x, y], ...] per series. */
-  function unitLines(container, { label, series, diagonal = true, xLabel, yLabel, dots = false }) {
+  function unitLines(container, options) {
+    return drawn(container, () => drawUnitLines(container, options));
+  }
+  function drawUnitLines(container, { label, series, diagonal = true, xLabel, yLabel, dots = false }) {
     const svg = frame(container, label);
     const x = scale([0, 1], [M.left, W - M.right]);
     const y = scale([0, 1], [H - M.bottom, M.top]);
-    axes(svg, x, y, { xTicks: ticks(0, 1, 5), yTicks: ticks(0, 1, 5), xFormat: percent, yFormat: percent, xLabel, yLabel });
+    axes(svg, x, y, { xTicks: unitTicks(), yTicks: ticks(0, 1, 5), xFormat: percent, yFormat: percent, xLabel, yLabel });
     if (diagonal) svg.append(svgEl("line", { x1: x(0), y1: y(0), x2: x(1), y2: y(1), class: "reference" }));
     for (const s of series) {
       const d = s.points.map(([px, py], i) => `${i ? "L" : "M"}${x(px).toFixed(1)},${y(py).toFixed(1)}`).join("");
@@ -82,7 +107,10 @@ const Charts = (() => {
   }
 
   /** Vertical bars over time buckets: items [{start, value}], window [t0, t1] in unix seconds. */
-  function timeBars(container, { label, items, window, bucketSeconds, yFormat = String, yLabel, reference, className = "bar-series", max, cap = Infinity }) {
+  function timeBars(container, options) {
+    return drawn(container, () => drawTimeBars(container, options));
+  }
+  function drawTimeBars(container, { label, items, window, bucketSeconds, yFormat = String, yLabel, reference, className = "bar-series", max, cap = Infinity }) {
     const svg = frame(container, label);
     const [t0, t1] = window;
     const x = scale([t0, t1], [M.left, W - M.right]);
@@ -91,7 +119,7 @@ const Charts = (() => {
     const yTicks = niceTicks(Math.min(top, cap));
     const y = scale([0, yTicks[yTicks.length - 1]], [H - M.bottom, M.top]);
     const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    axes(svg, x, y, { xTicks: ticks(t0, t1, 3), yTicks, xFormat: clock, yFormat, yLabel });
+    axes(svg, x, y, { xTicks: ticks(t0, t1, W - M.left - M.right >= 320 ? 3 : 2), yTicks, xFormat: clock, yFormat, yLabel });
     const width = Math.max(1, x(t0 + bucketSeconds) - x(t0) - 1);
     for (const item of items) {
       svg.append(svgEl("rect", { x: x(item.start), y: y(item.value), width, height: Math.max(0, y(0) - y(item.value)), class: className, "data-value": item.value }));
@@ -105,13 +133,16 @@ const Charts = (() => {
   }
 
   /** Two distributions over equal bins of [0, 1]: served as bars, training as a step line. */
-  function distributions(container, { label, served, training }) {
+  function distributions(container, options) {
+    return drawn(container, () => drawDistributions(container, options));
+  }
+  function drawDistributions(container, { label, served, training }) {
     const svg = frame(container, label);
     const bins = served.length;
     const x = scale([0, 1], [M.left, W - M.right]);
     const yTicks = niceTicks(Math.max(...served, ...(training || []), 1e-9) * 1.15);
     const y = scale([0, yTicks[yTicks.length - 1]], [H - M.bottom, M.top]);
-    axes(svg, x, y, { xTicks: ticks(0, 1, 5), yTicks, xFormat: percent, yFormat: percent, xLabel: "churn probability", yLabel: "share of customers" });
+    axes(svg, x, y, { xTicks: unitTicks(), yTicks, xFormat: percent, yFormat: percent, xLabel: "churn probability", yLabel: "share of customers" });
     served.forEach((share, i) => {
       svg.append(svgEl("rect", { x: x(i / bins) + 1, y: y(share), width: Math.max(1, x(1 / bins) - x(0) - 2), height: y(0) - y(share), class: "bar-series served", "data-value": share }));
     });
