@@ -64,4 +64,11 @@ for (const node of leaves) {
   }
   if (size < FLOOR_PX - 0.05) problems.push(`text too small: ${name(node)} at ${size.toFixed(1)} px`);
 }
+// Numbers as people write them: no 1.5e-9 on an axis, no NaN or undefined in a label.
+for (const node of leaves) {
+  const text = node.textContent.trim();
+  if (/\d(\.\d+)?e[-+]\d/i.test(text) || /\b(NaN|undefined)\b/.test(text)) {
+    problems.push(`unreadable number: ${name(node)}`);
+  }
+}
 return problems;
