@@ -32,6 +32,7 @@ def evaluation_report_json(report: EvaluationReport) -> dict[str, Any]:
             "evaluated_at": report.evaluated_at.isoformat(),
             "data": {"location": report.data_location, "sha256": report.data_hash},
             "holdout_rows": evaluation.holdout_rows,
+            **({"periods": dict(evaluation.periods)} if evaluation.periods else {}),
             "threshold": evaluation.threshold,
             "metrics": dict(evaluation.metrics),
             "intervals": {

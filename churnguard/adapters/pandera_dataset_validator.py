@@ -26,6 +26,12 @@ from churnguard.domain.schema import MISSING_RULE, Field, MissingPolicy, TableSc
 SAMPLE_SIZE = 20
 """How many failing values and row numbers a violation shows."""
 DUPLICATE_ID_RULE = "must be unique: the same id on more than one row"
+DUPLICATE_OBSERVATION_RULE = "must be unique per observation time: the same id twice at one time"
+TIME_RULE = "must be an ISO date (the observation time rows are split by)"
+
+
+def _iso_dates(values: pd.Series) -> pd.Series:
+    return pd.notna(pd.to_datetime(values.astype(str), format="ISO8601", errors="coerce"))
 
 
 def _element_check(test: Callable[[np.ndarray], np.ndarray], error: str) -> pa.Check:
@@ -56,17 +62,20 @@ def build_schema(schema: TableSchema, with_target: bool = True) -> pa.DataFrameS
     """The Pandera schema of a table; strict: no missing columns, and no extra ones beyond the
     declared pass-through columns (carried, never checked)."""
     columns = {spec.name: pa.Column(checks=_field_checks(spec), nullable=True) for spec in schema.fields}
+    over_time = schema.split is not None
     if schema.id_column:
-        columns[schema.id_column] = pa.Column(
-            checks=[
-                _element_check(lambda values: ~pd.isna(values), MISSING_RULE),
-                pa.Check(lambda column: ~column.duplicated(keep=False), error=DUPLICATE_ID_RULE, ignore_na=False),
-            ],
-            nullable=True,
-            required=with_target,
-        )
+        id_checks = [_element_check(lambda values: ~pd.isna(values), MISSING_RULE)]
+        if not over_time:  # observed over time, an id repeats once per observation time (below)
+            id_checks.append(
+                pa.Check(lambda column: ~column.duplicated(keep=False), error=DUPLICATE_ID_RULE, ignore_na=False)
+            )
+        columns[schema.id_column] = pa.Column(checks=id_checks, nullable=True, required=with_target)
     for name in schema.passthrough_columns:
         columns[name] = pa.Column(nullable=True, required=False)
+    if schema.split is not None:
+        columns[schema.split.column] = pa.Column(
+            checks=[_element_check(_iso_dates, TIME_RULE)], nullable=True, required=with_target
+        )
     if with_target:
         label = schema.label
         columns[label.column] = pa.Column(
@@ -121,8 +130,18 @@ class PanderaDatasetValidator:
             raise InvalidDataset(dataset.location, self._violations(errors.failure_cases, schema, wrong_type)) from None
         if wrong_type:
             raise InvalidDataset(dataset.location, self._violations(pd.DataFrame(), schema, wrong_type))
+        if schema.split is not None and schema.id_column and schema.id_column in table:
+            twice = table.duplicated([schema.id_column, schema.split.column], keep=False).to_numpy()
+            if twice.any():
+                rows = [int(i) + 1 for i in np.flatnonzero(twice)]
+                values = tuple(dict.fromkeys(shown_value(v) for v in table[schema.id_column][twice]))[:SAMPLE_SIZE]
+                violation = Violation(
+                    schema.id_column, DUPLICATE_OBSERVATION_RULE, values, tuple(rows[:SAMPLE_SIZE]), len(rows)
+                )
+                raise InvalidDataset(dataset.location, [violation])
         order = [
             *([schema.id_column] if schema.id_column and schema.id_column in table else []),
+            *([schema.split.column] if schema.split is not None and schema.split.column in table else []),
             *schema.raw_fields,
             *([schema.label.column] if self._with_target else []),
         ]

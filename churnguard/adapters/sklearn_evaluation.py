@@ -26,10 +26,12 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 from churnguard.application.champion import Scoring, probability_of
+from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion, decide
 from churnguard.domain.schema import FloatArray, TableSchema
+from churnguard.domain.time_split import NotEnoughTime, out_of_time
 from churnguard.domain.uncertainty import DEFAULT_ROUNDS, metric_intervals
 
 IntArray = npt.NDArray[np.int64]
@@ -53,15 +55,71 @@ def features_and_target(table: Table, schema: TableSchema = ORIGINAL_SCHEMA) -> 
     return schema.model_matrix(raw), target
 
 
-def holdout_split(
-    features: FloatArray, target: IntArray, test_size: float, random_state: int
-) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
-    """The stratified train/holdout split of rows (encoded fields or model matrix alike: the
-    split depends only on the row count, labels and seed); trainer and evaluator both use it."""
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=test_size, random_state=random_state, stratify=target
+def observation_times(table: Table, schema: TableSchema) -> FloatArray | None:
+    """Each row's observation time in days since 1970-01-01 (the schema's `split` column, ISO
+    dates), or None when the schema's rows are not observed over time."""
+    if schema.split is None:
+        return None
+    assert isinstance(table, pd.DataFrame)
+    column = pd.to_datetime(table[schema.split.column].astype(str), format="ISO8601", errors="coerce")
+    if column.isna().any():
+        raise InsufficientData(
+            f"{schema.split.column}: {int(column.isna().sum())} rows have no ISO date: rows are split by it"
+        )
+    return np.asarray((column - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0, dtype=np.float64)
+
+
+def split_rows(
+    target: IntArray, test_size: float, random_state: int, times: FloatArray | None = None, embargo_days: int = 0
+) -> tuple[IntArray, IntArray]:
+    """(training rows, holdout rows) as indices: out of time when the rows have observation
+    times (`churnguard.domain.time_split`), else stratified at random with the seed. The
+    trainer, the evaluator and the training report all split with it."""
+    if times is not None:
+        try:
+            split = out_of_time(times, test_size, embargo_days)
+        except NotEnoughTime as error:
+            raise InsufficientData(str(error)) from None
+        return split.train.astype(np.int64), split.holdout.astype(np.int64)
+    train, test = train_test_split(
+        np.arange(len(target)), test_size=test_size, random_state=random_state, stratify=target
     )
-    return x_train, x_test, y_train, y_test
+    return np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
+
+
+def observed_periods(times: FloatArray | None, train: IntArray, test: IntArray) -> dict[str, str]:
+    """The observation dates trained on and held out (ISO), for a table observed over time."""
+    if times is None:
+        return {}
+
+    def day(value: float) -> str:
+        return str((pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(value))).date().isoformat())
+
+    return {
+        "train_from": day(times[train].min()),
+        "train_to": day(times[train].max()),
+        "holdout_from": day(times[test].min()),
+        "holdout_to": day(times[test].max()),
+    }
+
+
+def holdout_split(
+    features: FloatArray,
+    target: IntArray,
+    test_size: float,
+    random_state: int,
+    times: FloatArray | None = None,
+    embargo_days: int = 0,
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """The train/holdout split of rows (encoded fields or model matrix alike: the split depends
+    only on the labels, the seed and the observation times); see `split_rows`."""
+    train, test = split_rows(target, test_size, random_state, times, embargo_days)
+    return features[train], features[test], target[train], target[test]
+
+
+def embargo_days(schema: TableSchema) -> int:
+    """How long a row's label reads after its observation time (0 for a table of one time)."""
+    return schema.split.embargo_days if schema.split is not None else 0
 
 
 def classification_metrics(target: IntArray, probability: FloatArray, threshold: float) -> dict[str, float]:
@@ -96,9 +154,14 @@ class SklearnModelEvaluator:
         another version's, for a paired comparison on the same rows)."""
         test_size, random_state = split or (float(version.settings["test_size"]), int(version.settings["random_state"]))
         raw, target = encoded_table(table, version.schema)
-        _, raw_test, _, y_test = holdout_split(raw, target, test_size, random_state)
+        times = observation_times(table, version.schema)
+        train, test = split_rows(target, test_size, random_state, times, embargo_days(version.schema))
         scoring = Scoring(version.schema, version.imputation, model)  # type: ignore[arg-type]
-        return HoldoutPredictions(target=y_test, probability=scoring.probability(raw_test))
+        return HoldoutPredictions(
+            target=target[test],
+            probability=scoring.probability(raw[test]),
+            periods=observed_periods(times, train, test),
+        )
 
     def evaluate(self, model: object, table: Table, version: ModelVersion) -> Evaluation:
         holdout = self.holdout_predictions(model, table, version)
@@ -117,6 +180,7 @@ class SklearnModelEvaluator:
             confusion_matrix=confusion_matrix(y_test, predicted, labels=[0, 1]).tolist(),
             holdout_rows=len(y_test),
             threshold=threshold,
+            periods=holdout.periods,
         )
 
 

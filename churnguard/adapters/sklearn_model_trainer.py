@@ -26,16 +26,19 @@ from sklearn.calibration import calibration_curve
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, f1_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from churnguard.adapters.churn_model import ChurnModel, logit
 from churnguard.adapters.model_families import FAMILIES
 from churnguard.adapters.sklearn_evaluation import (
     IntArray,
     classification_metrics,
+    embargo_days,
     encoded_table,
-    holdout_split,
+    observation_times,
+    observed_periods,
     permutation_drops,
+    split_rows,
 )
 from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
 from churnguard.application.champion import Scoring
@@ -46,6 +49,7 @@ from churnguard.domain.decision_threshold import choose_threshold
 from churnguard.domain.diagnostics import diagnose
 from churnguard.domain.quality_gate import no_skill_f1
 from churnguard.domain.schema import FloatArray, Imputation, TableSchema, schema_to_mapping
+from churnguard.domain.time_split import purged_folds
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +150,32 @@ def cv_results(candidates: Sequence[Candidate], metric: str) -> list[dict[str, A
     ]
 
 
+def _folds(
+    plan: TrainingPlan,
+    y_train: IntArray,
+    times: FloatArray | None,
+    embargo: int,
+    table: Table,
+    schema: TableSchema,
+    train_rows: IntArray,
+) -> Folds:
+    """Cross-validation folds of the training split: by blocks of time, purged, for rows observed
+    over time (when their times allow it and every fold holds both classes); else stratified,
+    keeping a customer's rows in one fold when an id repeats across observation times."""
+    if times is not None:
+        folds = purged_folds(times, plan.cv_folds, embargo)
+        if folds and all(len(np.unique(y_train[rows])) == 2 for fold in folds for rows in fold):
+            logger.info("cross-validation by time: %d purged blocks", len(folds))
+            return [(train.astype(np.int64), validate.astype(np.int64)) for train, validate in folds]
+        if schema.id_column is not None and isinstance(table, pd.DataFrame):
+            ids = table[schema.id_column].to_numpy()[train_rows]
+            if len(pd.unique(ids)) < len(ids):
+                logger.info("cross-validation by customer: too few observation times for %d blocks", plan.cv_folds)
+                splitter = StratifiedGroupKFold(n_splits=plan.cv_folds, shuffle=True, random_state=plan.random_state)
+                return list(splitter.split(np.zeros(len(y_train)), y_train, groups=ids))
+    return list(StratifiedKFold(n_splits=plan.cv_folds).split(np.zeros(len(y_train)), y_train))
+
+
 def _require_enough_rows(target: IntArray, plan: TrainingPlan) -> None:
     """Every CV fold of the training split, and the holdout, need both classes."""
     counts = np.bincount(target, minlength=2)
@@ -180,11 +210,14 @@ class SklearnModelTrainer:
         started = time.perf_counter()
         raw, target = encoded_table(table, schema)
         _require_enough_rows(target, plan)
-        raw_train, raw_test, y_train, y_test = holdout_split(raw, target, plan.test_size, plan.random_state)
+        times, embargo = observation_times(table, schema), embargo_days(schema)
+        train_rows, test_rows = split_rows(target, plan.test_size, plan.random_state, times, embargo)
+        raw_train, raw_test, y_train, y_test = raw[train_rows], raw[test_rows], target[train_rows], target[test_rows]
         imputation = Imputation.fit(schema, raw_train)  # the training split only
         raw_train = imputation.apply(schema, raw_train)
         x_train = schema.model_matrix(raw_train)
-        folds: Folds = list(StratifiedKFold(n_splits=plan.cv_folds).split(x_train, y_train))
+        folds = _folds(plan, y_train, None if times is None else times[train_rows], embargo, table, schema, train_rows)
+        periods = observed_periods(times, train_rows, test_rows)
         search = CrossValidatedSearch(plan.selection_metric, plan.n_jobs, plan.random_state, self._progress_interval)
         groups = search.groups(plan.families, plan.grid_size, schema)
         candidates = search.run(groups, x_train, y_train, folds, halving=plan.search == "halving")
@@ -252,4 +285,5 @@ class SklearnModelTrainer:
             search_seconds=time.perf_counter() - started,
             imputation=dict(imputation.values),
             diagnostics=diagnostics,
+            periods=periods,
         )

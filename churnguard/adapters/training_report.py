@@ -28,8 +28,10 @@ from sklearn.model_selection import StratifiedKFold, learning_curve
 from churnguard.adapters.churn_model import ChurnModel
 from churnguard.adapters.model_families import FAMILIES
 from churnguard.adapters.sklearn_evaluation import (
+    embargo_days,
     encoded_table,
     holdout_split,
+    observation_times,
     permutation_drops,
 )
 from churnguard.application.champion import Scoring, probability_of
@@ -61,7 +63,9 @@ def write_training_artifacts(
     names = list(schema.model_features)
     raw, target = encoded_table(table, schema)
     features = Scoring(schema, model.imputation, model).matrix(raw)
-    x_train, x_test, y_train, y_test = holdout_split(features, target, test_size, random_state)
+    x_train, x_test, y_train, y_test = holdout_split(
+        features, target, test_size, random_state, observation_times(table, schema), embargo_days(schema)
+    )
     probability = probability_of(model, x_test)
     predicted = decide(probability, trained.threshold).astype(int)
     written: list[Path] = []

@@ -34,6 +34,7 @@ from churnguard.domain.schema import (
     PassThrough,
     Quality,
     TableSchema,
+    TimeSplit,
     UnseenPolicy,
     schema_to_mapping,
 )
@@ -127,6 +128,11 @@ class QualityIn(_Strict):
     max_rejected_share: StrictInt | StrictFloat | None = None
 
 
+class SplitIn(_Strict):
+    time_column: StrictStr
+    embargo_days: Annotated[StrictInt, Field(ge=0)] = 0
+
+
 class SchemaIn(_Strict):
     name: StrictStr
     description: str = ""
@@ -137,6 +143,8 @@ class SchemaIn(_Strict):
     passthrough: dict[str, str] = Field(default_factory=dict)
     """Column -> why it is carried and never a feature."""
     quality: QualityIn = QualityIn()
+    split: SplitIn | None = None
+    """Rows observed at different times: split by this pass-through column (out of time)."""
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -193,10 +201,11 @@ def _to_domain(model: SchemaIn) -> TableSchema:
             if model.quality.max_rejected_share is None
             else float(model.quality.max_rejected_share),
         ),
+        split=None if model.split is None else TimeSplit(model.split.time_column, model.split.embargo_days),
     )
 
 
-def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
+def pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
     problems = []
     for item in error.errors():
         # union members repeat the same location: keep the first message per key path
@@ -224,15 +233,15 @@ def parse_schema(data: Any, location: str) -> TableSchema:
     try:
         model = SchemaIn.model_validate(data)
     except ValidationError as error:
-        raise SchemaFileError(location, _pydantic_problems(error)) from None
+        raise SchemaFileError(location, pydantic_problems(error)) from None
     try:
         return _to_domain(model)
     except InvalidSchema as error:
         raise SchemaFileError(location, list(error.problems)) from None
 
 
-def load_schema(path: Path | str) -> TableSchema:
-    """Read and validate a schema file (YAML; JSON is YAML too)."""
+def read_yaml_file(path: Path | str) -> Any:
+    """A YAML (or JSON) file's data; SchemaFileError for a missing, unreadable or broken file."""
     location = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -241,14 +250,18 @@ def load_schema(path: Path | str) -> TableSchema:
     except (OSError, UnicodeDecodeError) as error:
         raise SchemaFileError(location, [("(file)", f"cannot read it: {error}")]) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise SchemaFileError(
             location, [("(file)", f"not valid YAML{where}: {getattr(error, 'problem', error)}")]
         ) from None
-    return parse_schema(data, location)
+
+
+def load_schema(path: Path | str) -> TableSchema:
+    """Read and validate a schema file (YAML; JSON is YAML too)."""
+    return parse_schema(read_yaml_file(path), str(path))
 
 
 def yaml_form(schema: TableSchema) -> dict[str, Any]:

@@ -72,7 +72,7 @@ class TrainModel:
             baselines=dict(trained.baselines),
             churn_rate=trained.churn_rate,
             threshold=trained.threshold,
-            settings={**settings, "family_set": plan.family_set, "data_location": dataset.location},
+            settings={**settings, "family_set": plan.family_set, "data_location": dataset.location, **trained.periods},
             schema=dataset.schema,
             imputation=dict(trained.imputation),
         )

@@ -168,6 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--name", help="init: the schema's name (default: the CSV's file name)")
     schema.add_argument("--out", type=Path, help="init: where to write the YAML (default: print it)")
     schema.add_argument("--force", action="store_true", help="init: replace an existing --out file")
+    events = command("events", "build a point-in-time training table from an event history (events build)")
+    events.add_argument("action", choices=["build"], help="build: one row per customer and cutoff, labelled")
+    events.add_argument("--schema", type=Path, required=True, help="the event schema file (events:, churn:, cutoffs:)")
+    events.add_argument("--events", type=Path, required=True, help="the event file: .csv, .parquet or whitespace text")
+    events.add_argument("--out", type=Path, required=True, help="the table to write (.csv or .parquet)")
+    events.add_argument(
+        "--cutoff",
+        action="append",
+        metavar="DATE",
+        help="an observation date (ISO), repeatable (default: the schema's)",
+    )
+    events.add_argument(
+        "--until", metavar="DATE", help="the first day the events do not cover (default: the day after the last event)"
+    )
     predictions = command("predictions", "export or prune the prediction log")
     predictions.add_argument(
         "action", choices=["export", "prune"], help="export: write it for analysts; prune: drop old rows"

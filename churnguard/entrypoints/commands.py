@@ -10,11 +10,12 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dependency_injector.wiring import Provide, inject
 
+from churnguard.application.build_observations import BuildObservations
 from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
@@ -68,6 +69,12 @@ def _print_training(outcome: TrainingOutcome) -> None:
         f"accuracy {metrics['accuracy']:.4f}  precision {metrics['precision']:.4f}  recall {metrics['recall']:.4f}  "
         f"({trained.holdout_rows} rows)"
     )
+    if trained.periods:
+        periods = trained.periods
+        print(
+            f"  out of time  trained on cutoffs {periods['train_from']} to {periods['train_to']}, "
+            f"held out {periods['holdout_from']} to {periods['holdout_to']}"
+        )
 
 
 def _print_promotion(outcome: PromotionOutcome) -> int:
@@ -266,6 +273,37 @@ def cmd_schema(
     else:
         write_text(Path(args.out), drafted.text)
         print(f"wrote {args.out}: {_describe_schema(drafted.draft.schema, str(args.out))}")
+    return EXIT_OK
+
+
+def _iso_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not an ISO date (e.g. 1997-07-01)") from None
+
+
+@inject
+def cmd_events(args: argparse.Namespace, build: BuildObservations = Provide[Container.build_observations]) -> int:
+    """`events build`: an event history to a labelled table, one row per customer and cutoff."""
+    if Path(args.out).suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError("--out must end in .csv or .parquet")
+    cutoffs = tuple(_iso_date(text, "--cutoff") for text in args.cutoff or ())
+    until = _iso_date(args.until, "--until") if args.until else None
+    built = build(str(args.schema), str(args.events), str(args.out), cutoffs, until)
+    summary = built.summary
+    print(
+        f"{summary.events:,} events of {summary.customers:,} customers, {summary.first_event} to {summary.until}"
+        f" (exclusive); churn: {built.events.churn.description}"
+    )
+    for count in summary.cutoffs:
+        if count.labelled:
+            rate = count.churned / count.labelled
+            print(f"  {count.cutoff}: {count.rows:,} active, churn rate {rate:.1%}")
+        else:
+            print(f"  {count.cutoff}: {count.rows:,} active, label unknown until the horizon is over: left out")
+    print(f"wrote {args.out}: {summary.labelled:,} labelled rows; its schema: {built.table_schema_location}")
+    print(f"next: churnguard pipeline --schema {built.table_schema_location} --data {args.out} --workdir WORKDIR")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from churnguard.adapters.log_location import log_engine
+from churnguard.application.build_observations import BuildObservations
 from churnguard.application.champion import ChampionCache
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
@@ -198,6 +199,14 @@ class Container(containers.DeclarativeContainer):
         source=dataset_source,
         profiler=providers.Singleton(_adapter("churnguard.adapters.schema_profiler:PandasSchemaProfiler")),
         reader=schema_reader,
+    )
+    build_observations = providers.Factory(
+        BuildObservations,
+        reader=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlEventSchemaReader")),
+        builder=providers.Singleton(
+            _adapter("churnguard.adapters.duckdb_observation_builder:DuckdbObservationBuilder")
+        ),
+        writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
     )
     validate_dataset = providers.Factory(
         ValidateDataset,

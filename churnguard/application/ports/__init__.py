@@ -24,6 +24,13 @@ from churnguard.application.ports.drift import (
     DriftSample,
     DriftSamples,
 )
+from churnguard.application.ports.events import (
+    CutoffCount,
+    EventSchemaReader,
+    ObservationBuilder,
+    ObservationSummary,
+    TableSchemaWriter,
+)
 from churnguard.application.ports.generation import (
     CustomerGenerator,
     GeneratedTable,
@@ -86,6 +93,7 @@ __all__ = [
     "CustomerBatch",
     "CustomerBatchSource",
     "CustomerGenerator",
+    "CutoffCount",
     "Dataset",
     "DatasetSource",
     "DatasetValidator",
@@ -97,6 +105,7 @@ __all__ = [
     "DriftSamples",
     "Evaluation",
     "EvaluationReport",
+    "EventSchemaReader",
     "ExperimentTracker",
     "GeneratedTable",
     "HoldoutPredictions",
@@ -107,6 +116,8 @@ __all__ = [
     "ModelStore",
     "ModelTrainer",
     "NoProgress",
+    "ObservationBuilder",
+    "ObservationSummary",
     "OutcomeLedger",
     "OutcomeReader",
     "OutcomesJoined",
@@ -132,6 +143,7 @@ __all__ = [
     "ScoringSummary",
     "ShapExplanation",
     "Table",
+    "TableSchemaWriter",
     "TableWriter",
     "TraceSpan",
     "TrackedRun",

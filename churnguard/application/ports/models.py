@@ -92,6 +92,8 @@ class TrainedModel:
     diagnostics: ModelDiagnostics | None = None
     """ROC, calibration, confusion matrix and importance on the holdout, stored with the version."""
     baselines: Mapping[str, float] = field(default_factory=dict)
+    periods: Mapping[str, str] = field(default_factory=dict)
+    """For rows observed over time: the first and last dates trained on and held out (ISO)."""
     """Holdout F1 of no skill and of a plain model (`no_skill_f1`, `plain_f1`), for the gate."""
 
 
@@ -101,6 +103,7 @@ class HoldoutPredictions:
 
     target: npt.NDArray[np.int64]
     probability: npt.NDArray[np.float64]
+    periods: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class Evaluation:
     confusion_matrix: Sequence[Sequence[int]]
     holdout_rows: int
     threshold: float
+    periods: Mapping[str, str] = field(default_factory=dict)
+    """For rows observed over time: the first and last dates trained on and held out (ISO)."""
 
 
 @dataclass(frozen=True)

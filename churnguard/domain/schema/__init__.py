@@ -34,7 +34,15 @@ from churnguard.domain.schema.fields import (
     label_text,
 )
 from churnguard.domain.schema.fitted import Imputation, most_frequent
-from churnguard.domain.schema.table import CheckedRows, LabelColumn, PassThrough, Quality, RowViolation, TableSchema
+from churnguard.domain.schema.table import (
+    CheckedRows,
+    LabelColumn,
+    PassThrough,
+    Quality,
+    RowViolation,
+    TableSchema,
+    TimeSplit,
+)
 
 __all__ = [
     "FLAG_OPERATIONS",
@@ -57,6 +65,7 @@ __all__ = [
     "Quality",
     "RowViolation",
     "TableSchema",
+    "TimeSplit",
     "UnseenPolicy",
     "label_text",
     "most_frequent",

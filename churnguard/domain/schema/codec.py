@@ -8,7 +8,7 @@ from typing import Any
 
 from churnguard.domain.schema.features import Feature, Operation
 from churnguard.domain.schema.fields import Field, Kind, Missing, MissingPolicy, UnseenPolicy
-from churnguard.domain.schema.table import LabelColumn, PassThrough, Quality, TableSchema
+from churnguard.domain.schema.table import LabelColumn, PassThrough, Quality, TableSchema, TimeSplit
 
 
 def _drop_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,12 +113,15 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
     }
     if quality:
         out["quality"] = quality
+    if schema.split is not None:
+        out["split"] = {"time_column": schema.split.column, "embargo_days": schema.split.embargo_days}
     return out
 
 
 _PRESENTATION = ("display_name", "help", "unit", "description", "label_names", "reason", "fixed")
-_POLICY = ("quality",)
-"""Top-level keys that change what is good enough, not which tables are read or how."""
+_POLICY = ("quality", "split")
+"""Top-level keys that change what is good enough or how rows are split, not which tables are
+read or how."""
 
 
 def _without_presentation(data: Any, top: bool = True) -> Any:
@@ -186,4 +189,7 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
         description=data.get("description", ""),
         passthrough=tuple(PassThrough(p["column"], p.get("reason", "")) for p in data.get("passthrough", ())),
         quality=Quality(**data.get("quality", {})),
+        split=TimeSplit(data["split"]["time_column"], int(data["split"].get("embargo_days", 0)))
+        if "split" in data
+        else None,
     )

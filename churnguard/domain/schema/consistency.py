@@ -36,6 +36,11 @@ def schema_problems(schema: TableSchema) -> list[tuple[str, str]]:
         if item.column in seen_passthrough:
             problems.append((path, "is declared twice"))
         seen_passthrough.add(item.column)
+    if schema.split is not None:
+        if schema.split.column not in seen_passthrough:
+            problems.append(("split.time_column", f"{schema.split.column!r} must be declared under passthrough:"))
+        if schema.split.embargo_days < 0:
+            problems.append(("split.embargo_days", f"must be >= 0, got {schema.split.embargo_days}"))
     for key, value in (
         ("min_f1", schema.quality.min_f1),
         ("max_rejected_share", schema.quality.max_rejected_share),

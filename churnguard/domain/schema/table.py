@@ -97,6 +97,17 @@ class Quality:
     max_rejected_share: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TimeSplit:
+    """Rows observed at different times (an event history's cutoffs): the holdout is the latest
+    of them and cross-validation goes forward in time, never a random split across it. A row
+    whose label window (`embargo_days` after its time) reaches past a validation time never
+    trains for it: its label would have read the validation period."""
+
+    column: str
+    embargo_days: int = 0
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """A customer table's declaration. Pure data: the YAML form lives in an adapter."""
@@ -109,6 +120,7 @@ class TableSchema:
     description: str = ""
     passthrough: tuple[PassThrough, ...] = ()
     quality: Quality = Quality()
+    split: TimeSplit | None = None
 
     def __post_init__(self) -> None:
         from churnguard.domain.schema.consistency import schema_problems  # it reads a TableSchema

@@ -1,0 +1,116 @@
+"""The observation table as one SQL query, generated from an `EventSchema`.
+
+`churnguard.domain.events` defines each window feature and the label for one customer; this
+module writes the same definitions as SQL aggregates over a table of events, so an engine with
+SQL (DuckDB in-process, Spark for histories larger than one machine) builds every customer at
+every cutoff in one pass. `tests/unit/test_events.py` holds the query equal to the definition
+on random histories, feature by feature and label by label.
+
+The query reads a relation `events(id VARCHAR, t DOUBLE, type VARCHAR, v0 DOUBLE, ...)`, with
+`t` in days since 1970-01-01 (see `event_columns`), and returns one row per active customer and
+cutoff: `id`, `cutoff_day`, the features in declared order, and `churn` (1/0, NULL where the
+horizon after the cutoff reaches past the data).
+"""
+
+from __future__ import annotations
+
+from churnguard.domain.events import ChurnKind, EventSchema, WindowFeature, WindowOperation
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def value_alias(schema: EventSchema, column: str) -> str:
+    """The events relation's name for a declared value column (v0, v1, ...; the type: `type`)."""
+    if column == schema.source.type_column:
+        return "type"
+    return f"v{schema.source.value_columns.index(column)}"
+
+
+def event_columns(schema: EventSchema, time_expression: str) -> str:
+    """The SELECT list that turns a source relation into the events relation; `time_expression`
+    is the engine's expression for the source's time in days since 1970-01-01."""
+    source = schema.source
+    columns = [f"CAST({_quote(source.id_column)} AS VARCHAR) AS id", f"{time_expression} AS t"]
+    columns.append(f"CAST({_quote(source.type_column)} AS VARCHAR) AS type" if source.type_column else "NULL AS type")
+    # a missing value counts as 0, as `History` holds it
+    columns += [
+        f"COALESCE(CAST({_quote(name)} AS DOUBLE), 0.0) AS v{index}" for index, name in enumerate(source.value_columns)
+    ]
+    return ", ".join(columns)
+
+
+def _where(schema: EventSchema, feature: WindowFeature, low: str, high: str) -> str:
+    conditions = [f"e.t >= {low}" if low else "", f"e.t < {high}"]
+    if feature.event_type is not None:
+        conditions.append(f"e.type = {_text(feature.event_type)}")
+    return " AND ".join(c for c in conditions if c)
+
+
+def _amount(schema: EventSchema, feature: WindowFeature, low: str, high: str) -> str:
+    where = _where(schema, feature, low, high)
+    if feature.value is None:
+        return f"CAST(COUNT(*) FILTER (WHERE {where}) AS DOUBLE)"
+    return f"COALESCE(SUM(e.{value_alias(schema, feature.value)}) FILTER (WHERE {where}), 0.0)"
+
+
+def feature_expression(schema: EventSchema, feature: WindowFeature) -> str:
+    operation, days = feature.operation, feature.days or 0  # a windowed operation always has its days
+    if operation is WindowOperation.DAYS_SINCE_LAST:
+        return f"o.c - MAX(e.t) FILTER (WHERE {_where(schema, feature, '', 'o.c')})"
+    if operation is WindowOperation.DAYS_SINCE_FIRST:
+        return f"o.c - MIN(e.t) FILTER (WHERE {_where(schema, feature, '', 'o.c')})"
+    window = _where(schema, feature, f"o.c - {days}", "o.c")
+    if operation is WindowOperation.COUNT:
+        return f"CAST(COUNT(*) FILTER (WHERE {window}) AS DOUBLE)"
+    if operation is WindowOperation.DISTINCT:
+        what = "FLOOR(e.t)" if feature.value is None else f"e.{value_alias(schema, feature.value)}"
+        return f"CAST(COUNT(DISTINCT {what}) FILTER (WHERE {window}) AS DOUBLE)"
+    if operation is WindowOperation.SUM:
+        return f"COALESCE(SUM(e.{value_alias(schema, str(feature.value))}) FILTER (WHERE {window}), 0.0)"
+    if operation is WindowOperation.MEAN:
+        return f"COALESCE(AVG(e.{value_alias(schema, str(feature.value))}) FILTER (WHERE {window}), 0.0)"
+    last = _amount(schema, feature, f"o.c - {days}", "o.c")
+    previous = _amount(schema, feature, f"o.c - {2 * days}", f"o.c - {days}")
+    return f"CASE WHEN {last} + {previous} = 0 THEN 0.0 ELSE ({last} - {previous}) / ({last} + {previous}) END"
+
+
+def label_expression(schema: EventSchema, until: str) -> str:
+    """1 churned, 0 stayed; NULL when the horizon after the cutoff is not over by `until`."""
+    churn = schema.churn
+    if churn.kind is ChurnKind.CANCEL:
+        fired = f"COUNT(*) FILTER (WHERE e.t >= o.c AND e.type = {_text(str(churn.cancel_type))}) > 0"
+    else:
+        fired = "COUNT(*) FILTER (WHERE e.t >= o.c) = 0"
+    return f"CASE WHEN o.c + {churn.horizon_days} > {until} THEN NULL WHEN {fired} THEN 1 ELSE 0 END"
+
+
+def observation_query(schema: EventSchema, cutoff_days: tuple[int, ...], until: str) -> str:
+    """One row per customer active at each cutoff (an event before it; contractual: no
+    cancellation before it), from the `events` relation; `until` is the first day the data does
+    not cover (an SQL expression), so a label whose horizon is not over yet is NULL."""
+    values = ", ".join(f"({day})" for day in cutoff_days)
+    active = f"HAVING COUNT(*) FILTER (WHERE e.type = {_text(str(schema.churn.cancel_type))}) = 0"
+    features = ",\n  ".join(
+        f"{feature_expression(schema, feature)} AS {_quote(feature.name)}" for feature in schema.features
+    )
+    # every name quoted (_quote), every text a literal (_text), every number an int: B608 does not apply
+    return f"""
+WITH cutoffs AS (SELECT * FROM (VALUES {values}) AS cutoff_days(c)),
+observed AS (
+  SELECT e.id, cutoffs.c FROM events e JOIN cutoffs ON e.t < cutoffs.c
+  GROUP BY e.id, cutoffs.c
+  {active if schema.churn.kind is ChurnKind.CANCEL else ""}
+)
+SELECT o.id, o.c AS cutoff_day,
+  {features},
+  {label_expression(schema, until)} AS churn
+FROM observed o JOIN events e ON e.id = o.id AND e.t < o.c + {schema.churn.horizon_days}
+GROUP BY o.id, o.c
+ORDER BY o.c, o.id
+"""  # nosec B608

@@ -1,0 +1,147 @@
+"""Event schema files (YAML): an event history's columns, window features, churn and cutoffs.
+
+    name: cdnow
+    events: {id: customer_id, time: date, time_format: "%Y%m%d", values: [number_of_cds, dollar_value]}
+    churn: {inactive_days: 182}              # or {cancel: cancelled, within_days: 90}
+    cutoffs: {first: 1997-04-01, every_days: 28, count: 13}
+    features:
+      purchases_90d: {op: count, days: 90}
+      spend_90d: {op: sum, value: dollar_value, days: 90}
+      recency: {op: days_since_last}
+
+Every problem is named by its key path, as table schema files are (SchemaFileError).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+
+from pydantic import Field, StrictInt, StrictStr, ValidationError
+
+from churnguard.adapters.atomic_files import atomic_write_text
+from churnguard.adapters.yaml_schema import (
+    QualityIn,
+    SchemaFileError,
+    _Strict,
+    dump_schema,
+    pydantic_problems,
+    read_yaml_file,
+)
+from churnguard.domain.errors import InvalidSchema
+from churnguard.domain.events import (
+    ChurnDefinition,
+    ChurnKind,
+    Cutoffs,
+    EventSchema,
+    EventSource,
+    WindowFeature,
+    WindowOperation,
+)
+from churnguard.domain.schema import Quality, TableSchema
+
+if TYPE_CHECKING:
+    OperationName: TypeAlias = str
+else:
+    OperationName = Literal[tuple(op.value for op in WindowOperation)]
+
+Days = Annotated[StrictInt, Field(gt=0)]
+
+
+class SourceIn(_Strict):
+    id: StrictStr
+    time: StrictStr
+    time_format: StrictStr | None = None
+    type: StrictStr | None = None
+    values: list[StrictStr] = Field(default_factory=list)
+
+
+class InactivityIn(_Strict):
+    inactive_days: Days
+
+
+class CancelIn(_Strict):
+    cancel: StrictStr
+    within_days: Days
+
+
+class CutoffsIn(_Strict):
+    first: date
+    every_days: Days
+    count: Days
+
+
+class WindowFeatureIn(_Strict):
+    op: OperationName
+    days: Days | None = None
+    value: StrictStr | None = None
+    type: StrictStr | None = None
+
+
+class EventSchemaIn(_Strict):
+    name: StrictStr
+    description: str = ""
+    events: SourceIn
+    churn: InactivityIn | CancelIn
+    cutoffs: CutoffsIn
+    features: Annotated[dict[str, WindowFeatureIn], Field(min_length=1)]
+    quality: QualityIn = QualityIn()
+
+
+def _to_domain(model: EventSchemaIn) -> EventSchema:
+    churn = (
+        ChurnDefinition(ChurnKind.CANCEL, model.churn.within_days, model.churn.cancel)
+        if isinstance(model.churn, CancelIn)
+        else ChurnDefinition(ChurnKind.INACTIVITY, model.churn.inactive_days)
+    )
+    return EventSchema(
+        name=model.name,
+        description=model.description,
+        source=EventSource(
+            model.events.id, model.events.time, model.events.type, tuple(model.events.values), model.events.time_format
+        ),
+        features=tuple(
+            WindowFeature(name, WindowOperation(spec.op), spec.days, spec.value, spec.type)
+            for name, spec in model.features.items()
+        ),
+        churn=churn,
+        cutoffs=Cutoffs(model.cutoffs.first, model.cutoffs.every_days, model.cutoffs.count),
+        quality=Quality(
+            None if model.quality.min_f1 is None else float(model.quality.min_f1),
+            None if model.quality.max_rejected_share is None else float(model.quality.max_rejected_share),
+        ),
+    )
+
+
+def parse_event_schema(data: Any, location: str) -> EventSchema:
+    if not isinstance(data, dict):
+        raise SchemaFileError(location, [("(file)", "must be a mapping with name, events, churn, cutoffs, features")])
+    try:
+        model = EventSchemaIn.model_validate(data)
+    except ValidationError as error:
+        raise SchemaFileError(location, pydantic_problems(error)) from None
+    try:
+        return _to_domain(model)
+    except InvalidSchema as error:
+        raise SchemaFileError(location, list(error.problems)) from None
+
+
+def is_event_schema(data: Any) -> bool:
+    """An event schema declares `events:`; a table schema declares `fields:`."""
+    return isinstance(data, dict) and "events" in data
+
+
+class YamlTableSchemaWriter:
+    """The TableSchemaWriter port: a schema file that `load_schema` reads back as `schema`."""
+
+    def write(self, schema: TableSchema, location: str, note: str) -> None:
+        comment = "".join(f"# {line}\n" for line in note.splitlines())
+        atomic_write_text(Path(location), comment + dump_schema(schema))
+
+
+class YamlEventSchemaReader:
+    """The EventSchemaReader port over YAML files."""
+
+    def load(self, location: str) -> EventSchema:
+        return parse_event_schema(read_yaml_file(Path(location)), location)

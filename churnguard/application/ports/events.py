@@ -1,0 +1,69 @@
+"""Event histories: reading an event schema, and building the observation table from events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from churnguard.domain.events import EventSchema
+from churnguard.domain.schema import TableSchema
+
+
+@dataclass(frozen=True)
+class CutoffCount:
+    """What one cutoff contributed: active customers, and of those with a known label, churners."""
+
+    cutoff: date
+    rows: int
+    labelled: int
+    churned: int
+
+
+@dataclass(frozen=True)
+class ObservationSummary:
+    location: str
+    events: int
+    customers: int
+    first_event: date
+    until: date
+    """The first day the events do not cover: a label whose horizon ends after it is unknown."""
+    cutoffs: tuple[CutoffCount, ...]
+
+    @property
+    def rows(self) -> int:
+        return sum(c.rows for c in self.cutoffs)
+
+    @property
+    def labelled(self) -> int:
+        return sum(c.labelled for c in self.cutoffs)
+
+
+class TableSchemaWriter(Protocol):
+    def write(self, schema: TableSchema, location: str, note: str) -> None:
+        """Write `schema` as a schema file at `location` (whole or not at all), `note` on top."""
+        ...
+
+
+class EventSchemaReader(Protocol):
+    def load(self, location: str) -> EventSchema:
+        """Read and validate an event schema file; raise SchemaFileError naming every problem."""
+        ...
+
+
+class ObservationBuilder(Protocol):
+    def build(
+        self,
+        schema: EventSchema,
+        source: str,
+        out: str,
+        cutoffs: Sequence[date],
+        until: date | None = None,
+        labelled_only: bool = True,
+    ) -> ObservationSummary:
+        """Write one row per customer active at each cutoff (features from the events before it,
+        the label from the horizon after it) to `out`, whole or not at all. `until`: the first
+        day the events do not cover (default: the day after the last event); `labelled_only`:
+        leave out the rows whose horizon is not over by then (a training table)."""
+        ...
