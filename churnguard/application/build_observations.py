@@ -1,18 +1,25 @@
-"""Use-case: an event history to a point-in-time training table (`churnguard events build`)."""
+"""Use-cases of event histories: a point-in-time training table (`churnguard events build`), and
+every active customer scored as of a date (`churnguard score --as-of`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from churnguard.application.champion import ChampionCache
+from churnguard.application.errors import require_schema
 from churnguard.application.ports import (
+    CustomerBatchSource,
     EventSchemaReader,
     ObservationBuilder,
     ObservationSummary,
+    ScoredBatchWriter,
+    ScoringSummary,
     TableSchemaWriter,
 )
+from churnguard.application.score_customers import ScoreCustomers
 from churnguard.domain.events import EventSchema
 from churnguard.domain.schema import TableSchema
 
@@ -65,3 +72,49 @@ class BuildObservations:
         )
         logger.info("observation table built", extra={"rows": summary.rows, "out": out, "schema": location})
         return BuiltObservations(schema, table, location, summary)
+
+
+@dataclass(frozen=True)
+class ScoredAsOf:
+    built: ObservationSummary
+    observations: str
+    """The table scored: each active customer's window features as of the date (kept, to audit)."""
+    scored: ScoringSummary
+
+
+def observations_location(out: str) -> str:
+    """Where `score --as-of` keeps the rows it scored: beside its output, `s.csv` -> `s.observations.csv`."""
+    stem, dot, suffix = out.rpartition(".")
+    return f"{stem}.observations.{suffix}" if dot else f"{out}.observations.csv"
+
+
+class ScoreAsOf:
+    """Every customer active on a date, scored by the champion from their events before it."""
+
+    def __init__(
+        self,
+        reader: EventSchemaReader,
+        builder: ObservationBuilder,
+        score: ScoreCustomers,
+        champion: ChampionCache,
+        batches: Callable[[str], CustomerBatchSource],
+    ) -> None:
+        self._reader = reader
+        self._builder = builder
+        self._score = score
+        self._champion = champion
+        self._batches = batches
+
+    def __call__(
+        self, schema_location: str, events: str, as_of: date, writer: ScoredBatchWriter, out: str, explain: bool = False
+    ) -> ScoredAsOf:
+        """The champion must have been trained on this event schema's table (same hash): the
+        window features are built as it learnt them, as of `as_of`, then scored like a file."""
+        schema = self._reader.load(schema_location)
+        version = self._champion.current().version
+        require_schema(version, schema.observation_schema(), f"event schema {schema_location}")
+        location = observations_location(out)
+        built = self._builder.build(schema, events, location, [as_of], labelled_only=False)
+        scored = self._score(self._batches(location), writer, explain)
+        logger.info("scored as of a date", extra={"as_of": as_of.isoformat(), "scored": scored.scored})
+        return ScoredAsOf(built, location, scored)

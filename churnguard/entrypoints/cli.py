@@ -143,7 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--no-explain", action="store_true", help="skip the contributions")
     schema_option(predict)
     score = command("score", "score a CSV or Parquet file of customers in chunks")
-    score.add_argument("--in", dest="input", required=True, help="customers .csv or .parquet")
+    score.add_argument("--in", dest="input", help="customers .csv or .parquet (or --as-of with --events)")
+    score.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="score every customer active on DATE from their events before it (with --events and --events-schema;"
+        " the champion must have been trained on that event schema's table)",
+    )
+    score.add_argument("--events", type=Path, help="--as-of: the event file (.csv, .parquet or whitespace text)")
+    score.add_argument("--events-schema", type=Path, help="--as-of: the event schema the champion was trained on")
     score.add_argument("--out", required=True, help="scored .csv or .parquet (rejects go beside it)")
     score.add_argument(
         "--engine",

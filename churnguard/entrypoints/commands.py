@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dependency_injector.wiring import Provide, inject
 
-from churnguard.application.build_observations import BuildObservations
+from churnguard.application.build_observations import BuildObservations, ScoreAsOf
 from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
@@ -190,7 +190,12 @@ def cmd_score(
     on_engine: Callable[[], ScoreOnEngine] = Provide[Container.score_on_engine.provider],
     customer_file: Callable[..., CustomerBatchSource] = Provide[Container.customer_file.provider],
     scored_writer: Callable[..., ScoredBatchWriter] = Provide[Container.scored_writer.provider],
+    as_of: Callable[[], ScoreAsOf] = Provide[Container.score_as_of.provider],
 ) -> int:
+    if args.as_of is not None:
+        return _score_as_of(args, as_of(), scored_writer(Path(args.out)))
+    if args.input is None:
+        raise UsageError("score needs --in FILE, or --as-of DATE with --events and --events-schema")
     if args.engine == "spark":
         if args.explain:
             raise UsageError("--explain is not available with --engine spark (use the single-process engine)")
@@ -206,6 +211,20 @@ def cmd_score(
     )
     if summary.rejected:
         print(f"rejected {summary.rejected} rows, with reasons, -> {rejects_location}")
+    return EXIT_OK
+
+
+def _score_as_of(args: argparse.Namespace, score: ScoreAsOf, writer: ScoredBatchWriter) -> int:
+    if args.events is None or args.events_schema is None or args.input is not None or args.engine != "local":
+        raise UsageError("--as-of takes --events FILE and --events-schema FILE (and no --in, no --engine spark)")
+    day = _iso_date(args.as_of, "--as-of")
+    done = score(str(args.events_schema), str(args.events), day, writer, str(args.out), explain=args.explain)
+    print(
+        f"scored {done.scored.scored:,} customers active on {day} from {done.built.events:,} events "
+        f"(before it) with model {done.scored.model_version[:12]} -> {args.out}; their rows: {done.observations}"
+    )
+    if done.scored.rejected:
+        print(f"rejected {done.scored.rejected} rows, with reasons, -> {writer.rejects_location}")
     return EXIT_OK
 
 

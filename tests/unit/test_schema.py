@@ -308,3 +308,16 @@ def test_a_field_missing_on_every_training_row_has_nothing_to_impute_and_says_so
     )
     with pytest.raises(NothingToImpute, match="a: every training value is missing"):
         Imputation.fit(schema, np.array([[np.nan], [np.nan]]))
+
+
+@given(names.flatmap(fields))
+def test_a_rule_writes_its_bounds_as_people_write_numbers(spec):
+    """A bound of 1,000,000 reads "1000000" in every error message and in the UI, never "1e+06"."""
+    assert not re.search(r"\de[-+]?\d", spec.rule), spec.rule
+
+
+def test_large_and_small_bounds_in_a_rule():
+    big = Field("total", Kind.NUMBER, minimum=0.0, maximum=1_000_000.0)
+    small = Field("rate", Kind.NUMBER, minimum=0.0001, maximum=2.5e7)
+    assert big.rule == "must be a number >= 0 and <= 1000000"
+    assert small.rule == "must be a number >= 0.0001 and <= 25000000"

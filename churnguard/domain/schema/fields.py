@@ -135,8 +135,8 @@ class Field:
             shown = ", ".join(label_text(label) for label in self.labels)
             tail = ' (another label counts as "other")' if self.unseen is UnseenPolicy.OTHER else ""
             return f"must be one of {{{shown}}}{tail}"
-        low = "" if self.minimum is None else f"{'>=' if self.minimum_inclusive else '>'} {self.minimum:g}"
-        high = "" if self.maximum is None else f"{'<=' if self.maximum_inclusive else '<'} {self.maximum:g}"
+        low = "" if self.minimum is None else f"{'>=' if self.minimum_inclusive else '>'} {plain_number(self.minimum)}"
+        high = "" if self.maximum is None else f"{'<=' if self.maximum_inclusive else '<'} {plain_number(self.maximum)}"
         kind = "an integer" if self.kind is Kind.INTEGER else "a number"
         bounds = " and ".join(part for part in (low, high) if part)
         return f"must be {kind}" + (f" {bounds}" if bounds else "")
@@ -291,6 +291,14 @@ def _label_key(label: object, numeric: bool) -> object:
     if isinstance(label, str):
         return label.strip()
     return label_text(label) if isinstance(label, int | float) else str(label)
+
+
+def plain_number(value: float) -> str:
+    """A bound as people write it: 1000000, 0.5, 0.0001; never 1e+06."""
+    shown = f"{value:g}"
+    if "e" not in shown:
+        return shown
+    return f"{value:.12f}".rstrip("0").rstrip(".") if abs(value) < 1 else str(round(value))
 
 
 def _missing_mask(column: npt.NDArray[Any]) -> BoolArray:
