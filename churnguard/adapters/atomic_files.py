@@ -21,22 +21,31 @@ def fsync_directory(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A binary file to write in pieces that appears at `path` whole (fsync, rename) when the
-    block ends, and not at all if it raises."""
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temp path beside `path` for a writer that takes a file name (DuckDB's COPY): whatever
+    it wrote there appears at `path` whole (fsync, rename) when the block ends, and not at all
+    if it raises."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(temp_name)
+        with open(temp_name, "rb+") as written:
+            os.fsync(written.fileno())
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
     fsync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write in pieces that appears at `path` whole (fsync, rename) when the
+    block ends, and not at all if it raises."""
+    with atomic_path(path) as temp, temp.open("wb") as handle:
+        yield handle
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

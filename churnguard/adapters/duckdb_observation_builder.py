@@ -12,31 +12,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from churnguard.adapters.atomic_files import fsync_directory
-from churnguard.adapters.observation_sql import event_columns, observation_query
+from churnguard.adapters.atomic_files import atomic_path
+from churnguard.adapters.observation_sql import event_columns, observation_query, quote_name, sql_text
 from churnguard.application.errors import DatasetUnreadable, InvalidOptions
 from churnguard.application.ports import CutoffCount, ObservationSummary
-from churnguard.domain.events import CUTOFF_COLUMN, EPOCH, LABEL_COLUMN, EventSchema, day_number
+from churnguard.domain.events import CUTOFF_COLUMN, LABEL_COLUMN, EventSchema, date_of, day_number
 from churnguard.domain.schema import Kind
 
 if TYPE_CHECKING:
     import duckdb
 
 logger = logging.getLogger(__name__)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class DuckdbObservationBuilder:
@@ -62,7 +53,7 @@ class DuckdbObservationBuilder:
             events, customers, first, last = counts
             if not events:
                 raise DatasetUnreadable(source, "it holds no event")
-            end = until or EPOCH + timedelta(days=int(last) + 1)
+            end = until or date_of(last + 1)
             query = observation_query(schema, tuple(day_number(c) for c in cutoffs), str(day_number(end)))
             con.execute(f"CREATE TEMP TABLE observations AS {query}")  # nosec B608
             self._write(con, schema, Path(out), labelled_only)
@@ -75,7 +66,7 @@ class DuckdbObservationBuilder:
             location=out,
             events=int(events),
             customers=int(customers),
-            first_event=EPOCH + timedelta(days=int(first)),
+            first_event=date_of(first),
             until=end,
             cutoffs=tuple(CutoffCount(cutoff, *found.get(day_number(cutoff), (0, 0, 0))) for cutoff in sorted(cutoffs)),
         )
@@ -99,9 +90,9 @@ class DuckdbObservationBuilder:
             raise DatasetUnreadable(source, "no such file")
         suffix = path.suffix.lower()
         if suffix == ".parquet":
-            con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_parquet({_literal(source)})")  # nosec B608
+            con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_parquet({sql_text(source)})")  # nosec B608
         elif suffix == ".csv":
-            reader = f"read_csv({_literal(source)}, header = true, all_varchar = true)"
+            reader = f"read_csv({sql_text(source)}, header = true, all_varchar = true)"
             con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM {reader}")  # nosec B608
         else:  # whitespace-separated text with a header (CDNOW): runs of blanks are one separator
             import pandas as pd
@@ -116,9 +107,9 @@ class DuckdbObservationBuilder:
             raise DatasetUnreadable(
                 source, f"no column {', '.join(map(repr, missing))} (it has {', '.join(sorted(present))})"
             )
-        time = _quote(schema.source.time_column)
+        time = quote_name(schema.source.time_column)
         fmt = schema.source.time_format
-        parsed = f"try_strptime(CAST({time} AS VARCHAR), {_literal(fmt)})" if fmt else f"TRY_CAST({time} AS TIMESTAMP)"
+        parsed = f"try_strptime(CAST({time} AS VARCHAR), {sql_text(fmt)})" if fmt else f"TRY_CAST({time} AS TIMESTAMP)"
         con.execute(
             f"CREATE TEMP TABLE events AS SELECT {event_columns(schema, f'epoch({parsed}) / 86400.0')} "  # nosec B608
             "FROM source"
@@ -138,28 +129,17 @@ class DuckdbObservationBuilder:
         quoted and every value a literal (B608 below)."""
         observed = schema.observation_schema()
         features = ", ".join(
-            f"CAST({_quote(f.name)} AS BIGINT) AS {_quote(f.name)}" if f.kind is Kind.INTEGER else _quote(f.name)
+            f"CAST({quote_name(f.name)} AS BIGINT) AS {quote_name(f.name)}"
+            if f.kind is Kind.INTEGER
+            else quote_name(f.name)
             for f in observed.fields
         )
         select = (
-            f"SELECT id AS {_quote(schema.source.id_column)}, "  # nosec B608
+            f"SELECT id AS {quote_name(schema.source.id_column)}, "  # nosec B608
             f"CAST(DATE '1970-01-01' + CAST(cutoff_day AS INTEGER) AS VARCHAR) AS {CUTOFF_COLUMN}, "
             f"{features}, churn AS {LABEL_COLUMN} FROM observations "
             f"{'WHERE churn IS NOT NULL ' if labelled_only else ''}ORDER BY cutoff_day, id"
         )
-        parquet = out.suffix.lower() == ".parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(fd)
-        try:
-            options: dict[str, Any] = {"FORMAT": "PARQUET"} if parquet else {"FORMAT": "CSV", "HEADER": "true"}
-            clause = ", ".join(f"{key} {value}" for key, value in options.items())
-            con.execute(f"COPY ({select}) TO {_literal(temp)} ({clause})")  # nosec B608
-            with open(temp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(temp, out)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-        fsync_directory(out.parent)
+        options = "FORMAT PARQUET" if out.suffix.lower() == ".parquet" else "FORMAT CSV, HEADER true"
+        with atomic_path(out) as temp:
+            con.execute(f"COPY ({select}) TO {sql_text(str(temp))} ({options})")  # nosec B608

@@ -17,11 +17,11 @@ from __future__ import annotations
 from churnguard.domain.events import ChurnKind, EventSchema, WindowFeature, WindowOperation
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _text(value: str) -> str:
+def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -36,24 +36,27 @@ def event_columns(schema: EventSchema, time_expression: str) -> str:
     """The SELECT list that turns a source relation into the events relation; `time_expression`
     is the engine's expression for the source's time in days since 1970-01-01."""
     source = schema.source
-    columns = [f"CAST({_quote(source.id_column)} AS VARCHAR) AS id", f"{time_expression} AS t"]
-    columns.append(f"CAST({_quote(source.type_column)} AS VARCHAR) AS type" if source.type_column else "NULL AS type")
+    columns = [f"CAST({quote_name(source.id_column)} AS VARCHAR) AS id", f"{time_expression} AS t"]
+    columns.append(
+        f"CAST({quote_name(source.type_column)} AS VARCHAR) AS type" if source.type_column else "NULL AS type"
+    )
     # a missing value counts as 0, as `History` holds it
     columns += [
-        f"COALESCE(CAST({_quote(name)} AS DOUBLE), 0.0) AS v{index}" for index, name in enumerate(source.value_columns)
+        f"COALESCE(CAST({quote_name(name)} AS DOUBLE), 0.0) AS v{index}"
+        for index, name in enumerate(source.value_columns)
     ]
     return ", ".join(columns)
 
 
-def _where(schema: EventSchema, feature: WindowFeature, low: str, high: str) -> str:
+def _where(feature: WindowFeature, low: str, high: str) -> str:
     conditions = [f"e.t >= {low}" if low else "", f"e.t < {high}"]
     if feature.event_type is not None:
-        conditions.append(f"e.type = {_text(feature.event_type)}")
+        conditions.append(f"e.type = {sql_text(feature.event_type)}")
     return " AND ".join(c for c in conditions if c)
 
 
 def _amount(schema: EventSchema, feature: WindowFeature, low: str, high: str) -> str:
-    where = _where(schema, feature, low, high)
+    where = _where(feature, low, high)
     if feature.value is None:
         return f"CAST(COUNT(*) FILTER (WHERE {where}) AS DOUBLE)"
     return f"COALESCE(SUM(e.{value_alias(schema, feature.value)}) FILTER (WHERE {where}), 0.0)"
@@ -62,17 +65,15 @@ def _amount(schema: EventSchema, feature: WindowFeature, low: str, high: str) ->
 def feature_expression(schema: EventSchema, feature: WindowFeature) -> str:
     operation, days = feature.operation, feature.days or 0  # a windowed operation always has its days
     if operation is WindowOperation.DAYS_SINCE_LAST:
-        return f"o.c - MAX(e.t) FILTER (WHERE {_where(schema, feature, '', 'o.c')})"
+        return f"o.c - MAX(e.t) FILTER (WHERE {_where(feature, '', 'o.c')})"
     if operation is WindowOperation.DAYS_SINCE_FIRST:
-        return f"o.c - MIN(e.t) FILTER (WHERE {_where(schema, feature, '', 'o.c')})"
-    window = _where(schema, feature, f"o.c - {days}", "o.c")
-    if operation is WindowOperation.COUNT:
-        return f"CAST(COUNT(*) FILTER (WHERE {window}) AS DOUBLE)"
+        return f"o.c - MIN(e.t) FILTER (WHERE {_where(feature, '', 'o.c')})"
+    window = _where(feature, f"o.c - {days}", "o.c")
+    if operation in (WindowOperation.COUNT, WindowOperation.SUM):  # the count, or the value's sum
+        return _amount(schema, feature, f"o.c - {days}", "o.c")
     if operation is WindowOperation.DISTINCT:
         what = "FLOOR(e.t)" if feature.value is None else f"e.{value_alias(schema, feature.value)}"
         return f"CAST(COUNT(DISTINCT {what}) FILTER (WHERE {window}) AS DOUBLE)"
-    if operation is WindowOperation.SUM:
-        return f"COALESCE(SUM(e.{value_alias(schema, str(feature.value))}) FILTER (WHERE {window}), 0.0)"
     if operation is WindowOperation.MEAN:
         return f"COALESCE(AVG(e.{value_alias(schema, str(feature.value))}) FILTER (WHERE {window}), 0.0)"
     last = _amount(schema, feature, f"o.c - {days}", "o.c")
@@ -84,7 +85,7 @@ def label_expression(schema: EventSchema, until: str) -> str:
     """1 churned, 0 stayed; NULL when the horizon after the cutoff is not over by `until`."""
     churn = schema.churn
     if churn.kind is ChurnKind.CANCEL:
-        fired = f"COUNT(*) FILTER (WHERE e.t >= o.c AND e.type = {_text(str(churn.cancel_type))}) > 0"
+        fired = f"COUNT(*) FILTER (WHERE e.t >= o.c AND e.type = {sql_text(str(churn.cancel_type))}) > 0"
     else:
         fired = "COUNT(*) FILTER (WHERE e.t >= o.c) = 0"
     return f"CASE WHEN o.c + {churn.horizon_days} > {until} THEN NULL WHEN {fired} THEN 1 ELSE 0 END"
@@ -95,11 +96,11 @@ def observation_query(schema: EventSchema, cutoff_days: tuple[int, ...], until: 
     cancellation before it), from the `events` relation; `until` is the first day the data does
     not cover (an SQL expression), so a label whose horizon is not over yet is NULL."""
     values = ", ".join(f"({day})" for day in cutoff_days)
-    active = f"HAVING COUNT(*) FILTER (WHERE e.type = {_text(str(schema.churn.cancel_type))}) = 0"
+    active = f"HAVING COUNT(*) FILTER (WHERE e.type = {sql_text(str(schema.churn.cancel_type))}) = 0"
     features = ",\n  ".join(
-        f"{feature_expression(schema, feature)} AS {_quote(feature.name)}" for feature in schema.features
+        f"{feature_expression(schema, feature)} AS {quote_name(feature.name)}" for feature in schema.features
     )
-    # every name quoted (_quote), every text a literal (_text), every number an int: B608 does not apply
+    # every name quoted (quote_name), every text a literal (sql_text), every number an int: B608 does not apply
     return f"""
 WITH cutoffs AS (SELECT * FROM (VALUES {values}) AS cutoff_days(c)),
 observed AS (

@@ -19,6 +19,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from churnguard.adapters.file_scoring import UNEXPECTED_COLUMN_RULE
+from churnguard.adapters.observation_time import iso_days
 from churnguard.application.errors import InvalidDataset, Violation, shown_value
 from churnguard.application.ports import Dataset
 from churnguard.domain.schema import MISSING_RULE, Field, MissingPolicy, TableSchema
@@ -30,8 +31,8 @@ DUPLICATE_OBSERVATION_RULE = "must be unique per observation time: the same id t
 TIME_RULE = "must be an ISO date (the observation time rows are split by)"
 
 
-def _iso_dates(values: pd.Series) -> pd.Series:
-    return pd.notna(pd.to_datetime(values.astype(str), format="ISO8601", errors="coerce"))
+def _iso_dates(values: np.ndarray) -> np.ndarray:
+    return ~np.isnan(iso_days(values))
 
 
 def _element_check(test: Callable[[np.ndarray], np.ndarray], error: str) -> pa.Check:

@@ -25,10 +25,12 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
+from churnguard.adapters.observation_time import iso_days
 from churnguard.application.champion import Scoring, probability_of
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
 from churnguard.domain.customer import ORIGINAL_SCHEMA
+from churnguard.domain.events import date_of
 from churnguard.domain.model_version import ModelVersion, decide
 from churnguard.domain.schema import FloatArray, TableSchema
 from churnguard.domain.time_split import NotEnoughTime, out_of_time
@@ -61,12 +63,12 @@ def observation_times(table: Table, schema: TableSchema) -> FloatArray | None:
     if schema.split is None:
         return None
     assert isinstance(table, pd.DataFrame)
-    column = pd.to_datetime(table[schema.split.column].astype(str), format="ISO8601", errors="coerce")
-    if column.isna().any():
+    days = iso_days(table[schema.split.column].to_numpy())
+    if np.isnan(days).any():
         raise InsufficientData(
-            f"{schema.split.column}: {int(column.isna().sum())} rows have no ISO date: rows are split by it"
+            f"{schema.split.column}: {int(np.isnan(days).sum())} rows have no ISO date: rows are split by it"
         )
-    return np.asarray((column - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0, dtype=np.float64)
+    return days
 
 
 def split_rows(
@@ -92,14 +94,11 @@ def observed_periods(times: FloatArray | None, train: IntArray, test: IntArray) 
     if times is None:
         return {}
 
-    def day(value: float) -> str:
-        return str((pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(value))).date().isoformat())
-
     return {
-        "train_from": day(times[train].min()),
-        "train_to": day(times[train].max()),
-        "holdout_from": day(times[test].min()),
-        "holdout_to": day(times[test].max()),
+        "train_from": date_of(times[train].min()).isoformat(),
+        "train_to": date_of(times[train].max()).isoformat(),
+        "holdout_from": date_of(times[test].min()).isoformat(),
+        "holdout_to": date_of(times[test].max()).isoformat(),
     }
 
 

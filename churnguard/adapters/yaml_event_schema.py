@@ -18,18 +18,16 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from pydantic import Field, StrictInt, StrictStr, ValidationError
+from pydantic import Field, StrictInt, StrictStr
 
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.yaml_schema import (
     QualityIn,
-    SchemaFileError,
     _Strict,
     dump_schema,
-    pydantic_problems,
     read_yaml_file,
+    validated,
 )
-from churnguard.domain.errors import InvalidSchema
 from churnguard.domain.events import (
     ChurnDefinition,
     ChurnKind,
@@ -39,7 +37,7 @@ from churnguard.domain.events import (
     WindowFeature,
     WindowOperation,
 )
-from churnguard.domain.schema import Quality, TableSchema
+from churnguard.domain.schema import TableSchema
 
 if TYPE_CHECKING:
     OperationName: TypeAlias = str
@@ -107,24 +105,12 @@ def _to_domain(model: EventSchemaIn) -> EventSchema:
         ),
         churn=churn,
         cutoffs=Cutoffs(model.cutoffs.first, model.cutoffs.every_days, model.cutoffs.count),
-        quality=Quality(
-            None if model.quality.min_f1 is None else float(model.quality.min_f1),
-            None if model.quality.max_rejected_share is None else float(model.quality.max_rejected_share),
-        ),
+        quality=model.quality.to_domain(),
     )
 
 
 def parse_event_schema(data: Any, location: str) -> EventSchema:
-    if not isinstance(data, dict):
-        raise SchemaFileError(location, [("(file)", "must be a mapping with name, events, churn, cutoffs, features")])
-    try:
-        model = EventSchemaIn.model_validate(data)
-    except ValidationError as error:
-        raise SchemaFileError(location, pydantic_problems(error)) from None
-    try:
-        return _to_domain(model)
-    except InvalidSchema as error:
-        raise SchemaFileError(location, list(error.problems)) from None
+    return validated(data, location, EventSchemaIn, _to_domain, "name, events, churn, cutoffs, features")
 
 
 def is_event_schema(data: Any) -> bool:

@@ -7,8 +7,9 @@ rules that span keys (a feature naming an unknown field, a constant outside its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar
 
 import yaml
 from pydantic import (
@@ -127,6 +128,12 @@ class QualityIn(_Strict):
     min_f1: StrictInt | StrictFloat | None = None
     max_rejected_share: StrictInt | StrictFloat | None = None
 
+    def to_domain(self) -> Quality:
+        return Quality(
+            min_f1=None if self.min_f1 is None else float(self.min_f1),
+            max_rejected_share=None if self.max_rejected_share is None else float(self.max_rejected_share),
+        )
+
 
 class SplitIn(_Strict):
     time_column: StrictStr
@@ -195,12 +202,7 @@ def _to_domain(model: SchemaIn) -> TableSchema:
         id_column=model.id,
         description=model.description,
         passthrough=tuple(PassThrough(column, reason) for column, reason in model.passthrough.items()),
-        quality=Quality(
-            min_f1=None if model.quality.min_f1 is None else float(model.quality.min_f1),
-            max_rejected_share=None
-            if model.quality.max_rejected_share is None
-            else float(model.quality.max_rejected_share),
-        ),
+        quality=model.quality.to_domain(),
         split=None if model.split is None else TimeSplit(model.split.time_column, model.split.embargo_days),
     )
 
@@ -226,18 +228,28 @@ def pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
     return unique
 
 
-def parse_schema(data: Any, location: str) -> TableSchema:
-    """A schema from already-parsed YAML/JSON data; SchemaFileError lists every problem."""
+M = TypeVar("M", bound=BaseModel)
+D = TypeVar("D")
+
+
+def validated(data: Any, location: str, model: type[M], to_domain: Callable[[M], D], keys: str) -> D:
+    """A schema file's data read by its pydantic `model`, then built by `to_domain`; every
+    problem of either step in one SchemaFileError, by key path. `keys`: what the file must hold."""
     if not isinstance(data, dict):
-        raise SchemaFileError(location, [("(file)", "must be a mapping with name, label and fields")])
+        raise SchemaFileError(location, [("(file)", f"must be a mapping with {keys}")])
     try:
-        model = SchemaIn.model_validate(data)
+        read = model.model_validate(data)
     except ValidationError as error:
         raise SchemaFileError(location, pydantic_problems(error)) from None
     try:
-        return _to_domain(model)
+        return to_domain(read)
     except InvalidSchema as error:
         raise SchemaFileError(location, list(error.problems)) from None
+
+
+def parse_schema(data: Any, location: str) -> TableSchema:
+    """A schema from already-parsed YAML/JSON data; SchemaFileError lists every problem."""
+    return validated(data, location, SchemaIn, _to_domain, "name, label and fields")
 
 
 def read_yaml_file(path: Path | str) -> Any:

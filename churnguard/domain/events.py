@@ -240,6 +240,11 @@ def day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
+def date_of(days: float) -> date:
+    """The day a time on that axis falls on (`day_number`'s inverse for whole days)."""
+    return EPOCH + timedelta(days=math.floor(days))
+
+
 @dataclass(frozen=True)
 class History:
     """One customer's events: `days` since 1970-01-01, `types` (None without a type column) and

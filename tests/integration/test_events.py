@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from churnguard.adapters.duckdb_observation_builder import DuckdbObservationBuilder
@@ -45,9 +45,8 @@ def _events_file(path: Path, customers: list[History]) -> None:
 def test_the_duckdb_builder_is_the_definition_on_any_history(tmp_path, schema: EventSchema, customers, cutoff_days):
     """Every feature and label at every cutoff, as `observe` and `churned` compute them one
     customer at a time; the same customers active; nothing else."""
-    customers = [h for h in customers if len(h.days)] or [customers[0]]
-    if not len(customers[0].days):
-        return
+    customers = [h for h in customers if len(h.days)]
+    assume(customers)
     source, out = tmp_path / "events.csv", tmp_path / "observations.csv"
     _events_file(source, customers)
     cutoffs = [EPOCH + timedelta(days=day) for day in cutoff_days]
@@ -158,3 +157,23 @@ def test_scoring_as_of_a_date_with_another_event_schema_is_refused_naming_both(c
     assert "was trained with schema 'cdnow'" in err
     assert str(other) in err
     assert not (tmp_path / "scored.csv").exists()
+
+
+def test_an_observation_table_with_a_bad_cutoff_or_a_customer_twice_at_one_is_refused(cdnow_table, tmp_path, capsys):
+    from churnguard.entrypoints.cli import main
+
+    out, schema_file = cdnow_table
+    table = pd.read_csv(out, dtype={"customer_id": str}).head(50)
+    bad_time = table.copy()
+    bad_time.loc[3, "cutoff"] = "July 1997"
+    twice = pd.concat([table, table.iloc[[7]]], ignore_index=True)
+    for frame, rule, row in (
+        (bad_time, "must be an ISO date (the observation time rows are split by)", "4"),
+        (twice, "must be unique per observation time: the same id twice at one time", "8, 51"),
+    ):
+        path = tmp_path / "bad.csv"
+        frame.to_csv(path, index=False)
+        assert main(["validate", "--schema", str(schema_file), "--data", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert rule in err
+        assert row in err

@@ -6,7 +6,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from churnguard.domain.errors import InvalidSchema
@@ -63,8 +63,8 @@ def test_the_label_reads_nothing_before_the_cutoff_but_who_is_active(schema, his
     after = _with(history, history.days >= cutoff)
     earlier = History(np.minimum(other.days, cutoff - 1), other.types, other.values)
     rewritten = _with(after, np.ones(len(after.days), dtype=bool), earlier)
-    if active(schema, history, cutoff) and active(schema, rewritten, cutoff):
-        assert churned(schema, rewritten, cutoff) == churned(schema, history, cutoff)
+    assume(active(schema, history, cutoff) and active(schema, rewritten, cutoff))
+    assert churned(schema, rewritten, cutoff) == churned(schema, history, cutoff)
 
 
 def _schema(*features: WindowFeature, churn: ChurnDefinition | None = None) -> EventSchema:
@@ -169,11 +169,22 @@ def test_the_holdout_is_the_latest_times_and_no_training_label_reaches_into_it(t
 @settings(max_examples=examples(300))
 def test_purged_folds_validate_every_row_once_and_never_train_across_a_label_window(times, folds, embargo):
     found = purged_folds(times, folds, embargo)
-    if not found:
-        return
+    assume(found)
     validated = np.concatenate([validate for _, validate in found])
     assert sorted(validated.tolist()) == list(range(times.size))  # a partition: one out-of-fold prediction each
     for train, validate in found:
         first, last = times[validate].min(), times[validate].max()
         assert ((times[train] + embargo <= first) | (times[train] >= last + embargo)).all()
         assert set(train.tolist()).isdisjoint(validate.tolist())
+
+
+def test_purged_folds_on_weekly_cutoffs_worked_by_hand():
+    """Ten weekly cutoffs, a 14-day label: three blocks, each trained on the cutoffs two weeks or
+    more away from it on either side."""
+    times = np.repeat(np.arange(10) * 7.0, 2)
+    found = purged_folds(times, 3, 14)
+    assert [sorted(set(times[v].tolist())) for _, v in found] == [
+        [0.0, 7.0, 14.0, 21.0], [28.0, 35.0, 42.0], [49.0, 56.0, 63.0],
+    ]  # fmt: skip
+    assert sorted(set(times[found[1][0]].tolist())) == [0.0, 7.0, 14.0, 56.0, 63.0]
+    assert purged_folds(times, 11, 14) == []  # more blocks than cutoffs: none

@@ -318,6 +318,6 @@ def test_a_rule_writes_its_bounds_as_people_write_numbers(spec):
 
 def test_large_and_small_bounds_in_a_rule():
     big = Field("total", Kind.NUMBER, minimum=0.0, maximum=1_000_000.0)
-    small = Field("rate", Kind.NUMBER, minimum=0.0001, maximum=2.5e7)
+    small = Field("rate", Kind.NUMBER, minimum=0.0001, maximum=1234567.5)
     assert big.rule == "must be a number >= 0 and <= 1000000"
-    assert small.rule == "must be a number >= 0.0001 and <= 25000000"
+    assert small.rule == "must be a number >= 0.0001 and <= 1234567.5"  # every digit, as declared

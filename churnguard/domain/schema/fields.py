@@ -294,11 +294,8 @@ def _label_key(label: object, numeric: bool) -> object:
 
 
 def plain_number(value: float) -> str:
-    """A bound as people write it: 1000000, 0.5, 0.0001; never 1e+06."""
-    shown = f"{value:g}"
-    if "e" not in shown:
-        return shown
-    return f"{value:.12f}".rstrip("0").rstrip(".") if abs(value) < 1 else str(round(value))
+    """A bound as people write it, every digit it has: 1000000, 1234567.5, 0.0001; never 1e+06."""
+    return str(np.format_float_positional(value, trim="-"))
 
 
 def _missing_mask(column: npt.NDArray[Any]) -> BoolArray:
