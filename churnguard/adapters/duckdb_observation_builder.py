@@ -22,7 +22,7 @@ from churnguard.adapters.observation_sql import event_columns, observation_query
 from churnguard.application.errors import DatasetUnreadable, InvalidOptions
 from churnguard.application.ports import CutoffCount, ObservationSummary
 from churnguard.domain.events import CUTOFF_COLUMN, LABEL_COLUMN, EventSchema, date_of, day_number
-from churnguard.domain.schema import Kind
+from churnguard.domain.schema import Field, Kind
 
 if TYPE_CHECKING:
     import duckdb
@@ -43,9 +43,13 @@ class DuckdbObservationBuilder:
         cutoffs: Sequence[date],
         until: date | None = None,
         labelled_only: bool = True,
+        customers: str | None = None,
     ) -> ObservationSummary:
+        _require_customers(schema, customers)
         with self._connection() as con:
             self._read(con, schema, source)
+            if customers is not None:
+                self._read_customers(con, schema, customers)
             counts = con.execute(
                 "SELECT COUNT(*), COUNT(DISTINCT id), MIN(t), MAX(t) FROM events"
             ).fetchone()  # fmt: skip
@@ -85,28 +89,9 @@ class DuckdbObservationBuilder:
 
     def _read(self, con: duckdb.DuckDBPyConnection, schema: EventSchema, source: str) -> None:
         """The source as the `events` relation: id, t (days since 1970-01-01), type, values."""
-        path = Path(source)
-        if not path.is_file():
-            raise DatasetUnreadable(source, "no such file")
-        suffix = path.suffix.lower()
-        if suffix == ".parquet":
-            con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_parquet({sql_text(source)})")  # nosec B608
-        elif suffix == ".csv":
-            reader = f"read_csv({sql_text(source)}, header = true, all_varchar = true)"
-            con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM {reader}")  # nosec B608
-        else:  # whitespace-separated text with a header (CDNOW): runs of blanks are one separator
-            import pandas as pd
-
-            frame = pd.read_csv(path, sep=r"\s+", dtype=str)
-            con.register("source", frame)
-        present = {row[0] for row in con.execute("DESCRIBE source").fetchall()}
         wanted = [schema.source.id_column, schema.source.time_column, *schema.source.value_columns]
         wanted += [schema.source.type_column] if schema.source.type_column else []
-        missing = [column for column in wanted if column not in present]
-        if missing:
-            raise DatasetUnreadable(
-                source, f"no column {', '.join(map(repr, missing))} (it has {', '.join(sorted(present))})"
-            )
+        _view(con, "source", source, wanted)
         time = quote_name(schema.source.time_column)
         fmt = schema.source.time_format
         parsed = f"try_strptime(CAST({time} AS VARCHAR), {sql_text(fmt)})" if fmt else f"TRY_CAST({time} AS TIMESTAMP)"
@@ -122,24 +107,94 @@ class DuckdbObservationBuilder:
                 f"(column {schema.source.time_column!r}{'; time_format ' + repr(fmt) if fmt else ''})"
             )
 
+    def _read_customers(self, con: duckdb.DuckDBPyConnection, schema: EventSchema, location: str) -> None:
+        """The customer table as the `customers` relation: id and the declared attributes, each
+        number read as a number (a cell that is not one is named here, not lost), one row per id."""
+        id_column = schema.source.id_column
+        _view(con, "customer_source", location, [id_column, *(a.name for a in schema.attributes)])
+        columns = [f"CAST({quote_name(id_column)} AS VARCHAR) AS id"]
+        for attribute in schema.attributes:
+            name, target = quote_name(attribute.name), _sql_type(attribute)
+            if target != "VARCHAR":
+                bad = con.execute(
+                    f"SELECT CAST({name} AS VARCHAR) FROM customer_source "  # nosec B608
+                    f"WHERE {name} IS NOT NULL AND TRY_CAST({name} AS {target}) IS NULL LIMIT 1"
+                ).fetchone()
+                if bad is not None:
+                    what = "a whole number" if target == "BIGINT" else "a number"
+                    raise InvalidOptions(
+                        f"{location}: column {attribute.name!r} must hold {what} "
+                        f"({attribute.kind.value} field customers.fields.{attribute.name}), got {bad[0]!r}"
+                    )
+            columns.append(f"CAST({name} AS {target}) AS {name}" if target != "VARCHAR" else name)
+        con.execute(f"CREATE TEMP TABLE customers AS SELECT {', '.join(columns)} FROM customer_source")  # nosec B608
+        twice = con.execute("SELECT id FROM customers GROUP BY id HAVING COUNT(*) > 1 LIMIT 1").fetchone()
+        if twice is not None:
+            raise InvalidOptions(f"{location}: customer {twice[0]!r} appears twice ({id_column} must be unique)")
+
     def _write(self, con: duckdb.DuckDBPyConnection, schema: EventSchema, out: Path, labelled_only: bool) -> None:
         """The table for today's schema machinery: the id under its own name, the cutoff as an
         ISO date, the features, the label (rows whose label is unknown yet left out when
         `labelled_only`: a training table); whole or not at all. The SQL names every column
         quoted and every value a literal (B608 below)."""
-        observed = schema.observation_schema()
         features = ", ".join(
-            f"CAST({quote_name(f.name)} AS BIGINT) AS {quote_name(f.name)}"
-            if f.kind is Kind.INTEGER
-            else quote_name(f.name)
-            for f in observed.fields
+            f"CAST(o.{quote_name(f.name)} AS BIGINT) AS {quote_name(f.name)}" if f.whole else f"o.{quote_name(f.name)}"
+            for f in schema.features
         )
+        features += "".join(f", c.{quote_name(a.name)}" for a in schema.attributes)
+        joined = "observations o LEFT JOIN customers c ON c.id = o.id" if schema.attributes else "observations o"
         select = (
-            f"SELECT id AS {quote_name(schema.source.id_column)}, "  # nosec B608
-            f"CAST(DATE '1970-01-01' + CAST(cutoff_day AS INTEGER) AS VARCHAR) AS {CUTOFF_COLUMN}, "
-            f"{features}, churn AS {LABEL_COLUMN} FROM observations "
-            f"{'WHERE churn IS NOT NULL ' if labelled_only else ''}ORDER BY cutoff_day, id"
+            f"SELECT o.id AS {quote_name(schema.source.id_column)}, "  # nosec B608
+            f"CAST(DATE '1970-01-01' + CAST(o.cutoff_day AS INTEGER) AS VARCHAR) AS {CUTOFF_COLUMN}, "
+            f"{features}, o.churn AS {LABEL_COLUMN} FROM {joined} "
+            f"{'WHERE o.churn IS NOT NULL ' if labelled_only else ''}ORDER BY o.cutoff_day, o.id"
         )
         options = "FORMAT PARQUET" if out.suffix.lower() == ".parquet" else "FORMAT CSV, HEADER true"
         with atomic_path(out) as temp:
             con.execute(f"COPY ({select}) TO {sql_text(str(temp))} ({options})")  # nosec B608
+
+
+def _require_customers(schema: EventSchema, customers: str | None) -> None:
+    if schema.attributes and customers is None:
+        names = ", ".join(a.name for a in schema.attributes)
+        raise InvalidOptions(
+            f"event schema {schema.name!r} declares customer attributes ({names}): give --customers FILE"
+        )
+    if customers is not None and not schema.attributes:
+        raise InvalidOptions(f"--customers: event schema {schema.name!r} declares no customers.fields to read from it")
+
+
+def _sql_type(attribute: Field) -> str:
+    """A number field as a number; labels as text unless every label is a whole number (0/1)."""
+    if attribute.kind is Kind.INTEGER:
+        return "BIGINT"
+    if attribute.kind is Kind.NUMBER:
+        return "DOUBLE"
+    whole = attribute.labels and all(
+        isinstance(label, int) and not isinstance(label, bool) for label in attribute.labels
+    )
+    return "BIGINT" if whole else "VARCHAR"
+
+
+def _view(con: duckdb.DuckDBPyConnection, name: str, location: str, wanted: Sequence[str]) -> None:
+    """A CSV (every cell as text), Parquet or whitespace-separated text file (runs of blanks are
+    one separator: CDNOW's form) as the view `name`, which must have the `wanted` columns."""
+    path = Path(location)
+    if not path.is_file():
+        raise DatasetUnreadable(location, "no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM read_parquet({sql_text(location)})")  # nosec B608
+    elif suffix == ".csv":
+        reader = f"read_csv({sql_text(location)}, header = true, all_varchar = true)"
+        con.execute(f"CREATE TEMP VIEW {name} AS SELECT * FROM {reader}")  # nosec B608
+    else:
+        import pandas as pd
+
+        con.register(name, pd.read_csv(path, sep=r"\s+", dtype=str))
+    present = {row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()}  # nosec B608
+    missing = [column for column in wanted if column not in present]
+    if missing:
+        raise DatasetUnreadable(
+            location, f"no column {', '.join(map(repr, missing))} (it has {', '.join(sorted(present))})"
+        )

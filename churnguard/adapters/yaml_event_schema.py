@@ -8,6 +8,9 @@
       purchases_90d: {op: count, days: 90}
       spend_90d: {op: sum, value: dollar_value, days: 90}
       recency: {op: days_since_last}
+    customers:                               # optional: static attributes, --customers FILE
+      fields:
+        plan: {kind: category, labels: [basic, standard, premium]}
 
 Every problem is named by its key path, as table schema files are (SchemaFileError).
 """
@@ -22,9 +25,11 @@ from pydantic import Field, StrictInt, StrictStr
 
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.yaml_schema import (
+    FieldIn,
     QualityIn,
     _Strict,
     dump_schema,
+    field_to_domain,
     read_yaml_file,
     validated,
 )
@@ -77,6 +82,10 @@ class WindowFeatureIn(_Strict):
     type: StrictStr | None = None
 
 
+class CustomersIn(_Strict):
+    fields: Annotated[dict[str, FieldIn], Field(min_length=1)]
+
+
 class EventSchemaIn(_Strict):
     name: StrictStr
     description: str = ""
@@ -85,6 +94,8 @@ class EventSchemaIn(_Strict):
     cutoffs: CutoffsIn
     features: Annotated[dict[str, WindowFeatureIn], Field(min_length=1)]
     quality: QualityIn = QualityIn()
+    customers: CustomersIn | None = None
+    """Static attributes from a customer table joined by id (`--customers FILE`)."""
 
 
 def _to_domain(model: EventSchemaIn) -> EventSchema:
@@ -106,16 +117,14 @@ def _to_domain(model: EventSchemaIn) -> EventSchema:
         churn=churn,
         cutoffs=Cutoffs(model.cutoffs.first, model.cutoffs.every_days, model.cutoffs.count),
         quality=model.quality.to_domain(),
+        attributes=()
+        if model.customers is None
+        else tuple(field_to_domain(name, spec) for name, spec in model.customers.fields.items()),
     )
 
 
 def parse_event_schema(data: Any, location: str) -> EventSchema:
     return validated(data, location, EventSchemaIn, _to_domain, "name, events, churn, cutoffs, features")
-
-
-def is_event_schema(data: Any) -> bool:
-    """An event schema declares `events:`; a table schema declares `fields:`."""
-    return isinstance(data, dict) and "events" in data
 
 
 class YamlTableSchemaWriter:

@@ -158,28 +158,28 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value) if isinstance(value, list) else (value,)
 
 
+def field_to_domain(name: str, spec: FieldIn) -> SchemaField:
+    missing = spec.missing if isinstance(spec.missing, MissingIn) else MissingIn(policy=spec.missing)
+    return SchemaField(
+        name=name,
+        kind=Kind(spec.kind),
+        labels=tuple(spec.labels),  # booleans are named by schema_problems
+        minimum=spec.minimum,
+        maximum=spec.maximum,
+        minimum_inclusive=spec.minimum_inclusive,
+        maximum_inclusive=spec.maximum_inclusive,
+        unit=spec.unit,
+        missing=Missing(MissingPolicy(missing.policy), missing.value),
+        unseen=UnseenPolicy(spec.unseen),
+        display_name=spec.display_name,
+        help=spec.help,
+        label_names=tuple(spec.label_names),
+        fixed=spec.fixed,
+    )
+
+
 def _to_domain(model: SchemaIn) -> TableSchema:
-    fields = []
-    for name, spec in model.fields.items():
-        missing = spec.missing if isinstance(spec.missing, MissingIn) else MissingIn(policy=spec.missing)
-        fields.append(
-            SchemaField(
-                name=name,
-                kind=Kind(spec.kind),
-                labels=tuple(spec.labels),  # booleans are named by schema_problems
-                minimum=spec.minimum,
-                maximum=spec.maximum,
-                minimum_inclusive=spec.minimum_inclusive,
-                maximum_inclusive=spec.maximum_inclusive,
-                unit=spec.unit,
-                missing=Missing(MissingPolicy(missing.policy), missing.value),
-                unseen=UnseenPolicy(spec.unseen),
-                display_name=spec.display_name,
-                help=spec.help,
-                label_names=tuple(spec.label_names),
-                fixed=spec.fixed,
-            )
-        )
+    fields = [field_to_domain(name, spec) for name, spec in model.fields.items()]
     features = [
         Feature(
             name=name,
@@ -272,8 +272,19 @@ def read_yaml_file(path: Path | str) -> Any:
 
 
 def load_schema(path: Path | str) -> TableSchema:
-    """Read and validate a schema file (YAML; JSON is YAML too)."""
-    return parse_schema(read_yaml_file(path), str(path))
+    """Read and validate a schema file (YAML; JSON is YAML too). An event schema file reads as
+    the table its observation builder writes: `--schema events.yaml` trains on that table."""
+    data = read_yaml_file(path)
+    if is_event_schema(data):
+        from churnguard.adapters.yaml_event_schema import parse_event_schema
+
+        return parse_event_schema(data, str(path)).observation_schema()
+    return parse_schema(data, str(path))
+
+
+def is_event_schema(data: Any) -> bool:
+    """An event schema declares `events:`; a table schema declares `fields:`."""
+    return isinstance(data, dict) and "events" in data
 
 
 def yaml_form(schema: TableSchema) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Use-cases of event histories: a point-in-time training table (`churnguard events build`), and
-every active customer scored as of a date (`churnguard score --as-of`)."""
+"""Use-cases of event histories: a generated history to try them on (`generate-data --events`), a
+point-in-time training table (`churnguard events build`), and every active customer scored as
+of a date (`churnguard score --as-of`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from churnguard.application.champion import ChampionCache
 from churnguard.application.errors import require_schema
 from churnguard.application.ports import (
     CustomerBatchSource,
+    EventHistoryGenerator,
     EventSchemaReader,
+    GeneratedHistory,
     ObservationBuilder,
     ObservationSummary,
     ScoredBatchWriter,
@@ -24,6 +27,25 @@ from churnguard.domain.events import EventSchema
 from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
+
+
+def customers_location(events_out: str) -> str:
+    """Where a generated history's customer table goes: `ev.parquet` -> `ev.customers.parquet`."""
+    stem, dot, suffix = events_out.rpartition(".")
+    return f"{stem}.customers.{suffix}" if dot else f"{events_out}.customers.csv"
+
+
+class GenerateHistory:
+    """A seeded subscription history (customers and their events) for demos, tests and benchmarks;
+    `schemas/subscriptions.yaml` declares it."""
+
+    def __init__(self, generator: EventHistoryGenerator) -> None:
+        self._generator = generator
+
+    def __call__(self, customers: int, seed: int, events_out: str) -> GeneratedHistory:
+        generated = self._generator.generate(customers, seed, events_out, customers_location(events_out))
+        logger.info("event history generated", extra={"events": generated.events, "customers": customers})
+        return generated
 
 
 @dataclass(frozen=True)
@@ -54,19 +76,21 @@ class BuildObservations:
         out: str,
         cutoffs: Sequence[date] = (),
         until: date | None = None,
+        customers: str | None = None,
     ) -> BuiltObservations:
         """The labelled rows of every cutoff (the schema's, or `cutoffs`) to `out`, and the
         table's schema beside it, so `pipeline --schema <that> --data <out>` trains on it with
         an out-of-time holdout."""
         schema = self._reader.load(schema_location)
         dates = tuple(sorted(cutoffs)) or schema.cutoffs.dates()
-        summary = self._builder.build(schema, events, out, dates, until)
+        summary = self._builder.build(schema, events, out, dates, until, customers=customers)
         table = schema.observation_schema()
         location = table_schema_location(out)
         self._writer.write(
             table,
             location,
-            f"Written by `churnguard events build` from {schema_location} and {events}: the schema of\n"
+            f"Written by `churnguard events build` from {schema_location} and {events}"
+            f"{' with ' + customers if customers else ''}: the schema of\n"
             f"{out}, one row per customer and cutoff. Train with: churnguard pipeline --schema {location} "
             f"--data {out}",
         )
@@ -106,7 +130,14 @@ class ScoreAsOf:
         self._batches = batches
 
     def __call__(
-        self, schema_location: str, events: str, as_of: date, writer: ScoredBatchWriter, out: str, explain: bool = False
+        self,
+        schema_location: str,
+        events: str,
+        as_of: date,
+        writer: ScoredBatchWriter,
+        out: str,
+        explain: bool = False,
+        customers: str | None = None,
     ) -> ScoredAsOf:
         """The champion must have been trained on this event schema's table (same hash): the
         window features are built as it learnt them, as of `as_of`, then scored like a file."""
@@ -114,7 +145,7 @@ class ScoreAsOf:
         version = self._champion.current().version
         require_schema(version, schema.observation_schema(), f"event schema {schema_location}")
         location = observations_location(out)
-        built = self._builder.build(schema, events, location, [as_of], labelled_only=False)
+        built = self._builder.build(schema, events, location, [as_of], labelled_only=False, customers=customers)
         scored = self._score(self._batches(location), writer, explain)
         logger.info("scored as of a date", extra={"as_of": as_of.isoformat(), "scored": scored.scored})
         return ScoredAsOf(built, location, scored)

@@ -35,6 +35,7 @@ from churnguard.domain.schema import (
     Quality,
     TableSchema,
     TimeSplit,
+    field_problems,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +74,11 @@ class WindowFeature:
     days: int | None = None
     value: str | None = None
     event_type: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Counts are whole numbers: the observation table declares them integer fields."""
+        return self.operation in (WindowOperation.COUNT, WindowOperation.DISTINCT)
 
     @property
     def description(self) -> str:
@@ -146,6 +152,9 @@ class EventSchema:
     cutoffs: Cutoffs
     description: str = ""
     quality: Quality = field(default_factory=Quality)
+    attributes: tuple[Field, ...] = ()
+    """Static customer attributes (as of sign-up, so no cutoff can leak through them), read from a
+    customer table joined by id: fields of the observation table beside the window features."""
 
     def __post_init__(self) -> None:
         problems = event_schema_problems(self)
@@ -164,7 +173,7 @@ class EventSchema:
         fields = tuple(
             Field(
                 feature.name,
-                Kind.INTEGER if _whole(feature) else Kind.NUMBER,
+                Kind.INTEGER if feature.whole else Kind.NUMBER,
                 minimum=-1.0 if feature.operation is WindowOperation.TREND else 0.0,
                 maximum=1.0 if feature.operation is WindowOperation.TREND else None,
                 unit="days" if feature.operation in (WindowOperation.DAYS_SINCE_LAST, WindowOperation.DAYS_SINCE_FIRST)
@@ -177,7 +186,7 @@ class EventSchema:
         return TableSchema(
             name=self.name,
             label=LabelColumn(LABEL_COLUMN, positive=(1,), negative=(0,)),
-            fields=fields,
+            fields=fields + self.attributes,
             id_column=self.source.id_column,
             description=(self.description + " " if self.description else "")
             + f"One row per customer and cutoff; churn: {self.churn.description}.",
@@ -192,10 +201,6 @@ def _missing(feature: WindowFeature) -> Missing:
     return Missing(MissingPolicy.MEDIAN) if feature.event_type and feature.operation in _DAYS else Missing()
 
 
-def _whole(feature: WindowFeature) -> bool:
-    return feature.operation in (WindowOperation.COUNT, WindowOperation.DISTINCT)
-
-
 def event_schema_problems(schema: EventSchema) -> list[tuple[str, str]]:
     """Every problem of the declaration, by key path, as TableSchema's checks name them."""
     problems: list[tuple[str, str]] = []
@@ -206,6 +211,13 @@ def event_schema_problems(schema: EventSchema) -> list[tuple[str, str]]:
     for duplicate in sorted({n for n in names if names.count(n) > 1}):
         problems.append((f"features.{duplicate}", "declared twice"))
     reserved = {source.id_column, CUTOFF_COLUMN, LABEL_COLUMN}
+    for attribute in schema.attributes:
+        where = f"customers.fields.{attribute.name}"
+        if attribute.name in reserved:
+            problems.append((where, f"the name is the observation table's {attribute.name} column"))
+        if attribute.name in names:
+            problems.append((where, "the name is also a window feature's"))
+        problems += field_problems(attribute, where)
     for feature in schema.features:
         where = f"features.{feature.name}"
         if feature.name in reserved:

@@ -102,9 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
         schema_option(sub)
 
     generate = command("generate-data", "write a synthetic customer table")
-    generate.add_argument("--rows", type=int, default=2000, help="rows to write (default: 2000)")
+    generate.add_argument(
+        "--rows", type=int, default=2000, help="rows to write (default: 2000); with --events: customers"
+    )
     generate.add_argument("--seed", type=int, default=42, help="random seed: the same seed writes the same rows")
-    generate.add_argument("--out", type=Path, default=Path("data/raw/churn.csv"), help="the CSV to write")
+    generate.add_argument(
+        "--out",
+        type=Path,
+        default=Path("data/raw/churn.csv"),
+        help="the CSV to write; with --events the event file (.csv or .parquet), customers beside it (X.customers.csv)",
+    )
+    generate.add_argument(
+        "--events",
+        action="store_true",
+        help="write a subscription event history and its customer table instead (schemas/subscriptions.yaml)",
+    )
     generate.add_argument(
         "--drift",
         action="append",
@@ -152,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--events", type=Path, help="--as-of: the event file (.csv, .parquet or whitespace text)")
     score.add_argument("--events-schema", type=Path, help="--as-of: the event schema the champion was trained on")
+    score.add_argument(
+        "--customers", type=Path, help="--as-of: the customer table of the event schema's static attributes, if any"
+    )
     score.add_argument("--out", required=True, help="scored .csv or .parquet (rejects go beside it)")
     score.add_argument(
         "--engine",
@@ -181,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--schema", type=Path, required=True, help="the event schema file (events:, churn:, cutoffs:)")
     events.add_argument("--events", type=Path, required=True, help="the event file: .csv, .parquet or whitespace text")
     events.add_argument("--out", type=Path, required=True, help="the table to write (.csv or .parquet)")
+    events.add_argument(
+        "--customers",
+        type=Path,
+        help="the customer table (.csv or .parquet) the schema's static attributes (customers.fields) are joined "
+        "from, by id",
+    )
     events.add_argument(
         "--cutoff",
         action="append",

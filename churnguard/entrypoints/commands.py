@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dependency_injector.wiring import Provide, inject
 
-from churnguard.application.build_observations import BuildObservations, ScoreAsOf
+from churnguard.application.build_observations import BuildObservations, GenerateHistory, ScoreAsOf
 from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
@@ -196,6 +196,8 @@ def cmd_score(
         return _score_as_of(args, as_of(), scored_writer(Path(args.out)))
     if args.input is None:
         raise UsageError("score needs --in FILE, or --as-of DATE with --events and --events-schema")
+    if args.events or args.events_schema or args.customers:
+        raise UsageError("--events, --events-schema and --customers go with --as-of DATE")
     if args.engine == "spark":
         if args.explain:
             raise UsageError("--explain is not available with --engine spark (use the single-process engine)")
@@ -218,7 +220,10 @@ def _score_as_of(args: argparse.Namespace, score: ScoreAsOf, writer: ScoredBatch
     if args.events is None or args.events_schema is None or args.input is not None or args.engine != "local":
         raise UsageError("--as-of takes --events FILE and --events-schema FILE (and no --in, no --engine spark)")
     day = _iso_date(args.as_of, "--as-of")
-    done = score(str(args.events_schema), str(args.events), day, writer, str(args.out), explain=args.explain)
+    customers = str(args.customers) if args.customers else None
+    done = score(
+        str(args.events_schema), str(args.events), day, writer, str(args.out), args.explain, customers=customers
+    )
     print(
         f"scored {done.scored.scored:,} customers active on {day} from {done.built.events:,} events "
         f"(before it) with model {done.scored.model_version[:12]} -> {args.out}; their rows: {done.observations}"
@@ -309,7 +314,8 @@ def cmd_events(args: argparse.Namespace, build: BuildObservations = Provide[Cont
         raise UsageError("--out must end in .csv or .parquet")
     cutoffs = tuple(_iso_date(text, "--cutoff") for text in args.cutoff or ())
     until = _iso_date(args.until, "--until") if args.until else None
-    built = build(str(args.schema), str(args.events), str(args.out), cutoffs, until)
+    customers = str(args.customers) if args.customers else None
+    built = build(str(args.schema), str(args.events), str(args.out), cutoffs, until, customers=customers)
     summary = built.summary
     print(
         f"{summary.events:,} events of {summary.customers:,} customers, {summary.first_event} to {summary.until}"
@@ -502,8 +508,27 @@ def _port_taken(host: str, port: int) -> str | None:
 
 
 @inject
-def cmd_generate_data(args: argparse.Namespace, generate: GenerateData = Provide[Container.generate_data]) -> int:
-    """The original's synthetic process for the original schema; a bootstrap of `--from` for any other."""
+def cmd_generate_data(
+    args: argparse.Namespace,
+    generate: GenerateData = Provide[Container.generate_data],
+    history: Callable[[], GenerateHistory] = Provide[Container.generate_history.provider],
+) -> int:
+    """The original's synthetic process for the original schema; a bootstrap of `--from` for any
+    other; `--events`: a subscription history."""
+    if args.events:
+        if args.source or args.drift or args.schema:
+            raise UsageError("--events takes --rows, --seed and --out only (schemas/subscriptions.yaml declares it)")
+        made = history()(args.rows, args.seed, str(args.out))
+        print(
+            f"wrote {made.events:,} events of {made.customers:,} customers ({made.first_day} to {made.until}, "
+            f"exclusive; {made.churned:,} cancelled, seed {args.seed}) to {made.events_location}, "
+            f"the customers to {made.customers_location}"
+        )
+        print(
+            f"next: churnguard events build --schema schemas/subscriptions.yaml --events {made.events_location} "
+            f"--customers {made.customers_location} --out OBSERVATIONS.csv"
+        )
+        return EXIT_OK
     source = str(args.source) if args.source else None
     generated = generate(args.rows, args.seed, args.drift or [], str(args.out), source)
     how = generated.how if source is None else f"{generated.how} of {source}"

@@ -13,7 +13,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from churnguard.adapters.log_location import log_engine
-from churnguard.application.build_observations import BuildObservations, ScoreAsOf
+from churnguard.application.build_observations import BuildObservations, GenerateHistory, ScoreAsOf
 from churnguard.application.champion import ChampionCache
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftSchema
@@ -218,6 +218,12 @@ class Container(containers.DeclarativeContainer):
         reader=event_schema_reader,
         builder=observation_builder,
         writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
+    )
+    generate_history = providers.Factory(
+        GenerateHistory,
+        generator=providers.Singleton(
+            _adapter("churnguard.adapters.subscription_history:SubscriptionHistoryGenerator")
+        ),
     )
     validate_dataset = providers.Factory(
         ValidateDataset,

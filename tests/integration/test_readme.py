@@ -112,8 +112,8 @@ def test_the_readme_is_short_and_leads_to_every_page_of_the_docs():
 def test_every_schema_in_the_documentation_is_a_valid_schema():
     import yaml
 
-    from churnguard.adapters.yaml_event_schema import is_event_schema, parse_event_schema
-    from churnguard.adapters.yaml_schema import YamlSchemaReader
+    from churnguard.adapters.yaml_event_schema import parse_event_schema
+    from churnguard.adapters.yaml_schema import YamlSchemaReader, is_event_schema
 
     text = documentation()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -24,6 +25,7 @@ from churnguard.domain.events import (
     churned,
     observe,
 )
+from churnguard.domain.schema import Field, Kind
 from churnguard.domain.time_split import NotEnoughTime, out_of_time, purged_folds
 from tests.conftest import examples
 from tests.event_strategies import event_schemas, histories
@@ -124,6 +126,31 @@ def test_a_broken_declaration_is_named_by_its_key_path(feature, path, message):
     with pytest.raises(InvalidSchema) as raised:
         _schema(feature)
     assert any(where == path and message in said for where, said in raised.value.problems), raised.value.problems
+
+
+@pytest.mark.parametrize(
+    ("attribute", "path", "message"),
+    [
+        (Field("buys", Kind.INTEGER), "customers.fields.buys", "also a window feature's"),
+        (Field("churn", Kind.INTEGER), "customers.fields.churn", "the observation table's churn column"),
+        (Field("plan", Kind.CATEGORY), "customers.fields.plan", "labels"),
+    ],
+)
+def test_a_broken_static_attribute_is_named_by_its_key_path(attribute, path, message):
+    with pytest.raises(InvalidSchema) as raised:
+        replace(_schema(WindowFeature("buys", WindowOperation.COUNT, 28)), attributes=(attribute,))
+    assert any(where.startswith(path) and message in said for where, said in raised.value.problems), (
+        raised.value.problems
+    )
+
+
+def test_static_attributes_are_fields_of_the_observation_table_after_the_windows():
+    plan = Field("plan", Kind.CATEGORY, labels=("basic", "premium"), fixed=True)
+    schema = replace(_schema(WindowFeature("buys", WindowOperation.COUNT, 28)), attributes=(plan,))
+    table = schema.observation_schema()
+    assert [f.name for f in table.fields] == ["buys", "plan"]
+    assert table.field_by_name["plan"] == plan
+    assert table.hash != _schema(WindowFeature("buys", WindowOperation.COUNT, 28)).observation_schema().hash
 
 
 def test_the_observation_schema_is_an_ordinary_table_split_by_its_cutoffs():

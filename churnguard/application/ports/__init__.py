@@ -26,7 +26,9 @@ from churnguard.application.ports.drift import (
 )
 from churnguard.application.ports.events import (
     CutoffCount,
+    EventHistoryGenerator,
     EventSchemaReader,
+    GeneratedHistory,
     ObservationBuilder,
     ObservationSummary,
     TableSchemaWriter,
@@ -105,8 +107,10 @@ __all__ = [
     "DriftSamples",
     "Evaluation",
     "EvaluationReport",
+    "EventHistoryGenerator",
     "EventSchemaReader",
     "ExperimentTracker",
+    "GeneratedHistory",
     "GeneratedTable",
     "HoldoutPredictions",
     "InferenceTrace",

@@ -40,6 +40,26 @@ class ObservationSummary:
         return sum(c.labelled for c in self.cutoffs)
 
 
+@dataclass(frozen=True)
+class GeneratedHistory:
+    events_location: str
+    customers_location: str
+    customers: int
+    events: int
+    churned: int
+    """Customers whose history ends in a cancellation."""
+    first_day: date
+    until: date
+    """The first day the history does not cover."""
+
+
+class EventHistoryGenerator(Protocol):
+    def generate(self, customers: int, seed: int, events_out: str, customers_out: str) -> GeneratedHistory:
+        """Write a seeded customer table and their event history (CSV or Parquet by suffix),
+        each whole or not at all, in memory that does not grow with `customers`."""
+        ...
+
+
 class TableSchemaWriter(Protocol):
     def write(self, schema: TableSchema, location: str, note: str) -> None:
         """Write `schema` as a schema file at `location` (whole or not at all), `note` on top."""
@@ -61,9 +81,12 @@ class ObservationBuilder(Protocol):
         cutoffs: Sequence[date],
         until: date | None = None,
         labelled_only: bool = True,
+        customers: str | None = None,
     ) -> ObservationSummary:
         """Write one row per customer active at each cutoff (features from the events before it,
         the label from the horizon after it) to `out`, whole or not at all. `until`: the first
         day the events do not cover (default: the day after the last event); `labelled_only`:
-        leave out the rows whose horizon is not over by then (a training table)."""
+        leave out the rows whose horizon is not over by then (a training table); `customers`:
+        the customer table the schema's static attributes are joined from, by id (required
+        exactly when the schema declares attributes)."""
         ...

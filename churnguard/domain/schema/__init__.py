@@ -17,7 +17,7 @@ One module per concept: `fields` (the value rules), `features` (engineered featu
 """
 
 from churnguard.domain.schema.codec import schema_from_mapping, schema_to_mapping
-from churnguard.domain.schema.consistency import schema_problems
+from churnguard.domain.schema.consistency import field_problems, schema_problems
 from churnguard.domain.schema.features import FLAG_OPERATIONS, Feature, Operation
 from churnguard.domain.schema.fields import (
     MISSING_RULE,
@@ -67,6 +67,7 @@ __all__ = [
     "TableSchema",
     "TimeSplit",
     "UnseenPolicy",
+    "field_problems",
     "label_text",
     "most_frequent",
     "schema_from_mapping",

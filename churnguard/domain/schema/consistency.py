@@ -20,7 +20,7 @@ def schema_problems(schema: TableSchema) -> list[tuple[str, str]]:
         path = f"fields.{spec.name}"
         if spec.name in reserved:
             problems.append((path, "is the label or id column, which is never a feature"))
-        problems.extend(_field_problems(spec, path))
+        problems.extend(field_problems(spec, path))
     if len(set(names)) != len(names):
         problems.append(("fields", "field names must be unique"))
     if not schema.label.positive:
@@ -58,7 +58,7 @@ def schema_problems(schema: TableSchema) -> list[tuple[str, str]]:
     return problems
 
 
-def _field_problems(spec: Field, path: str) -> list[tuple[str, str]]:
+def field_problems(spec: Field, path: str) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     if spec.has_labels:
         if spec.minimum is not None or spec.maximum is not None:
