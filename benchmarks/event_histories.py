@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import resource
+import os
 import subprocess  # nosec B404
 import sys
 import tempfile
@@ -38,16 +38,16 @@ from benchmarks.events import interval  # noqa: E402
 
 
 def cli(*argv: str) -> tuple[float, float]:
-    """Run `churnguard ARGV` in a fresh process: (seconds, peak resident memory in GB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run `churnguard ARGV` in a fresh process: (seconds, its peak resident memory in GB)."""
     started = time.perf_counter()
-    subprocess.run(  # nosec B603
-        [sys.executable, "-m", "churnguard.entrypoints.cli", "--log-level", "WARNING", *argv], check=True
+    process = subprocess.Popen(  # nosec B603
+        [sys.executable, "-m", "churnguard.entrypoints.cli", "--log-level", "WARNING", *argv]
     )
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far: the benchmark starts the big ones last
-    return seconds, max(peak, before) / 1024**2
+    _, status, usage = os.wait4(process.pid, 0)  # this child's own usage, not the largest child's so far
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"churnguard {' '.join(argv)} exited {process.returncode}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024**2
 
 
 def quality(folder: Path, customers: int, grid: str) -> Path:

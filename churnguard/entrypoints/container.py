@@ -211,7 +211,8 @@ class Container(containers.DeclarativeContainer):
     )
     event_schema_reader = providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlEventSchemaReader"))
     observation_builder = providers.Singleton(
-        _adapter("churnguard.adapters.duckdb_observation_builder:DuckdbObservationBuilder")
+        _adapter("churnguard.adapters.duckdb_observation_builder:DuckdbObservationBuilder"),
+        memory_limit=settings.provided.events.events_memory_limit,
     )
     build_observations = providers.Factory(
         BuildObservations,

@@ -190,6 +190,16 @@ class SparkSettings(BaseSettings):
     spark_driver_memory: str = Field("2g", description="SPARK_DRIVER_MEMORY: the Spark driver's heap")
 
 
+class EventSettings(BaseSettings):
+    model_config = _ENV
+
+    events_memory_limit: str = Field(
+        "1GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="EVENTS_MEMORY_LIMIT: the event builder's memory (DuckDB spills to disk past it)",
+    )
+
+
 class Settings(BaseModel):
     paths: PathSettings = Field(default_factory=PathSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
@@ -199,6 +209,7 @@ class Settings(BaseModel):
     prediction_log: PredictionLogSettings = Field(default_factory=PredictionLogSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
 
     @property
     def prediction_log_path(self) -> Path:

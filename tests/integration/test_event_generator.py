@@ -138,3 +138,16 @@ def test_an_event_schema_reads_as_the_table_its_builder_writes(history, tmp_path
     said = capsys.readouterr().out
     assert f"hash {load_schema(SCHEMA).hash[:12]}" in said
     assert "15 fields" in said
+
+
+def test_a_history_past_the_builders_memory_limit_is_refused_naming_the_setting(history, tmp_path, capsys, monkeypatch):
+    events, customers = history
+    out = tmp_path / "observations.csv"
+    argv = ["events", "build", "--schema", str(SCHEMA), "--events", str(events), "--customers", str(customers)]
+    monkeypatch.setenv("EVENTS_MEMORY_LIMIT", "lots")
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "events_memory_limit" in capsys.readouterr().err
+    monkeypatch.setenv("EVENTS_MEMORY_LIMIT", "1MB")
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "memory limit of 1MB (EVENTS_MEMORY_LIMIT): raise it" in capsys.readouterr().err
+    assert not out.exists()
