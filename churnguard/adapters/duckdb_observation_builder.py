@@ -85,7 +85,7 @@ class DuckdbObservationBuilder:
 
         # past the memory limit DuckDB spills to disk rather than fail: a history larger than memory builds
         with tempfile.TemporaryDirectory(prefix="churnguard-duckdb-") as spill:
-            config = {
+            config: dict[str, str | bool | int | float | list[str]] = {
                 "threads": self._threads,
                 "memory_limit": self._memory_limit,
                 "temp_directory": spill,
