@@ -6,15 +6,21 @@ SQL (DuckDB in-process, Spark for histories larger than one machine) builds ever
 every cutoff in one pass. `tests/unit/test_events.py` holds the query equal to the definition
 on random histories, feature by feature and label by label.
 
-The query reads a relation `events(id VARCHAR, t DOUBLE, type VARCHAR, v0 DOUBLE, ...)`, with
+The query reads a relation `events(id STRING, t DOUBLE, type STRING, v0 DOUBLE, ...)`, with
 `t` in days since 1970-01-01 (see `event_columns`), and returns one row per active customer and
 cutoff: `id`, `cutoff_day`, the features in declared order, and `churn` (1/0, NULL where the
-horizon after the cutoff reaches past the data).
+horizon after the cutoff reaches past the data). `output_query` turns those rows into the
+observation table, joined with the `customers` relation (`customer_columns`) when the schema
+declares static attributes.
+
+The SQL is the common ground of DuckDB and Spark SQL (names in double quotes: Spark runs it with
+`spark.sql.ansi.doubleQuotedIdentifiers`; STRING, BIGINT and DOUBLE types; aggregate FILTERs).
 """
 
 from __future__ import annotations
 
-from churnguard.domain.events import ChurnKind, EventSchema, WindowFeature, WindowOperation
+from churnguard.domain.events import CUTOFF_COLUMN, LABEL_COLUMN, ChurnKind, EventSchema, WindowFeature, WindowOperation
+from churnguard.domain.schema import Field, Kind
 
 
 def quote_name(name: str) -> str:
@@ -36,9 +42,9 @@ def event_columns(schema: EventSchema, time_expression: str) -> str:
     """The SELECT list that turns a source relation into the events relation; `time_expression`
     is the engine's expression for the source's time in days since 1970-01-01."""
     source = schema.source
-    columns = [f"CAST({quote_name(source.id_column)} AS VARCHAR) AS id", f"{time_expression} AS t"]
+    columns = [f"CAST({quote_name(source.id_column)} AS STRING) AS id", f"{time_expression} AS t"]
     columns.append(
-        f"CAST({quote_name(source.type_column)} AS VARCHAR) AS type" if source.type_column else "NULL AS type"
+        f"CAST({quote_name(source.type_column)} AS STRING) AS type" if source.type_column else "NULL AS type"
     )
     # a missing value counts as 0, as `History` holds it
     columns += [
@@ -115,3 +121,41 @@ FROM observed o JOIN events e ON e.id = o.id AND e.t < o.c + {schema.churn.horiz
 GROUP BY o.id, o.c
 ORDER BY o.c, o.id
 """  # nosec B608
+
+
+def attribute_type(attribute: Field) -> str:
+    """A static attribute's SQL type: a number as a number; labels as text unless every label is
+    a whole number (0/1), so a Parquet table carries each as its field reads it."""
+    if attribute.kind is Kind.INTEGER:
+        return "BIGINT"
+    if attribute.kind is Kind.NUMBER:
+        return "DOUBLE"
+    labels = attribute.labels
+    whole = bool(labels) and all(isinstance(label, int) and not isinstance(label, bool) for label in labels)
+    return "BIGINT" if whole else "STRING"
+
+
+def customer_columns(schema: EventSchema) -> str:
+    """The SELECT list that turns a customer table (`customer_source`, every cell as read) into
+    the `customers` relation: `id` and each attribute as its type."""
+    columns = [f"CAST({quote_name(schema.source.id_column)} AS STRING) AS id"]
+    columns += [f"CAST({quote_name(a.name)} AS {attribute_type(a)}) AS {quote_name(a.name)}" for a in schema.attributes]
+    return ", ".join(columns)
+
+
+def output_query(schema: EventSchema, labelled_only: bool) -> str:
+    """The observation table from the `observations` rows: the id under its own name, the cutoff
+    as an ISO date, the features (counts as whole numbers), the attributes, the label; rows whose
+    label is unknown yet left out when `labelled_only` (a training table)."""
+    features = ", ".join(
+        f"CAST(o.{quote_name(f.name)} AS BIGINT) AS {quote_name(f.name)}" if f.whole else f"o.{quote_name(f.name)}"
+        for f in schema.features
+    )
+    features += "".join(f", c.{quote_name(a.name)}" for a in schema.attributes)
+    joined = "observations o LEFT JOIN customers c ON c.id = o.id" if schema.attributes else "observations o"
+    return (
+        f"SELECT o.id AS {quote_name(schema.source.id_column)}, "  # nosec B608
+        f"CAST(DATE '1970-01-01' + CAST(o.cutoff_day AS INTEGER) AS STRING) AS {CUTOFF_COLUMN}, "
+        f"{features}, o.churn AS {LABEL_COLUMN} FROM {joined} "
+        f"{'WHERE o.churn IS NOT NULL ' if labelled_only else ''}ORDER BY o.cutoff_day, o.id"
+    )

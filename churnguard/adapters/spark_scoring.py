@@ -131,6 +131,25 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
+def spark_session(master: str, driver_memory: str, name: str) -> SparkSession:
+    """The Spark session of a ChurnGuard job: UTC, Arrow transfers, quiet logs."""
+    from pyspark.sql import SparkSession
+
+    # Spark's Python workers must be this interpreter (its packages); a cluster sets its own.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = (
+        SparkSession.builder.master(master)
+        .appName(name)
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
 class SparkScoringEngine:
     """The ScoringEngine port on Spark; one session per run."""
 
@@ -140,21 +159,7 @@ class SparkScoringEngine:
         self._progress = progress or NoProgress()
 
     def _session(self) -> SparkSession:
-        from pyspark.sql import SparkSession
-
-        # Spark's Python workers must be this interpreter (its packages); a cluster sets its own.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        spark = (
-            SparkSession.builder.master(self.master)
-            .appName("churnguard-score")
-            .config("spark.driver.memory", self.driver_memory)
-            .config("spark.ui.showConsoleProgress", str(sys.stderr.isatty()).lower())
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate()
-        )
-        spark.sparkContext.setLogLevel("ERROR")
-        return spark
+        return spark_session(self.master, self.driver_memory, "churnguard-score")
 
     def run(self, job: ScoringJob) -> ScoringSummary:
         started = time.perf_counter()

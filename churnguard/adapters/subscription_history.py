@@ -120,7 +120,9 @@ def _simulate(rng: np.random.Generator, first: int, n: int) -> _Chunk:
     session_day = week_start[week] + rng.random(len(who)) * 7
     keep = (session_day < cancel_day[who]) & (session_day >= signup[who])
     who, session_day = who[keep], session_day[keep]
-    minutes = np.round(rng.gamma(2.0, 6.0 + 14.0 * engagement[who, (session_day // 7).astype(np.int64)]), 1)
+    minutes = np.maximum(
+        np.round(rng.gamma(2.0, 6.0 + 14.0 * engagement[who, (session_day // 7).astype(np.int64)]), 1), 0.1
+    )
 
     # support tickets: more as engagement falls
     tickets = rng.poisson((0.03 + 0.3 * (1 - engagement)) * alive)

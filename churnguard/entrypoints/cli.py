@@ -211,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument(
         "--until", metavar="DATE", help="the first day the events do not cover (default: the day after the last event)"
     )
+    events.add_argument(
+        "--engine",
+        choices=["local", "spark"],
+        default="local",
+        help="local: DuckDB in this process (EVENTS_MEMORY_LIMIT); spark: the same SQL on Spark (SPARK_MASTER,"
+        " default local[*]), for histories larger than one machine",
+    )
     predictions = command("predictions", "export or prune the prediction log")
     predictions.add_argument(
         "action", choices=["export", "prune"], help="export: write it for analysts; prune: drop old rows"

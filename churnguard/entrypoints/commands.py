@@ -308,8 +308,13 @@ def _iso_date(text: str, option: str) -> date:
 
 
 @inject
-def cmd_events(args: argparse.Namespace, build: BuildObservations = Provide[Container.build_observations]) -> int:
+def cmd_events(
+    args: argparse.Namespace,
+    local: Callable[[], BuildObservations] = Provide[Container.build_observations.provider],
+    spark: Callable[[], BuildObservations] = Provide[Container.build_observations_on_spark.provider],
+) -> int:
     """`events build`: an event history to a labelled table, one row per customer and cutoff."""
+    build = spark() if args.engine == "spark" else local()
     if Path(args.out).suffix.lower() not in (".csv", ".parquet"):
         raise UsageError("--out must end in .csv or .parquet")
     cutoffs = tuple(_iso_date(text, "--cutoff") for text in args.cutoff or ())

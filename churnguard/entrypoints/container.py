@@ -220,6 +220,16 @@ class Container(containers.DeclarativeContainer):
         builder=observation_builder,
         writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
     )
+    build_observations_on_spark = providers.Factory(
+        BuildObservations,
+        reader=event_schema_reader,
+        builder=providers.Singleton(
+            _adapter("churnguard.adapters.spark_observation_builder:SparkObservationBuilder"),
+            master=settings.provided.spark.spark_master,
+            driver_memory=settings.provided.spark.spark_driver_memory,
+        ),
+        writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
+    )
     generate_history = providers.Factory(
         GenerateHistory,
         generator=providers.Singleton(

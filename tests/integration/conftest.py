@@ -5,6 +5,7 @@ import io
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -156,3 +157,13 @@ def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> st
     """A fresh database for this test, on the session's cluster."""
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
     return postgres.create_database(f"{name}_{os.getpid()}_{next(_DATABASES)}")
+
+
+@pytest.fixture(scope="session")
+def java() -> None:
+    """Spark's Java runtime: a failure under CI, a skip on a machine without it."""
+    if shutil.which("java") is None:
+        message = "no Java runtime for Spark (`make tools` installs Debian's openjdk-17-jre-headless)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)

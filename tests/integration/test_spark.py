@@ -5,26 +5,19 @@ and probabilities equal to 1e-9, on the original schema, on Telco, and from the 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import BUNDLED_DATA, IN_CI, SCHEMAS, TELCO_DATA, require_shared
+from tests.conftest import BUNDLED_DATA, SCHEMAS, TELCO_DATA, require_shared
 from tests.integration.conftest import run_cli_process
 
 ROWS = 100_000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def java() -> None:
-    if shutil.which("java") is None:
-        message = "no Java runtime for Spark (`make tools` installs Debian's openjdk-17-jre-headless)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+pytestmark = pytest.mark.usefixtures("java")
 
 
 def _score(workdir: Path, source: Path, out: Path, engine: str, env: dict[str, str] | None = None) -> str:
