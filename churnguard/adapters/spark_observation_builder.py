@@ -34,18 +34,18 @@ _JAVA_PATTERN = {"%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%H": "HH", "
 def java_time_pattern(time_format: str) -> str:
     """`%Y%m%d` -> `yyyyMMdd`: the Spark pattern that reads what the strptime format reads."""
     parts = []
-    for token in re.findall(r"%.|[^%]+", time_format):
-        if token.startswith("%"):
-            if token == "%%":
+    for piece in re.findall(r"%.|[^%]+", time_format):
+        if piece.startswith("%"):
+            if piece == "%%":
                 parts.append("%")
-            elif token in _JAVA_PATTERN:
-                parts.append(_JAVA_PATTERN[token])
+            elif piece in _JAVA_PATTERN:
+                parts.append(_JAVA_PATTERN[piece])
             else:
                 raise InvalidOptions(
-                    f"time_format {time_format!r}: {token} has no Spark form (use {', '.join(_JAVA_PATTERN)})"
+                    f"time_format {time_format!r}: {piece} has no Spark form (use {', '.join(_JAVA_PATTERN)})"
                 )
         else:
-            parts.append("".join(f"'{c}'" if c.isalpha() else ("''" if c == "'" else c) for c in token))
+            parts.append("".join(f"'{c}'" if c.isalpha() else ("''" if c == "'" else c) for c in piece))
     return "".join(parts)
 
 
