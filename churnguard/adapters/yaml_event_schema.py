@@ -21,12 +21,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
+import yaml
 from pydantic import Field, StrictInt, StrictStr
 
 from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.yaml_schema import (
     FieldIn,
     QualityIn,
+    SchemaFileError,
     _Strict,
     dump_schema,
     field_to_domain,
@@ -43,6 +45,7 @@ from churnguard.domain.events import (
     WindowOperation,
 )
 from churnguard.domain.schema import TableSchema
+from churnguard.domain.schema.codec import field_to_mapping
 
 if TYPE_CHECKING:
     OperationName: TypeAlias = str
@@ -127,6 +130,69 @@ def parse_event_schema(data: Any, location: str) -> EventSchema:
     return validated(data, location, EventSchemaIn, _to_domain, "name, events, churn, cutoffs, features")
 
 
+def event_yaml_form(schema: EventSchema) -> dict[str, Any]:
+    """The event schema as a file writes it; `parse_event_schema` reads it back as `schema`."""
+    source = schema.source
+    events: dict[str, Any] = {"id": source.id_column, "time": source.time_column}
+    if source.time_format:
+        events["time_format"] = source.time_format
+    if source.type_column:
+        events["type"] = source.type_column
+    if source.value_columns:
+        events["values"] = list(source.value_columns)
+    churn = schema.churn
+    out: dict[str, Any] = {"name": schema.name}
+    if schema.description:
+        out["description"] = schema.description
+    out["events"] = events
+    out["churn"] = (
+        {"cancel": churn.cancel_type, "within_days": churn.horizon_days}
+        if churn.kind is ChurnKind.CANCEL
+        else {"inactive_days": churn.horizon_days}
+    )
+    cutoffs = schema.cutoffs
+    out["cutoffs"] = {"first": cutoffs.first, "every_days": cutoffs.every_days, "count": cutoffs.count}
+    out["features"] = {
+        f.name: {
+            "op": f.operation.value,
+            **({"days": f.days} if f.days is not None else {}),
+            **({"value": f.value} if f.value is not None else {}),
+            **({"type": f.event_type} if f.event_type is not None else {}),
+        }
+        for f in schema.features
+    }
+    quality = {
+        key: value
+        for key, value in (("min_f1", schema.quality.min_f1), ("max_rejected_share", schema.quality.max_rejected_share))
+        if value is not None
+    }
+    if quality:
+        out["quality"] = quality
+    if schema.attributes:
+        out["customers"] = {"fields": {}}
+        for attribute in schema.attributes:
+            mapping = field_to_mapping(attribute)
+            out["customers"]["fields"][mapping.pop("name")] = mapping
+    return out
+
+
+def dump_event_schema(schema: EventSchema) -> str:
+    """The YAML text of an event schema, keys in declaration order, each feature on one line."""
+    form = event_yaml_form(schema)
+    features = form.pop("features")
+    attributes = form.pop("customers", None)
+    text = str(yaml.safe_dump(form, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None))
+    text += "features:\n" + "".join(
+        f"  {yaml.safe_dump({name: spec}, default_flow_style=True, sort_keys=False, width=1000).strip()[1:-1]}\n"
+        for name, spec in features.items()
+    )
+    if attributes is not None:
+        text += yaml.safe_dump(
+            {"customers": attributes}, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None
+        )
+    return text
+
+
 class YamlTableSchemaWriter:
     """The TableSchemaWriter port: a schema file that `load_schema` reads back as `schema`."""
 
@@ -140,3 +206,10 @@ class YamlEventSchemaReader:
 
     def load(self, location: str) -> EventSchema:
         return parse_event_schema(read_yaml_file(Path(location)), location)
+
+    def parse(self, text: str, location: str) -> EventSchema:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise SchemaFileError(location, [("(file)", f"not valid YAML: {error}")]) from None
+        return parse_event_schema(data, location)

@@ -191,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--name", help="init: the schema's name (default: the CSV's file name)")
     schema.add_argument("--out", type=Path, help="init: where to write the YAML (default: print it)")
     schema.add_argument("--force", action="store_true", help="init: replace an existing --out file")
+    schema.add_argument(
+        "--events", type=Path, help="init: draft an event schema from this event file instead (with --id and --time)"
+    )
+    schema.add_argument("--id", dest="id_column", help="init --events: the customer id column")
+    schema.add_argument("--time", dest="time_column", help="init --events: the event time column")
+    schema.add_argument("--type", dest="type_column", help="init --events: the event type column (default: guessed)")
+    schema.add_argument(
+        "--time-format", help="init --events: the time's strptime format, e.g. %%Y%%m%%d (default: guessed)"
+    )
     events = command("events", "build a point-in-time training table from an event history (events build)")
     events.add_argument("action", choices=["build"], help="build: one row per customer and cutoff, labelled")
     events.add_argument("--schema", type=Path, required=True, help="the event schema file (events:, churn:, cutoffs:)")

@@ -17,7 +17,7 @@ from dependency_injector.wiring import Provide, inject
 
 from churnguard.application.build_observations import BuildObservations, GenerateHistory, ScoreAsOf
 from churnguard.application.detect_drift import CheckDrift, DriftSource
-from churnguard.application.draft_schema import DraftSchema
+from churnguard.application.draft_schema import DraftEventSchema, DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
 from churnguard.application.ports import (
@@ -272,21 +272,24 @@ def cmd_schema(
     args: argparse.Namespace,
     reader: SchemaReader = Provide[Container.schema_reader],
     draft_schema: DraftSchema = Provide[Container.draft_schema],
+    draft_events: Callable[[], DraftEventSchema] = Provide[Container.draft_event_schema.provider],
     write_text: Callable[[Path, str], None] = Provide[Container.text_writer],
 ) -> int:
-    """`schema init`: profile a CSV into a draft schema; `schema check FILE`: validate one."""
+    """`schema init`: profile a CSV (or an event file) into a draft schema; `schema check FILE`: validate one."""
     if args.action == "check":
         if args.file is None:
             raise UsageError("schema check needs the schema file: churnguard schema check FILE")
         print(_describe_schema(reader.load(str(args.file)), str(args.file)))
         return EXIT_OK
-    if args.data is None or args.label is None:
-        raise UsageError("schema init needs --data CSV and --label COLUMN")
     if args.out is not None and Path(args.out).exists() and not args.force:
         raise UsageError(
             f"{args.out} exists (perhaps edited by hand): refusing to replace it; pass --force to replace it, "
             "or --out another file"
         )
+    if args.events is not None:
+        return _draft_event_schema(args, draft_events(), write_text)
+    if args.data is None or args.label is None:
+        raise UsageError("schema init needs --data CSV and --label COLUMN (or --events FILE --id COL --time COL)")
     drafted = draft_schema(str(args.data), args.label, args.positive, args.name)
     for column, note in drafted.draft.notes.items():
         print(f"  {column}: {note}", file=sys.stderr)
@@ -297,6 +300,27 @@ def cmd_schema(
     else:
         write_text(Path(args.out), drafted.text)
         print(f"wrote {args.out}: {_describe_schema(drafted.draft.schema, str(args.out))}")
+    return EXIT_OK
+
+
+def _draft_event_schema(
+    args: argparse.Namespace, draft: DraftEventSchema, write_text: Callable[[Path, str], None]
+) -> int:
+    if args.id_column is None or args.time_column is None or args.label is not None:
+        raise UsageError("schema init --events FILE takes --id COLUMN and --time COLUMN (and no --label)")
+    drafted = draft(str(args.events), args.id_column, args.time_column, args.type_column, args.time_format, args.name)
+    for key, note in drafted.draft.notes.items():
+        print(f"  {key}: {note}", file=sys.stderr)
+    schema = drafted.draft.schema
+    if args.out is None:
+        print(drafted.text, end="")
+        return EXIT_OK
+    write_text(Path(args.out), drafted.text)
+    print(
+        f"wrote {args.out}: event schema {schema.name!r}, {len(schema.features)} window features, churn: "
+        f"{schema.churn.description}, {schema.cutoffs.count} cutoffs from {schema.cutoffs.first}"
+    )
+    print(f"next: churnguard events build --schema {args.out} --events {args.events} --out TABLE.csv")
     return EXIT_OK
 
 

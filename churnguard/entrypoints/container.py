@@ -16,7 +16,7 @@ from churnguard.adapters.log_location import log_engine
 from churnguard.application.build_observations import BuildObservations, GenerateHistory, ScoreAsOf
 from churnguard.application.champion import ChampionCache
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
-from churnguard.application.draft_schema import DraftSchema
+from churnguard.application.draft_schema import DraftEventSchema, DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
 from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
 from churnguard.application.ports import (
@@ -219,6 +219,13 @@ class Container(containers.DeclarativeContainer):
         reader=event_schema_reader,
         builder=observation_builder,
         writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
+    )
+    draft_event_schema = providers.Factory(
+        DraftEventSchema,
+        profiler=providers.Singleton(
+            _adapter("churnguard.adapters.duckdb_event_profiler:DuckdbEventProfiler"), builder=observation_builder
+        ),
+        reader=event_schema_reader,
     )
     build_observations_on_spark = providers.Factory(
         BuildObservations,

@@ -26,7 +26,9 @@ from churnguard.application.ports.drift import (
 )
 from churnguard.application.ports.events import (
     CutoffCount,
+    EventDraft,
     EventHistoryGenerator,
+    EventProfiler,
     EventSchemaReader,
     GeneratedHistory,
     ObservationBuilder,
@@ -107,7 +109,9 @@ __all__ = [
     "DriftSamples",
     "Evaluation",
     "EvaluationReport",
+    "EventDraft",
     "EventHistoryGenerator",
+    "EventProfiler",
     "EventSchemaReader",
     "ExperimentTracker",
     "GeneratedHistory",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -60,6 +60,34 @@ class EventHistoryGenerator(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class EventDraft:
+    """An event schema drafted from an event file, with what was decided and why."""
+
+    schema: EventSchema
+    notes: Mapping[str, str]
+    """Per column (and "churn", "cutoffs", "history"): the decision, e.g. "a value column: ..."."""
+
+
+class EventProfiler(Protocol):
+    def profile(
+        self,
+        location: str,
+        id_column: str,
+        time_column: str,
+        type_column: str | None,
+        time_format: str | None,
+        name: str,
+    ) -> EventDraft:
+        """Draft an event schema from the events at `location`; raise a ChurnGuardError naming
+        the column or the option when it cannot."""
+        ...
+
+    def render(self, draft: EventDraft, source: str) -> str:
+        """The draft as a commented event schema file."""
+        ...
+
+
 class TableSchemaWriter(Protocol):
     def write(self, schema: TableSchema, location: str, note: str) -> None:
         """Write `schema` as a schema file at `location` (whole or not at all), `note` on top."""
@@ -69,6 +97,10 @@ class TableSchemaWriter(Protocol):
 class EventSchemaReader(Protocol):
     def load(self, location: str) -> EventSchema:
         """Read and validate an event schema file; raise SchemaFileError naming every problem."""
+        ...
+
+    def parse(self, text: str, location: str) -> EventSchema:
+        """Read and validate an event schema file's text."""
         ...
 
 

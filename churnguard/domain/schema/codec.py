@@ -39,38 +39,39 @@ _FEATURE_DEFAULTS: Mapping[str, Any] = {
 }
 
 
+def field_to_mapping(spec: Field) -> dict[str, Any]:
+    """One field's plain form, defaults left out."""
+    missing: dict[str, Any] = {"policy": spec.missing.policy.value}
+    if spec.missing.value is not None:
+        missing["value"] = spec.missing.value
+    return _drop_defaults(
+        {
+            "name": spec.name,
+            "kind": spec.kind.value,
+            "labels": list(spec.labels),
+            "minimum": spec.minimum,
+            "maximum": spec.maximum,
+            "minimum_inclusive": spec.minimum_inclusive,
+            "maximum_inclusive": spec.maximum_inclusive,
+            "unit": spec.unit,
+            "missing": missing,
+            "unseen": spec.unseen.value,
+            "display_name": spec.display_name,
+            "help": spec.help,
+            "label_names": list(spec.label_names),
+            "fixed": spec.fixed,
+        },
+        _FIELD_DEFAULTS,
+    )
+
+
 def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
     """Plain JSON-able form, defaults left out; `schema_from_mapping` reads it back.
 
     Fields and features are lists (order is part of the contract: it is the model matrix's
     column order, and JSON objects do not keep one); the YAML form keys them by name.
     """
-    fields: list[dict[str, Any]] = []
-    for spec in schema.fields:
-        missing: dict[str, Any] = {"policy": spec.missing.policy.value}
-        if spec.missing.value is not None:
-            missing["value"] = spec.missing.value
-        fields.append(
-            _drop_defaults(
-                {
-                    "name": spec.name,
-                    "kind": spec.kind.value,
-                    "labels": list(spec.labels),
-                    "minimum": spec.minimum,
-                    "maximum": spec.maximum,
-                    "minimum_inclusive": spec.minimum_inclusive,
-                    "maximum_inclusive": spec.maximum_inclusive,
-                    "unit": spec.unit,
-                    "missing": missing,
-                    "unseen": spec.unseen.value,
-                    "display_name": spec.display_name,
-                    "help": spec.help,
-                    "label_names": list(spec.label_names),
-                    "fixed": spec.fixed,
-                },
-                _FIELD_DEFAULTS,
-            )
-        )
+    fields = [field_to_mapping(spec) for spec in schema.fields]
     features = [
         _drop_defaults(
             {
