@@ -64,7 +64,8 @@ def decode_csv_bytes(raw: bytes, location: str) -> str:
 class CsvDatasetSource:
     """Comma-separated, UTF-8 (a BOM is tolerated), gzip-compressed or not, a header naming the columns."""
 
-    def load(self, location: str) -> Dataset:
+    def load(self, location: str, text_columns: tuple[str, ...] = ()) -> Dataset:
+        """`text_columns`: read as text, as written (an id 00042 stays 00042)."""
         path = Path(location)
         try:
             raw = path.read_bytes()
@@ -74,9 +75,9 @@ class CsvDatasetSource:
             raise DatasetUnreadable(location, "is a directory, not a CSV file") from None
         except OSError as error:
             raise DatasetUnreadable(location, error.strerror or str(error)) from None
-        return self.load_bytes(raw, location)
+        return self.load_bytes(raw, location, text_columns)
 
-    def load_bytes(self, raw: bytes, location: str) -> Dataset:
+    def load_bytes(self, raw: bytes, location: str, text_columns: tuple[str, ...] = ()) -> Dataset:
         """A CSV file's content, read as `load` reads the file at `location`."""
         if not raw.strip():
             raise DatasetUnreadable(location, "the file is empty")
@@ -93,7 +94,9 @@ class CsvDatasetSource:
             if hint:
                 raise DatasetUnreadable(location, f"the header has no comma{hint}")
         try:
-            table = pd.read_csv(io.StringIO(text), skipinitialspace=True)
+            table = pd.read_csv(
+                io.StringIO(text), skipinitialspace=True, dtype=dict.fromkeys(text_columns, str) or None
+            )
         except pd.errors.EmptyDataError:
             raise DatasetUnreadable(location, "no columns to read") from None
         except (pd.errors.ParserError, ValueError) as error:

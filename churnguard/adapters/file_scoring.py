@@ -33,7 +33,8 @@ DEFAULT_CHUNK_ROWS = 100_000
 UNEXPECTED_COLUMN_RULE = "is not an expected column (declare it under `passthrough:` to carry it)"
 
 
-def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _chunks(path: Path, chunk_rows: int, id_column: str | None = None) -> Iterator[pd.DataFrame]:
+    """`id_column`, if any, read as text from a CSV: customer 00042 stays 00042, not 42."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise DatasetUnreadable(str(path), "no such file")
@@ -42,7 +43,8 @@ def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             for record_batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
                 yield record_batch.to_pandas()
         elif suffix == ".csv" or path.name.lower().endswith(".csv.gz"):
-            yield from pd.read_csv(path, chunksize=chunk_rows, skipinitialspace=True, compression="infer")
+            text = {id_column: str} if id_column else None
+            yield from pd.read_csv(path, chunksize=chunk_rows, skipinitialspace=True, compression="infer", dtype=text)
         else:
             raise DatasetUnreadable(str(path), f"unsupported file type {suffix!r}; use .csv, .csv.gz or .parquet")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, pa.ArrowInvalid, OSError) as error:
@@ -79,7 +81,7 @@ class CustomerFile:
         The label column, if present, is ignored; the id column is optional and carried through.
         """
         first_row = 1
-        for chunk in _chunks(self.path, self.chunk_rows):
+        for chunk in _chunks(self.path, self.chunk_rows, schema.id_column):
             rows = np.arange(first_row, first_row + len(chunk), dtype=np.int64)
             yield check_chunk(chunk, schema, rows, str(self.path))
             first_row += len(chunk)

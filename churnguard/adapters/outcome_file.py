@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from churnguard.adapters.csv_dataset_source import CsvDatasetSource
-from churnguard.application.errors import InvalidDataset, Violation, shown_value
-from churnguard.application.ports import OutcomesRead
+from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation, shown_value
+from churnguard.application.ports import OutcomesRead, ScoredRows
 from churnguard.domain.outcomes import Outcome
 from churnguard.domain.schema import TableSchema
 
@@ -17,9 +17,9 @@ OBSERVED_AT = "observed_at"
 
 class CsvOutcomeReader:
     def read(self, location: str, schema: TableSchema, default_time: float) -> OutcomesRead:
-        table = CsvDatasetSource().load(location).table
-        assert isinstance(table, pd.DataFrame)
         id_column, label = schema.id_column, schema.label
+        table = CsvDatasetSource().load(location, (id_column,) if id_column else ()).table
+        assert isinstance(table, pd.DataFrame)
         if id_column is None:
             rule = f"schema {schema.name!r} declares no id column to join outcomes on"
             raise InvalidDataset(location, [Violation("(schema)", rule, (), (), 1)])
@@ -55,6 +55,28 @@ class CsvOutcomeReader:
             seen.add(key)
             outcomes.append(Outcome(key, bool(churn), float(at)))
         return OutcomesRead(outcomes, duplicates)
+
+
+class ScoredFileReader:
+    """The ScoredFileReader port: a .csv or .parquet file `churnguard score` wrote."""
+
+    def read(self, location: str, id_column: str) -> ScoredRows:
+        columns = [id_column, "churn_probability", "churn_prediction", "model_version"]
+        try:
+            if location.lower().endswith(".parquet"):
+                table = pd.read_parquet(location, columns=columns)
+            else:
+                table = pd.read_csv(location, usecols=columns, dtype={id_column: str, "model_version": str})
+        except FileNotFoundError:
+            raise DatasetUnreadable(location, "no such file") from None
+        except (ValueError, KeyError) as error:
+            raise DatasetUnreadable(location, f"not a scored file with columns {', '.join(columns)}: {error}") from None
+        return ScoredRows(
+            ids=table[id_column].astype(str).tolist(),
+            probabilities=table["churn_probability"].astype(float).tolist(),
+            predictions=table["churn_prediction"].astype(bool).tolist(),
+            model_versions=frozenset(table["model_version"].astype(str)),
+        )
 
 
 def _violation(column: str, rule: str, failing: np.ndarray, values: pd.Series) -> Violation:

@@ -6,24 +6,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from churnguard.application.champion import ChampionCache
-from churnguard.application.errors import require_schema
+from churnguard.application.errors import InvalidOptions, ModelNotFound, require_schema
 from churnguard.application.ports import (
+    Clock,
     CustomerBatchSource,
     EventHistoryGenerator,
     EventSchemaReader,
     GeneratedHistory,
+    ModelStore,
     ObservationBuilder,
     ObservationSummary,
+    OutcomeReader,
+    OutcomesReport,
+    OutcomesReportWriter,
     ScoredBatchWriter,
+    ScoredFileReader,
     ScoringSummary,
     TableSchemaWriter,
 )
 from churnguard.application.score_customers import ScoreCustomers
-from churnguard.domain.events import EventSchema
+from churnguard.domain.events import EventSchema, day_number
+from churnguard.domain.outcomes import MatchedOutcome, by_period
 from churnguard.domain.schema import TableSchema
 
 logger = logging.getLogger(__name__)
@@ -149,3 +156,80 @@ class ScoreAsOf:
         scored = self._score(self._batches(location), writer, explain)
         logger.info("scored as of a date", extra={"as_of": as_of.isoformat(), "scored": scored.scored})
         return ScoredAsOf(built, location, scored)
+
+
+def outcomes_location(scored: str) -> str:
+    """Where `outcomes --as-of` keeps the realized labels it built: `s.csv` -> `s.outcomes.csv`."""
+    stem, dot, suffix = scored.rpartition(".")
+    return f"{stem}.outcomes.{suffix}" if dot else f"{scored}.outcomes.csv"
+
+
+class OutcomesAsOf:
+    """Outcomes that arrive by themselves: once the horizon after a scored date is over, the
+    events say who churned; joined with what `score --as-of` estimated for each customer, they
+    give the realized F1 and ROC-AUC beside the estimate made from the probabilities alone."""
+
+    def __init__(
+        self,
+        reader: EventSchemaReader,
+        builder: ObservationBuilder,
+        labels: OutcomeReader,
+        scored: ScoredFileReader,
+        store: ModelStore,
+        writer: OutcomesReportWriter,
+        clock: Clock,
+    ) -> None:
+        self._reader = reader
+        self._builder = builder
+        self._labels = labels
+        self._scored = scored
+        self._store = store
+        self._writer = writer
+        self._clock = clock
+
+    def __call__(
+        self, schema_location: str, events: str, as_of: date, scored: str, customers: str | None = None
+    ) -> tuple[OutcomesReport, Sequence[str]]:
+        schema = self._reader.load(schema_location)
+        champion = self._store.champion()
+        if champion is None:
+            raise ModelNotFound("no champion: the estimate beside the outcomes uses its decision threshold")
+        rows = self._scored.read(scored, schema.source.id_column)
+        versions = {version[:12] for version in rows.model_versions}
+        if versions != {champion.fingerprint[:12]}:
+            raise InvalidOptions(
+                f"{scored} was scored by model {', '.join(sorted(versions))}; the champion is "
+                f"{champion.fingerprint[:12]}: join outcomes in the workdir of the model that scored them"
+            )
+        location = outcomes_location(scored)
+        built = self._builder.build(schema, events, location, [as_of], customers=customers)
+        (count,) = built.cutoffs
+        if count.rows and not count.labelled:
+            raise InvalidOptions(
+                f"the {schema.churn.horizon_days} days after {as_of} are not over: the events end on {built.until} "
+                f"(exclusive), so who churned is not known yet"
+            )
+        known = {o.customer_id: o for o in self._labels.read(location, schema.observation_schema(), 0.0).outcomes}
+        at = float(day_number(as_of)) * 86_400.0
+        matched, unknown = [], []
+        for customer, probability, predicted in zip(rows.ids, rows.probabilities, rows.predictions, strict=True):
+            outcome = known.get(customer)
+            if outcome is None:
+                unknown.append(customer)
+                continue
+            matched.append(MatchedOutcome(customer, outcome.churned, probability, predicted, at, champion.threshold))
+        period = float(schema.churn.horizon_days) * 86_400.0
+        report = OutcomesReport(
+            checked_at=self._clock.now(),
+            model_version=champion.fingerprint,
+            source=f"{events} as of {as_of}",
+            received=len(known),
+            matched=len(matched),
+            unknown=unknown,
+            duplicates=[],
+            periods=[replace(p, start=at) for p in by_period(matched, period)],  # one period: the scored date
+            period_seconds=period,
+        )
+        files = self._writer.write(report)
+        logger.info("outcomes from events", extra={"as_of": as_of.isoformat(), "matched": len(matched)})
+        return report, files

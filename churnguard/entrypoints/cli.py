@@ -251,7 +251,17 @@ def build_parser() -> argparse.ArgumentParser:
     reject_option(drift)
     drift.add_argument("--schedule", help="rerun every interval (30s, 15m, 1h, 1d) until stopped")
     outcomes = command("outcomes", "join later outcomes with the logged predictions: realized vs estimated")
-    outcomes.add_argument("--in", dest="input", type=Path, required=True, help="CSV: the schema's id and label columns")
+    outcomes.add_argument("--in", dest="input", type=Path, help="CSV: the schema's id and label columns")
+    outcomes.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="instead of --in: the outcomes of customers scored as of DATE (`score --as-of`), from the events "
+        "after it (with --events, --events-schema and --scored)",
+    )
+    outcomes.add_argument("--events", type=Path, help="--as-of: the event file, reaching past the horizon after DATE")
+    outcomes.add_argument("--events-schema", type=Path, help="--as-of: the event schema the champion was trained on")
+    outcomes.add_argument("--scored", type=Path, help="--as-of: the file `score --as-of DATE` wrote")
+    outcomes.add_argument("--customers", type=Path, help="--as-of: the customer table of the schema's attributes")
     outcomes.add_argument("--period", default="1d", help="report period of prediction time (e.g. 1h, 1d; default 1d)")
     workdir_option(outcomes, "the prediction log and the champion")
     traffic = command("simulate-traffic", "send generated customers to a running API")

@@ -15,7 +15,12 @@ from pathlib import Path
 
 from dependency_injector.wiring import Provide, inject
 
-from churnguard.application.build_observations import BuildObservations, GenerateHistory, ScoreAsOf
+from churnguard.application.build_observations import (
+    BuildObservations,
+    GenerateHistory,
+    OutcomesAsOf,
+    ScoreAsOf,
+)
 from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftEventSchema, DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
@@ -438,13 +443,31 @@ def cmd_drift(
 
 
 @inject
-def cmd_outcomes(args: argparse.Namespace, record: RecordOutcomes = Provide[Container.record_outcomes]) -> int:
-    """Join outcomes (id + label) with the logged predictions; realized vs estimated per period."""
-    report, files = record(str(args.input), _duration_seconds(args.period, "--period"))
-    print(
-        f"{report.received} outcomes from {args.input}: {report.matched} joined with their prediction, "
-        f"{len(report.unknown)} unknown ids, {len(report.duplicates)} duplicates"
-    )
+def cmd_outcomes(
+    args: argparse.Namespace,
+    record: Callable[[], RecordOutcomes] = Provide[Container.record_outcomes.provider],
+    as_of: Callable[[], OutcomesAsOf] = Provide[Container.outcomes_as_of.provider],
+) -> int:
+    """Join outcomes (id + label) with the logged predictions, or (--as-of) the outcomes the events
+    tell with what `score --as-of` estimated; realized vs estimated per period."""
+    if args.as_of is not None:
+        if None in (args.events, args.events_schema, args.scored) or args.input is not None:
+            raise UsageError("outcomes --as-of DATE takes --events, --events-schema and --scored (and no --in)")
+        customers = str(args.customers) if args.customers else None
+        day = _iso_date(args.as_of, "--as-of")
+        report, files = as_of()(str(args.events_schema), str(args.events), day, str(args.scored), customers)
+        print(
+            f"{report.received:,} customers active on {day} with a known outcome; {report.matched:,} of the "
+            f"{report.matched + len(report.unknown):,} in {args.scored} joined, {len(report.unknown)} unknown"
+        )
+    elif args.input is None or args.events or args.events_schema or args.scored or args.customers:
+        raise UsageError("outcomes needs --in FILE, or --as-of DATE with --events, --events-schema and --scored")
+    else:
+        report, files = record()(str(args.input), _duration_seconds(args.period, "--period"))
+        print(
+            f"{report.received} outcomes from {args.input}: {report.matched} joined with their prediction, "
+            f"{len(report.unknown)} unknown ids, {len(report.duplicates)} duplicates"
+        )
     if report.unknown:
         print(f"  unknown (no logged prediction before the outcome): {', '.join(report.unknown[:10])}")
     if report.duplicates:

@@ -13,7 +13,12 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from churnguard.adapters.log_location import log_engine
-from churnguard.application.build_observations import BuildObservations, GenerateHistory, ScoreAsOf
+from churnguard.application.build_observations import (
+    BuildObservations,
+    GenerateHistory,
+    OutcomesAsOf,
+    ScoreAsOf,
+)
 from churnguard.application.champion import ChampionCache
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftEventSchema, DraftSchema
@@ -341,6 +346,16 @@ class Container(containers.DeclarativeContainer):
         store=model_store,
         writer=outcome_reports,
         tracker=experiment_tracker,
+        clock=clock,
+    )
+    outcomes_as_of = providers.Factory(
+        OutcomesAsOf,
+        reader=event_schema_reader,
+        builder=observation_builder,
+        labels=providers.Singleton(_adapter("churnguard.adapters.outcome_file:CsvOutcomeReader")),
+        scored=providers.Singleton(_adapter("churnguard.adapters.outcome_file:ScoredFileReader")),
+        store=model_store,
+        writer=outcome_reports,
         clock=clock,
     )
     customer_file = providers.Factory(_adapter("churnguard.adapters.file_scoring:CustomerFile"))

@@ -177,3 +177,44 @@ def test_an_observation_table_with_a_bad_cutoff_or_a_customer_twice_at_one_is_re
         err = capsys.readouterr().err
         assert rule in err
         assert row in err
+
+
+def test_outcomes_arrive_from_the_events_after_a_scored_date_beside_the_estimate(cdnow_champion, tmp_path, capsys):
+    """Scored as of 1997-12-31; the 182 days after it end with the data: the events say who
+    churned, and the report's realized ROC-AUC is that of the scored probabilities on those labels."""
+    from sklearn.metrics import roc_auc_score
+
+    from churnguard.entrypoints.cli import main
+
+    schema, scored = str(SCHEMAS / "cdnow.yaml"), tmp_path / "scored.csv"
+    common = [
+        "--as-of",
+        "1997-12-31",
+        "--events",
+        str(CDNOW),
+        "--events-schema",
+        schema,
+        "--workdir",
+        str(cdnow_champion),
+    ]
+    assert main(["score", *common, "--out", str(scored)]) == 0
+    capsys.readouterr()
+    assert main(["outcomes", *common, "--scored", str(scored)]) == 0
+    said = capsys.readouterr().out
+    assert "23,570 customers active on 1997-12-31 with a known outcome; 23,570 of the 23,570" in said
+    labels = pd.read_csv(tmp_path / "scored.outcomes.csv", dtype={"customer_id": str})[["customer_id", "churn"]]
+    joined = pd.read_csv(scored, dtype={"customer_id": str}).merge(labels, on="customer_id")
+    report = json.loads(next((cdnow_champion / "reports").glob("outcomes*.json")).read_text())
+    (period,) = report["periods"]
+    assert period["rows"] == 23570
+    assert period["churn_rate"] == pytest.approx(joined["churn"].mean())
+    assert period["start"] == "1997-12-31T00:00:00+00:00"
+    assert period["realized"]["roc_auc"] == pytest.approx(roc_auc_score(joined["churn"], joined["churn_probability"]))
+    assert 0.5 < period["estimated"]["f1"] < 1  # the estimate from the probabilities alone, beside it
+    # 1998-06-01's 26 weeks are not over: refused, saying when they end
+    late = tmp_path / "late.csv"
+    later = [*common[:1], "1998-06-01", *common[2:]]
+    assert main(["score", *later, "--out", str(late)]) == 0
+    capsys.readouterr()
+    assert main(["outcomes", *later, "--scored", str(late)]) == 2
+    assert "the 182 days after 1998-06-01 are not over: the events end on 1998-07-01" in capsys.readouterr().err

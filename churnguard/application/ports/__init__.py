@@ -33,6 +33,8 @@ from churnguard.application.ports.events import (
     GeneratedHistory,
     ObservationBuilder,
     ObservationSummary,
+    ScoredFileReader,
+    ScoredRows,
     TableSchemaWriter,
 )
 from churnguard.application.ports.generation import (
@@ -146,6 +148,8 @@ __all__ = [
     "SchemaReader",
     "ScoredBatch",
     "ScoredBatchWriter",
+    "ScoredFileReader",
+    "ScoredRows",
     "ScoringEngine",
     "ScoringJob",
     "ScoringSummary",

@@ -88,6 +88,23 @@ class EventProfiler(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ScoredRows:
+    """What an offline scoring wrote for each customer."""
+
+    ids: Sequence[str]
+    probabilities: Sequence[float]
+    predictions: Sequence[bool]
+    model_versions: frozenset[str]
+    """The (short) model versions that scored the rows."""
+
+
+class ScoredFileReader(Protocol):
+    def read(self, location: str, id_column: str) -> ScoredRows:
+        """The id, probability and prediction columns of a file `churnguard score` wrote."""
+        ...
+
+
 class TableSchemaWriter(Protocol):
     def write(self, schema: TableSchema, location: str, note: str) -> None:
         """Write `schema` as a schema file at `location` (whole or not at all), `note` on top."""
