@@ -117,7 +117,7 @@ def speed(folder: Path, customers: int, table: Path | None, grid: str, spark: bo
         numbers = mine.select_dtypes("number").columns
         gap = float((same[numbers] - mine[numbers]).abs().max().max())
         print(f"  events build --engine spark (local[*]): {len(same):,} rows in {seconds:.1f} s, peak {peak:.2f} GB"
-              f" (the driver and its JVM); largest difference from DuckDB's {gap:.1e}")  # fmt: skip
+              f" (the Python process; the JVM not counted); largest difference from DuckDB's {gap:.1e}")  # fmt: skip
     if table is not None:
         workdir = folder / "work"
         cli("pipeline", "--schema", str(table.with_suffix(".schema.yaml")), "--data", str(table), "--grid", grid,

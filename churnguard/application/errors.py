@@ -88,6 +88,10 @@ class TooManyRejected(ChurnGuardError):
     limit and where the rejects went are in the message)."""
 
 
+class EventsUnavailable(ChurnGuardError):
+    """Predicting from posted events needs the event schema the champion's table was built with."""
+
+
 class ExplanationUnavailable(ChurnGuardError):
     """The requested kind of explanation cannot be computed for this model."""
 

@@ -287,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: PORT or API_PORT, else 8001)")
     serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
     workdir_option(serve, "the champion it serves (and reloads when it changes)")
+    serve.add_argument(
+        "--events-schema",
+        type=Path,
+        help="the event schema the champion's table was built with: POST /predict/events computes window "
+        "features from posted events by it (default: EVENTS_SCHEMA_PATH)",
+    )
     settings = command("settings", "print the effective settings (secrets masked)")
     workdir_option(settings, "its paths")
     return parser

@@ -511,6 +511,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings = Provide[Container.s
     api = settings.api
     host, port, workers = args.host or api.host, args.port or api.port, args.workers or api.workers
     os.environ["WORKDIR"] = str(settings.paths.workdir.resolve())
+    if args.events_schema is not None:  # the workers read their settings from the environment
+        if not Path(args.events_schema).is_file():
+            raise UsageError(f"--events-schema {args.events_schema}: no such file")
+        os.environ["EVENTS_SCHEMA_PATH"] = str(Path(args.events_schema).resolve())
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="churnguard-metrics-")
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -198,6 +198,11 @@ class EventSettings(BaseSettings):
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description="EVENTS_MEMORY_LIMIT: the event builder's memory (DuckDB spills to disk past it)",
     )
+    events_schema_path: Path | None = Field(
+        None,
+        description="EVENTS_SCHEMA_PATH: the event schema POST /predict/events computes window features by "
+        "(`serve --events-schema`)",
+    )
 
 
 class Settings(BaseModel):

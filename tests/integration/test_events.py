@@ -218,3 +218,81 @@ def test_outcomes_arrive_from_the_events_after_a_scored_date_beside_the_estimate
     capsys.readouterr()
     assert main(["outcomes", *later, "--scored", str(late)]) == 2
     assert "the 182 days after 1998-06-01 are not over: the events end on 1998-07-01" in capsys.readouterr().err
+
+
+def _cdnow_events(customer: str) -> list[dict]:
+    purchases = pd.read_csv(CDNOW, sep=r"\s+", dtype=str)
+    mine = purchases[purchases["customer_id"] == customer]
+    return [
+        {"time": f"{d[:4]}-{d[4:6]}-{d[6:]}", "values": {"number_of_cds": float(n), "dollar_value": float(v)}}
+        for d, n, v in zip(mine["date"], mine["number_of_cds"], mine["dollar_value"], strict=True)
+    ]
+
+
+def _client(workdir: Path, monkeypatch, events_schema: Path | None):
+    from fastapi.testclient import TestClient
+
+    from churnguard.entrypoints.container import build_container
+    from churnguard.entrypoints.http.app import create_app
+    from churnguard.entrypoints.settings import Settings
+
+    monkeypatch.setenv("WORKDIR", str(workdir))
+    monkeypatch.setenv("PREDICTION_LOG_ENABLED", "false")
+    if events_schema is None:
+        monkeypatch.delenv("EVENTS_SCHEMA_PATH", raising=False)
+    else:
+        monkeypatch.setenv("EVENTS_SCHEMA_PATH", str(events_schema))
+    settings = Settings()
+    return TestClient(create_app(settings, build_container(settings)))
+
+
+def test_the_api_answers_from_posted_events_as_the_builder_and_predict_do(cdnow_champion, tmp_path, monkeypatch):
+    """POST /predict/events: the window features as of a date from the events before it, the
+    very row `events build` writes for that customer and date, and /predict's answer for it."""
+    from churnguard.adapters.yaml_event_schema import YamlEventSchemaReader
+
+    schema_file = SCHEMAS / "cdnow.yaml"
+    schema = YamlEventSchemaReader().load(str(schema_file))
+    DuckdbObservationBuilder().build(
+        schema, str(CDNOW), str(tmp_path / "rows.csv"), [date(1998, 6, 1)], labelled_only=False
+    )
+    rows = pd.read_csv(tmp_path / "rows.csv", dtype={"customer_id": str}).set_index("customer_id")
+    events = _cdnow_events("00002")
+    later = {"time": "1998-06-20", "values": {"number_of_cds": 9.0, "dollar_value": 99.0}}  # after as_of: unseen
+    with _client(cdnow_champion, monkeypatch, schema_file) as client:
+        answer = client.post(
+            "/predict/events", json={"customer_id": "00002", "as_of": "1998-06-01", "events": [*events, later]}
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        expected = rows.loc["00002"]
+        assert body["as_of"] == "1998-06-01"
+        assert body["features"] == pytest.approx({f.name: expected[f.name] for f in schema.features})
+        row = {
+            "customer_id": "00002",
+            "cutoff": "1998-06-01",
+            **{f.name: expected[f.name].item() for f in schema.features},
+        }
+        direct = client.post("/predict", json=row).json()
+        assert body["churn_probability"] == pytest.approx(direct["churn_probability"], abs=1e-12)
+        assert body["feature_contributions"] == direct["feature_contributions"]
+        assert body["customer_id"] == "00002"
+        wrong = client.post("/predict/events", json={"customer_id": "x", "as_of": "1998-06-01",
+                            "events": [{"time": "1997-02-01", "values": {"price": 3.0}}]})  # fmt: skip
+        assert wrong.status_code == 422
+        assert wrong.json()["errors"] == [
+            {"field": "events[0].values.price", "rule": "not a value column of event schema 'cdnow' (it has "
+             "number_of_cds, dollar_value)"}]  # fmt: skip
+        early = client.post("/predict/events", json={"customer_id": "00002", "as_of": "1996-01-01", "events": events})
+        assert early.status_code == 422
+        assert "no event before as_of 1996-01-01" in early.json()["detail"]
+    with _client(cdnow_champion, monkeypatch, None) as client:
+        refused = client.post("/predict/events", json={"customer_id": "00002", "events": events})
+        assert refused.status_code == 409
+        assert "serve --events-schema FILE" in refused.json()["detail"]
+    other = tmp_path / "other.yaml"
+    other.write_text(schema_file.read_text().replace("purchases_28d: {op: count, days: 28}", ""))
+    with _client(cdnow_champion, monkeypatch, other) as client:
+        refused = client.post("/predict/events", json={"customer_id": "00002", "events": events})
+        assert refused.status_code == 409
+        assert "not on the table of event schema 'cdnow'" in refused.json()["detail"]

@@ -16,7 +16,7 @@ import pytest
 from tests.integration.api_server import ApiServer
 
 KEY = "schemathesis-test-key"
-OPERATIONS = 11
+OPERATIONS = 12
 SEED = 20261126  # fixed so CI is reproducible; run by hand with other seeds to explore
 
 

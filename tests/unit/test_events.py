@@ -215,3 +215,14 @@ def test_purged_folds_on_weekly_cutoffs_worked_by_hand():
     ]  # fmt: skip
     assert sorted(set(times[found[1][0]].tolist())) == [0.0, 7.0, 14.0, 56.0, 63.0]
     assert purged_folds(times, 11, 14) == []  # more blocks than cutoffs: none
+
+
+def test_a_posted_time_is_read_on_the_builders_axis_in_utc():
+    from datetime import datetime, timedelta, timezone
+
+    from churnguard.application.predict_from_events import days_since_epoch
+
+    assert days_since_epoch(date(1970, 1, 2)) == 1.0
+    assert days_since_epoch(datetime(1970, 1, 2, 12)) == 1.5  # no zone: UTC, as the builders read it
+    paris = timezone(timedelta(hours=1))
+    assert days_since_epoch(datetime(1970, 1, 2, 13, tzinfo=paris)) == 1.5

@@ -8,6 +8,7 @@ import json
 from churnguard.adapters.in_memory import InMemoryPredictionLog
 from churnguard.application.champion import ChampionCache
 from churnguard.application.predict_churn import PredictChurn
+from churnguard.application.predict_from_events import PredictFromEvents
 from churnguard.domain.customer import CustomerProfile
 from churnguard.entrypoints.http.metrics import ServiceMetrics
 from churnguard.entrypoints.http.routes.predict import PredictRoute, score_batch
@@ -21,6 +22,7 @@ def _route(log: InMemoryPredictionLog) -> PredictRoute:
     predict = PredictChurn(ChampionCache(store), FakeInferenceTracer(), log=log)
     return PredictRoute(
         predict,
+        PredictFromEvents(predict, None),
         CustomerIn,
         lambda checked: CustomerProfile.from_mapping(checked.model_dump()),
         lambda served: None,

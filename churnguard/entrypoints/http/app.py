@@ -25,7 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from churnguard import __version__
-from churnguard.application.errors import ExplanationUnavailable, ModelNotFound
+from churnguard.application.errors import EventsUnavailable, ExplanationUnavailable, ModelNotFound
 from churnguard.domain.errors import InvalidProfile
 from churnguard.entrypoints.container import Container, build_container
 from churnguard.entrypoints.http.metrics import ServiceMetrics
@@ -98,6 +98,11 @@ def _map_errors(app: FastAPI, metrics: ServiceMetrics) -> None:
     async def no_model(_: Request, error: ModelNotFound) -> JSONResponse:
         metrics.prediction_errors.labels("no_model").inc()
         return JSONResponse({"detail": str(error), "errors": []}, status_code=503)
+
+    @app.exception_handler(EventsUnavailable)
+    async def no_event_schema(_: Request, error: EventsUnavailable) -> JSONResponse:
+        metrics.prediction_errors.labels("no_event_schema").inc()
+        return JSONResponse({"detail": str(error), "errors": []}, status_code=409)
 
     @app.exception_handler(ExplanationUnavailable)
     async def no_explanation(_: Request, error: ExplanationUnavailable) -> JSONResponse:

@@ -4,6 +4,7 @@ rules, so the API, the CSV schema and CustomerProfile can never disagree.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,6 +60,25 @@ class LabelledPredictionOut(PredictionOut):
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customers: list[dict[str, Any]] = Field(description="customers, each validated on its own")
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time: datetime | date = Field(description="when: an ISO date or time (UTC unless it names a zone)")
+    type: str | None = Field(None, description="the event's type, where the event schema declares a type column")
+    values: dict[str, float] = Field(default_factory=dict, description="value columns of the event schema")
+
+
+class EventsIn(BaseModel):
+    """One customer's history: scored as of `as_of` from the events strictly before it."""
+
+    model_config = ConfigDict(extra="forbid")
+    customer_id: str = Field(description="the customer's id (the event schema's id column)", min_length=1)
+    as_of: date | None = Field(None, description="the date to score as of (default: today, UTC)")
+    events: list[EventIn] = Field(description="the customer's events, in any order", min_length=1, max_length=100_000)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="the static attributes the event schema declares (customers.fields)"
+    )
 
 
 class RowError(BaseModel):

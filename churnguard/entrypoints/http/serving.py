@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from churnguard.application.champion import Champion, ChampionCache, Refresh
 from churnguard.application.errors import ModelNotFound
 from churnguard.application.predict_churn import EncodedCustomer, PredictChurn, ServedPredictions
+from churnguard.application.predict_from_events import PredictFromEvents
 from churnguard.domain.customer import ORIGINAL_SCHEMA, Customer, CustomerProfile
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.reference_profile import ReferenceProfile
@@ -55,6 +56,12 @@ class Serving:
         self.profile: ReferenceProfile | None = None
         self.customer_model: type[BaseModel] = customer_model(self.schema, self.request_example())
         self.predict_churn: PredictChurn = container.predict_churn(loaded_only=True)
+        events_schema = settings.events.events_schema_path
+        self.predict_from_events = PredictFromEvents(
+            self.predict_churn,
+            container.event_schema_reader().load(str(events_schema)) if events_schema else None,
+            str(events_schema or ""),
+        )
         self.tracer = container.inference_tracer()
         self.prediction_log = container.prediction_log()
         self.diagnostics: ModelDiagnostics | None = None

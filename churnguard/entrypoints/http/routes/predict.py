@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -26,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from churnguard.application.champion import ChurnPrediction
 from churnguard.application.predict_churn import EncodedCustomer, PredictChurn, ServedPredictions, customer_id
+from churnguard.application.predict_from_events import PostedEvent, PredictFromEvents
 from churnguard.domain.errors import InvalidProfile
 from churnguard.domain.schema import TableSchema
 from churnguard.entrypoints.http.metrics import ServiceMetrics
@@ -34,6 +36,7 @@ from churnguard.entrypoints.http.schemas import (
     BatchIn,
     BatchOut,
     ErrorOut,
+    EventsIn,
     LabelledBatchOut,
     LabelledPredictionOut,
     PredictionOut,
@@ -62,6 +65,7 @@ class PredictRoute:
     """The collaborators of the prediction routes, for the schema the app serves."""
 
     predict_churn: PredictChurn
+    predict_from_events: PredictFromEvents
     customer_model: type[BaseModel]
     """The served schema's request model."""
     to_customer: Callable[[BaseModel], EncodedCustomer]
@@ -78,6 +82,7 @@ class PredictRoute:
     def of(cls, serving: Serving) -> PredictRoute:
         return cls(
             serving.predict_churn,
+            serving.predict_from_events,
             serving.customer_model,
             serving.customer,
             serving.count,
@@ -180,6 +185,51 @@ def score_batch(route: PredictRoute, body: bytes, request_id: str, explain: str)
     )
 
 
+async def predict_events(request: Request, explain: Annotated[Literal["loo", "none"], Query()] = "loo") -> JSONResponse:
+    """The window features computed from the posted events as of a date, then predicted as /predict does."""
+    try:
+        posted = EventsIn.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+    route = _route(request)
+    as_of = posted.as_of or datetime.now(UTC).date()
+    events = [PostedEvent(e.time, e.type, e.values) for e in posted.events]
+    started = time.perf_counter()
+    made = await run_in_threadpool(
+        route.predict_from_events,
+        posted.customer_id,
+        as_of,
+        events,
+        posted.attributes,
+        explain != "none",
+        _request_id(request),
+    )
+    route.metrics.model_latency.observe(time.perf_counter() - started)
+    route.count(made.served)
+    body = route.body_of(made.served.predictions[0], made.served.customers[0])
+    body["as_of"] = as_of.isoformat()
+    body["features"] = made.features
+    return PredictionResponse(body)
+
+
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its `$defs` put in place of their references (none is recursive here),
+    so it stands alone in an OpenAPI request body."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 def predict_router(serving: Serving) -> APIRouter:
     """The prediction routes, declared in OpenAPI with the served schema's request model."""
     api = serving.settings.api
@@ -198,6 +248,7 @@ def predict_router(serving: Serving) -> APIRouter:
 
     serving.on_swap.append(show_the_champions_typical_customer)
     batch_schema = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    events_schema = inlined(EventsIn.model_json_schema())
     router.add_api_route(
         "/predict",
         predict,
@@ -209,6 +260,18 @@ def predict_router(serving: Serving) -> APIRouter:
             "parameters": [EXPLAIN_PARAMETER],
             "requestBody": {"required": True, "content": {"application/json": {"schema": customer_schema}}},
         },
+    )
+    router.add_api_route(
+        "/predict/events",
+        predict_events,
+        methods=["POST"],
+        response_model=None,
+        responses={200: {"model": LabelledPredictionOut}, 409: {"model": ErrorOut}, **REFUSALS},
+        summary="Churn for one customer from their events: window features as of a date, then /predict",
+        description="Needs the server started with the event schema its champion was trained on "
+        "(`serve --events-schema`, EVENTS_SCHEMA_PATH); 409 otherwise. The response adds `as_of` and the "
+        "`features` computed from the events strictly before it.",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": events_schema}}}},
     )
     router.add_api_route(
         "/predict/batch",
