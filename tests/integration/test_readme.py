@@ -191,7 +191,9 @@ SHELL_BLOCKS = {
     "make run    #": "tests/integration/test_make_targets.py runs `make run`; `make test-all` is what CI runs",
     "# 1. Draft a schema": "run here: test_the_use_your_own_data_walk_through_runs_as_written",
     ".venv/bin/mlflow ui": "run here: test_the_mlflow_ui_block_serves_the_tracking_ui",
-    "curl -s localhost:8001/predict": "run here: test_the_curl_block_gets_a_prediction",
+    "curl -s localhost:8001/predict -H": "run here: test_the_curl_block_gets_a_prediction",
+    "# A subscription history of 2,000": "run here: test_the_subscription_blocks_run_to_a_prediction_from_events",
+    "curl -s localhost:8001/predict/events": "run here: test_the_subscription_blocks_run_to_a_prediction_from_events",
     "make serve &": "run here: test_the_drift_demo_blocks_run_as_written",
     ".venv/bin/churnguard simulate-traffic --schema": "run here: test_the_drift_demo_blocks_run_as_written",
     "cp deploy/.env.example": "no Docker engine here: test_deploy.py checks the file with compose `config`, and "
@@ -289,13 +291,42 @@ def test_the_curl_block_gets_a_prediction(trained_workdir, tmp_path):
     server.start(timeout=180)
     try:
         port = server.port
-        result = _bash(_block("curl -s localhost:8001/predict").replace("8001", str(port)), project, _env(port))
+        result = _bash(_block("curl -s localhost:8001/predict -H").replace("8001", str(port)), project, _env(port))
     finally:
         server.stop()
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert 0.0 < body["churn_probability"] < 1.0
     assert len(body["feature_contributions"]) == 13
+
+
+def test_the_subscription_blocks_run_to_a_prediction_from_events(tmp_path):
+    """The generated history to a champion as the docs write it, then served with its event
+    schema and asked about a customer from their events, as the curl block does."""
+    project = _project(tmp_path)
+    built = _bash(_block("# A subscription history of 2,000"), project, _env(free_port()))
+    assert built.returncode == 0, built.stderr
+    assert "champion is now" in built.stdout
+    workdir, schema = project / "subs", project / "schemas" / "subscriptions.yaml"
+    server = ApiServer(
+        project,
+        args=lambda port: ["--port", str(port), "--workdir", str(workdir), "--events-schema", str(schema)],
+    )
+    server.start(timeout=180)
+    try:
+        port = server.port
+        result = _bash(_block("curl -s localhost:8001/predict/events").replace("8001", str(port)), project, _env(port))
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert 0.0 < body["churn_probability"] < 1.0
+    assert body["customer_id"] == "c0000007"
+    # two sessions in the 91 days before 2025-06-02, the last of them 61 days before it, one ticket
+    features = body["features"]
+    assert (features["sessions_91d"], features["sessions_28d"], features["support_91d"]) == (2, 0, 1)
+    assert features["days_since_session"] == pytest.approx(60.12, abs=0.01)
+    assert len(body["feature_contributions"]) == 15
 
 
 def test_the_mlflow_ui_block_serves_the_tracking_ui(tmp_path):
