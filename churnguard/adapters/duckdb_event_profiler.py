@@ -21,6 +21,7 @@ from typing import Any
 
 from churnguard.adapters.duckdb_observation_builder import DuckdbObservationBuilder
 from churnguard.adapters.observation_sql import quote_name
+from churnguard.adapters.postgres_table_export import readable, shown
 from churnguard.adapters.yaml_event_schema import dump_event_schema
 from churnguard.application.errors import DatasetUnreadable, InvalidOptions
 from churnguard.application.ports import EventDraft
@@ -61,8 +62,8 @@ class DuckdbEventProfiler:
         name: str,
     ) -> EventDraft:
         notes: dict[str, str] = {}
-        with self._builder.session() as sql:
-            columns = sql.view("source", location)
+        with readable(location) as path, self._builder.session() as sql:
+            columns = sql.view("source", path)
             for column, option in ((id_column, "--id"), (time_column, "--time"), (type_column, "--type")):
                 if column is not None and column not in columns:
                     raise DatasetUnreadable(
@@ -115,11 +116,12 @@ class DuckdbEventProfiler:
             features=features,
             churn=churn,
             cutoffs=cutoffs,
-            description=f"Drafted from {location}.",
+            description=f"Drafted from {shown(location)}.",
         )
         return EventDraft(schema, notes)
 
     def render(self, draft: EventDraft, source: str) -> str:
+        source = shown(source)
         lines = [
             f"# Drafted by `churnguard schema init --events` from {source}. Check every decision,",
             f"# then build the training table: churnguard events build --schema THIS --events {source} --out TABLE.csv",

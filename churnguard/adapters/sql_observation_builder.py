@@ -8,6 +8,7 @@ generates from the declarations, and a test holds them equal on the same history
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -22,6 +23,7 @@ from churnguard.adapters.observation_sql import (
     output_query,
     quote_name,
 )
+from churnguard.adapters.postgres_table_export import readable, shown
 from churnguard.application.errors import DatasetUnreadable, InvalidOptions
 from churnguard.application.ports import CutoffCount, ObservationSummary
 from churnguard.domain.events import EventSchema, date_of, day_number
@@ -68,10 +70,10 @@ class SqlObservationBuilder:
         customers: str | None = None,
     ) -> ObservationSummary:
         _require_customers(schema, customers)
-        with self.session() as sql:
-            _read_events(sql, schema, source)
+        with contextlib.ExitStack() as files, self.session() as sql:
+            _read_events(sql, schema, files.enter_context(readable(source)), shown(source))
             if customers is not None:
-                _read_customers(sql, schema, customers)
+                _read_customers(sql, schema, files.enter_context(readable(customers)), shown(customers))
             ((events, customer_count, first, last),) = sql.rows(
                 "SELECT COUNT(*), COUNT(DISTINCT id), MIN(t), MAX(t) FROM events"
             )
@@ -106,13 +108,12 @@ def _require_columns(location: str, present: set[str], wanted: Sequence[str]) ->
         )
 
 
-def _read_events(sql: SqlSession, schema: EventSchema, location: str) -> None:
-    """The source as the `events` relation: id, t (days since 1970-01-01), type, values."""
+def _read_events(sql: SqlSession, schema: EventSchema, path: str, location: str) -> None:
+    """The source as the `events` relation: id, t (days since 1970-01-01), type, values.
+    `path`: the file the engine reads; `location`: what the user named (a table's URL)."""
     source = schema.source
     wanted = [source.id_column, source.time_column, *source.value_columns]
-    _require_columns(
-        location, sql.view("source", location), wanted + ([source.type_column] if source.type_column else [])
-    )
+    _require_columns(location, sql.view("source", path), wanted + ([source.type_column] if source.type_column else []))
     time = sql.time_expression(quote_name(source.time_column), source.time_format)
     sql.create("events", f"SELECT {event_columns(schema, time)} FROM source")  # nosec B608
     ((bad,),) = sql.rows("SELECT COUNT(*) FROM events WHERE t IS NULL OR id IS NULL")
@@ -125,11 +126,11 @@ def _read_events(sql: SqlSession, schema: EventSchema, location: str) -> None:
         )
 
 
-def _read_customers(sql: SqlSession, schema: EventSchema, location: str) -> None:
+def _read_customers(sql: SqlSession, schema: EventSchema, path: str, location: str) -> None:
     """The customer table as the `customers` relation: id and the declared attributes, each
     number read as a number (a cell that is not one is named here, not lost), one row per id."""
     id_column = schema.source.id_column
-    _require_columns(location, sql.view("customer_source", location), [id_column, *(a.name for a in schema.attributes)])
+    _require_columns(location, sql.view("customer_source", path), [id_column, *(a.name for a in schema.attributes)])
     for attribute in schema.attributes:
         name, target = quote_name(attribute.name), attribute_type(attribute)
         if target == "STRING":

@@ -162,10 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="score every customer active on DATE from their events before it (with --events and --events-schema;"
         " the champion must have been trained on that event schema's table)",
     )
-    score.add_argument("--events", type=Path, help="--as-of: the event file (.csv, .parquet or whitespace text)")
+    score.add_argument(
+        "--events", help="--as-of: the events: .csv, .parquet, whitespace text or postgresql://...?table=T"
+    )
     score.add_argument("--events-schema", type=Path, help="--as-of: the event schema the champion was trained on")
     score.add_argument(
-        "--customers", type=Path, help="--as-of: the customer table of the event schema's static attributes, if any"
+        "--customers", help="--as-of: the customer table of the event schema's static attributes, if any"
     )
     score.add_argument("--out", required=True, help="scored .csv or .parquet (rejects go beside it)")
     score.add_argument(
@@ -192,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", type=Path, help="init: where to write the YAML (default: print it)")
     schema.add_argument("--force", action="store_true", help="init: replace an existing --out file")
     schema.add_argument(
-        "--events", type=Path, help="init: draft an event schema from this event file instead (with --id and --time)"
+        "--events", help="init: draft an event schema from these events (a file or a PostgreSQL table) instead"
     )
     schema.add_argument("--id", dest="id_column", help="init --events: the customer id column")
     schema.add_argument("--time", dest="time_column", help="init --events: the event time column")
@@ -203,13 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     events = command("events", "build a point-in-time training table from an event history (events build)")
     events.add_argument("action", choices=["build"], help="build: one row per customer and cutoff, labelled")
     events.add_argument("--schema", type=Path, required=True, help="the event schema file (events:, churn:, cutoffs:)")
-    events.add_argument("--events", type=Path, required=True, help="the event file: .csv, .parquet or whitespace text")
+    events.add_argument(
+        "--events",
+        required=True,
+        help="the events: a .csv, .parquet or whitespace-separated text file, or a PostgreSQL table "
+        "(postgresql://user@host:port/db?table=events)",
+    )
     events.add_argument("--out", type=Path, required=True, help="the table to write (.csv or .parquet)")
     events.add_argument(
         "--customers",
-        type=Path,
-        help="the customer table (.csv or .parquet) the schema's static attributes (customers.fields) are joined "
-        "from, by id",
+        help="the customer table (.csv, .parquet or postgresql://...?table=T) the schema's static attributes "
+        "(customers.fields) are joined from, by id",
     )
     events.add_argument(
         "--cutoff",
@@ -258,10 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of --in: the outcomes of customers scored as of DATE (`score --as-of`), from the events "
         "after it (with --events, --events-schema and --scored)",
     )
-    outcomes.add_argument("--events", type=Path, help="--as-of: the event file, reaching past the horizon after DATE")
+    outcomes.add_argument(
+        "--events", help="--as-of: the events (a file or a PostgreSQL table), past the horizon after DATE"
+    )
     outcomes.add_argument("--events-schema", type=Path, help="--as-of: the event schema the champion was trained on")
     outcomes.add_argument("--scored", type=Path, help="--as-of: the file `score --as-of DATE` wrote")
-    outcomes.add_argument("--customers", type=Path, help="--as-of: the customer table of the schema's attributes")
+    outcomes.add_argument("--customers", help="--as-of: the customer table of the schema's attributes")
     outcomes.add_argument("--period", default="1d", help="report period of prediction time (e.g. 1h, 1d; default 1d)")
     workdir_option(outcomes, "the prediction log and the champion")
     traffic = command("simulate-traffic", "send generated customers to a running API")

@@ -151,3 +151,34 @@ def test_a_history_past_the_builders_memory_limit_is_refused_naming_the_setting(
     assert main([*argv, "--out", str(out)]) == 2
     assert "memory limit of 1MB (EVENTS_MEMORY_LIMIT): raise it" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_events_and_customers_build_alike_from_postgresql_tables(history, postgres_url, tmp_path, capsys):
+    """`--events postgresql://...?table=events`: the table read as its exported file is, the
+    customer table too; a missing table is named."""
+    import psycopg
+
+    events, customers = history
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE events (customer_id text, time timestamp, type text, minutes float8, amount float8)"
+        )
+        connection.execute("CREATE SCHEMA shop")
+        connection.execute(
+            "CREATE TABLE shop.customers (customer_id text, plan text, channel text, age integer, signup date)"
+        )
+        for table, path in (("events", events), ("shop.customers", customers)):
+            with connection.cursor().copy(f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER)") as copy:
+                copy.write(path.read_bytes())
+    argv = ["events", "build", "--schema", str(SCHEMA)]
+    assert main([*argv, "--events", str(events), "--customers", str(customers), "--out", str(tmp_path / "f.csv")]) == 0
+    from_pg = [*argv, "--events", f"{postgres_url}?table=events", "--customers", f"{postgres_url}?table=shop.customers"]
+    assert main([*from_pg, "--out", str(tmp_path / "pg.csv")]) == 0
+    files, tables = pd.read_csv(tmp_path / "f.csv"), pd.read_csv(tmp_path / "pg.csv")
+    assert list(tables.columns) == list(files.columns)
+    assert tables.select_dtypes("object").equals(files.select_dtypes("object"))
+    np.testing.assert_allclose(tables.select_dtypes("number"), files.select_dtypes("number"), rtol=1e-12)
+    capsys.readouterr()
+    assert main([*argv, "--events", f"{postgres_url}?table=nothing", "--customers", str(customers), "--out",
+                 str(tmp_path / "x.csv")]) == 2  # fmt: skip
+    assert "no table 'nothing' in that database" in capsys.readouterr().err
