@@ -20,14 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 
 import pandas as pd
 
+from churnguard.application.build_observations import BuiltObservations
 from churnguard.application.champion import ChurnPrediction
 from churnguard.application.detect_drift import DriftOutcome, DriftSource
-from churnguard.application.ports import Dataset, EvaluationReport, ScoringSummary
+from churnguard.application.ports import Dataset, EvaluationReport, GeneratedHistory, ScoringSummary
+from churnguard.application.predict_from_events import EventPrediction, PostedEvent, PredictFromEvents
 from churnguard.application.promote_model import PromotionOutcome
 from churnguard.application.run_pipeline import PipelineOutcome
 from churnguard.application.train_model import TrainingOutcome
@@ -140,6 +143,45 @@ class ChurnGuard:
         predictions: list[ChurnPrediction] = served.predictions
         return predictions
 
+    def generate_history(self, customers: int, seed: int, out: str | Path) -> GeneratedHistory:
+        """A seeded subscription history and its customer table beside it (`X.customers.csv`),
+        as `churnguard generate-data --events` writes them (`schemas/subscriptions.yaml`)."""
+        made: GeneratedHistory = self.container.generate_history()(customers, seed, str(out))
+        return made
+
+    def build_observations(
+        self,
+        events_schema: str | Path,
+        events: str | Path,
+        out: str | Path,
+        cutoffs: Sequence[date] = (),
+        customers: str | Path | None = None,
+    ) -> BuiltObservations:
+        """An event history to a labelled point-in-time table (and its schema beside it), as
+        `churnguard events build` does; `fit` it with `ChurnGuard(schema_path=events_schema)`."""
+        built: BuiltObservations = self.container.build_observations()(
+            str(events_schema), str(events), str(out), cutoffs, customers=str(customers) if customers else None
+        )
+        return built
+
+    def predict_events(
+        self,
+        events_schema: str | Path,
+        customer_id: str,
+        events: Sequence[PostedEvent | Mapping[str, Any]],
+        as_of: date | None = None,
+        attributes: Mapping[str, object] | None = None,
+        explain: bool = True,
+    ) -> EventPrediction:
+        """One customer from their events, as `POST /predict/events` answers: the window features
+        as of `as_of` (default: today, UTC) from the events strictly before it, then the champion's
+        prediction. An event is a PostedEvent or a mapping of `time` (a date, a datetime or ISO
+        text), `type` and `values`."""
+        posted = [e if isinstance(e, PostedEvent) else _posted(e) for e in events]
+        schema = self.container.event_schema_reader().load(str(events_schema))
+        predict = PredictFromEvents(self.container.predict_churn(), schema, str(events_schema))
+        return predict(customer_id, as_of or datetime.now(UTC).date(), posted, attributes or {}, explain)
+
     def close(self) -> None:
         """Write the predictions still queued for the log and export pending traces; `with
         ChurnGuard() as guard:` calls it on the way out."""
@@ -164,3 +206,10 @@ class ChurnGuard:
         """Drift of `current` against the champion's training data, and the verdict."""
         outcome: DriftOutcome = self.container.check_drift()(DriftSource(file=self._location(current)))
         return outcome
+
+
+def _posted(event: Mapping[str, Any]) -> PostedEvent:
+    time = event["time"]
+    if isinstance(time, str):
+        time = datetime.fromisoformat(time) if "T" in time or " " in time else date.fromisoformat(time)
+    return PostedEvent(time, event.get("type"), event.get("values"))

@@ -286,6 +286,12 @@ def test_the_api_answers_from_posted_events_as_the_builder_and_predict_do(cdnow_
         early = client.post("/predict/events", json={"customer_id": "00002", "as_of": "1996-01-01", "events": events})
         assert early.status_code == 422
         assert "no event before as_of 1996-01-01" in early.json()["detail"]
+    from churnguard import ChurnGuard
+
+    with ChurnGuard(workdir=cdnow_champion, prediction_log_enabled=False) as guard:  # embedded, the same answer
+        made = guard.predict_events(schema_file, "00002", [*events, later], as_of=date(1998, 6, 1))
+    assert made.served.predictions[0].probability == pytest.approx(body["churn_probability"], abs=1e-12)
+    assert made.features == body["features"]
     with _client(cdnow_champion, monkeypatch, None) as client:
         refused = client.post("/predict/events", json={"customer_id": "00002", "events": events})
         assert refused.status_code == 409

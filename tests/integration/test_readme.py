@@ -144,6 +144,7 @@ PYTHON_OUTPUT = {
         r"^0 +1 +0\.\d+ +[01]$",
     ],
     "guard.container.model_store.override(store)": [r"^[0-9a-f]{12} holdout F1 0\.(7[2-9]|[89])\d\d$"],
+    "guard.generate_history(2000, seed=7, out=events)": [r"^churn probability 0\.\d\d; sessions in 91 days: 1$"],
 }
 
 
