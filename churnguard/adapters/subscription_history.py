@@ -114,24 +114,14 @@ def _simulate(rng: np.random.Generator, first: int, n: int) -> _Chunk:
 
     # sessions: Poisson by week, each at a uniform time in its week, before any cancellation
     sessions = rng.poisson(7 * level[:, None] * engagement * alive)
-    who, week = np.nonzero(sessions)
-    repeat = sessions[who, week]
-    who, week = np.repeat(who, repeat), np.repeat(week, repeat)
-    session_day = week_start[week] + rng.random(len(who)) * 7
-    keep = (session_day < cancel_day[who]) & (session_day >= signup[who])
-    who, session_day = who[keep], session_day[keep]
+    who, session_day = _weekly(rng, sessions, week_start, signup, cancel_day)
     minutes = np.maximum(
         np.round(rng.gamma(2.0, 6.0 + 14.0 * engagement[who, (session_day // 7).astype(np.int64)]), 1), 0.1
     )
 
     # support tickets: more as engagement falls
     tickets = rng.poisson((0.03 + 0.3 * (1 - engagement)) * alive)
-    support_who, support_week = np.nonzero(tickets)
-    repeat = tickets[support_who, support_week]
-    support_who, support_week = np.repeat(support_who, repeat), np.repeat(support_week, repeat)
-    support_day = week_start[support_week] + rng.random(len(support_who)) * 7
-    keep = (support_day < cancel_day[support_who]) & (support_day >= signup[support_who])
-    support_who, support_day = support_who[keep], support_day[keep]
+    support_who, support_day = _weekly(rng, tickets, week_start, signup, cancel_day)
 
     # payments: every 30 days from sign-up while subscribed, on the recorded days
     periods = math.ceil(((END - START).days + 365) / 30) + 1
@@ -167,6 +157,23 @@ def _simulate(rng: np.random.Generator, first: int, n: int) -> _Chunk:
         "signup": np.array([(START + timedelta(days=int(d))).isoformat() for d in signup]),
     }
     return _Chunk(customers, events, len(cancelled))
+
+
+def _weekly(
+    rng: np.random.Generator,
+    counts: npt.NDArray[np.int64],
+    week_start: npt.NDArray[np.int64],
+    first_day: npt.NDArray[Any],
+    end_day: npt.NDArray[Any],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(customer, day) of `counts[customer, week]` events a week, each at a uniform time in its
+    week, kept within [first_day, end_day) of their customer (sign-up to cancellation)."""
+    who, week = np.nonzero(counts)
+    repeat = counts[who, week]
+    who, week = np.repeat(who, repeat), np.repeat(week, repeat)
+    day = week_start[week] + rng.random(len(who)) * 7
+    keep = (day >= first_day[who]) & (day < end_day[who])
+    return who[keep], day[keep]
 
 
 @contextlib.contextmanager

@@ -28,10 +28,10 @@ from churnguard.adapters.atomic_files import atomic_write_text
 from churnguard.adapters.yaml_schema import (
     FieldIn,
     QualityIn,
-    SchemaFileError,
     _Strict,
     dump_schema,
     field_to_domain,
+    parse_yaml_text,
     read_yaml_file,
     validated,
 )
@@ -208,8 +208,4 @@ class YamlEventSchemaReader:
         return parse_event_schema(read_yaml_file(Path(location)), location)
 
     def parse(self, text: str, location: str) -> EventSchema:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise SchemaFileError(location, [("(file)", f"not valid YAML: {error}")]) from None
-        return parse_event_schema(data, location)
+        return parse_event_schema(parse_yaml_text(text, location), location)

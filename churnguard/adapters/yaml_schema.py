@@ -310,8 +310,12 @@ class YamlSchemaReader:
         return load_schema(location)
 
     def parse(self, text: str, location: str) -> TableSchema:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise SchemaFileError(location, [("(file)", f"not valid YAML: {error}")]) from None
-        return parse_schema(data, location)
+        return parse_schema(parse_yaml_text(text, location), location)
+
+
+def parse_yaml_text(text: str, location: str) -> Any:
+    """A schema file's text as data; SchemaFileError where it is not YAML."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SchemaFileError(location, [("(file)", f"not valid YAML: {error}")]) from None

@@ -219,11 +219,9 @@ class Container(containers.DeclarativeContainer):
         _adapter("churnguard.adapters.duckdb_observation_builder:DuckdbObservationBuilder"),
         memory_limit=settings.provided.events.events_memory_limit,
     )
+    table_schema_writer = providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter"))
     build_observations = providers.Factory(
-        BuildObservations,
-        reader=event_schema_reader,
-        builder=observation_builder,
-        writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
+        BuildObservations, reader=event_schema_reader, builder=observation_builder, writer=table_schema_writer
     )
     draft_event_schema = providers.Factory(
         DraftEventSchema,
@@ -240,7 +238,7 @@ class Container(containers.DeclarativeContainer):
             master=settings.provided.spark.spark_master,
             driver_memory=settings.provided.spark.spark_driver_memory,
         ),
-        writer=providers.Singleton(_adapter("churnguard.adapters.yaml_event_schema:YamlTableSchemaWriter")),
+        writer=table_schema_writer,
     )
     generate_history = providers.Factory(
         GenerateHistory,
