@@ -1,0 +1,100 @@
+"""Time to churn: survival curves on a grid of whole periods, what a retention team asks of them,
+and the Kaplan-Meier estimate that every survival model is compared with.
+
+A customer's duration is counted in the schema's periods (Telco's `tenure`: months). One whose
+label is negative is *censored* at their duration (still a customer then: they stay at least
+that long), one whose label is positive churned at it. A curve holds S(t) = P(still a customer
+after t periods) at t = 0, 1, ..., H; it is a step function, constant on [t, t + 1). So:
+
+- a customer who has stayed `a` periods is asked about the periods after `a`, not after 0:
+  S(t | a) = S(a + t) / S(a), the curve `conditional` returns;
+- the probability of churning within h periods, 1 - S(h | a), grows with h by construction
+  (S never increases);
+- the expected remaining lifetime restricted to the horizon is the area under the conditional
+  curve, sum over t < H of S(t | a): between 0 and H;
+- revenue at risk = value per period x (H - that expected remaining lifetime).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+HORIZONS = (1, 3, 6, 12)
+"""The periods a retention team asks about: churn within a month, a quarter, half a year, a year."""
+
+
+@dataclass(frozen=True)
+class SurvivalCurve:
+    """S(t) at t = 0, 1, ..., len - 1 whole periods: S(0) = 1, never increasing, within [0, 1]."""
+
+    values: FloatArray
+
+    def __post_init__(self) -> None:
+        values = self.values
+        if values.ndim != 1 or len(values) < 2:
+            raise ValueError("a survival curve needs S(0) and at least one period after it")
+        if not np.isclose(values[0], 1.0) or (values < 0).any() or (np.diff(values) > 1e-12).any():
+            raise ValueError("a survival curve starts at 1, never increases and stays at or above 0")
+
+    @property
+    def horizon(self) -> int:
+        """The last period the curve reaches."""
+        return len(self.values) - 1
+
+    def at(self, periods: float) -> float:
+        """S(t) of the step function: S(floor(t)), and S(H) past the horizon."""
+        index = int(min(max(np.floor(periods), 0), self.horizon))
+        return float(self.values[index])
+
+    def conditional(self, tenure: float, horizon: int) -> SurvivalCurve:
+        """S(t | tenure) = S(tenure + t) / S(tenure) for t = 0 .. horizon: the curve of a customer
+        who has already stayed `tenure` periods. Beyond this curve's horizon S is held at its
+        last value (no information is invented, none is dropped); a customer whose survival has
+        reached 0 is certain to leave within the next period."""
+        start = self.at(tenure)
+        if start <= 0.0:
+            return SurvivalCurve(np.concatenate([[1.0], np.zeros(horizon)]))
+        steps = np.array([self.at(tenure + t) for t in range(horizon + 1)])
+        return SurvivalCurve(np.minimum(steps / start, 1.0))
+
+    def churn_within(self, horizons: Sequence[int] = HORIZONS) -> tuple[float, ...]:
+        """P(churn within h periods) = 1 - S(h) for each h: never decreasing in h."""
+        return tuple(1.0 - self.at(h) for h in horizons)
+
+    def restricted_mean(self, horizon: int) -> float:
+        """Expected periods still a customer within the next `horizon`: the area under the step
+        function over [0, horizon)."""
+        return float(sum(self.at(t) for t in range(horizon)))
+
+
+def revenue_at_risk(value_per_period: float, horizon: int, expected_remaining: float) -> float:
+    """The revenue a customer would bring over the horizon if they stayed, less what their
+    expected remaining lifetime brings: value x (H - restricted mean)."""
+    return value_per_period * (horizon - expected_remaining)
+
+
+def kaplan_meier(durations: FloatArray, churned: npt.NDArray[np.bool_], horizon: int) -> SurvivalCurve:
+    """The Kaplan-Meier estimate on the period grid 0 .. horizon. A churn at duration d counts
+    in period ceil(d) (d = 3 months: gone after the third month, S(3) includes it; a churn at 0
+    in the first period, since S(0) = 1); a censored customer at d is at risk through every
+    period up to and including d."""
+    if len(durations) != len(churned) or not len(durations):
+        raise ValueError("durations and churn flags must be non-empty and aligned")
+    if (durations < 0).any() or not np.isfinite(durations).all():
+        raise ValueError("durations must be finite and >= 0")
+    ends = np.where(churned, np.maximum(np.ceil(durations), 1.0), np.ceil(durations))
+    values = np.ones(horizon + 1)
+    survival = 1.0
+    for t in range(1, horizon + 1):
+        at_risk = int((ends >= t).sum())
+        events = int(((ends == t) & churned).sum())
+        if at_risk:
+            survival *= 1.0 - events / at_risk
+        values[t] = survival
+    return SurvivalCurve(values)

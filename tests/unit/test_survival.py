@@ -1,0 +1,74 @@
+"""Time to churn in the domain: a survival curve's questions answered consistently for any curve,
+and the Kaplan-Meier estimate worked by hand and against the plain empirical survival."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from churnguard.domain.survival import HORIZONS, SurvivalCurve, kaplan_meier, revenue_at_risk
+from tests.conftest import examples
+
+
+@st.composite
+def curves(draw: st.DrawFn) -> SurvivalCurve:
+    """S(0) = 1, then any non-increasing steps down to anywhere in [0, 1]."""
+    drops = draw(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=72))
+    return SurvivalCurve(np.concatenate([[1.0], np.cumprod(drops)]))
+
+
+@given(curves(), st.floats(0.0, 80.0), st.integers(1, 36))
+@settings(max_examples=examples(300))
+def test_any_curve_answers_every_question_consistently(curve, tenure, horizon):
+    later = curve.conditional(tenure, horizon)
+    assert later.horizon == horizon
+    assert later.values[0] == 1.0
+    churn = later.churn_within(HORIZONS)
+    assert all(0.0 <= p <= 1.0 for p in churn)
+    assert list(churn) == sorted(churn)  # monotone in the horizon, by construction
+    remaining = later.restricted_mean(horizon)
+    assert 0.0 <= remaining <= horizon + 1e-9
+    value = 70.0
+    assert -1e-9 <= revenue_at_risk(value, horizon, remaining) <= value * horizon + 1e-9
+    # the conditional curve is S(tenure + t) / S(tenure), step by step
+    if curve.at(tenure) > 0:
+        assert later.values == pytest.approx([curve.at(tenure + t) / curve.at(tenure) for t in range(horizon + 1)])
+
+
+@given(curves())
+def test_a_new_customers_conditional_curve_is_the_curve_itself(curve):
+    assert curve.conditional(0, curve.horizon).values == pytest.approx(curve.values)
+
+
+def test_kaplan_meier_worked_by_hand():
+    durations = np.array([1.0, 2.0, 2.0, 3.0, 4.0])
+    churned = np.array([True, False, True, True, False])
+    # t=1: 5 at risk, 1 churns -> 0.8; t=2: 4 at risk, 1 churns -> 0.6; t=3: 2, 1 -> 0.3; t=4: 1, 0
+    assert kaplan_meier(durations, churned, 5).values == pytest.approx([1.0, 0.8, 0.6, 0.3, 0.3, 0.3])
+
+
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=200), st.integers(1, 36))
+@settings(max_examples=examples(200))
+def test_without_censoring_kaplan_meier_is_the_share_still_there(durations, horizon):
+    times = np.asarray(durations, dtype=np.float64)
+    curve = kaplan_meier(times, np.ones(len(times), dtype=bool), horizon)
+    expected = [1.0] + [
+        float((times > t).mean()) for t in range(1, horizon + 1)
+    ]  # S(0) = 1: a churn at 0 counts in period 1
+    assert curve.values == pytest.approx(expected)
+
+
+@given(st.lists(st.floats(0.0, 60.0), min_size=1, max_size=100), st.integers(1, 36))
+def test_when_no_one_has_churned_everyone_is_still_there(durations, horizon):
+    curve = kaplan_meier(np.asarray(durations), np.zeros(len(durations), dtype=bool), horizon)
+    assert (curve.values == 1.0).all()
+
+
+@pytest.mark.parametrize(
+    "values", [[0.9, 0.8], [1.0, 0.5, 0.6], [1.0, -0.1], [1.0]], ids=["no-start", "rises", "negative", "one-point"]
+)
+def test_a_curve_that_is_not_one_is_refused(values):
+    with pytest.raises(ValueError, match="survival curve"):
+        SurvivalCurve(np.asarray(values))
