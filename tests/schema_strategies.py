@@ -17,6 +17,7 @@ from churnguard.domain.schema import (
     Missing,
     MissingPolicy,
     Operation,
+    Survival,
     TableSchema,
     UnseenPolicy,
 )
@@ -85,12 +86,23 @@ def table_schemas(draw: st.DrawFn) -> TableSchema:
             Feature("f_count", Operation.COUNT_EQUAL, tuple(s.name for s in labelled), value=target.labels[0])
         )
     positive, negative = draw(st.sampled_from(LABEL_CHOICES))
+    # time to churn where two fields can count periods and value: a duration and a value per period
+    durations = [
+        s.name
+        for s in specs
+        if s.kind in (Kind.INTEGER, Kind.NUMBER) and not s.has_labels and s.minimum is not None and s.minimum >= 0
+    ]
+    survival = None
+    if durations and draw(coin):
+        value = durations[1] if len(durations) > 1 and draw(coin) else None
+        survival = Survival(durations[0], value, draw(st.integers(1, 60)), draw(st.sampled_from(["period", "month"])))
     return TableSchema(
         name="generated",
         label=LabelColumn("churn", positive, negative),
         fields=tuple(specs),
         features=tuple(features),
         id_column=ID_COLUMN if draw(st.booleans()) else None,
+        survival=survival,
     )
 
 

@@ -39,6 +39,7 @@ from churnguard.domain.schema import (
     Missing,
     MissingPolicy,
     PassThrough,
+    Survival,
     TableSchema,
     label_text,
 )
@@ -118,6 +119,42 @@ _FIXED_WORDS = frozenset(
     {"age", "gender", "sex", "senior", "tenure", "dependents", "partner", "married", "marital", "birth", "born"}
 )
 """A field named with one of these is a fact about the customer a retention action cannot change."""
+
+
+_DURATION_WORDS = frozenset({"tenure", "lifetime", "duration"})
+_VALUE_WORDS = frozenset({"charge", "charges", "fee", "fees", "price", "bill", "amount", "revenue", "spend"})
+_UNITS = {"month": 12, "week": 52, "day": 365}
+"""A year of each unit: the horizon a drafted survival key proposes."""
+_UNIT_WORDS = {
+    "month": {"month", "months", "monthly"},
+    "week": {"week", "weeks", "weekly"},
+    "day": {"day", "days", "daily"},
+}
+
+
+def _survival(fields: list[Field]) -> tuple[Survival | None, str]:
+    """Time to churn, proposed where a whole-number field is named like a tenure and (optionally)
+    a number field like a recurring charge: the duration and the value per period."""
+    numbers = [f for f in fields if f.kind in (Kind.INTEGER, Kind.NUMBER) and (f.minimum or 0) >= 0]
+    duration = next((f for f in numbers if f.kind is Kind.INTEGER and _DURATION_WORDS & set(_words(f.name))), None)
+    if duration is None:
+        return None, ""
+    value = next(
+        (
+            f
+            for f in numbers
+            if f is not duration
+            and _VALUE_WORDS & set(_words(f.name))
+            and ({"monthly", "weekly", "daily"} & set(_words(f.name)) or {"mrr", "arpu"} & set(_words(f.name)))
+        ),
+        None,
+    )
+    named = set(_words(duration.name)) | (set(_words(value.name)) if value else set())
+    unit = next((u for u, words in _UNIT_WORDS.items() if words & named), "period")
+    survival = Survival(duration.name, value.name if value else None, _UNITS.get(unit, 12), unit)
+    said = f"time to churn: {duration.name} counts the {unit}s a customer has stayed (the survival time axis)"
+    said += f", {value.name} is their value per {unit}" if value else ""
+    return survival, said + f"; curves reach {survival.horizon} {unit}s. Delete the key to leave survival out"
 
 
 def _names_an_id(name: str) -> bool:
@@ -249,6 +286,9 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
         fields.append(spec)
     if not fields:
         raise ProfilingError("no column is usable as a feature")
+    survival, said = _survival(fields)
+    if survival is not None:
+        notes["survival"] = said
     schema = TableSchema(
         name=name,
         label=LabelColumn(label, tuple(positives), tuple(negatives)),
@@ -256,6 +296,7 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
         id_column=id_column,
         description=f"drafted by `churnguard schema init` from {len(table):,} rows",
         passthrough=tuple(PassThrough(column, reason) for column, reason in left_out.items()),
+        survival=survival,
     )
     return SchemaDraft(schema, notes, left_out)
 
@@ -287,6 +328,11 @@ def render_draft(draft: SchemaDraft, source: str) -> str:
     if "passthrough" in mapping:
         lines.append("# Columns carried with each row (scored output, rejects) and never features, with why:")
         lines.append(yaml.safe_dump({"passthrough": mapping["passthrough"]}, sort_keys=False, width=1000).rstrip())
+    if "survival" in mapping:
+        lines.append(f"# {draft.notes['survival']}")
+        lines.append(
+            "survival: " + yaml.safe_dump(mapping["survival"], sort_keys=False, default_flow_style=True).strip()
+        )
     return "\n".join(lines) + "\n"
 
 

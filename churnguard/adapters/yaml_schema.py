@@ -34,6 +34,7 @@ from churnguard.domain.schema import (
     Operation,
     PassThrough,
     Quality,
+    Survival,
     TableSchema,
     TimeSplit,
     UnseenPolicy,
@@ -140,6 +141,13 @@ class SplitIn(_Strict):
     embargo_days: Annotated[StrictInt, Field(ge=0)] = 0
 
 
+class SurvivalIn(_Strict):
+    duration: StrictStr
+    value: StrictStr | None = None
+    horizon: StrictInt = 12
+    unit: StrictStr = "period"
+
+
 class SchemaIn(_Strict):
     name: StrictStr
     description: str = ""
@@ -152,6 +160,8 @@ class SchemaIn(_Strict):
     quality: QualityIn = QualityIn()
     split: SplitIn | None = None
     """Rows observed at different times: split by this pass-through column (out of time)."""
+    survival: SurvivalIn | None = None
+    """Time to churn: the duration field, the value per period, the horizon."""
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -204,6 +214,9 @@ def _to_domain(model: SchemaIn) -> TableSchema:
         passthrough=tuple(PassThrough(column, reason) for column, reason in model.passthrough.items()),
         quality=model.quality.to_domain(),
         split=None if model.split is None else TimeSplit(model.split.time_column, model.split.embargo_days),
+        survival=None
+        if model.survival is None
+        else Survival(model.survival.duration, model.survival.value, model.survival.horizon, model.survival.unit),
     )
 
 

@@ -100,3 +100,30 @@ def test_a_draft_that_does_not_read_back_as_itself_is_never_handed_out():
     assert drafted.draft.schema == ORIGINAL_SCHEMA
     with pytest.raises(AssertionError, match="does not read back"):
         DraftSchema(source, _Profiler("drifted"), _Reader(OTHER))("t.csv", "churn")
+
+
+def test_schema_init_proposes_time_to_churn_where_a_tenure_and_a_monthly_charge_are_named():
+    import pandas as pd
+
+    from churnguard.adapters.schema_profiler import profile_table
+
+    table = pd.DataFrame(
+        {
+            "tenure": [30, 5, 30, 72, 1, 5],
+            "MonthlyCharges": [20.5, 70.0, 99.9, 45.0, 80.0, 20.5],
+            "Churn": ["Yes", "No", "No", "Yes", "Yes", "No"],
+        }
+    )
+    draft = profile_table(table, "Churn")
+    assert draft.schema.survival is not None
+    survival = draft.schema.survival
+    assert (survival.duration, survival.value, survival.horizon, survival.unit) == (
+        "tenure",
+        "MonthlyCharges",
+        12,
+        "month",
+    )
+    assert "tenure counts the months a customer has stayed" in draft.notes["survival"]
+    without = profile_table(table.rename(columns={"tenure": "visits"}), "Churn")
+    assert without.schema.survival is None
+    assert "survival" not in without.notes

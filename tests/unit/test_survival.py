@@ -72,3 +72,48 @@ def test_when_no_one_has_churned_everyone_is_still_there(durations, horizon):
 def test_a_curve_that_is_not_one_is_refused(values):
     with pytest.raises(ValueError, match="survival curve"):
         SurvivalCurve(np.asarray(values))
+
+
+def _table(survival):
+    from churnguard.domain.schema import Field, Kind, LabelColumn, TableSchema
+
+    return TableSchema(
+        name="shop",
+        label=LabelColumn("churn", (1,), (0,)),
+        fields=(
+            Field("tenure", Kind.INTEGER, minimum=0, maximum=100),
+            Field("charge", Kind.NUMBER, minimum=0, maximum=500),
+            Field("plan", Kind.CATEGORY, labels=("a", "b")),
+            Field("delta", Kind.NUMBER, minimum=-5, maximum=5),
+        ),
+        survival=survival,
+    )
+
+
+@pytest.mark.parametrize(
+    ("survival", "path", "message"),
+    [
+        (("length", None, 12), "survival.duration", "'length' is not a declared field"),
+        (("plan", None, 12), "survival.duration", "must be an integer or number field, not category"),
+        (("tenure", "delta", 12), "survival.value", "must declare minimum >= 0"),
+        (("tenure", "tenure", 12), "survival.value", "cannot be the duration"),
+        (("tenure", "charge", 0), "survival.horizon", "must be >= 1 period"),
+    ],
+)
+def test_a_broken_survival_declaration_is_named_by_its_key_path(survival, path, message):
+    from churnguard.domain.errors import InvalidSchema
+    from churnguard.domain.schema import Survival
+
+    with pytest.raises(InvalidSchema) as raised:
+        _table(Survival(*survival))
+    assert any(where == path and message in said for where, said in raised.value.problems), raised.value.problems
+
+
+def test_survival_is_part_of_the_table_contract_but_its_unit_is_presentation():
+    from churnguard.domain.schema import Survival
+
+    plain = _table(None)
+    months = _table(Survival("tenure", "charge", 12, "month"))
+    assert months.hash != plain.hash  # a survival model reads the table differently: another contract
+    assert months.hash == _table(Survival("tenure", "charge", 12, "period")).hash
+    assert months.hash != _table(Survival("tenure", "charge", 24, "month")).hash

@@ -40,6 +40,7 @@ from churnguard.domain.schema.table import (
     PassThrough,
     Quality,
     RowViolation,
+    Survival,
     TableSchema,
     TimeSplit,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "PassThrough",
     "Quality",
     "RowViolation",
+    "Survival",
     "TableSchema",
     "TimeSplit",
     "UnseenPolicy",

@@ -8,7 +8,7 @@ from typing import Any
 
 from churnguard.domain.schema.features import Feature, Operation
 from churnguard.domain.schema.fields import Field, Kind, Missing, MissingPolicy, UnseenPolicy
-from churnguard.domain.schema.table import LabelColumn, PassThrough, Quality, TableSchema, TimeSplit
+from churnguard.domain.schema.table import LabelColumn, PassThrough, Quality, Survival, TableSchema, TimeSplit
 
 
 def _drop_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,6 +116,17 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
         out["quality"] = quality
     if schema.split is not None:
         out["split"] = {"time_column": schema.split.column, "embargo_days": schema.split.embargo_days}
+    if schema.survival is not None:
+        survival = schema.survival
+        out["survival"] = _drop_defaults(
+            {
+                "duration": survival.duration,
+                "value": survival.value,
+                "horizon": survival.horizon,
+                "unit": survival.unit,
+            },
+            {"value": None, "horizon": 12, "unit": "period"},
+        )
     return out
 
 
@@ -193,4 +204,5 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
         split=TimeSplit(data["split"]["time_column"], int(data["split"].get("embargo_days", 0)))
         if "split" in data
         else None,
+        survival=Survival(**data["survival"]) if "survival" in data else None,
     )

@@ -36,6 +36,8 @@ def schema_problems(schema: TableSchema) -> list[tuple[str, str]]:
         if item.column in seen_passthrough:
             problems.append((path, "is declared twice"))
         seen_passthrough.add(item.column)
+    if schema.survival is not None:
+        problems += _survival_problems(schema)
     if schema.split is not None:
         if schema.split.column not in seen_passthrough:
             problems.append(("split.time_column", f"{schema.split.column!r} must be declared under passthrough:"))
@@ -158,3 +160,27 @@ def _feature_problems(
 
 
 # --- the canonical plain form (stored with every model version, hashed) --------------------
+
+
+def _survival_problems(schema: TableSchema) -> list[tuple[str, str]]:
+    survival = schema.survival
+    assert survival is not None
+    problems: list[tuple[str, str]] = []
+    fields = {f.name: f for f in schema.fields}
+    for key, name in (("duration", survival.duration), ("value", survival.value)):
+        if name is None:
+            continue
+        spec = fields.get(name)
+        if spec is None:
+            problems.append((f"survival.{key}", f"{name!r} is not a declared field"))
+        elif spec.kind not in (Kind.INTEGER, Kind.NUMBER) or spec.has_labels:
+            problems.append((f"survival.{key}", f"{name!r} must be an integer or number field, not {spec.kind.value}"))
+        elif spec.minimum is None or spec.minimum < 0:
+            problems.append(
+                (f"survival.{key}", f"{name!r} must declare minimum >= 0 (a duration or a value per period)")
+            )
+    if survival.duration == survival.value:
+        problems.append(("survival.value", "the value per period cannot be the duration"))
+    if survival.horizon < 1:
+        problems.append(("survival.horizon", f"must be >= 1 period, got {survival.horizon}"))
+    return problems

@@ -108,6 +108,19 @@ class TimeSplit:
     embargo_days: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Survival:
+    """Time to churn: `duration` is the field counting the periods a customer has stayed (the
+    time axis of a survival model, never one of its features), `value` the field of what a
+    customer brings per period (revenue at risk), `horizon` the periods a curve reaches. A
+    customer whose label is negative is censored at their duration; a positive one churned at it."""
+
+    duration: str
+    value: str | None = None
+    horizon: int = 12
+    unit: str = "period"
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """A customer table's declaration. Pure data: the YAML form lives in an adapter."""
@@ -121,6 +134,7 @@ class TableSchema:
     passthrough: tuple[PassThrough, ...] = ()
     quality: Quality = Quality()
     split: TimeSplit | None = None
+    survival: Survival | None = None
 
     def __post_init__(self) -> None:
         from churnguard.domain.schema.consistency import schema_problems  # it reads a TableSchema
