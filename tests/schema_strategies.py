@@ -92,8 +92,8 @@ def table_schemas(draw: st.DrawFn) -> TableSchema:
         for s in specs
         if s.kind in (Kind.INTEGER, Kind.NUMBER) and not s.has_labels and s.minimum is not None and s.minimum >= 0
     ]
-    survival = None
-    if durations and draw(coin):
+    survival: Survival | None = None
+    if len(durations) > 0 and draw(coin):
         value = durations[1] if len(durations) > 1 and draw(coin) else None
         survival = Survival(durations[0], value, draw(st.integers(1, 60)), draw(st.sampled_from(["period", "month"])))
     return TableSchema(
