@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
 
-from churnguard.adapters.duckdb_observation_builder import DuckdbObservationBuilder
+from churnguard.adapters.duckdb_observation_builder import DuckdbObservationBuilder, DuckdbSession
 from churnguard.adapters.observation_sql import quote_name
 from churnguard.adapters.postgres_table_export import readable, shown
 from churnguard.adapters.yaml_event_schema import dump_event_schema
@@ -130,7 +129,9 @@ class DuckdbEventProfiler:
         return "\n".join(lines) + "\n" + dump_event_schema(draft.schema)
 
     @staticmethod
-    def _time_format(sql: Any, location: str, column: str, given: str | None, notes: dict[str, str]) -> str | None:
+    def _time_format(
+        sql: DuckdbSession, location: str, column: str, given: str | None, notes: dict[str, str]
+    ) -> str | None:
         time = quote_name(column)
         candidates = [given] if given else [None, *TIME_FORMATS]
         for fmt in candidates:
@@ -144,7 +145,7 @@ class DuckdbEventProfiler:
         raise InvalidOptions(f"{location}: column {column!r} does not read as a time ({tried}): give --time-format")
 
     @staticmethod
-    def _type_column(sql: Any, others: list[str], notes: dict[str, str]) -> str | None:
+    def _type_column(sql: DuckdbSession, others: list[str], notes: dict[str, str]) -> str | None:
         best: tuple[int, str] | None = None
         for column in others:
             name = quote_name(column)
@@ -159,7 +160,7 @@ class DuckdbEventProfiler:
         return best[1]
 
     @staticmethod
-    def _types(sql: Any, column: str | None) -> list[str]:
+    def _types(sql: DuckdbSession, column: str | None) -> list[str]:
         if column is None:
             return []
         name = quote_name(column)
@@ -170,7 +171,7 @@ class DuckdbEventProfiler:
         return [str(value) for value, _ in rows]
 
     @staticmethod
-    def _numeric(sql: Any, column: str) -> bool:
+    def _numeric(sql: DuckdbSession, column: str) -> bool:
         name = quote_name(column)
         ((present, numbers),) = sql.rows(
             f"SELECT COUNT({name}), COUNT(TRY_CAST({name} AS DOUBLE)) FROM source"  # nosec B608
@@ -178,7 +179,7 @@ class DuckdbEventProfiler:
         return bool(present) and present == numbers
 
     @staticmethod
-    def _gap(sql: Any) -> float:
+    def _gap(sql: DuckdbSession) -> float:
         """The 90th percentile of the gaps between a customer's consecutive active days."""
         ((gap,),) = sql.rows(
             "SELECT quantile_cont(gap, 0.9) FROM (SELECT day - LAG(day) OVER (PARTITION BY id ORDER BY day) AS gap "

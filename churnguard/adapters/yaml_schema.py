@@ -287,12 +287,16 @@ def read_yaml_file(path: Path | str) -> Any:
 def load_schema(path: Path | str) -> TableSchema:
     """Read and validate a schema file (YAML; JSON is YAML too). An event schema file reads as
     the table its observation builder writes: `--schema events.yaml` trains on that table."""
-    data = read_yaml_file(path)
+    return table_schema_of(read_yaml_file(path), str(path))
+
+
+def table_schema_of(data: Any, location: str) -> TableSchema:
+    """A schema file's data as a table schema: an event schema's is the table its builder writes."""
     if is_event_schema(data):
         from churnguard.adapters.yaml_event_schema import parse_event_schema
 
-        return parse_event_schema(data, str(path)).observation_schema()
-    return parse_schema(data, str(path))
+        return parse_event_schema(data, location).observation_schema()
+    return parse_schema(data, location)
 
 
 def is_event_schema(data: Any) -> bool:
@@ -323,7 +327,7 @@ class YamlSchemaReader:
         return load_schema(location)
 
     def parse(self, text: str, location: str) -> TableSchema:
-        return parse_schema(parse_yaml_text(text, location), location)
+        return table_schema_of(parse_yaml_text(text, location), location)
 
 
 def parse_yaml_text(text: str, location: str) -> Any:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import numpy as np
 
 from churnguard.application.errors import EventsUnavailable
 from churnguard.application.predict_churn import PredictChurn, ServedPredictions
 from churnguard.domain.errors import InvalidProfile
-from churnguard.domain.events import EPOCH, ChurnKind, EventSchema, History, day_number, observe
+from churnguard.domain.events import ChurnKind, EventSchema, History, day_number, days_since, observe
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,6 @@ class EventPrediction:
     as_of: date
     features: dict[str, float | None]
     """The window features the prediction was made from (None: no value, imputed)."""
-
-
-def days_since_epoch(moment: datetime | date) -> float:
-    """The builders' time axis: days since 1970-01-01 in UTC, fractional for a time of day."""
-    if not isinstance(moment, datetime):
-        return float(day_number(moment))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return (moment - datetime(EPOCH.year, EPOCH.month, EPOCH.day)).total_seconds() / 86_400.0
 
 
 class PredictFromEvents:
@@ -116,5 +107,5 @@ class PredictFromEvents:
                 if not math.isfinite(value):
                     raise InvalidProfile(f"events[{index}].values.{name}", "must be a finite number", value)
                 values[name][index] = value
-        days = np.array([days_since_epoch(event.time) for event in events], dtype=np.float64)
+        days = np.array([days_since(event.time) for event in events], dtype=np.float64)
         return History(days, tuple(event.type for event in events), values)

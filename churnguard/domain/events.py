@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 
 import numpy as np
@@ -250,6 +250,16 @@ _DAYS = (WindowOperation.DAYS_SINCE_LAST, WindowOperation.DAYS_SINCE_FIRST)
 def day_number(day: date) -> int:
     """Days since 1970-01-01: the time axis every builder counts in."""
     return (day - EPOCH).days
+
+
+def days_since(moment: datetime | date) -> float:
+    """A moment on the builders' time axis: days since 1970-01-01 in UTC, fractional for a time of
+    day (a time without a zone is read as UTC, as the builders read it)."""
+    if not isinstance(moment, datetime):
+        return float(day_number(moment))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment - datetime(EPOCH.year, EPOCH.month, EPOCH.day)).total_seconds() / 86_400.0
 
 
 def date_of(days: float) -> date:

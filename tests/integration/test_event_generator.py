@@ -133,6 +133,9 @@ def test_an_event_schema_reads_as_the_table_its_builder_writes(history, tmp_path
     argv = ["events", "build", "--schema", str(SCHEMA), "--events", str(events), "--customers", str(customers)]
     assert main([*argv, "--out", str(out)]) == EXIT_OK
     assert load_schema(SCHEMA).hash == load_schema(tmp_path / "observations.schema.yaml").hash
+    from churnguard.adapters.yaml_schema import YamlSchemaReader
+
+    assert YamlSchemaReader().parse(SCHEMA.read_text(), "text") == load_schema(SCHEMA)  # text reads as the file does
     capsys.readouterr()
     assert main(["schema", "check", str(SCHEMA)]) == EXIT_OK
     said = capsys.readouterr().out

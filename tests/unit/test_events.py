@@ -220,9 +220,9 @@ def test_purged_folds_on_weekly_cutoffs_worked_by_hand():
 def test_a_posted_time_is_read_on_the_builders_axis_in_utc():
     from datetime import datetime, timedelta, timezone
 
-    from churnguard.application.predict_from_events import days_since_epoch
+    from churnguard.domain.events import days_since
 
-    assert days_since_epoch(date(1970, 1, 2)) == 1.0
-    assert days_since_epoch(datetime(1970, 1, 2, 12)) == 1.5  # no zone: UTC, as the builders read it
+    assert days_since(date(1970, 1, 2)) == 1.0
+    assert days_since(datetime(1970, 1, 2, 12)) == 1.5  # no zone: UTC, as the builders read it
     paris = timezone(timedelta(hours=1))
-    assert days_since_epoch(datetime(1970, 1, 2, 13, tzinfo=paris)) == 1.5
+    assert days_since(datetime(1970, 1, 2, 13, tzinfo=paris)) == 1.5
