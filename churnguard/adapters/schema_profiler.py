@@ -132,9 +132,15 @@ _UNIT_WORDS = {
 }
 
 
-def _survival(fields: list[Field]) -> tuple[Survival | None, str]:
+ENCODES_DURATION = 0.8
+"""A number field whose rank correlation with the duration reaches this encodes it (a total
+billed so far is about tenure x charge): the survival model leaves it out."""
+
+
+def _survival(fields: list[Field], table: pd.DataFrame) -> tuple[Survival | None, str]:
     """Time to churn, proposed where a whole-number field is named like a tenure and (optionally)
-    a number field like a recurring charge: the duration and the value per period."""
+    a number field like a recurring charge: the duration and the value per period; fields that
+    encode the duration are proposed for `exclude`."""
     numbers = [f for f in fields if f.kind in (Kind.INTEGER, Kind.NUMBER) and (f.minimum or 0) >= 0]
     duration = next((f for f in numbers if f.kind is Kind.INTEGER and _DURATION_WORDS & set(_words(f.name))), None)
     if duration is None:
@@ -151,9 +157,23 @@ def _survival(fields: list[Field]) -> tuple[Survival | None, str]:
     )
     named = set(_words(duration.name)) | (set(_words(value.name)) if value else set())
     unit = next((u for u, words in _UNIT_WORDS.items() if words & named), "period")
-    survival = Survival(duration.name, value.name if value else None, _UNITS.get(unit, 12), unit)
+    tenure = pd.to_numeric(table[duration.name], errors="coerce")
+    encoding = tuple(
+        f.name
+        for f in numbers
+        if f is not duration
+        and f is not value
+        and abs(float(tenure.corr(pd.to_numeric(table[f.name], errors="coerce"), method="spearman")))
+        >= ENCODES_DURATION
+    )
+    survival = Survival(duration.name, value.name if value else None, _UNITS.get(unit, 12), unit, encoding)
     said = f"time to churn: {duration.name} counts the {unit}s a customer has stayed (the survival time axis)"
     said += f", {value.name} is their value per {unit}" if value else ""
+    if encoding:
+        said += (
+            f"; {', '.join(encoding)} {'rank-correlates' if len(encoding) == 1 else 'rank-correlate'} with {duration.name} at >= {ENCODES_DURATION} "
+            "(they encode it), so the survival model leaves them out"
+        )
     return survival, said + f"; curves reach {survival.horizon} {unit}s. Delete the key to leave survival out"
 
 
@@ -286,7 +306,7 @@ def profile_table(table: pd.DataFrame, label: str, positive: str | None = None, 
         fields.append(spec)
     if not fields:
         raise ProfilingError("no column is usable as a feature")
-    survival, said = _survival(fields)
+    survival, said = _survival(fields, table)
     if survival is not None:
         notes["survival"] = said
     schema = TableSchema(

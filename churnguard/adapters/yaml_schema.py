@@ -146,6 +146,7 @@ class SurvivalIn(_Strict):
     value: StrictStr | None = None
     horizon: StrictInt = 12
     unit: StrictStr = "period"
+    exclude: list[StrictStr] = Field(default_factory=list)
 
 
 class SchemaIn(_Strict):
@@ -216,7 +217,13 @@ def _to_domain(model: SchemaIn) -> TableSchema:
         split=None if model.split is None else TimeSplit(model.split.time_column, model.split.embargo_days),
         survival=None
         if model.survival is None
-        else Survival(model.survival.duration, model.survival.value, model.survival.horizon, model.survival.unit),
+        else Survival(
+            model.survival.duration,
+            model.survival.value,
+            model.survival.horizon,
+            model.survival.unit,
+            tuple(model.survival.exclude),
+        ),
     )
 
 

@@ -57,11 +57,7 @@ class SurvivalCurve:
         who has already stayed `tenure` periods. Beyond this curve's horizon S is held at its
         last value (no information is invented, none is dropped); a customer whose survival has
         reached 0 is certain to leave within the next period."""
-        start = self.at(tenure)
-        if start <= 0.0:
-            return SurvivalCurve(np.concatenate([[1.0], np.zeros(horizon)]))
-        steps = np.array([self.at(tenure + t) for t in range(horizon + 1)])
-        return SurvivalCurve(np.minimum(steps / start, 1.0))
+        return SurvivalCurve(conditional_curves(self.values[None, :], np.array([float(tenure)]), horizon)[0])
 
     def churn_within(self, horizons: Sequence[int] = HORIZONS) -> tuple[float, ...]:
         """P(churn within h periods) = 1 - S(h) for each h: never decreasing in h."""
@@ -71,6 +67,38 @@ class SurvivalCurve:
         """Expected periods still a customer within the next `horizon`: the area under the step
         function over [0, horizon)."""
         return float(sum(self.at(t) for t in range(horizon)))
+
+
+def conditional_curves(curves: FloatArray, tenure: FloatArray, horizon: int) -> FloatArray:
+    """Row i of `curves` (n, T + 1: S at 0 .. T) conditional on `tenure[i]`, at t = 0 .. horizon:
+    S(floor(a) + t) / S(floor(a)), S held at S(T) past T; a row whose S(a) is 0 is certain to
+    leave within the next period. The batch form of `SurvivalCurve.conditional` (which calls it)."""
+    last = curves.shape[1] - 1
+    start = np.clip(np.floor(tenure), 0, last).astype(np.intp)
+    steps = np.minimum(start[:, None] + np.arange(horizon + 1)[None, :], last)
+    values = np.take_along_axis(curves, steps, axis=1)
+    first = values[:, 0]
+    gone = first <= 0.0
+    conditional = np.minimum(values / np.where(gone, 1.0, first)[:, None], 1.0)
+    conditional[gone] = 0.0
+    conditional[:, 0] = 1.0
+    return np.asarray(conditional, dtype=np.float64)
+
+
+def churn_within(conditional: FloatArray, horizons: Sequence[int]) -> FloatArray:
+    """(n, len(horizons)) P(churn within h) from conditional curves (n, H + 1), h <= H."""
+    return np.asarray(1.0 - conditional[:, list(horizons)], dtype=np.float64)
+
+
+def restricted_means(conditional: FloatArray, horizon: int) -> FloatArray:
+    """(n,) expected periods still a customer within the next `horizon`: the batch form of
+    `SurvivalCurve.restricted_mean`."""
+    return np.asarray(conditional[:, :horizon].sum(axis=1), dtype=np.float64)
+
+
+def asked_horizons(horizon: int) -> tuple[int, ...]:
+    """The horizons a forecast answers: the usual ones within the schema's, and the schema's own."""
+    return tuple(sorted({h for h in HORIZONS if h <= horizon} | {horizon}))
 
 
 def revenue_at_risk(value_per_period: float, horizon: int, expected_remaining: float) -> float:

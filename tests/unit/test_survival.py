@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from churnguard.domain.survival import HORIZONS, SurvivalCurve, kaplan_meier, revenue_at_risk
+from churnguard.domain.survival import (
+    HORIZONS,
+    SurvivalCurve,
+    asked_horizons,
+    churn_within,
+    conditional_curves,
+    kaplan_meier,
+    restricted_means,
+    revenue_at_risk,
+)
 from tests.conftest import examples
 
 
@@ -32,9 +41,31 @@ def test_any_curve_answers_every_question_consistently(curve, tenure, horizon):
     assert 0.0 <= remaining <= horizon + 1e-9
     value = 70.0
     assert -1e-9 <= revenue_at_risk(value, horizon, remaining) <= value * horizon + 1e-9
-    # the conditional curve is S(tenure + t) / S(tenure), step by step
-    if curve.at(tenure) > 0:
-        assert later.values == pytest.approx([curve.at(tenure + t) / curve.at(tenure) for t in range(horizon + 1)])
+    # the conditional curve is S(a + t) / S(a) step by step, a the whole periods stayed (floor:
+    # tenure + t in floating point can round up past a period boundary)
+    stayed = float(np.floor(tenure))
+    if curve.at(stayed) > 0:
+        assert later.values == pytest.approx([curve.at(stayed + t) / curve.at(stayed) for t in range(horizon + 1)])
+
+
+@given(st.lists(curves(), min_size=1, max_size=6), st.data(), st.integers(1, 24))
+@settings(max_examples=examples(200))
+def test_the_batch_forms_equal_the_curve_by_curve_answers(many, data, horizon):
+    width = max(len(c.values) for c in many)
+    # curves of one grid: each held at its last value out to the widest
+    grid = [SurvivalCurve(np.pad(c.values, (0, width - len(c.values)), mode="edge")) for c in many]
+    tenure = np.array(data.draw(st.lists(st.floats(0.0, 90.0), min_size=len(grid), max_size=len(grid))))
+    matrix = np.vstack([c.values for c in grid])
+    conditional = conditional_curves(matrix, tenure, horizon)
+    horizons = asked_horizons(horizon)
+    within = churn_within(conditional, horizons)
+    means = restricted_means(conditional, horizon)
+    for row, (curve, stayed) in enumerate(zip(grid, tenure, strict=True)):
+        single = curve.conditional(stayed, horizon)
+        assert conditional[row] == pytest.approx(single.values, abs=1e-15)
+        assert within[row] == pytest.approx(single.churn_within(horizons), abs=1e-15)
+        assert means[row] == pytest.approx(single.restricted_mean(horizon), abs=1e-12)
+    assert horizons[-1] == horizon and all(h in horizons for h in HORIZONS if h <= horizon)
 
 
 @given(curves())

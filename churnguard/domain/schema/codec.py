@@ -124,8 +124,9 @@ def schema_to_mapping(schema: TableSchema) -> dict[str, Any]:
                 "value": survival.value,
                 "horizon": survival.horizon,
                 "unit": survival.unit,
+                "exclude": list(survival.exclude),
             },
-            {"value": None, "horizon": 12, "unit": "period"},
+            {"value": None, "horizon": 12, "unit": "period", "exclude": []},
         )
     return out
 
@@ -204,5 +205,9 @@ def schema_from_mapping(data: Mapping[str, Any]) -> TableSchema:
         split=TimeSplit(data["split"]["time_column"], int(data["split"].get("embargo_days", 0)))
         if "split" in data
         else None,
-        survival=Survival(**data["survival"]) if "survival" in data else None,
+        survival=(
+            Survival(**{**data["survival"], "exclude": tuple(data["survival"].get("exclude", ()))})
+            if "survival" in data
+            else None
+        ),
     )

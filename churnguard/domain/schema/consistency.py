@@ -179,6 +179,11 @@ def _survival_problems(schema: TableSchema) -> list[tuple[str, str]]:
             problems.append(
                 (f"survival.{key}", f"{name!r} must declare minimum >= 0 (a duration or a value per period)")
             )
+    for index, name in enumerate(survival.exclude):
+        if name not in fields:
+            problems.append((f"survival.exclude[{index}]", f"{name!r} is not a declared field"))
+        elif name in (survival.duration, survival.value):
+            problems.append((f"survival.exclude[{index}]", f"{name!r} is the duration or the value, not a feature"))
     if survival.duration == survival.value:
         problems.append(("survival.value", "the value per period cannot be the duration"))
     if survival.horizon < 1:

@@ -113,12 +113,15 @@ class Survival:
     """Time to churn: `duration` is the field counting the periods a customer has stayed (the
     time axis of a survival model, never one of its features), `value` the field of what a
     customer brings per period (revenue at risk), `horizon` the periods a curve reaches. A
-    customer whose label is negative is censored at their duration; a positive one churned at it."""
+    customer whose label is negative is censored at their duration; a positive one churned at it.
+    `exclude`: fields that encode the duration (Telco's TotalCharges, about tenure x monthly
+    charges), left out of the survival model with it and with every feature reading them."""
 
     duration: str
     value: str | None = None
     horizon: int = 12
     unit: str = "period"
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,19 @@ class TableSchema:
     def features_of_kind(self, kind: FieldKind) -> tuple[str, ...]:
         """Model features of one kind, in model order."""
         return tuple(name for name, k in zip(self.model_features, self.model_kinds(), strict=True) if k is kind)
+
+    @cached_property
+    def survival_features(self) -> tuple[str, ...]:
+        """The model features a survival model reads: all but the duration, the fields declared
+        to encode it, and every engineered feature computed from any of them (a tenure feature
+        would tell the model the answer)."""
+        if self.survival is None:
+            return ()
+        left_out = {self.survival.duration, *self.survival.exclude}
+        for feature in self.features:  # declared in order: an input is a field or an earlier feature
+            if left_out.intersection(feature.inputs):
+                left_out.add(feature.name)
+        return tuple(name for name in self.model_features if name not in left_out)
 
     def feature_index(self, names: Sequence[str]) -> list[int]:
         order = self.model_features
