@@ -38,6 +38,7 @@ class ChurnModel:
         background: FloatArray | None = None,
         schema: Mapping[str, Any] | None = None,
         imputation: Mapping[str, float] | None = None,
+        survival: Any = None,
     ) -> None:
         self.pipeline = pipeline
         self.family = family
@@ -49,6 +50,8 @@ class ChurnModel:
         """The table schema in its plain form (plain data, so skops stores it without new types)."""
         self.imputation = dict(imputation or {})
         """Encoded fill values of imputed fields, fitted on the training split."""
+        self.survival = survival
+        """The SurvivalModel fitted beside the classifier when the schema declares `survival`."""
 
     def table_schema(self) -> TableSchema:
         return schema_from_mapping(self.schema)

@@ -33,6 +33,7 @@ import skops.io as sio
 
 from churnguard.adapters.atomic_files import atomic_write_text, exclusive_lock, fsync_directory
 from churnguard.adapters.model_families import FAMILIES
+from churnguard.adapters.survival_model import SURVIVAL_TRUSTED_TYPES
 from churnguard.application.errors import ModelIntegrityError, ModelNotFound
 from churnguard.application.ports import ProbabilisticModel, PyfuncModel, Table
 from churnguard.domain.attribution import Reference
@@ -49,6 +50,7 @@ TRUSTED_TYPES: tuple[str, ...] = tuple(
         [
             "churnguard.adapters.churn_model.ChurnModel",  # our pipeline + calibrator wrapper
             *(name for family in FAMILIES.values() for name in family.trusted_types),
+            *SURVIVAL_TRUSTED_TYPES,
         ]
     )
 )
@@ -61,7 +63,7 @@ METADATA_FILE = "metadata.json"
 CHAMPION_FILE = "champion.json"
 REFERENCE_FILE = "reference.parquet"
 DIAGNOSTICS_FILE = "diagnostics.json"
-_LIBRARIES = ("scikit-learn", "numpy", "skops", "pandas")
+_LIBRARIES = ("scikit-learn", "numpy", "skops", "pandas", "scikit-survival")
 
 
 def _library_versions() -> dict[str, str]:

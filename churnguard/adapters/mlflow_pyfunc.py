@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-PINNED = ("scikit-learn", "numpy", "pandas", "skops", "mlflow")
+PINNED = ("scikit-learn", "numpy", "pandas", "skops", "mlflow", "scikit-survival")
 
 
 def _version_of(package: str) -> str:

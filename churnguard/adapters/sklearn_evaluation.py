@@ -26,6 +26,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 from churnguard.adapters.observation_time import iso_days
+from churnguard.adapters.survival_model import SurvivalTimes, survival_metrics
 from churnguard.application.champion import Scoring, probability_of
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
@@ -171,7 +172,7 @@ class SklearnModelEvaluator:
             y_test, predicted, labels=[0, 1], target_names=["stays", "churns"], output_dict=True, zero_division=0
         )
         return Evaluation(
-            metrics=classification_metrics(y_test, probability, threshold),
+            metrics={**classification_metrics(y_test, probability, threshold), **self._survival(model, table, version)},
             intervals=metric_intervals(
                 y_test, probability, threshold, self._rounds, seed=int(version.settings["random_state"])
             ),
@@ -180,6 +181,28 @@ class SklearnModelEvaluator:
             holdout_rows=len(y_test),
             threshold=threshold,
             periods=holdout.periods,
+        )
+
+
+    def _survival(self, model: object, table: Table, version: ModelVersion) -> dict[str, float]:
+        """The survival metrics training reported, recomputed on the version's own split."""
+        fitted = getattr(model, "survival", None)
+        schema = version.schema
+        if fitted is None or schema.survival is None:
+            return {}
+        raw, target = encoded_table(table, schema)
+        times = observation_times(table, schema)
+        train, test = split_rows(
+            target, float(version.settings["test_size"]), int(version.settings["random_state"]), times, embargo_days(schema)
+        )
+        scoring = Scoring(schema, version.imputation, model)  # type: ignore[arg-type]
+        filled_train, filled_test = scoring.filled(raw[train]), scoring.filled(raw[test])
+        return survival_metrics(
+            fitted,
+            schema.model_matrix(filled_test),
+            SurvivalTimes.of(schema, filled_train, target[train]),
+            SurvivalTimes.of(schema, filled_test, target[test]),
+            schema.survival.horizon,
         )
 
 

@@ -41,6 +41,7 @@ from churnguard.adapters.sklearn_evaluation import (
     split_rows,
 )
 from churnguard.adapters.sklearn_search import Candidate, CrossValidatedSearch, Folds
+from churnguard.adapters.survival_model import SurvivalTimes, fit_survival, survival_metrics
 from churnguard.application.champion import Scoring
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Table, TrainedModel, TrainingPlan
@@ -242,6 +243,22 @@ class SklearnModelTrainer:
 
         scoring = Scoring(schema, imputation.values, model)
         x_test = scoring.matrix(raw_test)
+        survival_metrics_: dict[str, float] = {}
+        survival_params: dict[str, Any] = {}
+        survival_cv: list[dict[str, Any]] = []
+        if schema.survival is not None:
+            train_times = SurvivalTimes.of(schema, raw_train, y_train)
+            fitted = fit_survival(schema, x_train, train_times, folds, plan.grid_size, plan.random_state, plan.n_jobs)
+            model.survival = fitted.model
+            test_times = SurvivalTimes.of(schema, scoring.filled(raw_test), y_test)
+            survival_metrics_ = survival_metrics(fitted.model, x_test, train_times, test_times, schema.survival.horizon)
+            survival_params = {
+                "survival_family": fitted.best.family,
+                **{f"survival_{name}": value for name, value in fitted.best.params.items()},
+            }
+            survival_cv = fitted.cv_rows()
+            survival_metrics_["survival_cv_concordance"] = fitted.best.concordance
+            survival_metrics_["survival_search_seconds"] = fitted.seconds
         holdout_probability = scoring.score(x_test)
         drops = permutation_drops(model, x_test, y_test, IMPORTANCE_REPEATS, plan.random_state)
         importance = dict(zip(schema.model_features, drops.mean(axis=1), strict=True))
@@ -254,7 +271,10 @@ class SklearnModelTrainer:
             model=model,
             family=best.family,
             params=best.params,
-            holdout_metrics=classification_metrics(y_test, holdout_probability, threshold.threshold),
+            holdout_metrics={
+                **classification_metrics(y_test, holdout_probability, threshold.threshold),
+                **{k: v for k, v in survival_metrics_.items() if not k.startswith(("survival_cv", "survival_search"))},
+            },
             train_metrics=classification_metrics(y_train, train_probability, threshold.threshold),
             cv_summary={
                 "cv_best_log_loss": best.cv_log_loss,
@@ -266,7 +286,10 @@ class SklearnModelTrainer:
                 "cv_fit_groups": float(len(groups)),
                 "cv_mean_fit_seconds": float(np.mean([c.fit_seconds for c in candidates])),
                 "cv_score_spread": float(scores.max() - scores.min()),
+                **{k: v for k, v in survival_metrics_.items() if k.startswith(("survival_cv", "survival_search"))},
             },
+            survival_params=survival_params,
+            survival_cv=survival_cv,
             cv_results=cv_results(candidates, plan.selection_metric),
             family_table=family_table(candidates, plan.selection_metric),
             search_space={

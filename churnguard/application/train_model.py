@@ -61,7 +61,12 @@ class TrainModel:
         )
         trained = self._trainer.train(dataset.table, plan, dataset.schema)
         settings = {**plan.fingerprint_settings(), "search_space": dict(trained.search_space)}
-        params = {"family": trained.family, **trained.params, "calibration": trained.calibration.get("method", "none")}
+        params = {
+            "family": trained.family,
+            **trained.params,
+            "calibration": trained.calibration.get("method", "none"),
+            **trained.survival_params,
+        }
         version = ModelVersion(
             fingerprint=fingerprint(dataset.data_hash, params, settings, dataset.schema),
             created_at=self._clock.now(),

@@ -94,6 +94,11 @@ class TrainedModel:
     baselines: Mapping[str, float] = field(default_factory=dict)
     periods: Mapping[str, str] = field(default_factory=dict)
     """For rows observed over time: the first and last dates trained on and held out (ISO)."""
+    survival_params: Mapping[str, Any] = field(default_factory=dict)
+    """The chosen survival family and params (`survival_family`, `survival_<param>`), when the
+    schema declares time to churn."""
+    survival_cv: Sequence[Mapping[str, Any]] = ()
+    """Every survival candidate's cross-validated concordance, best first."""
     """Holdout F1 of no skill and of a plain model (`no_skill_f1`, `plain_f1`), for the gate."""
 
 
