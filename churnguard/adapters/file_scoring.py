@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 from churnguard.adapters.atomic_files import fsync_directory
 from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation, shown_value
 from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
-from churnguard.domain.schema import TableSchema
+from churnguard.domain.schema import FloatArray, TableSchema
+from churnguard.domain.survival import SurvivalTable
 
 DEFAULT_CHUNK_ROWS = 100_000
 UNEXPECTED_COLUMN_RULE = "is not an expected column (declare it under `passthrough:` to carry it)"
@@ -139,6 +140,16 @@ def as_text(values: npt.NDArray[Any]) -> list[str | None]:
     return out
 
 
+def survival_columns(table: SurvivalTable) -> dict[str, FloatArray]:
+    """Time to churn as output columns: churn_within_<h> per asked horizon, expected_remaining,
+    and revenue_at_risk where the schema declares a value per period."""
+    columns = {f"churn_within_{h}": table.churn_within[:, index] for index, h in enumerate(table.horizons)}
+    columns["expected_remaining"] = table.expected_remaining
+    if table.revenue_at_risk is not None:
+        columns["revenue_at_risk"] = table.revenue_at_risk
+    return columns
+
+
 def scored_frame(scored: ScoredBatch, model_version: str) -> pd.DataFrame:
     """The output columns of scoring: row, [id], [the pass-through columns the input carries],
     the fields as the table holds them, the probability, the decision, [contributions], the
@@ -156,6 +167,8 @@ def scored_frame(scored: ScoredBatch, model_version: str) -> pd.DataFrame:
     if scored.contributions is not None:
         for index, name in enumerate(schema.raw_fields):
             frame[f"contribution_{name}"] = scored.contributions[:, index]
+    if scored.survival is not None:
+        frame.update(survival_columns(scored.survival))
     frame["model_version"] = model_version[:12]
     return pd.DataFrame(frame)
 

@@ -17,12 +17,19 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.application.errors import ModelNotFound
-from churnguard.application.ports import ModelExplainer, ModelStore, ProbabilisticModel, ShapExplanation
+from churnguard.application.ports import (
+    ModelExplainer,
+    ModelStore,
+    ProbabilisticModel,
+    ShapExplanation,
+    SurvivalModel,
+)
 from churnguard.domain.attribution import Contribution, Reference, contribution_matrix, ranked, substituted_batch
 from churnguard.domain.customer import ORIGINAL_PRESETS, ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion, decide
 from churnguard.domain.reference_profile import ReferenceProfile, profile_reference
 from churnguard.domain.schema import Imputation, TableSchema
+from churnguard.domain.survival import SurvivalForecast, SurvivalTable, survival_table
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -91,6 +98,8 @@ class ChurnPrediction:
     model_version: str
     churn_rate_baseline: float
     contributions: tuple[Contribution, ...] | None
+    survival: SurvivalForecast | None = None
+    """Time to churn, where the schema declares it and the champion carries a survival model."""
 
 
 @dataclass(frozen=True)
@@ -127,8 +136,31 @@ class Champion:
             return substituted_batch(self.schema, filled, self.version.reference)
         return self.schema.model_matrix(filled)
 
-    def predictions(self, filled: FloatArray, scores: FloatArray, explain: bool) -> list[ChurnPrediction]:
-        """Decide and explain from the scores of `model_rows(filled, explain)`."""
+    @property
+    def survival(self) -> SurvivalModel | None:
+        """The survival model, where the schema declares time to churn and the version has one."""
+        model: SurvivalModel | None = getattr(self.model, "survival", None)
+        return model if self.schema.survival is not None else None
+
+    def curves(self, rows: FloatArray) -> FloatArray | None:
+        """S(t | x) of model rows on the period grid (one call of the survival model), None
+        without one."""
+        survival = self.survival
+        return None if survival is None or not len(rows) else survival.curves(rows)
+
+    def survival_table(self, raw: FloatArray) -> SurvivalTable | None:
+        """Time to churn of encoded rows (no explanation), None without a survival model: what
+        offline scoring writes."""
+        filled = self.scoring.filled(raw)
+        rows = self.schema.model_matrix(filled)
+        curves = self.curves(rows)
+        return None if curves is None else survival_table(self.schema, filled, rows, curves, None)
+
+    def predictions(
+        self, filled: FloatArray, scores: FloatArray, explain: bool, rows: FloatArray | None = None
+    ) -> list[ChurnPrediction]:
+        """Decide and explain from the scores of `rows = model_rows(filled, explain)`; with the
+        rows, the survival forecast too where the champion has a survival model."""
         version = self.version
         schema = version.schema
         explanations: list[tuple[Contribution, ...] | None]
@@ -147,9 +179,19 @@ class Champion:
             probability = scores
             explanations = [None] * len(filled)
         churns = self.decide(probability).tolist()
+        curves = None if rows is None else self.curves(rows)
+        forecasts: list[SurvivalForecast | None] = (
+            [None] * len(filled)
+            if curves is None or rows is None
+            else list(
+                survival_table(schema, filled, rows, curves, version.reference if explain else None).forecasts(
+                    schema.raw_fields, filled
+                )
+            )
+        )
         return [
-            ChurnPrediction(p, bool(c), version.threshold, version.fingerprint, version.churn_rate, e)
-            for p, c, e in zip(probability.tolist(), churns, explanations, strict=True)
+            ChurnPrediction(p, bool(c), version.threshold, version.fingerprint, version.churn_rate, e, s)
+            for p, c, e, s in zip(probability.tolist(), churns, explanations, forecasts, strict=True)
         ]
 
     def shap(self, explainer: ModelExplainer, raw: FloatArray) -> list[ShapExplanation]:

@@ -179,7 +179,7 @@ class PredictChurn:
         features_ended = time.time_ns()
         scores = champion.score(rows) if len(rows) else rows[:, 0]
         inference_ended = time.time_ns()
-        predictions = champion.predictions(filled, scores, explain)
+        predictions = champion.predictions(filled, scores, explain, rows)
         shap_values = champion.shap(self._explainer, raw) if shap and self._explainer is not None else None
         ended = time.time_ns()
 

@@ -63,6 +63,7 @@ class ScoreCustomers:
         require_schema(version, self._declared, "the schema named with --schema or SCHEMA_PATH")
         width = len(schema.fields)
         scored = rejected = 0
+        at_risk: float | None = None
         self._progress.start("scoring", source.total_rows())
         for batch in source.batches(schema):
             writer.reject(batch.rejected)
@@ -76,8 +77,11 @@ class ScoreCustomers:
                 probability, contributions = champion.explained(batch.raw)
             else:
                 probability = champion.scoring.probability(batch.raw)
+            survival = champion.survival_table(batch.raw)
+            if survival is not None and survival.revenue_at_risk is not None:
+                at_risk = (at_risk or 0.0) + float(survival.revenue_at_risk.sum())
             writer.write(
-                ScoredBatch(batch, probability, champion.decide(probability), contributions, schema),
+                ScoredBatch(batch, probability, champion.decide(probability), contributions, schema, survival),
                 version.fingerprint,
                 version.threshold,
             )
@@ -91,13 +95,22 @@ class ScoreCustomers:
             )
             contributions = np.empty((0, width)) if explain else None
             writer.write(
-                ScoredBatch(empty, np.empty(0), np.empty(0, np.bool_), contributions, schema),
+                ScoredBatch(
+                    empty,
+                    np.empty(0),
+                    np.empty(0, np.bool_),
+                    contributions,
+                    schema,
+                    champion.survival_table(empty.raw),
+                ),
                 version.fingerprint,
                 version.threshold,
             )
         writer.commit()
         self._progress.finish()
-        summary = ScoringSummary(scored, rejected, time.perf_counter() - started, version.fingerprint)
+        summary = ScoringSummary(
+            scored, rejected, time.perf_counter() - started, version.fingerprint, revenue_at_risk=at_risk
+        )
         refuse_rejects(summary, self._max_rejected_share, schema, writer.rejects_location)
         return summary
 

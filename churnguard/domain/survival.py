@@ -23,6 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from churnguard.domain.attribution import Contribution, Reference, contribution_matrix, ranked
+from churnguard.domain.schema import TableSchema
+
 FloatArray = npt.NDArray[np.float64]
 
 HORIZONS = (1, 3, 6, 12)
@@ -126,3 +129,103 @@ def kaplan_meier(durations: FloatArray, churned: npt.NDArray[np.bool_], horizon:
             survival *= 1.0 - events / at_risk
         values[t] = survival
     return SurvivalCurve(values)
+
+
+@dataclass(frozen=True)
+class SurvivalForecast:
+    """What a customer's survival curve says, conditional on the periods they have stayed."""
+
+    horizon: int
+    unit: str
+    tenure: float
+    """The periods stayed so far: the curve starts there."""
+    curve: tuple[float, ...]
+    """S(t | tenure) for t = 0 .. horizon."""
+    churn_within: tuple[tuple[int, float], ...]
+    """(h, P(churn within h periods)) for each asked horizon, never decreasing in h."""
+    expected_remaining: float
+    """Expected periods still a customer within the horizon (the restricted mean)."""
+    value: float | None
+    """What the customer brings per period (the schema's `survival.value`), None if undeclared."""
+    revenue_at_risk: float | None
+    contributions: tuple[Contribution, ...] | None
+    """Each field's contribution to P(churn within the horizon), in the leave-one-out form of the
+    churn probability's (the duration's too: it is where the curve starts)."""
+
+
+@dataclass(frozen=True)
+class SurvivalTable:
+    """Time to churn of n customers as columns: the batch form every output reads."""
+
+    horizon: int
+    unit: str
+    horizons: tuple[int, ...]
+    tenure: FloatArray
+    curves: FloatArray
+    """(n, horizon + 1) S(t | tenure)."""
+    churn_within: FloatArray
+    """(n, len(horizons)) P(churn within h | tenure)."""
+    expected_remaining: FloatArray
+    value: FloatArray | None
+    revenue_at_risk: FloatArray | None
+    contributions: FloatArray | None
+    """(n, fields) contributions to P(churn within the horizon), when explained."""
+
+    def forecasts(self, names: Sequence[str], filled: FloatArray) -> list[SurvivalForecast]:
+        """One SurvivalForecast per customer (`filled`: their imputed encoded rows)."""
+        out = []
+        for index in range(len(self.tenure)):
+            value = None if self.value is None else float(self.value[index])
+            out.append(
+                SurvivalForecast(
+                    self.horizon,
+                    self.unit,
+                    float(self.tenure[index]),
+                    tuple(self.curves[index].tolist()),
+                    tuple(zip(self.horizons, self.churn_within[index].tolist(), strict=True)),
+                    float(self.expected_remaining[index]),
+                    value,
+                    None if self.revenue_at_risk is None else float(self.revenue_at_risk[index]),
+                    None
+                    if self.contributions is None
+                    else ranked(names, filled[index].tolist(), self.contributions[index].tolist()),
+                )
+            )
+        return out
+
+
+def survival_table(
+    schema: TableSchema, filled: FloatArray, rows: FloatArray, curves: FloatArray, reference: Reference | None
+) -> SurvivalTable:
+    """Time to churn of n imputed customers from the survival curves of their model rows: one row
+    each, or (with `reference`) each customer's block of substituted rows (`substituted_batch`),
+    whose first row is the customer's own. Every row's curve is read from the tenure it holds
+    (a substituted duration moves the start), so the duration's contribution is that of where
+    the customer stands on the curve."""
+    spec = schema.survival
+    if spec is None:
+        raise ValueError("the schema declares no survival key")
+    horizon = spec.horizon
+    duration = schema.raw_fields.index(spec.duration)
+    block = reference.rows_per_customer if reference is not None else 1
+    conditional = conditional_curves(curves, rows[:, duration], horizon)
+    own = conditional[::block]
+    horizons = asked_horizons(horizon)
+    remaining = restricted_means(own, horizon)
+    values = filled[:, schema.raw_fields.index(spec.value)] if spec.value is not None else None
+    contributions = None
+    if reference is not None:
+        at_horizon = (1.0 - conditional[:, horizon]).reshape(len(filled), block)
+        contributions = contribution_matrix(filled, reference, at_horizon)
+    return SurvivalTable(
+        horizon,
+        spec.unit,
+        horizons,
+        filled[:, duration].copy(),
+        own,
+        churn_within(own, horizons),
+        remaining,
+        values,
+        None if values is None else values * (horizon - remaining),
+        contributions,
+    )

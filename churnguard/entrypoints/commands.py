@@ -216,6 +216,8 @@ def cmd_score(
     print(
         f"scored {summary.scored} customers ({rate:,.0f} rows/s) with model {summary.model_version[:12]} -> {args.out}"
     )
+    if summary.revenue_at_risk is not None:
+        print(f"revenue at risk {summary.revenue_at_risk:,.2f} in all (columns churn_within_<h>, revenue_at_risk)")
     if summary.rejected:
         print(f"rejected {summary.rejected} rows, with reasons, -> {rejects_location}")
     return EXIT_OK

@@ -66,6 +66,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # scikit-survival's numexpr announces its thread count at INFO on import: not news to a user
+    logging.getLogger("numexpr").setLevel(max(logging.WARNING, root.level))
 
 
 def configure_worker_logging() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from churnguard.application.champion import ChurnPrediction
 from churnguard.domain.schema import TableSchema
+from churnguard.domain.survival import SurvivalForecast
 
 RISK_BANDS = ((0.3, "low"), (0.6, "medium"))
 
@@ -42,10 +43,30 @@ def prediction_json(
     }
     if customer_id is not NO_ID:
         body["customer_id"] = customer_id
-    if schema is not None and prediction.contributions is not None:
+    if prediction.survival is not None:
+        body["survival"] = survival_json(prediction.survival)
+    if schema is not None:
         fields = schema.field_by_name
-        for item in body["feature_contributions"]:
-            spec = fields[item["feature"]]
-            if spec.has_labels and not spec.numeric_labels and item["value"] == item["value"]:
-                item["value"] = spec.label_of(item["value"])
+        for contributions in (body["feature_contributions"], body.get("survival", {}).get("contributions")):
+            for item in contributions or ():
+                spec = fields[item["feature"]]
+                if spec.has_labels and not spec.numeric_labels and item["value"] == item["value"]:
+                    item["value"] = spec.label_of(item["value"])
     return body
+
+
+def survival_json(forecast: SurvivalForecast) -> dict[str, Any]:
+    """Time to churn as the API and the CLI show it."""
+    return {
+        "horizon": forecast.horizon,
+        "unit": forecast.unit,
+        "tenure": forecast.tenure,
+        "curve": list(forecast.curve),
+        "churn_within": [{"periods": h, "probability": p} for h, p in forecast.churn_within],
+        "expected_remaining": forecast.expected_remaining,
+        "value_per_period": forecast.value,
+        "revenue_at_risk": forecast.revenue_at_risk,
+        "contributions": None
+        if forecast.contributions is None
+        else [{"feature": c.feature, "value": c.value, "contribution": c.contribution} for c in forecast.contributions],
+    }

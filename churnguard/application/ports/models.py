@@ -22,6 +22,12 @@ from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
 
 
+class SurvivalModel(Protocol):
+    def curves(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """(n, periods + 1) S(t | x) at t = 0 .. periods for an (n, model features) matrix."""
+        ...
+
+
 class ProbabilisticModel(Protocol):
     def predict_proba(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """(n, 2) probabilities of stays / churns for an (n, 16) model matrix."""

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.application.ports.models import PyfuncModel
+from churnguard.domain.survival import SurvivalTable
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import TableSchema
 
@@ -47,6 +48,8 @@ class ScoredBatch:
     contributions: FloatArray | None
     """(rows, fields) contributions in the schema's field order, when explained."""
     schema: TableSchema = ORIGINAL_SCHEMA
+    survival: SurvivalTable | None = None
+    """Time to churn, where the champion has a survival model."""
 
 
 class CustomerBatchSource(Protocol):
@@ -86,6 +89,8 @@ class ScoringSummary:
     model_version: str
     rejects_location: str | None = None
     """Where the rejected rows went, when an engine chose it."""
+    revenue_at_risk: float | None = None
+    """The scored customers' total revenue at risk, where the champion forecasts it."""
 
 
 @dataclass(frozen=True)

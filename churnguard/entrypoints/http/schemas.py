@@ -26,6 +26,10 @@ class ContributionOut(BaseModel):
     )
 
 
+class LabelledContributionOut(ContributionOut):
+    value: float | str = Field(description="the field's value: a number, or a text label")  # type: ignore[assignment]
+
+
 class ShapOut(BaseModel):
     explainer: str
     output: Literal["log_odds_uncalibrated"] = "log_odds_uncalibrated"
@@ -33,6 +37,27 @@ class ShapOut(BaseModel):
     expected_value: float
     log_odds: float
     values: dict[str, float]
+
+
+class HorizonOut(BaseModel):
+    periods: int
+    probability: float = Field(description="P(churn within this many periods | the tenure so far)")
+
+
+class SurvivalOut(BaseModel):
+    """Time to churn, where the schema declares `survival` (absent otherwise)."""
+
+    horizon: int = Field(description="the periods the curve reaches (the schema's survival.horizon)")
+    unit: str = Field(description="what a period is (month, week...)")
+    tenure: float = Field(description="the periods stayed so far: the curve starts there")
+    curve: list[float] = Field(description="S(t | tenure) for t = 0 .. horizon: P(still a customer t periods on)")
+    churn_within: list[HorizonOut] = Field(description="never decreasing in the horizon")
+    expected_remaining: float = Field(description="expected periods still a customer within the horizon")
+    value_per_period: float | None = Field(description="the schema's survival.value field, if declared")
+    revenue_at_risk: float | None = Field(description="value_per_period x (horizon - expected_remaining)")
+    contributions: list[LabelledContributionOut] | None = Field(
+        None, description="each field's contribution to P(churn within the horizon), as feature_contributions"
+    )
 
 
 class PredictionOut(BaseModel):
@@ -44,10 +69,7 @@ class PredictionOut(BaseModel):
     churn_rate_baseline: float
     feature_contributions: list[ContributionOut] | None = None
     shap: ShapOut | None = None
-
-
-class LabelledContributionOut(ContributionOut):
-    value: float | str = Field(description="the field's value: a number, or a text label")  # type: ignore[assignment]
+    survival: SurvivalOut | None = None
 
 
 class LabelledPredictionOut(PredictionOut):
