@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from churnguard.application.champion import Scoring
 from churnguard.domain.customer import ORIGINAL_SCHEMA
@@ -70,13 +71,15 @@ class ChurnModel:
             return np.asarray(self.calibrator.predict(probability), dtype=np.float64)
         return probability
 
-    def predict(self, customers: Mapping[str, Any]) -> FloatArray:
+    def predict(self, customers: Mapping[str, Any]) -> FloatArray | pd.DataFrame:
         """P(churn) (calibrated) from the schema's raw fields: a DataFrame or a mapping of columns,
         labels as the table writes them.
 
         This is the MLflow pyfunc entry point (`mlflow models serve`, spark_udf call `predict`
         with a frame of raw customers), so unlike predict_proba it checks, encodes, imputes and
-        engineers the features itself and returns probabilities, not labels. A row that breaks
+        engineers the features itself and returns probabilities, not labels (where the model
+        forecasts time to churn: a frame of churn_probability and the columns `score` writes
+        for it, churn_within_<h>, expected_remaining, revenue_at_risk). A row that breaks
         the schema raises InvalidProfile naming the field, the rule and the row.
         """
         schema = self.table_schema()
@@ -86,7 +89,14 @@ class ChurnModel:
             first = checked.violations[0]
             row = first.rows[0]
             raise InvalidProfile(f"{first.field} (row {row})", first.rule, np.atleast_1d(columns[first.field])[row])
-        return Scoring(schema, self.imputation, self).probability(checked.raw)
+        scoring = Scoring(schema, self.imputation, self)
+        probability = scoring.probability(checked.raw)
+        survival = scoring.survival_table(checked.raw)
+        if survival is None:
+            return probability
+        from churnguard.adapters.file_scoring import survival_columns
+
+        return pd.DataFrame({"churn_probability": probability, **survival_columns(survival, schema)})
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
         """(n, 2) like scikit-learn: P(stays), P(churns)."""

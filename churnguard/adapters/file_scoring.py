@@ -28,7 +28,7 @@ from churnguard.adapters.atomic_files import fsync_directory
 from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation, shown_value
 from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
 from churnguard.domain.schema import FloatArray, TableSchema
-from churnguard.domain.survival import SurvivalTable
+from churnguard.domain.survival import SurvivalTable, asked_horizons
 
 DEFAULT_CHUNK_ROWS = 100_000
 UNEXPECTED_COLUMN_RULE = "is not an expected column (declare it under `passthrough:` to carry it)"
@@ -140,14 +140,22 @@ def as_text(values: npt.NDArray[Any]) -> list[str | None]:
     return out
 
 
-def survival_columns(table: SurvivalTable) -> dict[str, FloatArray]:
-    """Time to churn as output columns: churn_within_<h> per asked horizon, expected_remaining,
-    and revenue_at_risk where the schema declares a value per period."""
-    columns = {f"churn_within_{h}": table.churn_within[:, index] for index, h in enumerate(table.horizons)}
-    columns["expected_remaining"] = table.expected_remaining
+def survival_column_names(schema: TableSchema) -> list[str]:
+    """The time-to-churn output columns of a schema declaring `survival`: churn_within_<h> per
+    asked horizon, expected_remaining, and revenue_at_risk where it declares a value per period."""
+    spec = schema.survival
+    if spec is None:
+        return []
+    names = [f"churn_within_{h}" for h in asked_horizons(spec.horizon)] + ["expected_remaining"]
+    return names + (["revenue_at_risk"] if spec.value is not None else [])
+
+
+def survival_columns(table: SurvivalTable, schema: TableSchema) -> dict[str, FloatArray]:
+    """The `survival_column_names` columns of a SurvivalTable."""
+    values = [*table.churn_within.T, table.expected_remaining]
     if table.revenue_at_risk is not None:
-        columns["revenue_at_risk"] = table.revenue_at_risk
-    return columns
+        values.append(table.revenue_at_risk)
+    return dict(zip(survival_column_names(schema), values, strict=True))
 
 
 def scored_frame(scored: ScoredBatch, model_version: str) -> pd.DataFrame:
@@ -168,7 +176,7 @@ def scored_frame(scored: ScoredBatch, model_version: str) -> pd.DataFrame:
         for index, name in enumerate(schema.raw_fields):
             frame[f"contribution_{name}"] = scored.contributions[:, index]
     if scored.survival is not None:
-        frame.update(survival_columns(scored.survival))
+        frame.update(survival_columns(scored.survival, schema))
     frame["model_version"] = model_version[:12]
     return pd.DataFrame(frame)
 

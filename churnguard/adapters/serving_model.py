@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from churnguard.adapters.churn_model import ChurnModel, logit
+from churnguard.adapters.survival_model import SurvivalModel, curves_from_risk
 from churnguard.application.ports import ProbabilisticModel
 from churnguard.domain.schema import FloatArray, UnseenPolicy
 
@@ -75,11 +76,17 @@ def _preprocess_step(preprocess: ColumnTransformer, width: int) -> Step:
 
 
 def _fused_linear(preprocess: ColumnTransformer, final: LogisticRegression, width: int) -> Step:
-    """Scaling and passthrough folded into one weight vector over the raw columns, one-hot
-    blocks into per-code weight lookups: z = b + x @ w + sum_f W_f[x_f]."""
-    weights = final.coef_[0].astype(np.float64)
+    """The logistic model's probability, sigmoid of its `_linear_score`."""
+    score = _linear_score(preprocess, final.coef_[0], float(final.intercept_[0]), width)
+    return lambda x: 1.0 / (1.0 + np.exp(-score(x)))
+
+
+def _linear_score(preprocess: ColumnTransformer, coefficients: FloatArray, intercept: float, width: int) -> Step:
+    """A linear model after the preprocessing, with scaling and passthrough folded into one
+    weight vector over the raw columns and one-hot blocks into per-code weight lookups:
+    z = b + x @ w + sum_f W_f[x_f]."""
+    weights = np.asarray(coefficients, dtype=np.float64)
     dense = np.zeros(width)
-    intercept = float(final.intercept_[0])
     lookups: list[tuple[int, np.ndarray, np.ndarray]] = []
     offset = 0
     for _, transformer, spec in preprocess.transformers_:
@@ -105,13 +112,13 @@ def _fused_linear(preprocess: ColumnTransformer, final: LogisticRegression, widt
     if offset != len(weights):
         raise NotImplementedError("unexpected transformed width")
 
-    def probability(x: FloatArray) -> FloatArray:
+    def score(x: FloatArray) -> FloatArray:
         z = x @ dense + intercept
         for column, categories, block in lookups:
             z += (x[:, column, None] == categories) @ block
-        return 1.0 / (1.0 + np.exp(-z))
+        return np.asarray(z, dtype=np.float64)
 
-    return probability
+    return score
 
 
 def _raw_probability(model: ChurnModel, width: int) -> Step:
@@ -134,13 +141,56 @@ def _calibration(model: ChurnModel) -> Step:
     return lambda p: p
 
 
+class CompiledSurvival:
+    """A proportional-hazards SurvivalModel's curves from its risk score replayed in numpy."""
+
+    def __init__(self, original: SurvivalModel, risk: Step) -> None:
+        self.original = original
+        self._columns = np.asarray(original.columns, dtype=np.intp)
+        self._risk = risk
+        assert original.baseline is not None
+        self._baseline = original.baseline
+
+    def curves(self, matrix: FloatArray) -> FloatArray:
+        return curves_from_risk(self._risk(np.asarray(matrix, dtype=np.float64)[:, self._columns]), self._baseline)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+
+def _compiled_survival(survival: SurvivalModel) -> CompiledSurvival:
+    steps = list(survival.pipeline.named_steps.values())
+    if survival.baseline is None or len(steps) != 2 or not isinstance(steps[0], ColumnTransformer):
+        raise NotImplementedError(f"a {survival.family} survival model")
+    return CompiledSurvival(survival, _linear_score(steps[0], steps[1].coef_, 0.0, len(survival.columns)))
+
+
+def compile_survival(survival: SurvivalModel | None, checked: FloatArray) -> Any:
+    """The numpy twin of a Cox survival model when its curves equal the model's on `checked`
+    model rows (to TOLERANCE); the model itself otherwise (or None without one)."""
+    if survival is None:
+        return None
+    try:
+        twin = _compiled_survival(survival)
+        difference = float(np.max(np.abs(twin.curves(checked) - survival.curves(checked))))
+    except (NotImplementedError, AttributeError, ValueError) as error:
+        logger.info("serving the survival model as is: %s", error)
+        return survival
+    if difference > TOLERANCE:
+        logger.warning("serving the survival model as is: compiled twin differs by %.3g", difference)
+        return survival
+    return twin
+
+
 class ServingModel:
     """predict_proba over the (n, 16) model matrix, like the ChurnModel it was compiled from."""
 
-    def __init__(self, original: ChurnModel, raw: Step, calibrate: Step) -> None:
+    def __init__(self, original: ChurnModel, raw: Step, calibrate: Step, survival: Any = None) -> None:
         self.original = original
         self._raw = raw
         self._calibrate = calibrate
+        self.survival = survival
+        """The survival model as served (its compiled twin where it has one)."""
 
     def predict_proba(self, features: FloatArray) -> FloatArray:
         churn = self._calibrate(self._raw(np.asarray(features, dtype=np.float64)))
@@ -194,4 +244,5 @@ def compile_for_serving(model: ProbabilisticModel) -> ProbabilisticModel:
     if difference > TOLERANCE:
         logger.warning("serving the model as is: compiled twin differs by %.3g", difference)
         return model
+    twin.survival = compile_survival(getattr(model, "survival", None), checked)
     return twin

@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from churnguard.adapters.file_scoring import check_chunk
+from churnguard.adapters.file_scoring import check_chunk, survival_column_names
 from churnguard.application.errors import DatasetUnreadable
 from churnguard.application.ports import NoProgress, Progress, ScoringJob, ScoringSummary
 from churnguard.domain.schema import TableSchema
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ROW, REASONS = "row", "reasons"
+PREDICTED = "_churnguard_predicted"
+"""The pyfunc model's answer, before it is spread into the output columns."""
 JOB_GROUP = "churnguard-score"
 POLL_SECONDS = 0.5
 SIGNATURE_TYPES = {"long": "long", "integer": "int", "double": "double", "float": "float", "string": "string",
@@ -214,16 +216,26 @@ class SparkScoringEngine:
             signature = mlflow.models.get_model_info(job.model.uri).signature
             wanted = {spec.name: spec.type.name for spec in signature.inputs.inputs} if signature else {}
             inputs = [self._as_signature(F.col(f.name), wanted.get(f.name)).alias(f.name) for f in schema.fields]
-            predict = mlflow.pyfunc.spark_udf(spark, job.model.uri, result_type="double", env_manager="local")
+            # a model forecasting time to churn answers a frame: probability and the survival columns
+            forecasts = survival_column_names(schema)
+            result_type = (
+                ", ".join(f"{name} double" for name in ["churn_probability", *forecasts]) if forecasts else "double"
+            )
+            predict = mlflow.pyfunc.spark_udf(spark, job.model.uri, result_type=result_type, env_manager="local")
             good = checked.filter(F.col(REASONS).isNull()).select(
                 ROW, *([schema.id_column] if schema.id_column else []), *carried, *inputs
             )
+            answer = predict(*[F.col(f.name) for f in schema.fields])
+            scored = good.withColumn(PREDICTED, answer)
+            probability = F.col(f"{PREDICTED}.churn_probability") if forecasts else F.col(PREDICTED)
             scored = (
-                good.withColumn("churn_probability", predict(*[F.col(f.name) for f in schema.fields]))
+                scored.withColumn("churn_probability", probability)
                 # the champion's decide() as a column; test_spark holds it equal to the single process's
                 .withColumn("churn_prediction", (F.col("churn_probability") >= F.lit(job.threshold)).cast("long"))
-                .withColumn("model_version", F.lit(job.model_version[:12]))
             )
+            for name in forecasts:
+                scored = scored.withColumn(name, F.col(f"{PREDICTED}.{name}"))
+            scored = scored.drop(PREDICTED).withColumn("model_version", F.lit(job.model_version[:12]))
             self._progress.start("scoring on Spark", total)
             with self._watching(spark, total):
                 self._write(scored, job.out, output_format)

@@ -80,6 +80,16 @@ class Scoring:
         )
         return scores[:, 0], contribution_matrix(filled, reference, scores)
 
+    def survival_table(self, raw: FloatArray) -> SurvivalTable | None:
+        """Time to churn of encoded rows (no explanation), None unless the schema declares it and
+        the model carries a survival model: what offline scoring and the pyfunc model write."""
+        survival: SurvivalModel | None = getattr(self.model, "survival", None)
+        if survival is None or self.schema.survival is None:
+            return None
+        filled = self.filled(raw)
+        rows = self.schema.model_matrix(filled)
+        return survival_table(self.schema, filled, rows, survival.curves(rows), None)
+
     def influence(self, filled: FloatArray, reference: Reference, chunk: int = 1024) -> dict[str, float]:
         """Per raw field: its mean |contribution| over imputed rows (the drift report's weights),
         `chunk` rows per model call so memory stays flat."""
@@ -149,12 +159,7 @@ class Champion:
         return None if survival is None or not len(rows) else survival.curves(rows)
 
     def survival_table(self, raw: FloatArray) -> SurvivalTable | None:
-        """Time to churn of encoded rows (no explanation), None without a survival model: what
-        offline scoring writes."""
-        filled = self.scoring.filled(raw)
-        rows = self.schema.model_matrix(filled)
-        curves = self.curves(rows)
-        return None if curves is None else survival_table(self.schema, filled, rows, curves, None)
+        return self.scoring.survival_table(raw)
 
     def predictions(
         self, filled: FloatArray, scores: FloatArray, explain: bool, rows: FloatArray | None = None

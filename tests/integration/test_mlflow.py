@@ -240,10 +240,15 @@ def test_a_telco_champion_is_tracked_registered_and_scored_by_mlflow_in_its_own_
     out = tmp_path / "scored.csv"
     scored = run_cli("score", "--in", str(customers), "--out", str(out), "--workdir", str(tmp_path), env=env)
     assert scored.code == 0, scored.err
-    ours = pd.read_csv(out)["churn_probability"].to_numpy()
+    ours = pd.read_csv(out)
     pyfunc = mlflow.pyfunc.load_model("models:/churn-model@champion")
     theirs = pyfunc.predict(rows.drop(columns=["customerID"]))
-    assert abs(pd.Series(theirs).to_numpy() - ours).max() < 1e-12
+    # Telco's schema declares time to churn: the pyfunc model answers the columns score writes
+    forecasts = ["churn_within_1", "churn_within_3", "churn_within_6", "churn_within_12"]
+    assert list(theirs.columns) == ["churn_probability", *forecasts, "expected_remaining", "revenue_at_risk"]
+    for column in theirs.columns:
+        assert abs(theirs[column].to_numpy() - ours[column].to_numpy()).max() < 1e-12, column
+    assert (theirs["revenue_at_risk"] >= 0).all() and (theirs["revenue_at_risk"] > 0).mean() > 0.9
 
     from churnguard.adapters.mlflow_model_store import MlflowModelStore
 
