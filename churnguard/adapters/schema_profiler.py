@@ -170,9 +170,10 @@ def _survival(fields: list[Field], table: pd.DataFrame) -> tuple[Survival | None
     said = f"time to churn: {duration.name} counts the {unit}s a customer has stayed (the survival time axis)"
     said += f", {value.name} is their value per {unit}" if value else ""
     if encoding:
+        verb = "rank-correlates" if len(encoding) == 1 else "rank-correlate"
         said += (
-            f"; {', '.join(encoding)} {'rank-correlates' if len(encoding) == 1 else 'rank-correlate'} with {duration.name} at >= {ENCODES_DURATION} "
-            "(they encode it), so the survival model leaves them out"
+            f"; {', '.join(encoding)} {verb} with {duration.name} at >= {ENCODES_DURATION} "
+            "(encoding it), so the survival model leaves them out"
         )
     return survival, said + f"; curves reach {survival.horizon} {unit}s. Delete the key to leave survival out"
 

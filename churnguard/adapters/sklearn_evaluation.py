@@ -183,7 +183,6 @@ class SklearnModelEvaluator:
             periods=holdout.periods,
         )
 
-
     def _survival(self, model: object, table: Table, version: ModelVersion) -> dict[str, float]:
         """The survival metrics training reported, recomputed on the version's own split."""
         fitted = getattr(model, "survival", None)
@@ -193,7 +192,11 @@ class SklearnModelEvaluator:
         raw, target = encoded_table(table, schema)
         times = observation_times(table, schema)
         train, test = split_rows(
-            target, float(version.settings["test_size"]), int(version.settings["random_state"]), times, embargo_days(schema)
+            target,
+            float(version.settings["test_size"]),
+            int(version.settings["random_state"]),
+            times,
+            embargo_days(schema),
         )
         scoring = Scoring(schema, version.imputation, model)  # type: ignore[arg-type]
         filled_train, filled_test = scoring.filled(raw[train]), scoring.filled(raw[test])

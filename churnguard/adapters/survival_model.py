@@ -229,7 +229,15 @@ class SurvivalFit:
         ]
 
 
-def _fit(family: SurvivalFamily, params: Mapping[str, Any], schema: TableSchema, x: FloatArray, times: SurvivalTimes, seed: int, n_jobs: int) -> Pipeline:
+def _fit(
+    family: SurvivalFamily,
+    params: Mapping[str, Any],
+    schema: TableSchema,
+    x: FloatArray,
+    times: SurvivalTimes,
+    seed: int,
+    n_jobs: int,
+) -> Pipeline:
     known = times.periods > 0  # censored at 0: at risk at no event time, nothing to learn from
     pipeline = family.builder(params, seed, schema, n_jobs)
     columns, _, _ = _inputs(schema)
@@ -264,7 +272,9 @@ def fit_survival(
             for fit_rows, held_rows in folds:
                 pipeline = _fit(family, params, schema, x_train[fit_rows], times.subset(fit_rows), seed, n_jobs)
                 scores.append(harrell(times.subset(held_rows), pipeline.predict(x_train[held_rows][:, columns])))
-            candidates.append(SurvivalCandidate(family.name, params, np.array(scores), time.perf_counter() - fit_started))
+            candidates.append(
+                SurvivalCandidate(family.name, params, np.array(scores), time.perf_counter() - fit_started)
+            )
     best = max(candidates, key=lambda c: (c.concordance, c.family == "cox"))
     family = SURVIVAL_FAMILIES[best.family]
     pipeline = _fit(family, best.params, schema, x_train, times, seed, n_jobs)

@@ -65,7 +65,8 @@ def test_the_batch_forms_equal_the_curve_by_curve_answers(many, data, horizon):
         assert conditional[row] == pytest.approx(single.values, abs=1e-15)
         assert within[row] == pytest.approx(single.churn_within(horizons), abs=1e-15)
         assert means[row] == pytest.approx(single.restricted_mean(horizon), abs=1e-12)
-    assert horizons[-1] == horizon and all(h in horizons for h in HORIZONS if h <= horizon)
+    assert horizons[-1] == horizon
+    assert all(h in horizons for h in HORIZONS if h <= horizon)
 
 
 @given(curves())

@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from churnguard.application.ports.models import PyfuncModel
-from churnguard.domain.survival import SurvivalTable
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.schema import TableSchema
+from churnguard.domain.survival import SurvivalTable
 
 FloatArray = npt.NDArray[np.float64]
 
