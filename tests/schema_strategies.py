@@ -95,7 +95,11 @@ def table_schemas(draw: st.DrawFn) -> TableSchema:
     survival: Survival | None = None
     if len(durations) > 0 and draw(coin):
         value = durations[1] if len(durations) > 1 and draw(coin) else None
-        survival = Survival(durations[0], value, draw(st.integers(1, 60)), draw(st.sampled_from(["period", "month"])))
+        others = [s.name for s in specs if s.name not in (durations[0], value)]
+        exclude = tuple(draw(st.lists(st.sampled_from(others), unique=True, max_size=2))) if others else ()
+        survival = Survival(
+            durations[0], value, draw(st.integers(1, 60)), draw(st.sampled_from(["period", "month"])), exclude
+        )
     return TableSchema(
         name="generated",
         label=LabelColumn("churn", positive, negative),

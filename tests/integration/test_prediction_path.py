@@ -74,6 +74,17 @@ def test_http_cli_and_embedded_give_one_prediction_and_log_it_once_each(telco_wo
             c.feature for c in embedded.contributions
         ]
 
+    # Telco declares time to churn: the same survival object from each entrypoint
+    assert embedded.survival is not None
+    from churnguard.entrypoints.presenters import survival_json
+
+    forecast = survival_json(embedded.survival)
+    for body in (http, by_cli):
+        assert body["survival"]["curve"] == pytest.approx(forecast["curve"], abs=1e-12)
+        assert body["survival"]["revenue_at_risk"] == pytest.approx(forecast["revenue_at_risk"], abs=1e-9)
+        shown = [(item["periods"], item["probability"]) for item in body["survival"]["churn_within"]]
+        assert shown == pytest.approx(list(embedded.survival.churn_within), abs=1e-12)
+
     logged = read_predictions(log_path, schema)
     assert len(logged) == 3  # one per entrypoint, none twice
     assert logged["probability"].tolist() == pytest.approx([embedded.probability] * 3, abs=1e-12)

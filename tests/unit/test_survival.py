@@ -19,6 +19,7 @@ from churnguard.domain.survival import (
     revenue_at_risk,
 )
 from tests.conftest import examples
+from tests.schema_strategies import table_schemas
 
 
 @st.composite
@@ -130,6 +131,8 @@ def _table(survival):
         (("tenure", "delta", 12), "survival.value", "must declare minimum >= 0"),
         (("tenure", "tenure", 12), "survival.value", "cannot be the duration"),
         (("tenure", "charge", 0), "survival.horizon", "must be >= 1 period"),
+        (("tenure", "charge", 12, "month", ("total",)), "survival.exclude[0]", "'total' is not a declared field"),
+        (("tenure", "charge", 12, "month", ("delta", "tenure")), "survival.exclude[1]", "is the duration or the value"),
     ],
 )
 def test_a_broken_survival_declaration_is_named_by_its_key_path(survival, path, message):
@@ -149,3 +152,43 @@ def test_survival_is_part_of_the_table_contract_but_its_unit_is_presentation():
     assert months.hash != plain.hash  # a survival model reads the table differently: another contract
     assert months.hash == _table(Survival("tenure", "charge", 12, "period")).hash
     assert months.hash != _table(Survival("tenure", "charge", 24, "month")).hash
+    assert months.hash != _table(Survival("tenure", "charge", 12, "month", ("delta",))).hash
+
+
+@given(table_schemas())
+@settings(max_examples=examples(200))
+def test_a_survival_model_never_reads_the_duration_nor_anything_computed_from_it(schema):
+    """Whatever the declared features, the survival features leave out the duration, the fields
+    declared to encode it and every feature whose inputs reach any of them, and keep the rest."""
+    if schema.survival is None:
+        return
+    left_out = {schema.survival.duration, *schema.survival.exclude}
+    reaches = dict.fromkeys(schema.raw_fields, False) | dict.fromkeys(left_out, True)
+    for feature in schema.features:
+        reaches[feature.name] = any(reaches[name] for name in feature.inputs)
+    assert schema.survival_features == tuple(name for name in schema.model_features if not reaches[name])
+
+
+def test_schema_init_leaves_out_of_survival_what_encodes_the_duration():
+    import pandas as pd
+
+    from churnguard.adapters.schema_profiler import profile_table
+
+    rng = np.random.default_rng(0)
+    tenure = rng.integers(0, 72, 400)
+    monthly = rng.uniform(20, 110, 400).round(2)
+    table = pd.DataFrame(
+        {
+            "tenure": tenure,
+            "MonthlyCharges": monthly,
+            "TotalCharges": (tenure * monthly).round(2),  # what a bill history adds up to
+            "tickets": rng.integers(0, 5, 400),
+            "Churn": rng.choice(["Yes", "No"], 400),
+        }
+    )
+    draft = profile_table(table, "Churn")
+    assert draft.schema.survival is not None
+    assert draft.schema.survival.exclude == ("TotalCharges",)
+    assert "TotalCharges rank-correlates with tenure" in draft.notes["survival"]
+    assert "TotalCharges" not in draft.schema.survival_features
+    assert "tickets" in draft.schema.survival_features
