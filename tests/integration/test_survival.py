@@ -216,3 +216,21 @@ def test_score_writes_time_to_churn_columns_and_totals_revenue_at_risk(telco_wor
     assert table.revenue_at_risk is not None
     assert np.abs(scored["revenue_at_risk"].to_numpy() - table.revenue_at_risk).max() < 1e-9
     assert np.abs(scored["churn_within_12"].to_numpy() - table.churn_within[:, -1]).max() < 1e-12
+
+
+def test_served_revenue_at_risk_is_a_prometheus_histogram(telco_workdir, monkeypatch):
+    monkeypatch.setenv("WORKDIR", str(telco_workdir))
+    monkeypatch.setenv("LOG_PREDICTIONS", "false")
+    customers = _customers(5)
+    settings = Settings()
+    with TestClient(create_app(settings, build_container(settings))) as client:
+        bodies = [client.post("/predict", json=customer).json() for customer in customers]
+        metrics = client.get("/metrics").text
+    total = sum(body["survival"]["revenue_at_risk"] for body in bodies)
+    samples = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.splitlines() if line[:1] != "#"}
+    assert samples["churnguard_revenue_at_risk_count"] == 5
+    assert samples["churnguard_revenue_at_risk_sum"] == pytest.approx(total, rel=1e-9)
+    assert samples["churnguard_churn_within_horizon_probability_count"] == 5
+    highest = max(body["survival"]["revenue_at_risk"] for body in bodies)
+    above = min(b for b in (10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0) if b >= highest)
+    assert samples[f'churnguard_revenue_at_risk_bucket{{le="{above}"}}'] == 5

@@ -31,6 +31,8 @@ from churnguard.entrypoints.http.original_metrics import original_families
 logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+REVENUE_BUCKETS = (10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 25000.0)
+"""In the value field's own unit (Telco: dollars over a 12-month horizon)."""
 MODEL_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 
@@ -63,6 +65,19 @@ class ServiceMetrics:
         self.churn_probability = Histogram(
             "churnguard_churn_probability",
             "Predicted churn probabilities",
+            buckets=tuple(i / 10 for i in range(1, 11)),
+            registry=r,
+        )
+        # where the schema declares time to churn (the series stay empty otherwise)
+        self.revenue_at_risk = Histogram(
+            "churnguard_revenue_at_risk",
+            "Revenue at risk of served predictions: value per period x (horizon - expected remaining lifetime)",
+            buckets=REVENUE_BUCKETS,
+            registry=r,
+        )
+        self.churn_within_horizon = Histogram(
+            "churnguard_churn_within_horizon_probability",
+            "Served P(churn within the schema's survival horizon | tenure)",
             buckets=tuple(i / 10 for i in range(1, 11)),
             registry=r,
         )

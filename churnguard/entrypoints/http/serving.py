@@ -176,6 +176,11 @@ class Serving:
         for prediction in served.predictions:
             metrics.outcome[prediction.churns].inc()
             metrics.churn_probability.observe(prediction.probability)
+            forecast = prediction.survival
+            if forecast is not None:
+                metrics.churn_within_horizon.observe(forecast.churn_within[-1][1])
+                if forecast.revenue_at_risk is not None:
+                    metrics.revenue_at_risk.observe(forecast.revenue_at_risk)
 
     def schema_body(self) -> Mapping[str, Any]:
         return schema_json(self.schema, self.profile)
