@@ -34,7 +34,7 @@ from churnguard.application.ports import (
 from churnguard.domain.attribution import Reference
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.quality_gate import F1Floor, GateDecision
+from churnguard.domain.quality_gate import F1Floor, GateDecision, SurvivalComparison
 from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
 
@@ -141,6 +141,8 @@ class FakeModelEvaluator:
         self.probabilities = dict(probabilities or {})
         self.default_probability: Sequence[float] | None = None
         self.calls: list[tuple[object, float, int, float]] = []
+        self.survival: SurvivalComparison | None = None
+        """What survival_comparison answers (None: the schema declares no time to churn)."""
 
     def holdout_predictions(
         self, model: object, table: Table, version: ModelVersion, split: tuple[float, int] | None = None
@@ -148,6 +150,11 @@ class FakeModelEvaluator:
         default = self.default_probability or [0.9 if label else 0.1 for label in self.target]
         probability = self.probabilities.get(id(model), default)
         return HoldoutPredictions(self.target, np.asarray(probability, dtype=np.float64))
+
+    def survival_comparison(
+        self, candidate: object, candidate_version: ModelVersion, champion: object, table: Table
+    ) -> SurvivalComparison | None:
+        return self.survival
 
     def evaluate(self, model: object, table: Table, version: ModelVersion) -> Evaluation:
         test_size, random_state = float(version.settings["test_size"]), int(version.settings["random_state"])

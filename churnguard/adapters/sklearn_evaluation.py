@@ -26,13 +26,14 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 from churnguard.adapters.observation_time import iso_days
-from churnguard.adapters.survival_model import SurvivalTimes, survival_metrics
+from churnguard.adapters.survival_model import SurvivalTimes, paired_comparison, survival_metrics
 from churnguard.application.champion import Scoring, probability_of
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
 from churnguard.domain.customer import ORIGINAL_SCHEMA
 from churnguard.domain.events import date_of
 from churnguard.domain.model_version import ModelVersion, decide
+from churnguard.domain.quality_gate import SurvivalComparison
 from churnguard.domain.schema import FloatArray, TableSchema
 from churnguard.domain.time_split import NotEnoughTime, out_of_time
 from churnguard.domain.uncertainty import DEFAULT_ROUNDS, metric_intervals
@@ -186,9 +187,33 @@ class SklearnModelEvaluator:
     def _survival(self, model: object, table: Table, version: ModelVersion) -> dict[str, float]:
         """The survival metrics training reported, recomputed on the version's own split."""
         fitted = getattr(model, "survival", None)
-        schema = version.schema
-        if fitted is None or schema.survival is None:
+        split = self._survival_split(model, table, version)
+        if fitted is None or split is None:
             return {}
+        x_test, train, test = split
+        assert version.schema.survival is not None
+        return survival_metrics(fitted, x_test, train, test, version.schema.survival.horizon)
+
+    def survival_comparison(
+        self, candidate: object, candidate_version: ModelVersion, champion: object, table: Table
+    ) -> SurvivalComparison | None:
+        """Candidate and champion survival models on the candidate's holdout rows (the same
+        schema, so the same rows and matrix), None unless both carry one."""
+        ours, theirs = getattr(candidate, "survival", None), getattr(champion, "survival", None)
+        split = self._survival_split(candidate, table, candidate_version)
+        if ours is None or theirs is None or split is None:
+            return None
+        x_test, train, test = split
+        return paired_comparison(ours, theirs, x_test, train, test, seed=int(candidate_version.settings["random_state"]))
+
+    @staticmethod
+    def _survival_split(
+        model: object, table: Table, version: ModelVersion
+    ) -> tuple[FloatArray, SurvivalTimes, SurvivalTimes] | None:
+        """(holdout model matrix, training times, holdout times) of the version's split."""
+        schema = version.schema
+        if schema.survival is None:
+            return None
         raw, target = encoded_table(table, schema)
         times = observation_times(table, schema)
         train, test = split_rows(
@@ -200,12 +225,10 @@ class SklearnModelEvaluator:
         )
         scoring = Scoring(schema, version.imputation, model)  # type: ignore[arg-type]
         filled_train, filled_test = scoring.filled(raw[train]), scoring.filled(raw[test])
-        return survival_metrics(
-            fitted,
+        return (
             schema.model_matrix(filled_test),
             SurvivalTimes.of(schema, filled_train, target[train]),
             SurvivalTimes.of(schema, filled_test, target[test]),
-            schema.survival.horizon,
         )
 
 

@@ -28,8 +28,10 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from churnguard.domain.quality_gate import SurvivalComparison
 from churnguard.domain.schema import FieldKind, FloatArray, TableSchema
 from churnguard.domain.survival import kaplan_meier
+from churnguard.domain.uncertainty import Interval
 
 logger = logging.getLogger(__name__)
 
@@ -302,8 +304,7 @@ def survival_metrics(
     """
     from sksurv.metrics import concordance_index_ipcw, cumulative_dynamic_auc, integrated_brier_score
 
-    tau = float(np.floor(np.quantile(train.periods, EVALUATION_QUANTILE)))
-    tau = min(tau, float(test.periods.max()) - 1.0)
+    tau = evaluation_cap(train, test)
     known = train.structured()
     capped = test.structured(cap=tau)
     curves = model.curves(x_test)
@@ -343,3 +344,64 @@ def calibration_deciles(predicted: FloatArray, test: SurvivalTimes, horizon: int
         mean = float(predicted[chunk].mean())
         rows.append({"predicted": mean, "observed": float(observed), "gap": abs(mean - float(observed))})
     return rows
+
+
+SURVIVAL_ROUNDS = 200
+"""Bootstrap rounds of the survival gate: each scores two models' concordance and Brier score."""
+
+
+def evaluation_cap(train: SurvivalTimes, test: SurvivalTimes) -> float:
+    """Where censoring-weighted metrics stop: EVALUATION_QUANTILE of the training durations,
+    and before the last holdout time."""
+    tau = float(np.floor(np.quantile(train.periods, EVALUATION_QUANTILE)))
+    return min(tau, float(test.periods.max()) - 1.0)
+
+
+def _concordance_and_ibs(
+    risk: FloatArray, curves: FloatArray, train: Any, test: SurvivalTimes, tau: float, periods: int
+) -> tuple[float, float]:
+    from sksurv.metrics import integrated_brier_score
+
+    grid = np.arange(1, int(tau))
+    estimate = curves[:, np.minimum(grid, periods)]
+    return harrell(test, risk), float(integrated_brier_score(train, test.structured(cap=tau), estimate, grid))
+
+
+def paired_comparison(
+    candidate: SurvivalModel,
+    champion: SurvivalModel,
+    x_test: FloatArray,
+    train: SurvivalTimes,
+    test: SurvivalTimes,
+    rounds: int = SURVIVAL_ROUNDS,
+    seed: int = 0,
+) -> SurvivalComparison:
+    """Both models on the same holdout rows, and the bootstrap of candidate - champion that
+    resamples those rows jointly for both (95 % percentile intervals)."""
+    tau = evaluation_cap(train, test)
+    known = train.structured()
+    scored = []
+    for model in (candidate, champion):
+        curves = model.curves(x_test)
+        risk = model.risk(x_test) if model.baseline is not None else 1.0 - curves[:, min(12, model.periods)]
+        scored.append((risk, curves, model.periods))
+    (c_a, ibs_a), (c_b, ibs_b) = (_concordance_and_ibs(r, s, known, test, tau, p) for r, s, p in scored)
+    rng = np.random.default_rng(seed)
+    differences: list[tuple[float, float]] = []
+    for _ in range(rounds):
+        rows = rng.integers(0, len(x_test), len(x_test))
+        sample = test.subset(rows)
+        if not sample.churned.any() or sample.periods.max() <= tau:
+            continue
+        (ca, ia), (cb, ib) = (_concordance_and_ibs(r[rows], s[rows], known, sample, tau, p) for r, s, p in scored)
+        differences.append((ca - cb, ia - ib))
+    spread = np.asarray(differences, dtype=np.float64).reshape(-1, 2)
+    low, high = np.percentile(spread, [2.5, 97.5], axis=0) if len(spread) else (np.zeros(2), np.zeros(2))
+    return SurvivalComparison(
+        c_a,
+        c_b,
+        Interval(c_a - c_b, float(low[0]), float(high[0])),
+        ibs_a,
+        ibs_b,
+        Interval(ibs_a - ibs_b, float(low[1]), float(high[1])),
+    )

@@ -61,7 +61,8 @@ class PromoteModel:
         require_schema(candidate, dataset.schema, dataset.location)
         test_size = float(candidate.settings["test_size"])
         random_state = int(candidate.settings["random_state"])
-        holdout = self._evaluator.holdout_predictions(self._store.load(candidate.fingerprint), dataset.table, candidate)
+        candidate_model = self._store.load(candidate.fingerprint)
+        holdout = self._evaluator.holdout_predictions(candidate_model, dataset.table, candidate)
         candidate_f1 = f1_interval(
             holdout.target, holdout.probability >= candidate.threshold, self._rounds, seed=random_state
         )
@@ -80,15 +81,20 @@ class PromoteModel:
                 )
             else:
                 versus = None
+                survival = None
                 comparable = champion is not None and champion.schema.hash == candidate.schema.hash
                 if champion is not None and comparable:
+                    champion_model = self._store.load(champion.fingerprint)
                     champion_probability = self._evaluator.holdout_predictions(
-                        self._store.load(champion.fingerprint), dataset.table, champion, (test_size, random_state)
+                        champion_model, dataset.table, champion, (test_size, random_state)
                     ).probability
                     versus = self._compare(
                         holdout.target, holdout.probability, candidate, champion_probability, champion
                     )
-                decision = self._gate.decide(candidate_f1, versus, floor, baselines)
+                    survival = self._evaluator.survival_comparison(
+                        candidate_model, candidate, champion_model, dataset.table
+                    )
+                decision = self._gate.decide(candidate_f1, versus, floor, baselines, survival)
                 if champion is not None and not comparable:
                     # Another table's model cannot score these rows: the floor alone decides.
                     decision = replace(

@@ -16,6 +16,31 @@ class ChampionComparison:
 
 
 @dataclass(frozen=True, slots=True)
+class SurvivalComparison:
+    """Candidate and champion survival models on the same holdout rows: Harrell's concordance
+    (higher is better) and the integrated Brier score (lower is better), each with the paired
+    bootstrap interval of candidate - champion."""
+
+    candidate_concordance: float
+    champion_concordance: float
+    concordance_difference: Interval
+    candidate_ibs: float
+    champion_ibs: float
+    ibs_difference: Interval
+
+    def verdict(self, tolerance: float) -> tuple[bool, str]:
+        """Not worse: the difference's interval stays within `tolerance` of the champion on both."""
+        c, ibs = self.concordance_difference, self.ibs_difference
+        not_worse = c.low >= -tolerance and ibs.high <= tolerance
+        return not_worse, (
+            f"survival vs champion: concordance {self.candidate_concordance:.4f} vs {self.champion_concordance:.4f} "
+            f"({c.level:.0%} CI of the difference {c.low:+.4f} to {c.high:+.4f}), integrated Brier "
+            f"{self.candidate_ibs:.4f} vs {self.champion_ibs:.4f} ({ibs.low:+.4f} to {ibs.high:+.4f}); "
+            f"{'not worse than' if not_worse else 'may be worse than'} the champion by more than {tolerance:.4f}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class GateDecision:
     """The gate's verdict with every reason that led to it, for logs, CLI and API alike."""
 
@@ -104,7 +129,10 @@ class QualityGate:
         versus: ChampionComparison | None = None,
         floor: F1Floor | None = None,
         baselines: Baselines | None = None,
+        survival: SurvivalComparison | None = None,
     ) -> GateDecision:
+        """`survival`: where both models forecast time to churn, the candidate must not be worse
+        on concordance nor on the integrated Brier score either (the same non-inferiority rule)."""
         candidate = candidate_f1 if isinstance(candidate_f1, Interval) else Interval.exact(candidate_f1)
         floor = floor or F1Floor(self.min_f1 if self.min_f1 is not None else 0.0, "MIN_F1 setting")
         shown = str(candidate) if candidate.low != candidate.high else f"{candidate.estimate:.4f}"
@@ -146,6 +174,10 @@ class QualityGate:
                 f"vs champion F1 {versus.champion_f1:.4f}: difference {difference.estimate:+.4f} ({interval}); "
                 f"lower bound {'>=' if not_worse else '<'} -{self.tolerance:.4f}, {verdict} the champion"
             )
+        if survival is not None:
+            survival_not_worse, said = survival.verdict(self.tolerance)
+            reasons.append(said)
+            not_worse = not_worse and survival_not_worse
         return GateDecision(
             promote=meets_floor and not_worse,
             reasons=tuple(reasons),

@@ -9,6 +9,7 @@ from churnguard.domain.quality_gate import (
     F1Floor,
     QualityGate,
     RejectLimit,
+    SurvivalComparison,
     no_skill_f1,
 )
 from churnguard.domain.uncertainty import Interval
@@ -152,3 +153,30 @@ def test_the_reject_limit_is_the_setting_else_the_schemas_else_the_default():
     assert RejectLimit.resolve(0.2, 0.01, "t") == RejectLimit(0.2, "MAX_REJECTED_SHARE")
     assert RejectLimit.resolve(None, 0.01, "t").source == "quality.max_rejected_share of schema 't'"
     assert RejectLimit.resolve(None, None, "t").share == DEFAULT_MAX_REJECTED_SHARE
+
+
+def _survival(c_low: float, ibs_high: float) -> SurvivalComparison:
+    return SurvivalComparison(0.86, 0.85, Interval(0.01, c_low, 0.03), 0.085, 0.087, Interval(-0.002, -0.004, ibs_high))
+
+
+@pytest.mark.parametrize(
+    ("c_low", "ibs_high", "promote"),
+    [(-0.005, 0.005, True), (-0.02, 0.005, False), (-0.005, 0.02, False)],
+    ids=["within-tolerance", "concordance-may-be-worse", "brier-may-be-worse"],
+)
+def test_a_survival_candidate_must_not_be_worse_on_concordance_nor_on_brier(c_low, ibs_high, promote):
+    gate = QualityGate(min_f1=0.5, tolerance=0.01)
+    decision = gate.decide(0.80, versus(0.79, 0.01, 0.0, 0.02), survival=_survival(c_low, ibs_high))
+    assert decision.promote is promote
+    assert decision.reasons[-1].startswith("survival vs champion: concordance 0.8600 vs 0.8500")
+    assert ("not worse than the champion" if promote else "may be worse than the champion") in decision.reasons[-1]
+
+
+@given(st.floats(-0.1, 0.1), st.floats(-0.1, 0.1), st.floats(0.0, 0.05))
+def test_the_survival_rule_is_monotone_in_both_intervals(c_low, ibs_high, tolerance):
+    """Better bounds never turn a promotion into a refusal."""
+    gate = QualityGate(min_f1=0.5, tolerance=tolerance)
+    first = gate.decide(0.8, survival=_survival(c_low, ibs_high)).promote
+    better = gate.decide(0.8, survival=_survival(c_low + 0.01, ibs_high - 0.01)).promote
+    assert better or not first
+    assert first == (c_low >= -tolerance and ibs_high <= tolerance)

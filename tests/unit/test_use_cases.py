@@ -186,6 +186,20 @@ def test_promote_replaces_the_champion_with_a_clearly_better_candidate():
     assert world.store.champion_fingerprint == "cand"
 
 
+def test_a_better_classifier_whose_survival_forecasts_may_be_worse_is_not_promoted():
+    from churnguard.domain.quality_gate import SurvivalComparison
+    from churnguard.domain.uncertainty import Interval
+
+    world = _world_with_champion(champion_correct=160, candidate_correct=190)
+    world.evaluator.survival = SurvivalComparison(
+        0.84, 0.86, Interval(-0.02, -0.035, -0.005), 0.090, 0.086, Interval(0.004, 0.001, 0.007)
+    )
+    outcome = world.promote(world.dataset, "can")
+    assert not outcome.decision.promote
+    assert outcome.decision.reasons[-1].startswith("survival vs champion: concordance 0.8400 vs 0.8600")
+    assert world.store.champion_fingerprint == "champ"
+
+
 def test_a_candidate_that_only_looks_better_by_noise_is_not_promoted():
     # right on one more churner overall, but on a different set of 20 of them: noise
     world = _world_with_champion(champion_correct=150, candidate_correct=151, candidate_first=20)

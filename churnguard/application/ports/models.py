@@ -17,7 +17,7 @@ from churnguard.domain.decision_threshold import RetentionCampaign, ThresholdStr
 from churnguard.domain.diagnostics import ModelDiagnostics
 from churnguard.domain.model_family import FAMILY_SETS, FamilySet
 from churnguard.domain.model_version import ModelVersion
-from churnguard.domain.quality_gate import F1Floor
+from churnguard.domain.quality_gate import F1Floor, SurvivalComparison
 from churnguard.domain.schema import TableSchema
 from churnguard.domain.uncertainty import Interval
 
@@ -161,6 +161,13 @@ class ModelEvaluator(Protocol):
         self, model: ProbabilisticModel, table: Table, version: ModelVersion, split: tuple[float, int] | None = None
     ) -> HoldoutPredictions:
         """The model's probabilities on that holdout split, for paired comparisons."""
+        ...
+
+    def survival_comparison(
+        self, candidate: ProbabilisticModel, candidate_version: ModelVersion, champion: ProbabilisticModel, table: Table
+    ) -> SurvivalComparison | None:
+        """Both models' survival forecasts on the candidate's holdout rows, paired (None unless
+        the schema declares time to churn and both models forecast it)."""
         ...
 
 
