@@ -173,7 +173,8 @@ def show(result: dict[str, Any]) -> None:
             f"difference {intervals['difference'][name][0]:+.4f} to {intervals['difference'][name][1]:+.4f}"
         )
     for row in result["cv"]:
-        print(f"  cv {row['family']:<4} {json.dumps(row['params'])}: C {row['cv_concordance']:.4f} ({row['fit_seconds']:.1f} s)")
+        params = json.dumps(row["params"])
+        print(f"  cv {row['family']:<4} {params}: C {row['cv_concordance']:.4f} ({row['fit_seconds']:.1f} s)")
 
 
 def main() -> None:
@@ -182,7 +183,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200, help="bootstrap rounds")
     parser.add_argument("--table", choices=("telco", "original", "both"), default="both")
     args = parser.parse_args()
-    results = [run(t, args.grid, args.rounds) for t in (("telco", "original") if args.table == "both" else (args.table,))]
+    results = [
+        run(t, args.grid, args.rounds) for t in (("telco", "original") if args.table == "both" else (args.table,))
+    ]
     for result in results:
         show(result)
     print(json.dumps([{k: v for k, v in r.items() if k != "cv"} for r in results], default=float))

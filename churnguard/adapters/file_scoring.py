@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churnguard.adapters.atomic_files import fsync_directory
-from churnguard.application.errors import DatasetUnreadable, InvalidDataset, Violation, shown_value
+from churnguard.application.errors import DatasetUnreadable, InvalidDataset, InvalidOptions, Violation, shown_value
 from churnguard.application.ports import CustomerBatch, RejectedRow, ScoredBatch
 from churnguard.domain.schema import FloatArray, TableSchema
 from churnguard.domain.survival import SurvivalTable, asked_horizons
@@ -234,10 +234,15 @@ def reject_columns(rows: Sequence[RejectedRow]) -> dict[str, list[Any]]:
 
 
 class FileScoredWriter:
-    """Scores to `out` (.csv or .parquet), rejects to `<out stem>.rejects.csv` beside it."""
+    """Scores to `out` (.csv or .parquet), rejects to `<out stem>.rejects.csv` beside it.
 
-    def __init__(self, out: Path) -> None:
+    `rank_by`: an output column to order the whole file by, largest first (ties in row order),
+    sorted by DuckDB before the file appears (it spills to disk past its memory limit, so a
+    table of any size ranks in flat memory)."""
+
+    def __init__(self, out: Path, rank_by: str | None = None) -> None:
         self.out = out
+        self.rank_by = rank_by
         self.rejects_path = out.with_name(out.stem + ".rejects.csv")
         if out.suffix.lower() not in (".csv", ".parquet"):
             raise DatasetUnreadable(str(out), "output must end in .csv or .parquet")
@@ -273,6 +278,8 @@ class FileScoredWriter:
         if self._parquet is not None:
             self._parquet.close()
         self._rejects.close()
+        if self.rank_by is not None:
+            self._rank(self.rank_by)
         for temp in (self._temp, self._temp_rejects):
             with open(temp, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -282,6 +289,34 @@ class FileScoredWriter:
         else:
             self._temp_rejects.unlink()
         fsync_directory(self.out.parent)
+
+    def _rank(self, column: str) -> None:
+        """Rewrite the temporary output ordered by `column`, largest first; cells of a CSV are
+        carried as the text they were written as (an id keeps its leading zeros)."""
+        import duckdb
+
+        def literal(path: Path) -> str:
+            return "'" + str(path).replace("'", "''") + "'"
+
+        parquet = self.out.suffix.lower() == ".parquet"
+        source = literal(self._temp)
+        read = f"read_parquet({source})" if parquet else f"read_csv({source}, all_varchar = true, header = true)"
+        ranked = Path(tempfile.mkstemp(prefix=f".{self.out.name}.", suffix=".ranked", dir=self.out.parent)[1])
+        try:
+            with duckdb.connect() as session:
+                names = [row[0] for row in session.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()]  # nosec B608
+                if column not in names:
+                    shown = ", ".join(n for n in names if n.startswith(("churn_", "expected_", "revenue_")))
+                    raise InvalidOptions(f"--rank-by {column}: the scored output has no such column (it has {shown})")
+                quoted = '"' + column.replace('"', '""') + '"'
+                order = f'TRY_CAST({quoted} AS DOUBLE) DESC NULLS LAST, TRY_CAST("row" AS BIGINT)'
+                options = "(FORMAT PARQUET)" if parquet else "(FORMAT CSV, HEADER)"
+                session.execute(
+                    f"COPY (SELECT * FROM {read} ORDER BY {order}) TO {literal(ranked)} {options}"  # nosec B608
+                )
+            os.replace(ranked, self._temp)
+        finally:
+            ranked.unlink(missing_ok=True)
 
     @property
     def rejects_location(self) -> str:

@@ -204,7 +204,9 @@ class SklearnModelEvaluator:
         if ours is None or theirs is None or split is None:
             return None
         x_test, train, test = split
-        return paired_comparison(ours, theirs, x_test, train, test, seed=int(candidate_version.settings["random_state"]))
+        return paired_comparison(
+            ours, theirs, x_test, train, test, seed=int(candidate_version.settings["random_state"])
+        )
 
     @staticmethod
     def _survival_split(

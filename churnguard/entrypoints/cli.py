@@ -181,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--explain", action="store_true", help="add each field's contribution (contribution_<field> columns)"
     )
     score.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (memory stays flat)")
+    score.add_argument(
+        "--rank-by",
+        metavar="COLUMN",
+        help="order the output by this column, largest first (e.g. revenue_at_risk, churn_probability)",
+    )
     reject_option(score)
     workdir_option(score)
     schema_option(score)

@@ -209,7 +209,7 @@ def cmd_score(
         summary = on_engine()(args.input, args.out)
         rejects_location = summary.rejects_location
     else:
-        writer = scored_writer(Path(args.out))
+        writer = scored_writer(Path(args.out), rank_by=args.rank_by)
         summary = score(customer_file(Path(args.input), args.chunk_rows), writer, explain=args.explain)
         rejects_location = writer.rejects_location
     rate = summary.scored / summary.seconds if summary.seconds else 0.0

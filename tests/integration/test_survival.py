@@ -234,3 +234,29 @@ def test_served_revenue_at_risk_is_a_prometheus_histogram(telco_workdir, monkeyp
     highest = max(body["survival"]["revenue_at_risk"] for body in bodies)
     above = min(b for b in (10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0) if b >= highest)
     assert samples[f'churnguard_revenue_at_risk_bucket{{le="{above}"}}'] == 5
+
+
+def test_score_ranks_a_whole_table_by_revenue_at_risk(telco_workdir, run_cli, tmp_path):
+    table = pd.read_csv(require_shared(TELCO_DATA), dtype=str).head(300)
+    table.loc[0, "customerID"] = "0001-LEADING"  # an id written as text stays that text
+    source = tmp_path / "customers.csv"
+    table.to_csv(source, index=False)
+    plain, ranked = tmp_path / "plain.csv", tmp_path / "ranked.csv"
+    for out, extra in ((plain, ()), (ranked, ("--rank-by", "revenue_at_risk"))):
+        result = run_cli("score", "--in", str(source), "--out", str(out), "--workdir", str(telco_workdir), *extra)
+        assert result.code == 0, result.err
+    first, second = pd.read_csv(plain, dtype=str), pd.read_csv(ranked, dtype=str)
+    at_risk = second["revenue_at_risk"].astype(float)
+    assert at_risk.is_monotonic_decreasing
+    # the same rows, cell for cell as written, only in another order
+    assert second.sort_values("row", key=lambda r: r.astype(int)).reset_index(drop=True).equals(first)
+    assert "0001-LEADING" in set(second["customerID"])
+
+    refused = run_cli(
+        "score", "--in", str(source), "--out", str(tmp_path / "no.parquet"), "--workdir", str(telco_workdir),
+        "--rank-by", "lifetime_value",
+    )  # fmt: skip
+    assert refused.code == 2
+    assert "--rank-by lifetime_value: the scored output has no such column" in refused.err
+    assert "revenue_at_risk" in refused.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "plain.csv", "ranked.csv"]
