@@ -33,12 +33,15 @@ from churnguard.adapters.sklearn_evaluation import (
     holdout_split,
     observation_times,
     permutation_drops,
+    split_rows,
 )
+from churnguard.adapters.survival_model import SurvivalTimes, calibration_deciles
 from churnguard.application.champion import Scoring, probability_of
 from churnguard.application.errors import ExplanationUnavailable
 from churnguard.application.ports import Table, TrainedModel
 from churnguard.domain.model_version import decide
 from churnguard.domain.schema import TableSchema
+from churnguard.domain.survival import kaplan_meier
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +155,80 @@ def write_training_artifacts(
     written.append(directory / "classification_report.txt")
     (directory / "calibration.json").write_text(json.dumps(dict(trained.calibration), indent=2))
     written.append(directory / "calibration.json")
+    if model.survival is not None and schema.survival is not None:
+        written.extend(_survival_artifacts(directory, trained, model, schema, table, test_size, random_state))
+    return written
+
+
+def _survival_artifacts(
+    directory: Path,
+    trained: TrainedModel,
+    model: ChurnModel,
+    schema: TableSchema,
+    table: Table,
+    test_size: float,
+    random_state: int,
+) -> list[Path]:
+    """The survival search's candidates, and on the holdout: the mean predicted curve against
+    Kaplan-Meier's, and calibration of churn within the horizon per decile of predicted risk."""
+    assert schema.survival is not None
+    horizon, unit = schema.survival.horizon, schema.survival.unit
+    raw, target = encoded_table(table, schema)
+    train_rows, test_rows = split_rows(
+        target, test_size, random_state, observation_times(table, schema), embargo_days(schema)
+    )
+    scoring = Scoring(schema, model.imputation, model)
+    filled = scoring.filled(raw[test_rows])
+    test = SurvivalTimes.of(schema, filled, target[test_rows])
+    train = SurvivalTimes.of(schema, scoring.filled(raw[train_rows]), target[train_rows])
+    curves = model.survival.curves(schema.model_matrix(filled))
+    written: list[Path] = []
+
+    pd.DataFrame(
+        [
+            {**{k: v for k, v in row.items() if k != "params"}, "params": json.dumps(row["params"])}
+            for row in trained.survival_cv
+        ]
+    ).to_csv(directory / "survival_cv_results.csv", index=False)
+    written.append(directory / "survival_cv_results.csv")
+
+    last = int(min(curves.shape[1] - 1, np.quantile(train.periods, 0.95)))
+    periods = np.arange(last + 1)
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    axis.step(
+        periods, kaplan_meier(test.periods, test.churned, last).values, where="post", label="Kaplan-Meier (holdout)"
+    )
+    axis.step(
+        periods, curves[:, : last + 1].mean(axis=0), where="post", label=f"{model.survival.family}: mean predicted"
+    )
+    axis.step(
+        periods,
+        kaplan_meier(train.periods, train.churned, last).values,
+        where="post",
+        linestyle=":",
+        label="Kaplan-Meier (training)",
+    )
+    axis.set_xlabel(f"{unit}s since sign-up")
+    axis.set_ylabel("share still a customer")
+    axis.set_ylim(0, 1.02)
+    axis.legend(fontsize=8)
+    axis.set_title("Survival curve, holdout")
+    written.append(_save(figure, directory / "survival_curve.png"))
+
+    deciles = calibration_deciles(1.0 - curves[:, min(horizon, curves.shape[1] - 1)], test, horizon)
+    figure, axis = plt.subplots(figsize=(5, 4.5))
+    axis.plot([0, 1], [0, 1], "k--", linewidth=0.8, label="perfect")
+    axis.plot(
+        [d["predicted"] for d in deciles], [d["observed"] for d in deciles], "o-", label="deciles of predicted risk"
+    )
+    axis.set_xlabel(f"predicted churn within {horizon} {unit}s")
+    axis.set_ylabel("Kaplan-Meier observed")
+    gap = max(d["gap"] for d in deciles)
+    axis.set_title(f"Calibration at {horizon} {unit}s (largest gap {gap:.3f})", fontsize=9)
+    axis.legend(fontsize=8)
+    written.append(_save(figure, directory / "survival_calibration.png"))
+    (directory / "survival_calibration.json").write_text(json.dumps(deciles, indent=2))
+    written.append(directory / "survival_calibration.json")
     return written
 
 

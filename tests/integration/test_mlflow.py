@@ -232,6 +232,17 @@ def test_a_telco_champion_is_tracked_registered_and_scored_by_mlflow_in_its_own_
     assert run.data.params["feature_count"] == "26"
     assert run.data.params["imputation"] == "{'TotalCharges': 0.0}"
     assert "schema/schema.yaml" in [a.path for a in client.list_artifacts(run.info.run_id, "schema")]
+    # Telco declares time to churn: its metrics, search and plots are in the run
+    assert 0.8 < run.data.metrics["survival_concordance"] < 1.0
+    assert run.data.metrics["survival_ibs"] < run.data.metrics["survival_ibs_km"]
+    assert run.data.metrics["survival_cv_concordance"] > 0.8
+    training = {a.path for a in client.list_artifacts(run.info.run_id, "training")}
+    assert {
+        "training/survival_curve.png",
+        "training/survival_calibration.png",
+        "training/survival_calibration.json",
+        "training/survival_cv_results.csv",
+    } <= training
 
     rows = pd.read_csv(data, skipinitialspace=True).head(400).drop(columns=["Churn"])
     rows.loc[0, "TotalCharges"] = None
