@@ -103,13 +103,22 @@ class SurvivalModel:
     """
 
     def __init__(
-        self, pipeline: Any, family: str, columns: Sequence[int], periods: int, baseline: FloatArray | None
+        self,
+        pipeline: Any,
+        family: str,
+        columns: Sequence[int],
+        periods: int,
+        baseline: FloatArray | None,
+        kaplan_meier: FloatArray | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.family = family
         self.columns = [int(c) for c in columns]
         self.periods = int(periods)
         self.baseline = baseline
+        self.kaplan_meier = kaplan_meier
+        """The training split's Kaplan-Meier curve on the same grid: the population a customer's
+        curve is shown against."""
 
     def inputs(self, matrix: FloatArray) -> FloatArray:
         return np.asarray(matrix[:, self.columns], dtype=np.float64)
@@ -285,7 +294,8 @@ def fit_survival(
     if family.proportional:
         hazard = pipeline[-1].cum_baseline_hazard_
         baseline = on_grid(np.asarray(hazard.y, dtype=np.float64)[None, :], np.asarray(hazard.x), periods, 0.0)[0]
-    model = SurvivalModel(pipeline, best.family, columns, periods, baseline)
+    population = kaplan_meier(times.periods, times.churned, periods).values
+    model = SurvivalModel(pipeline, best.family, columns, periods, baseline, population)
     logger.info("survival: selected %s %s (CV concordance %.4f)", best.family, dict(best.params), best.concordance)
     return SurvivalFit(model, best, tuple(candidates), time.perf_counter() - started)
 

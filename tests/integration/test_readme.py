@@ -65,10 +65,14 @@ def test_the_use_your_own_data_walk_through_runs_as_written(tmp_path):
     assert len(scored) == 7043
     assert scored["customerID"].is_unique
     assert "contribution_Contract" in scored.columns
+    assert scored["revenue_at_risk"].is_monotonic_decreasing  # the draft proposed time to churn
     prediction = json.loads(result.stdout[result.stdout.rindex("\n{\n") + 1 :])
     assert prediction["customer_id"] == "7590-VHVEG"  # echoed under the API's key
     values = {item["feature"]: item["value"] for item in prediction["feature_contributions"]}
     assert values["Contract"] == "Month-to-month"
+    survival = prediction["survival"]
+    assert (survival["tenure"], survival["unit"], len(survival["curve"])) == (1.0, "month", 13)
+    assert survival["value_per_period"] == 29.85
 
     # "Then serve it": the README's command, on a free port, serves the new table's champion.
     text = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -195,6 +199,9 @@ SHELL_BLOCKS = {
     "curl -s localhost:8001/predict -H": "run here: test_the_curl_block_gets_a_prediction",
     "# A subscription history of 2,000": "run here: test_the_subscription_blocks_run_to_a_prediction_from_events",
     "curl -s localhost:8001/predict/events": "run here: test_the_subscription_blocks_run_to_a_prediction_from_events",
+    "# A Telco customer's time to churn": "run here: test_the_time_to_churn_blocks_answer_a_curve_and_rank_a_table",
+    "# Every Telco customer, ranked by revenue at risk": "run here: "
+    "test_the_time_to_churn_blocks_answer_a_curve_and_rank_a_table",
     "make serve &": "run here: test_the_drift_demo_blocks_run_as_written",
     ".venv/bin/churnguard simulate-traffic --schema": "run here: test_the_drift_demo_blocks_run_as_written",
     "cp deploy/.env.example": "no Docker engine here: test_deploy.py checks the file with compose `config`, and "
@@ -328,6 +335,36 @@ def test_the_subscription_blocks_run_to_a_prediction_from_events(tmp_path):
     assert (features["sessions_91d"], features["sessions_28d"], features["support_91d"]) == (2, 0, 1)
     assert features["days_since_session"] == pytest.approx(60.12, abs=0.01)
     assert len(body["feature_contributions"]) == 15
+
+
+def test_the_time_to_churn_blocks_answer_a_curve_and_rank_a_table(telco_workdir, tmp_path):
+    """docs/survival.md: the Telco champion served from work/telco answers the curl block with a
+    survival object, and the score block ranks the whole table by revenue at risk."""
+    require_shared(TELCO_DATA)
+    project = _project(tmp_path)
+    shutil.copytree(telco_workdir / "models", project / "work" / "telco" / "models")
+    workdir = project / "work" / "telco"
+    server = ApiServer(project, args=lambda port: ["--port", str(port), "--workdir", str(workdir)])
+    server.start(timeout=180)
+    try:
+        port = server.port
+        asked = _bash(_block("# A Telco customer's time to churn").replace("8001", str(port)), project, _env(port))
+    finally:
+        server.stop()
+    assert asked.returncode == 0, asked.stderr
+    survival = json.loads(asked.stdout)["survival"]
+    assert (survival["tenure"], survival["horizon"], survival["unit"]) == (1.0, 12, "month")
+    assert len(survival["curve"]) == 13
+    assert [h["periods"] for h in survival["churn_within"]] == [1, 3, 6, 12]
+    remaining = sum(survival["curve"][:12])
+    assert survival["revenue_at_risk"] == pytest.approx(29.85 * (12 - remaining), abs=1e-9)
+
+    ranked = _bash(_block("# Every Telco customer, ranked by revenue at risk"), project, _env(free_port()))
+    assert ranked.returncode == 0, ranked.stderr
+    assert "revenue at risk" in ranked.stdout
+    table = pd.read_csv(project / "ranked.csv")
+    assert len(table) == 7043
+    assert table["revenue_at_risk"].is_monotonic_decreasing
 
 
 def test_the_mlflow_ui_block_serves_the_tracking_ui(tmp_path):

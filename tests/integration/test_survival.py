@@ -260,3 +260,27 @@ def test_score_ranks_a_whole_table_by_revenue_at_risk(telco_workdir, run_cli, tm
     assert "--rank-by lifetime_value: the scored output has no such column" in refused.err
     assert "revenue_at_risk" in refused.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "plain.csv", "ranked.csv"]
+
+
+def test_the_schema_endpoint_carries_the_training_customers_kaplan_meier_curve(telco_workdir, monkeypatch):
+    """What the UI draws behind a customer's curve: the training split's Kaplan-Meier estimate."""
+    from churnguard.adapters.sklearn_evaluation import encoded_table, split_rows
+    from churnguard.domain.survival import kaplan_meier
+
+    monkeypatch.setenv("WORKDIR", str(telco_workdir))
+    monkeypatch.setenv("LOG_PREDICTIONS", "false")
+    settings = Settings()
+    with TestClient(create_app(settings, build_container(settings))) as client:
+        declared = client.get("/schema").json()["survival"]
+    assert (declared["duration"], declared["value"], declared["horizon"], declared["unit"]) == (
+        "tenure",
+        "MonthlyCharges",
+        12,
+        "month",
+    )
+    version, _ = _champion(telco_workdir)
+    raw, target = encoded_table(pd.read_csv(require_shared(TELCO_DATA)), version.schema)
+    train, _ = split_rows(target, 0.2, 42, None, 0)
+    tenure = raw[train, version.schema.raw_fields.index("tenure")]
+    expected = kaplan_meier(tenure, target[train].astype(bool), 72).values
+    assert declared["training_kaplan_meier"] == pytest.approx(expected.tolist(), abs=1e-12)

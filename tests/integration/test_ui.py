@@ -147,6 +147,20 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
         titles = {field["name"]: field["title"] for field in schema["fields"]}
         assert rows[0].text.startswith(titles[expected["feature_contributions"][0]["feature"]])
         assert _text(browser, "recommendation")
+        # time to churn where the schema declares it (Telco): the customer's curve over the
+        # training customers' from the same tenure, and what the curve says in words
+        card = browser.find_element(By.ID, "survival-card")
+        if schema_name == "telco":
+            survival = expected["survival"]
+            assert card.is_displayed()
+            summary = _text(browser, "survival-summary")
+            assert f"Revenue at risk: {survival['revenue_at_risk']:.2f}" in summary
+            assert f"{100 * survival['churn_within'][-1]['probability']:.1f}% within 12 months" in summary
+            paths = browser.find_elements(By.CSS_SELECTOR, "#chart-survival path.series")
+            assert [p.get_attribute("class") for p in paths] == ["series population", "series customer"]
+            assert float(paths[1].get_attribute("data-last") or "nan") == pytest.approx(survival["curve"][-1])
+        else:
+            assert not card.is_displayed()
 
     # on a phone the result sits far below the presets: a preset brings it into view
     browser.set_window_size(*SIZES["phone"])

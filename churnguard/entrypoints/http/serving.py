@@ -54,6 +54,8 @@ class Serving:
         self.schema = served_schema(container)
         self.original = self.schema.hash == ORIGINAL_SCHEMA.hash
         self.profile: ReferenceProfile | None = None
+        self.kaplan_meier: list[float] | None = None
+        """The champion's training split's Kaplan-Meier curve (time to churn), for the UI."""
         self.customer_model: type[BaseModel] = customer_model(self.schema, self.request_example())
         self.predict_churn: PredictChurn = container.predict_churn(loaded_only=True)
         events_schema = settings.events.events_schema_path
@@ -122,6 +124,8 @@ class Serving:
             return False
         self.profile = profile
         self.diagnostics = diagnostics
+        known = getattr(champion.survival, "kaplan_meier", None)
+        self.kaplan_meier = None if known is None else [float(v) for v in known]
         metrics.declare_inputs(self.schema, profile)
         version = champion.version
         metrics.reloads.labels("loaded").inc()
@@ -183,12 +187,15 @@ class Serving:
                     metrics.revenue_at_risk.observe(forecast.revenue_at_risk)
 
     def schema_body(self) -> Mapping[str, Any]:
-        return schema_json(self.schema, self.profile)
+        return schema_json(self.schema, self.profile, self.kaplan_meier)
 
 
-def schema_json(schema: TableSchema, profile: ReferenceProfile | None) -> dict[str, Any]:
+def schema_json(
+    schema: TableSchema, profile: ReferenceProfile | None, kaplan_meier: list[float] | None = None
+) -> dict[str, Any]:
     """GET /schema: the served schema as the UI builds its form from it, with the presets and
-    label shares of the champion's training data."""
+    label shares of the champion's training data (and, for time to churn, its Kaplan-Meier
+    curve: S(t) at t = 0, 1, ... periods)."""
     fields = []
     for spec in schema.fields:
         item: dict[str, Any] = {
@@ -234,4 +241,17 @@ def schema_json(schema: TableSchema, profile: ReferenceProfile | None) -> dict[s
         "presets": [] if profile is None else [{"name": n, "customer": dict(c)} for n, c in profile.presets.items()],
         "training_probability_shares": None if profile is None else list(profile.probability_shares),
         "declaration": schema_to_mapping(schema),
+        **(
+            {}
+            if schema.survival is None
+            else {
+                "survival": {
+                    "duration": schema.survival.duration,
+                    "value": schema.survival.value,
+                    "horizon": schema.survival.horizon,
+                    "unit": schema.survival.unit,
+                    "training_kaplan_meier": kaplan_meier,
+                }
+            }
+        ),
     }

@@ -259,6 +259,40 @@ function renderPrediction(result) {
     item.append(name, track, el("span", { class: "bar-value" }, points(c.contribution)));
     list.append(item);
   }
+  renderSurvival(result.survival);
+}
+
+/** Time to churn, where the schema declares it: the curve from the customer's tenure on, with the
+ * training population's Kaplan-Meier curve from the same tenure behind it. */
+function renderSurvival(survival) {
+  const card = $("#survival-card");
+  card.hidden = !survival;
+  if (!survival) return;
+  const unit = survival.unit;
+  const plural = (n) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+  const within = survival.churn_within.map((h) => `${pct(h.probability)} within ${plural(h.periods)}`).join(", ");
+  let text = `Expected ${survival.expected_remaining.toFixed(1)} of the next ${plural(survival.horizon)} as a customer; churn ${within}.`;
+  if (survival.revenue_at_risk !== null) {
+    text += ` Revenue at risk: ${survival.revenue_at_risk.toFixed(2)} (${survival.value_per_period} per ${unit}).`;
+  }
+  $("#survival-summary").textContent = text;
+  const series = [];
+  const known = state.schema.survival && state.schema.survival.training_kaplan_meier;
+  if (known && known.length) {
+    const start = Math.min(Math.floor(survival.tenure), known.length - 1);
+    if (known[start] > 0) {
+      const points = survival.curve.map((_, t) => [t, known[Math.min(start + t, known.length - 1)] / known[start]]);
+      series.push({ points, className: "population", label: "training customers" });
+    }
+  }
+  series.push({ points: survival.curve.map((value, t) => [t, value]), className: "customer", label: "this customer" });
+  Charts.steps($("#chart-survival"), {
+    label: `Survival curve over the next ${plural(survival.horizon)}`,
+    series,
+    xMax: survival.horizon,
+    xLabel: `${unit}s from today`,
+    yLabel: "still a customer",
+  });
 }
 
 async function predict(event) {

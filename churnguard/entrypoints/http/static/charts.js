@@ -106,6 +106,25 @@ const Charts = (() => {
     return svg;
   }
 
+  /** Step functions over whole periods 0..xMax, y in [0, 1] (survival curves): points [[t, S], ...]. */
+  function steps(container, options) {
+    return drawn(container, () => drawSteps(container, options));
+  }
+  function drawSteps(container, { label, series, xMax, xLabel, yLabel }) {
+    const svg = frame(container, label);
+    const x = scale([0, xMax], [M.left, W - M.right]);
+    const y = scale([0, 1], [H - M.bottom, M.top]);
+    const xTicks = niceTicks(xMax, W - M.left - M.right >= 320 ? 6 : 4).filter((t) => t <= xMax);
+    axes(svg, x, y, { xTicks, yTicks: ticks(0, 1, 5), xFormat: String, yFormat: percent, xLabel, yLabel });
+    for (const s of series) {
+      // constant on [t, t + 1): across to the next period, then down to its value
+      const d = s.points.map(([t, v], i) => (i ? `H${x(t).toFixed(1)}V${y(v).toFixed(1)}` : `M${x(t).toFixed(1)},${y(v).toFixed(1)}`)).join("");
+      svg.append(svgEl("path", { d, class: `series ${s.className}`, "data-last": s.points[s.points.length - 1][1] }));
+    }
+    legend(svg, series.map((s) => ({ label: s.label, className: `${s.className}-key` })));
+    return svg;
+  }
+
   /** Vertical bars over time buckets: items [{start, value}], window [t0, t1] in unix seconds. */
   function timeBars(container, options) {
     return drawn(container, () => drawTimeBars(container, options));
@@ -154,5 +173,5 @@ const Charts = (() => {
     return svg;
   }
 
-  return { unitLines, timeBars, distributions, svgEl };
+  return { unitLines, steps, timeBars, distributions, svgEl };
 })();
