@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -81,10 +82,32 @@ def _fused_linear(preprocess: ColumnTransformer, final: LogisticRegression, widt
     return lambda x: 1.0 / (1.0 + np.exp(-score(x)))
 
 
+@dataclass(frozen=True)
+class LinearForm:
+    """A linear model after its preprocessing, over the columns it reads: scaling and passthrough
+    folded into one weight vector, one-hot blocks into per-code weight lookups,
+    z = intercept + x @ dense + sum_f W_f[x_f]. The serving twin and the warehouse export of a
+    Cox model are both this form."""
+
+    dense: FloatArray
+    intercept: float
+    lookups: tuple[tuple[int, FloatArray, FloatArray], ...]
+    """(column, its codes, the weight of each code)."""
+
+    def score(self, x: FloatArray) -> FloatArray:
+        z = x @ self.dense + self.intercept
+        for column, categories, block in self.lookups:
+            z += (x[:, column, None] == categories) @ block
+        return np.asarray(z, dtype=np.float64)
+
+
 def _linear_score(preprocess: ColumnTransformer, coefficients: FloatArray, intercept: float, width: int) -> Step:
-    """A linear model after the preprocessing, with scaling and passthrough folded into one
-    weight vector over the raw columns and one-hot blocks into per-code weight lookups:
-    z = b + x @ w + sum_f W_f[x_f]."""
+    return linear_form(preprocess, coefficients, intercept, width).score
+
+
+def linear_form(preprocess: ColumnTransformer, coefficients: FloatArray, intercept: float, width: int) -> LinearForm:
+    """The LinearForm of a fitted ColumnTransformer and a linear final step's coefficients
+    (NotImplementedError for a transformer it cannot fold)."""
     weights = np.asarray(coefficients, dtype=np.float64)
     dense = np.zeros(width)
     lookups: list[tuple[int, np.ndarray, np.ndarray]] = []
@@ -111,14 +134,7 @@ def _linear_score(preprocess: ColumnTransformer, coefficients: FloatArray, inter
         offset += len(columns)
     if offset != len(weights):
         raise NotImplementedError("unexpected transformed width")
-
-    def score(x: FloatArray) -> FloatArray:
-        z = x @ dense + intercept
-        for column, categories, block in lookups:
-            z += (x[:, column, None] == categories) @ block
-        return np.asarray(z, dtype=np.float64)
-
-    return score
+    return LinearForm(dense, intercept, tuple(lookups))
 
 
 def _raw_probability(model: ChurnModel, width: int) -> Step:

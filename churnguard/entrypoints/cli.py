@@ -154,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     workdir_option(predict)
     predict.add_argument("--no-explain", action="store_true", help="skip the contributions")
     schema_option(predict)
+    export = command("export-sql", "the champion's Cox survival model as tables and one SQL query for a warehouse")
+    export.add_argument(
+        "--out", required=True, help="directory for coefficients.csv, baseline.csv, tables.sql, score.sql"
+    )
+    export.add_argument("--table", default="customers", help="the warehouse's customers table the query reads")
+    workdir_option(export)
+    schema_option(export)
     score = command("score", "score a CSV or Parquet file of customers in chunks")
     score.add_argument("--in", dest="input", help="customers .csv or .parquet (or --as-of with --events)")
     score.add_argument(

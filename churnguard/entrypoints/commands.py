@@ -24,6 +24,7 @@ from churnguard.application.build_observations import (
 from churnguard.application.detect_drift import CheckDrift, DriftSource
 from churnguard.application.draft_schema import DraftEventSchema, DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.export_survival import ExportSurvivalSql
 from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
 from churnguard.application.ports import (
     CustomerBatchSource,
@@ -185,6 +186,13 @@ def cmd_predict(
 @inject
 def cmd_settings(args: argparse.Namespace, settings: Settings = Provide[Container.settings]) -> int:
     print(json.dumps(settings.effective(), indent=2))
+    return EXIT_OK
+
+
+@inject
+def cmd_export_sql(args: argparse.Namespace, export: ExportSurvivalSql = Provide[Container.export_survival_sql]) -> int:
+    for path in export(args.table, args.out):
+        print(f"wrote {path}")
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from churnguard.application.champion import ChampionCache
 from churnguard.application.detect_drift import CheckDrift, DetectDrift
 from churnguard.application.draft_schema import DraftEventSchema, DraftSchema
 from churnguard.application.evaluate_model import EvaluateModel
+from churnguard.application.export_survival import ExportSurvivalSql
 from churnguard.application.generate_customers import GenerateData, ManagePredictions, SimulateTraffic
 from churnguard.application.ports import (
     ExperimentTracker,
@@ -383,6 +384,11 @@ class Container(containers.DeclarativeContainer):
         ),
         max_rejected_share=settings.provided.drift.max_rejected_share,
         declared=named_schema,
+    )
+    export_survival_sql = providers.Factory(
+        ExportSurvivalSql,
+        champion=champion_cache,
+        exporter=providers.Factory(_adapter("churnguard.adapters.cox_sql_export:CoxSqlExporter")),
     )
     score_customers = providers.Factory(
         ScoreCustomers,

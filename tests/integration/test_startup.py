@@ -120,7 +120,7 @@ def test_every_lazy_adapter_of_the_container_names_a_real_one():
     built = [getattr(p, "provides", None) for p in providers]
     built += [value for p in providers if isinstance(p, Factory | BaseSingleton) for value in p.kwargs.values()]
     paths = {b.adapter_path for b in built if inspect.isfunction(b) and hasattr(b, "adapter_path")}
-    assert len(paths) == 38
+    assert len(paths) == 39
     assert "churnguard.adapters.in_memory:InMemoryModelStore" in paths  # an override is seen too
     for path in paths:
         module, _, name = path.partition(":")

@@ -284,3 +284,48 @@ def test_the_schema_endpoint_carries_the_training_customers_kaplan_meier_curve(t
     tenure = raw[train, version.schema.raw_fields.index("tenure")]
     expected = kaplan_meier(tenure, target[train].astype(bool), 72).values
     assert declared["training_kaplan_meier"] == pytest.approx(expected.tolist(), abs=1e-12)
+
+
+def test_the_exported_sql_scores_telco_in_postgresql_as_python_does(telco_workdir, postgres_url, run_cli, tmp_path):
+    """Warehouse scoring: the Cox champion's coefficients and baseline hazard as tables, one SQL
+    query over the raw customers table (text cells, blanks and all), the same answers to 1e-9."""
+    import psycopg
+
+    out = tmp_path / "sql"
+    exported = run_cli("export-sql", "--workdir", str(telco_workdir), "--out", str(out), "--table", "telco")
+    assert exported.code == 0, exported.err
+    assert sorted(p.name for p in out.iterdir()) == ["baseline.csv", "coefficients.csv", "score.sql", "tables.sql"]
+    cells = pd.read_csv(require_shared(TELCO_DATA), dtype=str, keep_default_na=False)
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("CREATE TABLE telco (" + ", ".join(f'"{c}" TEXT' for c in cells.columns) + ")")
+        with db.cursor() as cursor, cursor.copy("COPY telco FROM STDIN") as copy:
+            for row in cells.itertuples(index=False):
+                copy.write_row(tuple(row))
+        db.execute((out / "tables.sql").read_text(encoding="utf-8"))
+        cursor = db.execute((out / "score.sql").read_text(encoding="utf-8"))
+        names = [column.name for column in cursor.description or ()]
+        warehouse = pd.DataFrame(cursor.fetchall(), columns=names).set_index("customerID")
+
+    version, model = _champion(telco_workdir)
+    schema = version.schema
+    table = pd.read_csv(require_shared(TELCO_DATA))
+    checked = schema.check({name: table[name].to_numpy() for name in schema.raw_fields})
+    assert checked.ok.all()
+    scoring = Scoring(schema, version.imputation, model)
+    ours = scoring.survival_table(checked.raw)
+    assert ours is not None
+    assert ours.revenue_at_risk is not None
+    theirs = warehouse.loc[table["customerID"]]
+    risk = model.survival.risk(schema.model_matrix(scoring.filled(checked.raw)))
+    assert np.abs(theirs["risk"].to_numpy(dtype=float) - risk).max() < 1e-9
+    for index, h in enumerate(ours.horizons):
+        assert np.abs(theirs[f"churn_within_{h}"].to_numpy(dtype=float) - ours.churn_within[:, index]).max() < 1e-9
+    assert np.abs(theirs["expected_remaining"].to_numpy(dtype=float) - ours.expected_remaining).max() < 1e-9
+    assert np.abs(theirs["revenue_at_risk"].to_numpy(dtype=float) - ours.revenue_at_risk).max() < 1e-9
+
+
+def test_a_champion_without_time_to_churn_has_nothing_to_export(trained_workdir, run_cli, tmp_path):
+    refused = run_cli("export-sql", "--workdir", str(trained_workdir), "--out", str(tmp_path / "sql"))
+    assert refused.code == 2
+    assert "forecasts no time to churn: its schema ('original') declares no survival key" in refused.err
+    assert not (tmp_path / "sql").exists()

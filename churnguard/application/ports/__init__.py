@@ -57,6 +57,7 @@ from churnguard.application.ports.models import (
     SurvivalModel,
     TrainedModel,
     TrainingPlan,
+    WarehouseExporter,
 )
 from churnguard.application.ports.predictions import (
     OutcomeLedger,
@@ -166,4 +167,5 @@ __all__ = [
     "TrafficSummary",
     "TrainedModel",
     "TrainingPlan",
+    "WarehouseExporter",
 ]

@@ -28,6 +28,13 @@ class SurvivalModel(Protocol):
         ...
 
 
+class WarehouseExporter(Protocol):
+    def export(self, survival: SurvivalModel, version: ModelVersion, customers: str, out: str) -> list[str]:
+        """Write what a warehouse needs to score `customers` with the survival model into `out`
+        (InvalidOptions where the model has no closed form); the files written."""
+        ...
+
+
 class ProbabilisticModel(Protocol):
     def predict_proba(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """(n, 2) probabilities of stays / churns for an (n, 16) model matrix."""
