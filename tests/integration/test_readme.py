@@ -202,6 +202,8 @@ SHELL_BLOCKS = {
     "# A Telco customer's time to churn": "run here: test_the_time_to_churn_blocks_answer_a_curve_and_rank_a_table",
     "# Every Telco customer, ranked by revenue at risk": "run here: "
     "test_the_time_to_churn_blocks_answer_a_curve_and_rank_a_table",
+    "# A Cox champion as tables and one query": "tests/integration/test_survival.py runs export-sql and the "
+    "query in PostgreSQL (test_the_exported_sql_scores_telco_in_postgresql_as_python_does)",
     "make serve &": "run here: test_the_drift_demo_blocks_run_as_written",
     ".venv/bin/churnguard simulate-traffic --schema": "run here: test_the_drift_demo_blocks_run_as_written",
     "cp deploy/.env.example": "no Docker engine here: test_deploy.py checks the file with compose `config`, and "
