@@ -65,6 +65,15 @@ def drift_report_json(report: DriftReport) -> dict[str, Any]:
                 "threshold": prediction.threshold,
                 "drifted": prediction.drifted,
             },
+            "horizon_prediction_drift": None
+            if report.horizon_prediction is None
+            else {
+                "feature": report.horizon_prediction.feature,
+                "test": report.horizon_prediction.test,
+                "statistic": report.horizon_prediction.statistic,
+                "threshold": report.horizon_prediction.threshold,
+                "drifted": report.horizon_prediction.drifted,
+            },
             "estimated_performance": _estimate_json(report),
             "features": [
                 {
@@ -117,6 +126,9 @@ def drift_report_from_json(document: Mapping[str, Any]) -> DriftReport:
             weights={str(k): float(v) for k, v in (document.get("field_weights") or {}).items()},
         ),
         prediction=None if prediction is None else _feature({"feature": "churn_probability", **prediction}),
+        horizon_prediction=None
+        if document.get("horizon_prediction_drift") is None
+        else _feature(document["horizon_prediction_drift"]),
         estimated=None
         if estimated is None
         else EstimatedPerformance(

@@ -44,6 +44,17 @@ def _probability(model: ProbabilisticModel, frame: pd.DataFrame, schema: TableSc
     return Scoring(schema, {}, model).probability(raw)  # the samples are imputed already
 
 
+def _horizon_column(schema: TableSchema) -> str | None:
+    return None if schema.survival is None else f"churn_within_{schema.survival.horizon}"
+
+
+def _within(model: ProbabilisticModel, frame: pd.DataFrame, schema: TableSchema) -> np.ndarray | None:
+    """P(churn within the survival horizon | tenure) of each row, None without a survival model."""
+    raw = frame[list(schema.raw_fields)].to_numpy(dtype=np.float64)
+    table = Scoring(schema, {}, model).survival_table(raw)
+    return None if table is None else table.churn_within[:, -1]
+
+
 def _frame(table: Table, schema: TableSchema) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(table).__name__}")
@@ -62,11 +73,21 @@ class EvidentlyDriftDetector:
         definition = _definition(schema)
         current_frame, reference_frame = _frame(current, schema), _frame(reference, schema)
         probability = None
+        horizon = None
         if model is not None:
             probability = _probability(model, current_frame, schema)
             current_frame[PREDICTION] = probability
             reference_frame[PREDICTION] = _probability(model, reference_frame, schema)
             definition.numerical_columns = [*(definition.numerical_columns or []), PREDICTION]
+            horizon = _horizon_column(schema)
+            current_within = _within(model, current_frame, schema)
+            if horizon is not None and current_within is not None:
+                # time to churn: the probability of churning within the horizon drifts on its own
+                current_frame[horizon] = current_within
+                reference_frame[horizon] = _within(model, reference_frame, schema)
+                definition.numerical_columns = [*definition.numerical_columns, horizon]
+            else:
+                horizon = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from evidently import Dataset, Report
@@ -79,10 +100,11 @@ class EvidentlyDriftDetector:
         found = [f for f in (self._feature(metric) for metric in evaluation.dict()["metrics"]) if f is not None]
         prediction = next((f for f in found if f.feature == PREDICTION), None)
         return DriftAnalysis(
-            features=[f for f in found if f.feature != PREDICTION],
+            features=[f for f in found if f.feature not in (PREDICTION, horizon)],
             html=evaluation.get_html_str(as_iframe=False),
             prediction=prediction,
             current_probability=probability,
+            horizon_prediction=next((f for f in found if f.feature == horizon), None),
         )
 
     @staticmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from churnguard.adapters.atomic_files import atomic_write_text
-from churnguard.application.ports import EvaluationReport
+from churnguard.application.ports import EvaluationReport, SurvivalOutcomesReport
 
 EVAL_REPORT = "eval_report.json"
 
@@ -52,6 +52,9 @@ def evaluation_report_json(report: EvaluationReport) -> dict[str, Any]:
     return document
 
 
+SURVIVAL_OUTCOMES_REPORT = "survival_outcomes_report.json"
+
+
 class JsonReportWriter:
     def __init__(self, reports_dir: Path) -> None:
         self._dir = Path(reports_dir)
@@ -60,3 +63,31 @@ class JsonReportWriter:
         path = self._dir / EVAL_REPORT
         atomic_write_text(path, json.dumps(evaluation_report_json(report), indent=2, sort_keys=True) + "\n")
         return str(path)
+
+    def write_survival_outcomes(self, report: SurvivalOutcomesReport) -> list[str]:
+        path = self._dir / SURVIVAL_OUTCOMES_REPORT
+        document = {
+            "checked_at": report.checked_at.isoformat(),
+            "model_version": report.model_version,
+            "scored": report.scored,
+            "outcomes": report.outcomes,
+            "scored_on": report.scored_on.isoformat(),
+            "unit": report.unit,
+            "period_days": report.period_days,
+            "matched": report.matched,
+            "unknown": list(report.unknown),
+            "horizons": [
+                {
+                    "periods": h.periods,
+                    "predicted": h.predicted,
+                    "observed": h.observed,
+                    "difference": h.observed - h.predicted,
+                    "churned": h.churned,
+                    "censored": h.censored,
+                    "customers": h.customers,
+                }
+                for h in report.horizons
+            ],
+        }
+        atomic_write_text(path, json.dumps(json_safe(document), indent=2, sort_keys=True) + "\n")
+        return [str(path)]

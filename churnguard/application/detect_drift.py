@@ -81,6 +81,7 @@ class DetectDrift:
             prediction=analysis.prediction,
             estimated=estimated,
             f1_floor=_floor(champion, self._f1_floor),
+            horizon_prediction=analysis.horizon_prediction,
         )
         files = self._writer.write(report, analysis.html)
         self._tracker.record_drift(report, files)

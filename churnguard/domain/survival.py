@@ -229,3 +229,40 @@ def survival_table(
         None if values is None else values * (horizon - remaining),
         contributions,
     )
+
+
+@dataclass(frozen=True)
+class HorizonOutcome:
+    """What happened within h periods of a scoring, against what was forecast."""
+
+    periods: int
+    predicted: float
+    """The mean forecast P(churn within h) over the customers with an outcome."""
+    observed: float
+    """1 - the Kaplan-Meier S(h) of those customers: churn within h, each customer followed as
+    long as they were (a customer last seen active before h counts until then, as censored)."""
+    churned: int
+    """Customers seen to churn within h."""
+    censored: int
+    """Customers last seen active before h periods had passed."""
+    customers: int
+
+
+def realized_by_horizon(
+    predicted: FloatArray, followed: FloatArray, churned: npt.NDArray[np.bool_], horizons: Sequence[int]
+) -> tuple[HorizonOutcome, ...]:
+    """Per horizon: forecast (`predicted`, (n, len(horizons))) against the Kaplan-Meier estimate
+    from each customer's periods followed since the scoring and whether they churned then."""
+    curve = kaplan_meier(followed, churned, max(horizons)).values
+    ends = np.where(churned, np.maximum(np.ceil(followed), 1.0), followed)
+    return tuple(
+        HorizonOutcome(
+            h,
+            float(np.mean(predicted[:, index])),
+            float(1.0 - curve[h]),
+            int((churned & (ends <= h)).sum()),
+            int((~churned & (followed < h)).sum()),
+            len(followed),
+        )
+        for index, h in enumerate(horizons)
+    )

@@ -280,7 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--events", help="--as-of: the events (a file or a PostgreSQL table), past the horizon after DATE"
     )
     outcomes.add_argument("--events-schema", type=Path, help="--as-of: the event schema the champion was trained on")
-    outcomes.add_argument("--scored", type=Path, help="--as-of: the file `score --as-of DATE` wrote")
+    outcomes.add_argument(
+        "--scored", type=Path, help="--as-of or --scored-on: the file `score` wrote (with --scored-on: its forecasts)"
+    )
+    outcomes.add_argument(
+        "--scored-on",
+        metavar="DATE",
+        help="time to churn: the date --scored was scored; --in then holds the id with churned_on or active_on",
+    )
+    outcomes.add_argument(
+        "--period-days", type=float, help="--scored-on: days in a period (default: from the schema's unit)"
+    )
     outcomes.add_argument("--customers", help="--as-of: the customer table of the schema's attributes")
     outcomes.add_argument("--period", default="1d", help="report period of prediction time (e.g. 1h, 1d; default 1d)")
     workdir_option(outcomes, "the prediction log and the champion")

@@ -37,6 +37,7 @@ from churnguard.application.ports import (
 from churnguard.application.predict_churn import PredictChurn, customer_id
 from churnguard.application.promote_model import PromoteModel, PromotionOutcome
 from churnguard.application.record_outcomes import RecordOutcomes
+from churnguard.application.record_survival_outcomes import RecordSurvivalOutcomes
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.score_customers import ScoreCustomers, ScoreOnEngine
 from churnguard.application.train_model import TrainingOutcome, TrainModel
@@ -431,6 +432,13 @@ def cmd_drift(
             verdict = report.verdict
             print(("" if verdict.drifted else "no drift: ") + "; ".join(verdict.reasons), flush=True)
             print(f"current: {report.current_rows} rows from {report.current_source}", flush=True)
+            within = report.horizon_prediction
+            if within is not None:
+                print(
+                    f"time to churn: {within.feature} {within.test} {within.statistic:.4f} (threshold "
+                    f"{within.threshold:g}): {'DRIFTED' if within.drifted else 'no drift'}",
+                    flush=True,
+                )
             if report.estimated is not None:
                 estimated = report.estimated
                 low, high = estimated.f1_interval
@@ -457,9 +465,28 @@ def cmd_outcomes(
     args: argparse.Namespace,
     record: Callable[[], RecordOutcomes] = Provide[Container.record_outcomes.provider],
     as_of: Callable[[], OutcomesAsOf] = Provide[Container.outcomes_as_of.provider],
+    survival: Callable[[], RecordSurvivalOutcomes] = Provide[Container.survival_outcomes.provider],
 ) -> int:
     """Join outcomes (id + label) with the logged predictions, or (--as-of) the outcomes the events
-    tell with what `score --as-of` estimated; realized vs estimated per period."""
+    tell with what `score --as-of` estimated; realized vs estimated per period. With --scored-on:
+    outcomes with dates against the time-to-churn forecasts of a scored file, per horizon."""
+    if args.scored_on is not None:
+        if args.input is None or args.scored is None or args.as_of or args.events or args.events_schema:
+            raise UsageError("outcomes --scored-on DATE takes --scored FILE and --in OUTCOMES (and no --as-of)")
+        day = _iso_date(args.scored_on, "--scored-on")
+        made, written = survival()(str(args.scored), day, str(args.input), args.period_days)
+        print(
+            f"{made.matched:,} customers of {args.scored} with an outcome since {day} "
+            f"({made.period_days:g} days a {made.unit}); {len(made.unknown)} unknown"
+        )
+        for h in made.horizons:
+            print(
+                f"  churn within {h.periods} {made.unit}{'s' if h.periods != 1 else ''}: forecast "
+                f"{h.predicted:.1%}, observed {h.observed:.1%} (Kaplan-Meier: {h.churned:,} churned, "
+                f"{h.censored:,} followed for less)"
+            )
+        print("report: " + ", ".join(written))
+        return EXIT_OK
     if args.as_of is not None:
         if None in (args.events, args.events_schema, args.scored) or args.input is not None:
             raise UsageError("outcomes --as-of DATE takes --events, --events-schema and --scored (and no --in)")

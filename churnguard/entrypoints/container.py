@@ -39,6 +39,7 @@ from churnguard.application.ports import (
 from churnguard.application.predict_churn import PredictChurn
 from churnguard.application.promote_model import PromoteModel
 from churnguard.application.record_outcomes import RecordOutcomes
+from churnguard.application.record_survival_outcomes import RecordSurvivalOutcomes
 from churnguard.application.run_pipeline import RunPipeline
 from churnguard.application.score_customers import ScoreCustomers, ScoreOnEngine
 from churnguard.application.train_model import TrainModel
@@ -345,6 +346,14 @@ class Container(containers.DeclarativeContainer):
         store=model_store,
         writer=outcome_reports,
         tracker=experiment_tracker,
+        clock=clock,
+    )
+    survival_outcomes = providers.Factory(
+        RecordSurvivalOutcomes,
+        scored=providers.Singleton(_adapter("churnguard.adapters.outcome_file:ScoredFileReader")),
+        dates=providers.Singleton(_adapter("churnguard.adapters.outcome_file:CsvOutcomeReader")),
+        store=model_store,
+        writer=report_writer,
         clock=clock,
     )
     outcomes_as_of = providers.Factory(

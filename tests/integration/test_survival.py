@@ -4,6 +4,7 @@ its censoring-aware metrics, and the survival object on every local prediction p
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +330,112 @@ def test_a_champion_without_time_to_churn_has_nothing_to_export(trained_workdir,
     assert refused.code == 2
     assert "forecasts no time to churn: its schema ('original') declares no survival key" in refused.err
     assert not (tmp_path / "sql").exists()
+
+
+def test_drift_watches_the_probability_of_churning_within_the_horizon(telco_workdir, run_cli, tmp_path):
+    import shutil
+
+    from churnguard.adapters.drift_report_writer import drift_report_from_json
+
+    workdir = tmp_path / "work"
+    shutil.copytree(telco_workdir / "models", workdir / "models")
+    table = pd.read_csv(require_shared(TELCO_DATA))
+    shifted, steady = tmp_path / "month-to-month.csv", tmp_path / "sample.csv"
+    table[table["Contract"] == "Month-to-month"].head(800).to_csv(shifted, index=False)
+    table.sample(800, random_state=1).to_csv(steady, index=False)
+    seen = {}
+    for name, current in (("shifted", shifted), ("steady", steady)):
+        result = run_cli("drift", "--workdir", str(workdir), "--current", str(current))
+        assert result.code in (0, 1), result.err
+        document = json.loads((workdir / "reports" / "drift_report.json").read_text(encoding="utf-8"))
+        within = drift_report_from_json(document).horizon_prediction
+        assert within is not None
+        assert within.feature == "churn_within_12"
+        assert f"time to churn: churn_within_12 {within.test} {within.statistic:.4f}" in result.out
+        seen[name] = within
+    assert seen["shifted"].drifted
+    assert not seen["steady"].drifted
+    assert seen["shifted"].statistic > 5 * seen["steady"].statistic
+
+
+def test_outcomes_with_dates_are_held_against_the_forecasts_of_a_scored_file(telco_workdir, run_cli, tmp_path):
+    """Outcomes drawn from the champion's own curves (who churns in which month after the
+    scoring, some followed for less than a year) come back as forecast, censoring respected;
+    outcomes that are not the forecast's do not."""
+    from datetime import date, timedelta
+
+    workdir = tmp_path / "work"
+    import shutil
+
+    shutil.copytree(telco_workdir / "models", workdir / "models")
+    table = pd.read_csv(require_shared(TELCO_DATA))
+    source, scored = tmp_path / "customers.csv", tmp_path / "scored.csv"
+    table.to_csv(source, index=False)
+    assert run_cli("score", "--in", str(source), "--out", str(scored), "--workdir", str(workdir)).code == 0
+
+    version, model = _champion(workdir)
+    schema = version.schema
+    survival = Scoring(schema, version.imputation, model).survival_table(
+        schema.check({name: table[name].to_numpy() for name in schema.raw_fields}).raw
+    )
+    assert survival is not None
+    rng = np.random.default_rng(3)
+    scored_on, month = date(2026, 1, 1), 365.25 / 12
+    draw = rng.random(len(table))
+    # the month a customer churns in: the first t with S(t | tenure) < u (past 12: not within the year)
+    churn_month = np.where(survival.curves[:, 1:] < draw[:, None], 1, 0).argmax(axis=1) + 1
+    churns = survival.curves[:, -1] < draw
+    followed = rng.uniform(0.5, 14.0, len(table))  # months each customer was watched for
+    seen_leaving = churns & (churn_month - 0.5 <= followed)
+    rows: list[tuple[str, str, str]] = []
+    for customer, left, when, watched in zip(table["customerID"], seen_leaving, churn_month, followed, strict=True):
+        if left:
+            rows.append((customer, (scored_on + timedelta(days=(when - 0.5) * month)).isoformat(), ""))
+        else:
+            rows.append((customer, "", (scored_on + timedelta(days=watched * month)).isoformat()))
+    outcomes = tmp_path / "outcomes.csv"
+    pd.DataFrame(rows, columns=["customerID", "churned_on", "active_on"]).to_csv(outcomes, index=False)
+
+    result = run_cli(
+        "outcomes", "--scored", str(scored), "--scored-on", "2026-01-01", "--in", str(outcomes),
+        "--workdir", str(workdir),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    report = json.loads((workdir / "reports" / "survival_outcomes_report.json").read_text(encoding="utf-8"))
+    assert report["matched"] == len(table)
+    assert [h["periods"] for h in report["horizons"]] == [1, 3, 6, 12]
+    for h in report["horizons"]:
+        assert abs(h["observed"] - h["predicted"]) < 0.03, h
+        assert h["censored"] > 0
+    assert "churn within 12 months: forecast" in result.out
+
+    # everyone gone within the first month: not what was forecast
+    left = pd.DataFrame({"customerID": table["customerID"], "churned_on": "2026-01-15", "active_on": ""})
+    left.to_csv(outcomes, index=False)
+    result = run_cli(
+        "outcomes", "--scored", str(scored), "--scored-on", "2026-01-01", "--in", str(outcomes),
+        "--workdir", str(workdir),
+    )  # fmt: skip
+    report = json.loads((workdir / "reports" / "survival_outcomes_report.json").read_text(encoding="utf-8"))
+    assert report["horizons"][0]["observed"] == 1.0
+    assert report["horizons"][0]["predicted"] < 0.2
+
+    # a row with both dates, and a date before the scoring: refused by name, nothing written
+    bad = pd.DataFrame(
+        {
+            "customerID": ["7590-VHVEG", "5575-GNVDE"],
+            "churned_on": ["2026-02-01", "2025-12-01"],
+            "active_on": ["2026-03-01", ""],
+        }
+    )
+    bad.to_csv(outcomes, index=False)
+    (workdir / "reports" / "survival_outcomes_report.json").unlink()
+    refused = run_cli(
+        "outcomes", "--scored", str(scored), "--scored-on", "2026-01-01", "--in", str(outcomes),
+        "--workdir", str(workdir),
+    )  # fmt: skip
+    assert refused.code == 2
+    assert "churned_on" in refused.err
+    assert "must not be before the scoring (2026-01-01)" in refused.err
+    assert "give one of churned_on" in refused.err
+    assert not (workdir / "reports" / "survival_outcomes_report.json").exists()

@@ -27,6 +27,8 @@ class DriftAnalysis:
     """The drift of the model's predicted probabilities, when a model was given."""
     current_probability: npt.NDArray[np.float64] | None = None
     """The model's churn probability for each current row, when a model was given."""
+    horizon_prediction: FeatureDrift | None = None
+    """The drift of P(churn within the schema's survival horizon), where the model forecasts it."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class DriftReport:
     """The champion's performance estimated from its probabilities on the current rows."""
     f1_floor: float | None = None
     """The gate's F1 floor: an estimate under it is a warning."""
+    horizon_prediction: FeatureDrift | None = None
+    """The drift of P(churn within the survival horizon) (its feature: churn_within_<h>)."""
 
     @property
     def below_f1_floor(self) -> bool | None:

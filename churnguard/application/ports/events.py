@@ -99,9 +99,41 @@ class ScoredRows:
     """The (short) model versions that scored the rows."""
 
 
+@dataclass(frozen=True)
+class ScoredForecasts:
+    """Columns of forecasts an offline scoring wrote, by customer."""
+
+    ids: Sequence[str]
+    values: Sequence[Sequence[float]]
+    """One row per id, one value per column asked for."""
+
+
+@dataclass(frozen=True)
+class OutcomeDate:
+    """A customer's outcome after a scoring: churned on a date, or still a customer on it."""
+
+    customer_id: str
+    churned: bool
+    on: date
+
+
 class ScoredFileReader(Protocol):
     def read(self, location: str, id_column: str) -> ScoredRows:
         """The id, probability and prediction columns of a file `churnguard score` wrote."""
+        ...
+
+    def read_forecasts(self, location: str, id_column: str, columns: Sequence[str]) -> ScoredForecasts:
+        """The id and the named forecast columns of such a file (DatasetUnreadable naming the
+        columns it lacks)."""
+        ...
+
+
+class OutcomeDateReader(Protocol):
+    def read_dates(self, location: str, id_column: str, scored_on: date) -> Sequence[OutcomeDate]:
+        """A file of outcomes with dates: the id column, `churned_on` (a date, or blank) and
+        `active_on` (the date a customer who has not churned was last known active). Raises
+        InvalidDataset naming the rows: a date unreadable, both or neither given, one before
+        `scored_on`, an id twice."""
         ...
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Protocol
 
 from churnguard.application.ports.data import Progress
 from churnguard.domain.outcomes import MatchedOutcome, Outcome, PeriodPerformance
 from churnguard.domain.schema import TableSchema
+from churnguard.domain.survival import HorizonOutcome
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,24 @@ class OutcomesReport:
 
 class OutcomesReportWriter(Protocol):
     def write(self, report: OutcomesReport) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class SurvivalOutcomesReport:
+    checked_at: datetime
+    model_version: str
+    scored: str
+    outcomes: str
+    scored_on: date
+    unit: str
+    period_days: float
+    horizons: tuple[HorizonOutcome, ...]
+    matched: int
+    unknown: list[str] = field(default_factory=list)
+    """Ids with an outcome but no forecast in the scored file."""
+
+
+class SurvivalOutcomesWriter(Protocol):
+    def write_survival_outcomes(self, report: SurvivalOutcomesReport) -> list[str]:
+        """Write the report (whole or not at all); the files written."""
+        ...
