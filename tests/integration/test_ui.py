@@ -203,6 +203,14 @@ def test_every_preset_predicts_what_the_api_predicts_and_every_view_holds_its_sh
     }
     assert cells == {key: str(value) for key, value in diagnostics["confusion"].items()}
     assert f"AUC {diagnostics['roc']['auc']:.3f}" in _text(browser, "roc-caption")
+    survival_card = browser.find_element(By.ID, "model-survival-card")
+    if schema_name == "telco":
+        assert survival_card.is_displayed()
+        shown = browser.find_element(By.CSS_SELECTOR, '#model-survival li[data-metric="survival_concordance"]').text
+        assert f"{info['metrics']['survival_concordance']:.3f}" in shown
+        assert f"{info['metrics']['survival_ibs']:.3f}" in _text(browser, "model-survival")
+    else:
+        assert not survival_card.is_displayed()
     schema_titles = {field["name"]: field["title"] for field in schema["fields"]}
     shown_fields = browser.find_elements(By.CSS_SELECTOR, "#model-fields tbody tr")
     assert [row.get_attribute("data-field") for row in shown_fields] == [f["name"] for f in schema["fields"]]

@@ -353,6 +353,28 @@ function definitions(list, rows) {
   }
 }
 
+/** The survival model's censoring-aware holdout metrics, where the champion forecasts time to churn. */
+function renderSurvivalMetrics(info) {
+  const m = info.metrics;
+  const card = $("#model-survival-card");
+  card.hidden = m.survival_concordance === undefined;
+  if (card.hidden) return;
+  const list = $("#model-survival");
+  list.replaceChildren();
+  const unit = (state.schema.survival || {}).unit || "period";
+  const rows = [["survival_concordance", "Harrell's C"], ["survival_concordance_uno", "Uno's C"]];
+  for (const t of [3, 6, 12]) if (m[`survival_auc_${t}`] !== undefined) rows.push([`survival_auc_${t}`, `ROC-AUC at ${t} ${unit}s`]);
+  for (const [name, label] of rows) meter(list, name, label, m[name]);
+  if (m.survival_ibs !== undefined) {
+    // lower is better: the bar is the share of Kaplan-Meier's error the model leaves
+    meter(list, "survival_ibs", "Integrated Brier (Kaplan-Meier's as full bar)", m.survival_ibs, m.survival_ibs_km,
+      `${m.survival_ibs.toFixed(3)} / ${m.survival_ibs_km.toFixed(3)}`);
+  }
+  $("#model-survival-caption").textContent = `Family ${info.params.survival_family}. Censoring-weighted metrics stop at `
+    + `${m.survival_tau} ${unit}s; predicted churn within the horizon is off the Kaplan-Meier observed by at most `
+    + `${(100 * m.survival_calibration_gap).toFixed(1)} points in any decile of risk.`;
+}
+
 async function loadModel() {
   $("#model-error").textContent = "";
   let info;
@@ -366,6 +388,7 @@ async function loadModel() {
   const metrics = $("#model-metrics");
   metrics.replaceChildren();
   for (const [name, label] of METRICS) if (info.metrics[name] !== undefined) meter(metrics, name, label, info.metrics[name]);
+  renderSurvivalMetrics(info);
   const gate = info.quality_gate;
   const floor = gate.f1_floor === null
     ? "It was promoted before floors were stored with the champion."
