@@ -78,11 +78,11 @@ const Charts = (() => {
   // 0..100 % in fifths where the plot is wide enough for six labels, else in quarters
   const unitTicks = () => ticks(0, 1, W - M.left - M.right >= 320 ? 5 : 4);
 
-  function legend(svg, entries) {
+  function legend(svg, entries, top = M.top) {
     let x = M.left + 8;
     for (const { label, className } of entries) {
-      svg.append(svgEl("rect", { x, y: M.top + 2, width: 12, height: 12, class: `${className} legend-key` }));
-      const text = svgEl("text", { x: x + 16, y: M.top + 12, class: "legend" }, label);
+      svg.append(svgEl("rect", { x, y: top + 2, width: 12, height: 12, class: `${className} legend-key` }));
+      const text = svgEl("text", { x: x + 16, y: top + 12, class: "legend" }, label);
       svg.append(text);
       x += 24 + 7 * label.length;
     }
@@ -113,15 +113,18 @@ const Charts = (() => {
   function drawSteps(container, { label, series, xMax, xLabel, yLabel }) {
     const svg = frame(container, label);
     const x = scale([0, xMax], [M.left, W - M.right]);
-    const y = scale([0, 1], [H - M.bottom, M.top]);
+    // from a round tenth under the lowest point to 100 %: a curve that stays high keeps its shape
+    const lowest = Math.min(...series.flatMap((s) => s.points.map(([, v]) => v)));
+    const bottom = Math.max(0, Math.floor((lowest - 0.05) * 10) / 10);
+    const y = scale([bottom, 1], [H - M.bottom, M.top + 20]);
     const xTicks = niceTicks(xMax, W - M.left - M.right >= 320 ? 6 : 4).filter((t) => t <= xMax);
-    axes(svg, x, y, { xTicks, yTicks: ticks(0, 1, 5), xFormat: String, yFormat: percent, xLabel, yLabel });
+    axes(svg, x, y, { xTicks, yTicks: ticks(bottom, 1, 4), xFormat: String, yFormat: percent, xLabel, yLabel });
     for (const s of series) {
       // constant on [t, t + 1): across to the next period, then down to its value
       const d = s.points.map(([t, v], i) => (i ? `H${x(t).toFixed(1)}V${y(v).toFixed(1)}` : `M${x(t).toFixed(1)},${y(v).toFixed(1)}`)).join("");
       svg.append(svgEl("path", { d, class: `series ${s.className}`, "data-last": s.points[s.points.length - 1][1] }));
     }
-    legend(svg, series.map((s) => ({ label: s.label, className: `${s.className}-key` })));
+    legend(svg, series.map((s) => ({ label: s.label, className: `${s.className}-key` })), M.top - 12);
     return svg;
   }
 
