@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 
 from churnguard.adapters.observation_time import iso_days
 from churnguard.adapters.survival_model import SurvivalTimes, paired_comparison, survival_metrics
+from churnguard.adapters.survival_model import metric_intervals as survival_intervals
 from churnguard.application.champion import Scoring, probability_of
 from churnguard.application.errors import InsufficientData
 from churnguard.application.ports import Evaluation, HoldoutPredictions, Table
@@ -36,7 +37,7 @@ from churnguard.domain.model_version import ModelVersion, decide
 from churnguard.domain.quality_gate import SurvivalComparison
 from churnguard.domain.schema import FloatArray, TableSchema
 from churnguard.domain.time_split import NotEnoughTime, out_of_time
-from churnguard.domain.uncertainty import DEFAULT_ROUNDS, metric_intervals
+from churnguard.domain.uncertainty import DEFAULT_ROUNDS, Interval, metric_intervals
 
 IntArray = npt.NDArray[np.int64]
 
@@ -172,11 +173,13 @@ class SklearnModelEvaluator:
         report: Mapping[str, Any] = classification_report(
             y_test, predicted, labels=[0, 1], target_names=["stays", "churns"], output_dict=True, zero_division=0
         )
+        seed = int(version.settings["random_state"])
         return Evaluation(
             metrics={**classification_metrics(y_test, probability, threshold), **self._survival(model, table, version)},
-            intervals=metric_intervals(
-                y_test, probability, threshold, self._rounds, seed=int(version.settings["random_state"])
-            ),
+            intervals={
+                **metric_intervals(y_test, probability, threshold, self._rounds, seed=seed),
+                **self._survival_intervals(model, table, version, seed),
+            },
             classification_report=report,
             confusion_matrix=confusion_matrix(y_test, predicted, labels=[0, 1]).tolist(),
             holdout_rows=len(y_test),
@@ -193,6 +196,13 @@ class SklearnModelEvaluator:
         x_test, train, test = split
         assert version.schema.survival is not None
         return survival_metrics(fitted, x_test, train, test, version.schema.survival.horizon)
+
+    def _survival_intervals(self, model: object, table: Table, version: ModelVersion, seed: int) -> dict[str, Interval]:
+        fitted = getattr(model, "survival", None)
+        split = self._survival_split(model, table, version)
+        if fitted is None or split is None:
+            return {}
+        return survival_intervals(fitted, *split, seed=seed)
 
     def survival_comparison(
         self, candidate: object, candidate_version: ModelVersion, champion: object, table: Table

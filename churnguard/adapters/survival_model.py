@@ -377,6 +377,37 @@ def _concordance_and_ibs(
     return harrell(test, risk), float(integrated_brier_score(train, test.structured(cap=tau), estimate, grid))
 
 
+def metric_intervals(
+    model: SurvivalModel,
+    x_test: FloatArray,
+    train: SurvivalTimes,
+    test: SurvivalTimes,
+    rounds: int = SURVIVAL_ROUNDS,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """95 % bootstrap intervals (holdout rows resampled) of Harrell's concordance and the
+    integrated Brier score, around the holdout's own values."""
+    tau = evaluation_cap(train, test)
+    known = train.structured()
+    curves = model.curves(x_test)
+    risk = model.risk(x_test) if model.baseline is not None else 1.0 - curves[:, min(12, model.periods)]
+    concordance, ibs = _concordance_and_ibs(risk, curves, known, test, tau, model.periods)
+    rng = np.random.default_rng(seed)
+    draws: list[tuple[float, float]] = []
+    for _ in range(rounds):
+        rows = rng.integers(0, len(x_test), len(x_test))
+        sample = test.subset(rows)
+        if not sample.churned.any() or sample.periods.max() <= tau:
+            continue
+        draws.append(_concordance_and_ibs(risk[rows], curves[rows], known, sample, tau, model.periods))
+    spread = np.asarray(draws, dtype=np.float64).reshape(-1, 2)
+    low, high = np.percentile(spread, [2.5, 97.5], axis=0) if len(spread) else (np.zeros(2), np.zeros(2))
+    return {
+        "survival_concordance": Interval(concordance, float(low[0]), float(high[0])),
+        "survival_ibs": Interval(ibs, float(low[1]), float(high[1])),
+    }
+
+
 def paired_comparison(
     candidate: SurvivalModel,
     champion: SurvivalModel,

@@ -97,6 +97,11 @@ def test_the_champions_curves_are_the_fitted_estimators_and_the_served_twin_repr
 
 
 def test_holdout_metrics_respect_censoring_and_beat_kaplan_meier(telco_workdir):
+    report = json.loads((telco_workdir / "reports" / "eval_report.json").read_text(encoding="utf-8"))
+    for name in ("survival_concordance", "survival_ibs"):  # bootstrap intervals around the holdout's value
+        interval = report["intervals"][name]
+        assert interval["low"] < interval["estimate"] == report["metrics"][name] < interval["high"]
+    assert report["intervals"]["survival_ibs"]["high"] < report["metrics"]["survival_ibs_km"]
     version, _ = _champion(telco_workdir)
     metrics = version.metrics
     # measured on this split: Cox C 0.855, integrated Brier 0.087 against Kaplan-Meier's 0.176
