@@ -31,11 +31,19 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from churnguard.adapters.sklearn_evaluation import encoded_table, split_rows
 from churnguard.adapters.sklearn_model_trainer import SklearnModelTrainer
-from churnguard.adapters.survival_model import SurvivalModel, SurvivalTimes, on_grid, survival_metrics
+from churnguard.adapters.survival_model import (
+    SurvivalModel,
+    SurvivalTimes,
+    metric_intervals,
+    on_grid,
+    paired_comparison,
+    survival_metrics,
+)
 from churnguard.adapters.yaml_schema import load_schema
 from churnguard.application.champion import Scoring
 from churnguard.application.ports import TrainingPlan
 from churnguard.domain.schema import FieldKind, Imputation, TableSchema
+from churnguard.domain.uncertainty import Interval
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -87,24 +95,19 @@ def bootstrap(
     horizon: int,
     rounds: int,
 ) -> dict[str, dict[str, list[float]]]:
-    """95 % intervals of C and the integrated Brier score per model, and of champion - plain."""
-    rng = np.random.default_rng(0)
-    draws: dict[str, dict[str, list[float]]] = {name: {"c": [], "ibs": []} for name in [*models, "difference"]}
-    for _ in range(rounds):
-        rows = rng.integers(0, len(x_test), len(x_test))
-        sample = test.subset(rows)
-        if not sample.churned.any():
-            continue
-        got = {name: survival_metrics(model, x_test[rows], train, sample, horizon) for name, model in models.items()}
-        for name, metrics in got.items():
-            draws[name]["c"].append(metrics["survival_concordance"])
-            draws[name]["ibs"].append(metrics["survival_ibs"])
-        draws["difference"]["c"].append(got["champion"]["survival_concordance"] - got["plain"]["survival_concordance"])
-        draws["difference"]["ibs"].append(got["champion"]["survival_ibs"] - got["plain"]["survival_ibs"])
-    return {
-        name: {metric: np.percentile(values, [2.5, 97.5]).tolist() for metric, values in by.items()}
-        for name, by in draws.items()
-    }
+    """95 % intervals of C and the integrated Brier score per model, and of champion - plain
+    (the evaluation report's and the gate's own bootstraps)."""
+    shown: dict[str, dict[str, list[float]]] = {}
+    for name, model in models.items():
+        own = metric_intervals(model, x_test, train, test, horizon, rounds)
+        shown[name] = {"c": _bounds(own["survival_concordance"]), "ibs": _bounds(own["survival_ibs"])}
+    paired = paired_comparison(models["champion"], models["plain"], x_test, train, test, horizon, rounds)
+    shown["difference"] = {"c": _bounds(paired.concordance_difference), "ibs": _bounds(paired.ibs_difference)}
+    return shown
+
+
+def _bounds(interval: Interval) -> list[float]:
+    return [interval.low, interval.high]
 
 
 def run(table: str, grid: str, rounds: int) -> dict[str, Any]:

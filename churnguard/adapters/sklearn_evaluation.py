@@ -174,11 +174,12 @@ class SklearnModelEvaluator:
             y_test, predicted, labels=[0, 1], target_names=["stays", "churns"], output_dict=True, zero_division=0
         )
         seed = int(version.settings["random_state"])
+        survival, survival_intervals = self._survival(model, table, version, seed)
         return Evaluation(
-            metrics={**classification_metrics(y_test, probability, threshold), **self._survival(model, table, version)},
+            metrics={**classification_metrics(y_test, probability, threshold), **survival},
             intervals={
                 **metric_intervals(y_test, probability, threshold, self._rounds, seed=seed),
-                **self._survival_intervals(model, table, version, seed),
+                **survival_intervals,
             },
             classification_report=report,
             confusion_matrix=confusion_matrix(y_test, predicted, labels=[0, 1]).tolist(),
@@ -187,22 +188,18 @@ class SklearnModelEvaluator:
             periods=holdout.periods,
         )
 
-    def _survival(self, model: object, table: Table, version: ModelVersion) -> dict[str, float]:
-        """The survival metrics training reported, recomputed on the version's own split."""
+    def _survival(
+        self, model: object, table: Table, version: ModelVersion, seed: int
+    ) -> tuple[dict[str, float], dict[str, Interval]]:
+        """The survival metrics training reported, recomputed on the version's own split, and
+        the bootstrap intervals of its concordance and integrated Brier score."""
         fitted = getattr(model, "survival", None)
         split = self._survival_split(model, table, version)
         if fitted is None or split is None:
-            return {}
-        x_test, train, test = split
+            return {}, {}
         assert version.schema.survival is not None
-        return survival_metrics(fitted, x_test, train, test, version.schema.survival.horizon)
-
-    def _survival_intervals(self, model: object, table: Table, version: ModelVersion, seed: int) -> dict[str, Interval]:
-        fitted = getattr(model, "survival", None)
-        split = self._survival_split(model, table, version)
-        if fitted is None or split is None:
-            return {}
-        return survival_intervals(fitted, *split, seed=seed)
+        horizon = version.schema.survival.horizon
+        return survival_metrics(fitted, *split, horizon), survival_intervals(fitted, *split, horizon, seed=seed)
 
     def survival_comparison(
         self, candidate: object, candidate_version: ModelVersion, champion: object, table: Table
@@ -213,10 +210,9 @@ class SklearnModelEvaluator:
         split = self._survival_split(candidate, table, candidate_version)
         if ours is None or theirs is None or split is None:
             return None
-        x_test, train, test = split
-        return paired_comparison(
-            ours, theirs, x_test, train, test, seed=int(candidate_version.settings["random_state"])
-        )
+        assert candidate_version.schema.survival is not None
+        horizon = candidate_version.schema.survival.horizon
+        return paired_comparison(ours, theirs, *split, horizon, seed=int(candidate_version.settings["random_state"]))
 
     @staticmethod
     def _survival_split(

@@ -318,7 +318,7 @@ def survival_metrics(
     known = train.structured()
     capped = test.structured(cap=tau)
     curves = model.curves(x_test)
-    risk = model.risk(x_test) if model.baseline is not None else 1.0 - curves[:, min(horizon, model.periods)]
+    risk = ranking_risk(model, x_test, curves, horizon)
     metrics = {
         "survival_concordance": harrell(test, risk),
         "survival_concordance_uno": float(concordance_index_ipcw(known, capped, risk, tau=tau)[0]),
@@ -377,34 +377,67 @@ def _concordance_and_ibs(
     return harrell(test, risk), float(integrated_brier_score(train, test.structured(cap=tau), estimate, grid))
 
 
-def metric_intervals(
-    model: SurvivalModel,
+def ranking_risk(model: SurvivalModel, x_test: FloatArray, curves: FloatArray, horizon: int) -> FloatArray:
+    """What the concordance ranks customers by: a proportional-hazards model's risk score, else
+    the probability of churning within the horizon."""
+    if model.baseline is not None:
+        return model.risk(x_test)
+    return np.asarray(1.0 - curves[:, min(horizon, model.periods)], dtype=np.float64)
+
+
+def _bootstrap(
+    models: Sequence[SurvivalModel],
     x_test: FloatArray,
     train: SurvivalTimes,
     test: SurvivalTimes,
-    rounds: int = SURVIVAL_ROUNDS,
-    seed: int = 0,
-) -> dict[str, Interval]:
-    """95 % bootstrap intervals (holdout rows resampled) of Harrell's concordance and the
-    integrated Brier score, around the holdout's own values."""
+    horizon: int,
+    rounds: int,
+    seed: int,
+) -> tuple[FloatArray, FloatArray]:
+    """((models, 2) concordance and integrated Brier of each model on the holdout, (draws,
+    models, 2) the same on resamples of the holdout rows, drawn jointly for every model)."""
     tau = evaluation_cap(train, test)
     known = train.structured()
-    curves = model.curves(x_test)
-    risk = model.risk(x_test) if model.baseline is not None else 1.0 - curves[:, min(12, model.periods)]
-    concordance, ibs = _concordance_and_ibs(risk, curves, known, test, tau, model.periods)
+    scored = []
+    for model in models:
+        curves = model.curves(x_test)
+        scored.append((ranking_risk(model, x_test, curves, horizon), curves, model.periods))
+    whole = np.array([_concordance_and_ibs(r, c, known, test, tau, p) for r, c, p in scored])
     rng = np.random.default_rng(seed)
-    draws: list[tuple[float, float]] = []
+    draws = []
     for _ in range(rounds):
         rows = rng.integers(0, len(x_test), len(x_test))
         sample = test.subset(rows)
         if not sample.churned.any() or sample.periods.max() <= tau:
             continue
-        draws.append(_concordance_and_ibs(risk[rows], curves[rows], known, sample, tau, model.periods))
-    spread = np.asarray(draws, dtype=np.float64).reshape(-1, 2)
-    low, high = np.percentile(spread, [2.5, 97.5], axis=0) if len(spread) else (np.zeros(2), np.zeros(2))
+        draws.append([_concordance_and_ibs(r[rows], c[rows], known, sample, tau, p) for r, c, p in scored])
+    return whole, np.asarray(draws, dtype=np.float64).reshape(-1, len(models), 2)
+
+
+def _percentiles(spread: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """95 % percentile bounds of (draws, 2) values (zeros when no draw counted)."""
+    if not len(spread):
+        return np.zeros(2), np.zeros(2)
+    low, high = np.percentile(spread, [2.5, 97.5], axis=0)
+    return low, high
+
+
+def metric_intervals(
+    model: SurvivalModel,
+    x_test: FloatArray,
+    train: SurvivalTimes,
+    test: SurvivalTimes,
+    horizon: int,
+    rounds: int = SURVIVAL_ROUNDS,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """95 % bootstrap intervals (holdout rows resampled) of Harrell's concordance and the
+    integrated Brier score, around the holdout's own values."""
+    whole, draws = _bootstrap([model], x_test, train, test, horizon, rounds, seed)
+    (concordance, ibs), (low, high) = whole[0], _percentiles(draws[:, 0])
     return {
-        "survival_concordance": Interval(concordance, float(low[0]), float(high[0])),
-        "survival_ibs": Interval(ibs, float(low[1]), float(high[1])),
+        "survival_concordance": Interval(float(concordance), float(low[0]), float(high[0])),
+        "survival_ibs": Interval(float(ibs), float(low[1]), float(high[1])),
     }
 
 
@@ -414,35 +447,20 @@ def paired_comparison(
     x_test: FloatArray,
     train: SurvivalTimes,
     test: SurvivalTimes,
+    horizon: int,
     rounds: int = SURVIVAL_ROUNDS,
     seed: int = 0,
 ) -> SurvivalComparison:
     """Both models on the same holdout rows, and the bootstrap of candidate - champion that
     resamples those rows jointly for both (95 % percentile intervals)."""
-    tau = evaluation_cap(train, test)
-    known = train.structured()
-    scored = []
-    for model in (candidate, champion):
-        curves = model.curves(x_test)
-        risk = model.risk(x_test) if model.baseline is not None else 1.0 - curves[:, min(12, model.periods)]
-        scored.append((risk, curves, model.periods))
-    (c_a, ibs_a), (c_b, ibs_b) = (_concordance_and_ibs(r, s, known, test, tau, p) for r, s, p in scored)
-    rng = np.random.default_rng(seed)
-    differences: list[tuple[float, float]] = []
-    for _ in range(rounds):
-        rows = rng.integers(0, len(x_test), len(x_test))
-        sample = test.subset(rows)
-        if not sample.churned.any() or sample.periods.max() <= tau:
-            continue
-        (ca, ia), (cb, ib) = (_concordance_and_ibs(r[rows], s[rows], known, sample, tau, p) for r, s, p in scored)
-        differences.append((ca - cb, ia - ib))
-    spread = np.asarray(differences, dtype=np.float64).reshape(-1, 2)
-    low, high = np.percentile(spread, [2.5, 97.5], axis=0) if len(spread) else (np.zeros(2), np.zeros(2))
+    whole, draws = _bootstrap([candidate, champion], x_test, train, test, horizon, rounds, seed)
+    (c_a, ibs_a), (c_b, ibs_b) = whole
+    low, high = _percentiles(draws[:, 0] - draws[:, 1])
     return SurvivalComparison(
-        c_a,
-        c_b,
-        Interval(c_a - c_b, float(low[0]), float(high[0])),
-        ibs_a,
-        ibs_b,
-        Interval(ibs_a - ibs_b, float(low[1]), float(high[1])),
+        float(c_a),
+        float(c_b),
+        Interval(float(c_a - c_b), float(low[0]), float(high[0])),
+        float(ibs_a),
+        float(ibs_b),
+        Interval(float(ibs_a - ibs_b), float(low[1]), float(high[1])),
     )
